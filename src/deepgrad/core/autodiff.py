@@ -1,0 +1,233 @@
+"""The reverse sweep: a topological order of the graph and one loop over it.
+
+For every recorded tensor t = prim(x_1, ..., x_n), visited from the outputs
+backwards, the cotangent g = dL/dt is pushed to each input that needs it:
+dL/dx_i += vjp_i(g, t, x_1, ..., x_n).  Everything else is bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .primitive import _check_finite
+from .state import STATE
+from .tensor import Tensor, _wrap, as_tensor
+
+
+class _Freed:
+    name = "<freed>"
+
+
+FREED = _Freed()
+
+
+def _toposort(roots: Sequence[Tensor], stop: set[int] | None) -> list[Tensor]:
+    """Post-order DFS over recorded tensors (inputs before the tensors made from them).
+
+    With `stop` (ids of the tensors we want gradients for), traversal ends at
+    those tensors and the result keeps only tensors from which one is reachable.
+    """
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    reaches: dict[int, bool] = {}
+    stack = [(r, False) for r in roots if r.requires_grad]
+    while stack:
+        t, done = stack.pop()
+        tid = id(t)
+        if done:
+            if stop is not None:
+                ok = tid in stop or (
+                    t._inputs is not None and any(reaches.get(id(x), False) for x in t._inputs)
+                )
+                reaches[tid] = ok
+                if not ok:
+                    continue
+            order.append(t)
+            continue
+        if tid in seen:
+            continue
+        seen.add(tid)
+        stack.append((t, True))
+        if stop is not None and tid in stop:
+            continue
+        inputs = t._inputs
+        if inputs is not None:
+            for x in inputs:
+                if x.requires_grad and id(x) not in seen:
+                    stack.append((x, False))
+    return order
+
+
+def _freed_error(t: Tensor) -> RuntimeError:
+    return RuntimeError(
+        "backward: trying to go backward through a graph a second time, but its saved "
+        "values were freed after the first backward. Pass retain_graph=True to the first "
+        "backward() (or grad()) call if you need to go backward twice."
+    )
+
+
+def _sweep(roots, root_grads, stop, retain_graph, create_graph):
+    """Run the reverse sweep; returns {id(tensor): grad} for leaves and `stop` tensors."""
+    grads: dict[int, Tensor] = {}
+    for r, g in zip(roots, root_grads):
+        if not r.requires_grad:
+            continue
+        rid = id(r)
+        grads[rid] = g if rid not in grads else grads[rid] + g
+    order = _toposort(roots, stop)
+    results: dict[int, Tensor] = {}
+    old = STATE.grad
+    STATE.grad = create_graph
+    try:
+        for t in reversed(order):
+            tid = id(t)
+            g = grads.pop(tid, None)
+            if g is None:
+                continue
+            prim = t._prim
+            if prim is None or (stop is not None and tid in stop):
+                results[tid] = g
+                if prim is None:
+                    continue
+                if stop is not None:
+                    continue
+            if prim is FREED:
+                raise _freed_error(t)
+            inputs = t._inputs
+            params = t._params
+            vjps = prim.vjp
+            for i, x in enumerate(inputs):
+                if not x.requires_grad:
+                    continue
+                rule = vjps[i]
+                if rule is None:
+                    continue
+                gi = rule(g, t, *inputs, **params)
+                if gi.data.shape != x.data.shape:
+                    raise RuntimeError(
+                        f"{prim.name}: VJP rule for input {i} returned a gradient of shape "
+                        f"{gi.data.shape}, expected {x.data.shape}"
+                    )
+                if STATE.anomaly:
+                    _check_finite(gi.data, f"the backward pass (input {i})", prim, t._site)
+                xid = id(x)
+                prev = grads.get(xid)
+                grads[xid] = gi if prev is None else prev + gi
+            if not retain_graph:
+                t._prim = FREED
+                t._inputs = None
+                t._params = None
+    finally:
+        STATE.grad = old
+    return results
+
+
+def _seed(roots: Sequence[Tensor], grads, op: str) -> list[Tensor]:
+    seeds = []
+    for i, r in enumerate(roots):
+        g = None if grads is None else grads[i]
+        if g is None:
+            if r.data.size != 1:
+                raise RuntimeError(
+                    f"{op}: grad can be implicitly created only for one-element outputs; "
+                    f"got an output of shape {r.shape}. Pass grad= (the cotangent) explicitly."
+                )
+            seeds.append(_wrap(np.ones_like(r.data)))
+        else:
+            g = as_tensor(g, like=r)
+            if g.shape != r.shape:
+                raise RuntimeError(
+                    f"{op}: grad has shape {g.shape} but the output has shape {r.shape}"
+                )
+            seeds.append(g)
+    return seeds
+
+
+def backward(roots, grads=None, retain_graph=None, create_graph=False) -> None:
+    """Accumulate gradients of `roots` into the `.grad` of every leaf that requires grad."""
+    roots = list(roots)
+    for r in roots:
+        if not r.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no graph "
+                "(was it computed under no_grad, or from tensors without requires_grad=True?)"
+            )
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = _seed(roots, grads, "backward")
+    leaves: dict[int, Tensor] = {}
+    for t in _leaves(roots):
+        leaves[id(t)] = t
+    results = _sweep(roots, seeds, None, retain_graph, create_graph)
+    seen_arrays: set[int] = {id(s.data) for s in seeds}
+    for tid, g in results.items():
+        leaf = leaves[tid]
+        if not create_graph:
+            arr = g.data
+            if id(arr) in seen_arrays or not arr.flags.owndata or not arr.flags.writeable:
+                arr = arr.copy()  # .grad must own its memory: optimizers update it in place
+            seen_arrays.add(id(arr))
+            g = _wrap(arr)
+        if g.data.dtype != leaf.data.dtype:
+            g = g.to(leaf.data.dtype)
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+
+def _leaves(roots):
+    out, seen, stack = [], set(), [r for r in roots if r.requires_grad]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t._prim is None:
+            out.append(t)
+        elif t._inputs is not None:
+            stack.extend(x for x in t._inputs if x.requires_grad)
+    return out
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Gradients of `outputs` with respect to `inputs`, returned (not accumulated).
+
+    Like `torch.autograd.grad`: sum_k <grad_outputs_k, d outputs_k / d inputs_j>
+    for each input j.  Traversal stops at `inputs`, so only the part of the graph
+    between them and the outputs is visited.
+    """
+    single_out = isinstance(outputs, Tensor)
+    outputs = [outputs] if single_out else list(outputs)
+    single_in = isinstance(inputs, Tensor)
+    inputs = [inputs] if single_in else list(inputs)
+    if grad_outputs is not None and isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs]
+    for i, x in enumerate(inputs):
+        if not x.requires_grad:
+            raise RuntimeError(f"grad: input {i} (shape {x.shape}) does not require grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    live = [o for o in outputs if o.requires_grad]
+    if grad_outputs is not None:
+        gos = [g for o, g in zip(outputs, grad_outputs) if o.requires_grad]
+    else:
+        gos = None
+    seeds = _seed(live, gos, "grad")
+    stop = {id(x) for x in inputs}
+    results = _sweep(live, seeds, stop, retain_graph, create_graph)
+    out = []
+    for i, x in enumerate(inputs):
+        g = results.get(id(x))
+        if g is None and not allow_unused:
+            g = _wrap(np.zeros_like(x.data))
+        elif g is not None and g.data.dtype != x.data.dtype:
+            g = g.to(x.data.dtype)
+        out.append(g)
+    return tuple(out)

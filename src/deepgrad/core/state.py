@@ -1,0 +1,104 @@
+"""Process-wide autodiff state: grad mode, forward-mode levels, anomaly mode.
+
+One small object so the hot path pays one attribute lookup per check.  The
+state is global (not thread-local): deepgrad's background threads (the data
+loader's prefetcher) never record graphs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+
+
+class _State:
+    __slots__ = ("grad", "fwd", "levels", "cutoff", "anomaly", "next_level", "default_float")
+
+    def __init__(self) -> None:
+        self.grad = True  # record graphs for reverse mode
+        self.fwd = 0  # number of active forward-mode levels (fast-path flag)
+        self.levels: set[int] = set()  # active forward-mode levels
+        self.cutoff = 1 << 62  # levels >= cutoff are hidden while a JVP rule runs
+        self.anomaly = False
+        self.next_level = 1
+        self.default_float = np.dtype(np.float32)
+
+
+STATE = _State()
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Disable graph recording inside the block (forward-mode tangents still flow).
+
+    >>> import deepgrad as dg
+    >>> x = dg.ones(2, requires_grad=True)
+    >>> with dg.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
+    old = STATE.grad
+    STATE.grad = False
+    try:
+        yield
+    finally:
+        STATE.grad = old
+
+
+@contextlib.contextmanager
+def enable_grad() -> Iterator[None]:
+    """Re-enable graph recording inside a `no_grad` block."""
+    old = STATE.grad
+    STATE.grad = True
+    try:
+        yield
+    finally:
+        STATE.grad = old
+
+
+@contextlib.contextmanager
+def set_grad_enabled(mode: bool) -> Iterator[None]:
+    """Set graph recording on or off inside the block."""
+    old = STATE.grad
+    STATE.grad = bool(mode)
+    try:
+        yield
+    finally:
+        STATE.grad = old
+
+
+def is_grad_enabled() -> bool:
+    """True when operations are being recorded for reverse mode."""
+    return STATE.grad
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise at the first op whose forward or backward result holds NaN or Inf.
+
+    Inside the block every op remembers where the user created it, and the
+    error names the op and that source line.  It costs a stack walk per op,
+    so use it for debugging only.
+    """
+    old = STATE.anomaly
+    STATE.anomaly = True
+    try:
+        yield
+    finally:
+        STATE.anomaly = old
+
+
+def set_default_dtype(dtype) -> None:
+    """Set the float dtype used when creating tensors from Python floats (float32 by default)."""
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a float dtype, got {dt}")
+    STATE.default_float = dt
+
+
+def get_default_dtype() -> np.dtype:
+    """The float dtype used for tensors created from Python floats."""
+    return STATE.default_float

@@ -1,0 +1,250 @@
+"""`Tensor`: an ndarray plus what reverse and forward mode need to know about it.
+
+A non-leaf tensor is its own graph node: it keeps the primitive that made it,
+its inputs and the static params.  There is no separate node object and no
+reference cycle, so a graph is freed by reference counting as soon as the
+last tensor of it goes away.
+
+Operators (`+`, `@`, `sum`, ...) are attached by `deepgrad.ops` when it
+registers itself; the core never imports ops by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import primitive as _primitive_mod
+from .state import STATE
+
+_FLOAT_KINDS = "fc"
+
+
+def _as_array(data: Any, dtype=None) -> np.ndarray:
+    """Convert user data to an ndarray, with deepgrad's default float dtype for Python floats."""
+    if isinstance(data, Tensor):
+        arr = data.data
+        return arr if dtype is None else arr.astype(dtype)
+    if isinstance(data, np.ndarray):
+        return data if dtype is None else data.astype(dtype, copy=False)
+    if isinstance(data, np.generic):
+        return np.asarray(data, dtype=dtype)
+    arr = np.asarray(data)
+    if dtype is not None:
+        return arr.astype(dtype, copy=False)
+    if arr.dtype.kind == "f":
+        return arr.astype(STATE.default_float, copy=False)
+    if arr.dtype.kind == "O":
+        raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} holding objects")
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    >>> import deepgrad as dg
+    >>> x = dg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad.tolist()
+    [2.0, 4.0, 6.0]
+    """
+
+    __slots__ = (
+        "data",
+        "requires_grad",
+        "grad",
+        "_prim",
+        "_inputs",
+        "_params",
+        "_tangents",
+        "_site",
+        "name",
+        "__weakref__",
+    )
+    __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operators
+
+    def __init__(self, data: Any, dtype=None, requires_grad: bool = False) -> None:
+        self.data = _as_array(data, dtype)
+        self.grad = None
+        self._prim = None
+        self._inputs = None
+        self._params = None
+        self._tangents = None
+        self._site = None
+        self.name = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- basic properties -------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors created by the user rather than by a recorded op."""
+        return self._prim is None
+
+    @property
+    def T(self) -> Tensor:
+        return self.permute(*reversed(range(self.ndim)))
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Mark a leaf tensor as needing gradients (floating dtypes only)."""
+        if requires_grad and self.data.dtype.kind not in _FLOAT_KINDS:
+            raise TypeError(
+                f"requires_grad_: only floating-point tensors can require gradients, "
+                f"got dtype {self.data.dtype} (a derivative with respect to an integer "
+                f"or bool value is not defined)"
+            )
+        if not requires_grad and self._prim is not None:
+            raise RuntimeError(
+                "requires_grad_(False): this tensor is the output of a recorded op; "
+                "use .detach() to cut it from the graph"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    # -- conversion ---------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ValueError(f"item: tensor of shape {self.shape} has {self.size} elements, not 1")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.size} elements is ambiguous; "
+                "use .any() or .all()"
+            )
+        return bool(self.data)
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of one element can be used as an index")
+        return int(self.data)
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data, cut from the graph (no grad, no tangents)."""
+        return _wrap(self.data)
+
+    def clone_data(self) -> Tensor:
+        return _wrap(self.data.copy())
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        extra = ""
+        if self.data.dtype != STATE.default_float and self.data.dtype.kind == "f":
+            extra += f", dtype={self.data.dtype}"
+        elif self.data.dtype.kind != "f":
+            extra += f", dtype={self.data.dtype}"
+        if self._prim is not None:
+            extra += f", grad_fn={self._prim.name}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # -- autodiff -------------------------------------------------------------
+    def backward(self, grad=None, retain_graph: bool | None = None, create_graph: bool = False):
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (reverse mode).
+
+        `grad` is the cotangent; it may be omitted only for a one-element tensor.
+        The graph is freed afterwards unless `retain_graph` (default: `create_graph`).
+        With `create_graph=True` the backward pass itself is recorded, so the
+        gradients can be differentiated again.
+        """
+        from .autodiff import backward
+
+        backward([self], None if grad is None else [grad], retain_graph, create_graph)
+
+    def retain_grad(self) -> None:
+        raise NotImplementedError  # pragma: no cover - replaced below
+
+
+def _wrap(arr) -> Tensor:
+    """Build a tensor from a fresh forward result without the checks of `__init__`."""
+    if type(arr) is not np.ndarray:
+        arr = np.asarray(arr)
+    t = object.__new__(Tensor)
+    t.data = arr
+    t.requires_grad = False
+    t.grad = None
+    t._prim = None
+    t._inputs = None
+    t._params = None
+    t._tangents = None
+    t._site = None
+    t.name = None
+    return t
+
+
+del Tensor.retain_grad
+_primitive_mod._wrap = _wrap
+
+
+def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
+    """Coerce `x` to a Tensor.  A Python scalar takes `like`'s dtype (NumPy 2's weak
+    scalar rule: `float32 tensor * 2.0` stays float32); a float scalar next to an
+    integer tensor takes the default float dtype, as in PyTorch."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and isinstance(x, (int, float, bool)) and not isinstance(x, np.generic):
+        kind = like.data.dtype.kind
+        if kind in "fc":
+            return _wrap(np.asarray(x, dtype=like.data.dtype))
+        if isinstance(x, float):
+            return _wrap(np.asarray(x, dtype=STATE.default_float))
+        if isinstance(x, bool) and kind == "b":
+            return _wrap(np.asarray(x))
+        if kind in "iu" and not isinstance(x, bool):
+            return _wrap(np.asarray(x, dtype=like.data.dtype))
+    return Tensor(x)
+
+
+def register_method(name: str, fn) -> None:
+    """Attach an op as a Tensor method (used by `deepgrad.ops` at import)."""
+    setattr(Tensor, name, fn)

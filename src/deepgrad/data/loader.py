@@ -1,0 +1,227 @@
+"""`DataLoader`: batches of a dataset in an order that is a pure function of (seed, epoch).
+
+The loader draws one seed when it is built (from `generator`, else from
+deepgrad's default generator).  Epoch `e` shuffles with
+`np.random.default_rng([seed, e])`, so a run resumed from `state_dict()` sees
+exactly the batches it would have seen, and no global RNG state is touched.
+"""
+
+from __future__ import annotations
+
+import inspect
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from deepgrad.core.random import default_generator
+from deepgrad.core.tensor import Tensor
+
+from .dataset import Dataset
+
+_DONE = object()  # end-of-epoch marker put on the prefetch queue
+
+
+class _Raised:
+    """An exception raised in the prefetch thread, carried to the consumer."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def default_collate(batch: list[Any]) -> Any:
+    """Stack a list of samples: arrays/numbers/Tensors -> one Tensor; tuples/dicts recurse.
+
+    >>> import numpy as np
+    >>> x, y = default_collate([(np.ones(2, np.float32), 0), (np.zeros(2, np.float32), 1)])
+    >>> x.shape, x.dtype, y.tolist()
+    ((2, 2), dtype('float32'), [0, 1])
+    """
+    first = batch[0]
+    if isinstance(first, (tuple, list)):
+        return tuple(default_collate(list(field)) for field in zip(*batch))
+    if isinstance(first, dict):
+        return {key: default_collate([sample[key] for sample in batch]) for key in first}
+    if isinstance(first, (str, bytes)):
+        return list(batch)
+    arrays = [s.data if isinstance(s, Tensor) else np.asarray(s) for s in batch]
+    return Tensor(np.stack(arrays))
+
+
+def _accepts_generator(fn: Callable) -> bool:
+    """Whether `fn` can be called as `fn(x, generator=rng)`."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "generator" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+class DataLoader:
+    """Iterate over `dataset` in batches; `len(loader)` batches per epoch, never an empty one.
+
+    Shuffled order for epoch `e` is `default_rng([seed, e]).permutation(n)`; the
+    epoch counter advances after each full pass (or set it with `set_epoch`).
+    `transform` is applied to each batch (to its first element when the batch is
+    a tuple), receiving a generator derived from (seed, epoch) when it takes one.
+    `prefetch=k > 0` builds up to `k` batches ahead in a background thread.
+
+    >>> import numpy as np
+    >>> from deepgrad.data import TensorDataset
+    >>> loader = DataLoader(TensorDataset(np.arange(10.0)), batch_size=4, shuffle=True, seed=0)
+    >>> [len(xb) for (xb,) in loader]
+    [4, 4, 2]
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
+        generator: np.random.Generator | None = None,
+        seed: int | None = None,
+        prefetch: int = 0,
+        transform: Callable | None = None,
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        if batch_size <= 0:
+            raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
+        if prefetch < 0:
+            raise ValueError(f"DataLoader: prefetch must be >= 0, got {prefetch}")
+        n = len(dataset)
+        if drop_last and 0 < n < batch_size:
+            raise ValueError(
+                f"DataLoader: drop_last=True with a dataset of {n} samples, shorter than one "
+                f"batch of {batch_size}: every epoch would be empty"
+            )
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.collate_fn = collate_fn
+        self.prefetch = int(prefetch)
+        self.transform = transform
+        self._transform_takes_rng = transform is not None and _accepts_generator(transform)
+        if seed is None:
+            source = generator if generator is not None else default_generator()
+            seed = int(source.integers(0, 2**63 - 1))
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        if self.drop_last:
+            return n // self.batch_size
+        return -(-n // self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next `__iter__` produce epoch `epoch`'s batches."""
+        self.epoch = int(epoch)
+
+    def state_dict(self) -> dict[str, int]:
+        """`{"seed", "epoch"}`: all a resumed run needs to see the same batches (JSON-safe)."""
+        return {"seed": self.seed, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Restore `seed` and `epoch` saved by `state_dict`."""
+        self.seed = int(state["seed"])
+        self.epoch = int(state["epoch"])
+
+    def batch_indices(self, epoch: int | None = None) -> list[np.ndarray]:
+        """The sample indices of every batch of `epoch` (default: the current one)."""
+        epoch = self.epoch if epoch is None else int(epoch)
+        n = len(self.dataset)
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, epoch]).permutation(n)
+        else:
+            order = np.arange(n)
+        stops = range(self.batch_size, n + self.batch_size, self.batch_size)
+        batches = [order[stop - self.batch_size : stop] for stop in stops]
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        return [b for b in batches if len(b)]
+
+    def _fetch(self, index: np.ndarray) -> Any:
+        """One collated batch: fancy indexing on `dataset.arrays` when possible."""
+        arrays = getattr(self.dataset, "arrays", None) if self.collate_fn is None else None
+        if arrays is not None:
+            return tuple(Tensor(a[index]) for a in arrays)
+        samples = [self.dataset[int(i)] for i in index]
+        collate = self.collate_fn or default_collate
+        return collate(samples)
+
+    def _apply_transform(self, batch: Any, rng: np.random.Generator) -> Any:
+        """`transform` on the batch, or on its first element when the batch is a tuple."""
+        kwargs = {"generator": rng} if self._transform_takes_rng else {}
+        if isinstance(batch, tuple):
+            return (self.transform(batch[0], **kwargs), *batch[1:])
+        if isinstance(batch, list):
+            return [self.transform(batch[0], **kwargs), *batch[1:]]
+        return self.transform(batch, **kwargs)
+
+    def _batches(self, epoch: int) -> Iterator[Any]:
+        """Produce epoch `epoch`'s batches (runs in the consumer or the prefetch thread)."""
+        rng = np.random.default_rng([self.seed, epoch, 1]) if self.transform else None
+        for index in self.batch_indices(epoch):
+            batch = self._fetch(index)
+            if self.transform is not None:
+                batch = self._apply_transform(batch, rng)
+            yield batch
+
+    def __iter__(self) -> Iterator[Any]:
+        epoch = self.epoch
+        source = self._batches(epoch) if self.prefetch == 0 else _prefetched(self, epoch)
+        yield from source
+        self.epoch = epoch + 1
+
+
+def _producer(batches: Iterator[Any], out: queue.Queue, stop: threading.Event) -> None:
+    """Thread body: put batches on `out` until done, stopped, or failed."""
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        for batch in batches:
+            if not put(batch):
+                return
+    except BaseException as exc:  # noqa: BLE001 -- re-raised in the consumer
+        put(_Raised(exc))
+        return
+    put(_DONE)
+
+
+def _prefetched(loader: DataLoader, epoch: int) -> Iterator[Any]:
+    """Epoch `epoch`'s batches built ahead in a daemon thread with a bounded queue.
+
+    Stopping early (break, exception, garbage collection of the iterator) sets
+    the stop event, so the thread exits instead of blocking on a full queue.
+    """
+    out: queue.Queue = queue.Queue(maxsize=loader.prefetch)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_producer, args=(loader._batches(epoch), out, stop), daemon=True
+    )
+    thread.start()
+    try:
+        while True:
+            item = out.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)

@@ -1,0 +1,119 @@
+"""Helpers shared by the op families: coercion, explicit broadcasting, dtype promotion.
+
+Binary primitives see inputs of one shape and one dtype.  The public wrappers
+make broadcasting explicit (`broadcast_to`, whose adjoint is `sum_to`) for each
+input that needs a derivative; a constant input keeps its shape, since no
+gradient is ever computed for it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.primitive import Case, Domain, apply, primitive
+from ..core.tensor import Tensor, _wrap, as_tensor
+
+__all__ = ["Case", "Domain", "apply", "primitive", "Tensor", "_wrap", "as_tensor"]
+
+UNARY_SHAPES = [(), (1,), (3,), (2, 3), (0,), (2, 1, 3)]
+UNARY_CASES = [Case((s,)) for s in UNARY_SHAPES]
+# Broadcast pairs from the issue, plus equal shapes and empties.
+BINARY_PAIRS = [
+    ((), ()),
+    ((3,), (3,)),
+    ((1,), ()),
+    ((2, 1), (2,)),
+    ((1, 3, 2), (3, 2)),
+    ((3, 1, 2), (1, 3, 2)),
+    ((2, 3), (1,)),
+    ((), (2, 2)),
+    ((0,), (1,)),
+    ((2, 0), (2, 1)),
+]
+BINARY_CASES = [Case(p) for p in BINARY_PAIRS]
+
+
+def needs(t: Tensor) -> bool:
+    """True when a derivative may be asked of `t` (reverse or forward mode)."""
+    return t.requires_grad or bool(t._tangents)
+
+
+def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy broadcasting, with an error naming the op and the clashing axes."""
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        nd = max(len(s) for s in shapes)
+        padded = [(1,) * (nd - len(s)) + tuple(s) for s in shapes]
+        clash = [
+            f"axis {ax - nd} ({' vs '.join(str(p[ax]) for p in padded)})"
+            for ax in range(nd)
+            if len({p[ax] for p in padded if p[ax] != 1}) > 1
+        ]
+        raise ValueError(
+            f"{op}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast: "
+            f"{', '.join(clash)} differ and neither is 1"
+        ) from None
+
+
+def coerce_pair(a, b) -> tuple[Tensor, Tensor]:
+    """Turn scalars/arrays into tensors, applying the weak-scalar rule."""
+    if not isinstance(a, Tensor):
+        a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    if not isinstance(b, Tensor):
+        b = as_tensor(b, like=a)
+    return a, b
+
+
+def prepare(op: str, *xs: Tensor) -> list[Tensor]:
+    """Promote dtypes (NumPy rules) and broadcast differentiable inputs to the common shape."""
+    from .cast import cast
+    from .shape import broadcast_to
+
+    xs = list(xs)
+    dt0 = xs[0].data.dtype
+    if any(x.data.dtype != dt0 for x in xs):
+        # Constants are left to NumPy's promotion in the forward; inputs that need a
+        # derivative are cast explicitly so every gradient has its input's dtype.
+        dt = np.result_type(*[x.data for x in xs])
+        xs = [cast(x, dt) if x.data.dtype != dt and needs(x) else x for x in xs]
+    s0 = xs[0].data.shape
+    if any(x.data.shape != s0 for x in xs):
+        shape = broadcast_shapes(op, *[x.data.shape for x in xs])
+        xs = [broadcast_to(x, shape) if x.data.shape != shape and needs(x) else x for x in xs]
+    return xs
+
+
+def binary(prim, a, b) -> Tensor:
+    """Apply binary primitive `prim` with scalar coercion, promotion and broadcasting."""
+    if type(a) is not Tensor or type(b) is not Tensor:
+        a, b = coerce_pair(a, b)
+    if a.data.shape != b.data.shape or a.data.dtype != b.data.dtype:
+        a, b = prepare(prim.name, a, b)
+    return apply(prim, a, b)
+
+
+def norm_axis(axis, ndim: int, op: str) -> tuple[int, ...] | None:
+    """Normalise an axis argument (int, tuple or None) to a sorted tuple of non-negative axes."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -max(ndim, 1) <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def pick_axis(op: str, axis, dim, keepdims, keepdim):
+    """Accept PyTorch's dim/keepdim and NumPy's axis/keepdims alike."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{op}: pass either dim or axis, not both")
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return axis, bool(keepdims)

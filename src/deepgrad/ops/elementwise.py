@@ -1,0 +1,481 @@
+"""Elementwise primitives: arithmetic, exp/log family, trigonometric, activations.
+
+Each primitive states its math and derivative in its docstring; the rules sit
+in the decorator right above it.  Comparisons return bool tensors and are not
+differentiable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import (
+    BINARY_CASES,
+    UNARY_CASES,
+    Case,
+    Domain,
+    Tensor,
+    _wrap,
+    apply,
+    binary,
+    coerce_pair,
+    prepare,
+    primitive,
+)
+
+# --- arithmetic ---------------------------------------------------------------
+
+
+@primitive(
+    "add",
+    vjp=[lambda g, ans, a, b: g, lambda g, ans, a, b: g],
+    jvp=[lambda t, ans, a, b: t, lambda t, ans, a, b: t],
+    domain=Domain(BINARY_CASES, fn=lambda a, b: add(a, b)),
+)
+def _add(a, b):
+    """$a + b$; d/da = d/db = 1."""
+    return a + b
+
+
+@primitive(
+    "sub",
+    vjp=[lambda g, ans, a, b: g, lambda g, ans, a, b: neg(g)],
+    jvp=[lambda t, ans, a, b: t, lambda t, ans, a, b: neg(t)],
+    domain=Domain(BINARY_CASES, fn=lambda a, b: sub(a, b)),
+)
+def _sub(a, b):
+    """$a - b$; d/da = 1, d/db = -1."""
+    return a - b
+
+
+@primitive(
+    "mul",
+    vjp=[lambda g, ans, a, b: mul(g, b), lambda g, ans, a, b: mul(g, a)],
+    jvp=[lambda t, ans, a, b: mul(t, b), lambda t, ans, a, b: mul(a, t)],
+    domain=Domain(BINARY_CASES, fn=lambda a, b: mul(a, b)),
+)
+def _mul(a, b):
+    """$a b$; d/da = b, d/db = a."""
+    return a * b
+
+
+@primitive(
+    "div",
+    vjp=[lambda g, ans, a, b: div(g, b), lambda g, ans, a, b: neg(mul(g, div(ans, b)))],
+    jvp=[lambda t, ans, a, b: div(t, b), lambda t, ans, a, b: neg(mul(t, div(ans, b)))],
+    domain=Domain(BINARY_CASES, avoid=(0.0,), margin=0.3, fn=lambda a, b: div(a, b)),
+)
+def _div(a, b):
+    """$a / b$; d/da = 1/b, d/db = -a/b^2."""
+    return a / b
+
+
+@primitive(
+    "neg",
+    vjp=[lambda g, ans, x: neg(g)],
+    jvp=[lambda t, ans, x: neg(t)],
+    domain=Domain(UNARY_CASES),
+)
+def _neg(x):
+    """$-x$; d/dx = -1."""
+    return -x
+
+
+def _pow_vjp_b(g, ans, a, b):
+    return mul(g, mul(ans, log(a)))
+
+
+@primitive(
+    "pow",
+    vjp=[lambda g, ans, a, b: mul(g, mul(b, pow(a, sub(b, 1)))), _pow_vjp_b],
+    jvp=[lambda t, ans, a, b: mul(t, mul(b, pow(a, sub(b, 1)))), lambda t, ans, a, b: mul(t, mul(ans, log(a)))],
+    domain=Domain(BINARY_CASES, low=0.5, high=2.0, fn=lambda a, b: pow(a, b)),
+)
+def _pow(a, b):
+    """$a^b$; d/da = b a^{b-1}, d/db = a^b log a."""
+    return a**b
+
+
+@primitive(
+    "pow_scalar",
+    vjp=[lambda g, ans, x, p: mul(g, _dpow(x, p))],
+    jvp=[lambda t, ans, x, p: mul(t, _dpow(x, p))],
+    domain=Domain(
+        [Case(c.shapes, {"p": p}) for c in UNARY_CASES for p in (2.0, 3.0, -1.5, 0.5)],
+        low=0.3,
+        high=2.0,
+    ),
+)
+def _pow_scalar(x, p):
+    """$x^p$ for a constant p; d/dx = p x^{p-1}."""
+    if p == 2:
+        return x * x
+    return x**p
+
+
+def _dpow(x, p):
+    if p == 0:
+        return _wrap(np.zeros_like(x.data))
+    if p == 1:
+        return _wrap(np.ones_like(x.data))
+    if p == 2:
+        return mul(x, 2.0)
+    return mul(pow(x, p - 1), p)
+
+
+# --- exp / log family ---------------------------------------------------------------
+
+
+def _unary(name, fwd, vjp_scale, doc, **dom):
+    """Declare a unary primitive whose VJP and JVP multiply by the same local slope."""
+    fwd.__doc__ = doc
+    return primitive(
+        name,
+        vjp=[lambda g, ans, x: mul(g, vjp_scale(ans, x))],
+        jvp=[lambda t, ans, x: mul(t, vjp_scale(ans, x))],
+        domain=Domain(UNARY_CASES, **dom),
+    )(fwd)
+
+
+_exp = _unary("exp", np.exp, lambda ans, x: ans, "$e^x$; d/dx = e^x.")
+_log = _unary(
+    "log", np.log, lambda ans, x: reciprocal(x), "$\\log x$; d/dx = 1/x.", low=0.2, high=3.0
+)
+_log1p = _unary(
+    "log1p",
+    np.log1p,
+    lambda ans, x: reciprocal(add(x, 1.0)),
+    "$\\log(1 + x)$; d/dx = 1/(1+x).",
+    low=-0.7,
+    high=3.0,
+)
+_expm1 = _unary("expm1", np.expm1, lambda ans, x: add(ans, 1.0), "$e^x - 1$; d/dx = e^x.")
+_sqrt = _unary(
+    "sqrt",
+    np.sqrt,
+    lambda ans, x: div(0.5, ans),
+    "$\\sqrt{x}$; d/dx = 1/(2 sqrt x).",
+    low=0.2,
+    high=3.0,
+)
+_sin = _unary("sin", np.sin, lambda ans, x: cos(x), "$\\sin x$; d/dx = cos x.")
+_cos = _unary("cos", np.cos, lambda ans, x: neg(sin(x)), "$\\cos x$; d/dx = -sin x.")
+_tanh = _unary(
+    "tanh", np.tanh, lambda ans, x: rsub(mul(ans, ans), 1.0), "$\\tanh x$; d/dx = 1 - tanh^2 x."
+)
+_abs = _unary(
+    "abs", np.abs, lambda ans, x: sign(x), "$|x|$; d/dx = sign(x) (0 at 0).", avoid=(0.0,)
+)
+
+
+def _sigmoid_fwd(x):
+    # exp(-|x|) never overflows, so |x| >= 1000 gives exactly 0 or 1 with no warning.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+_sigmoid = _unary(
+    "sigmoid",
+    _sigmoid_fwd,
+    lambda ans, x: mul(ans, rsub(ans, 1.0)),
+    "$\\sigma(x) = 1/(1+e^{-x})$; d/dx = sigma (1 - sigma).",
+    low=-4.0,
+    high=4.0,
+)
+
+
+def _relu_fwd(x):
+    return np.maximum(x, 0, dtype=x.dtype) if x.dtype.kind == "f" else np.maximum(x, 0)
+
+
+# NOTE: relu is not maximum(x, 0): the gradient at exactly 0 is 0 here, as in PyTorch,
+# while maximum would split it between the two arguments.
+_relu = _unary(
+    "relu",
+    _relu_fwd,
+    lambda ans, x: gt(x, 0),
+    "$\\max(0, x)$; d/dx = 1 if x > 0 else 0.",
+    avoid=(0.0,),
+    second_order=False,
+)
+
+
+@primitive(
+    "sign",
+    vjp=[lambda g, ans, x: _wrap(np.zeros_like(x.data))],
+    jvp=[lambda t, ans, x: _wrap(np.zeros_like(ans.data))],
+    domain=Domain(UNARY_CASES, avoid=(0.0,)),
+)
+def _sign(x):
+    """$\\mathrm{sign}(x)$; derivative 0 (almost everywhere)."""
+    return np.sign(x)
+
+
+def _max_mask(a, b):
+    """1 where a > b, 1/2 on ties (tied arguments share the gradient), 0 elsewhere."""
+    return add(gt(a, b), mul(eq(a, b), 0.5))
+
+
+@primitive(
+    "maximum",
+    vjp=[
+        lambda g, ans, a, b: mul(g, _max_mask(a, b)),
+        lambda g, ans, a, b: mul(g, _max_mask(b, a)),
+    ],
+    jvp=[
+        lambda t, ans, a, b: mul(t, _max_mask(a, b)),
+        lambda t, ans, a, b: mul(t, _max_mask(b, a)),
+    ],
+    domain=Domain(BINARY_CASES, fn=lambda a, b: maximum(a, b), second_order=False),
+)
+def _maximum(a, b):
+    """$\\max(a, b)$ elementwise; ties share the gradient equally."""
+    return np.maximum(a, b)
+
+
+@primitive(
+    "minimum",
+    vjp=[
+        lambda g, ans, a, b: mul(g, _max_mask(b, a)),
+        lambda g, ans, a, b: mul(g, _max_mask(a, b)),
+    ],
+    jvp=[
+        lambda t, ans, a, b: mul(t, _max_mask(b, a)),
+        lambda t, ans, a, b: mul(t, _max_mask(a, b)),
+    ],
+    domain=Domain(BINARY_CASES, fn=lambda a, b: minimum(a, b), second_order=False),
+)
+def _minimum(a, b):
+    """$\\min(a, b)$ elementwise; ties share the gradient equally."""
+    return np.minimum(a, b)
+
+
+def _where_mask(cond, like):
+    return _wrap(np.broadcast_to(cond, like.shape))
+
+
+@primitive(
+    "where",
+    vjp=[
+        lambda g, ans, a, b, cond: mul(g, _where_mask(cond, g)),
+        lambda g, ans, a, b, cond: mul(g, _where_mask(~cond, g)),
+    ],
+    jvp=[
+        lambda t, ans, a, b, cond: mul(t, _where_mask(cond, t)),
+        lambda t, ans, a, b, cond: mul(t, _where_mask(~cond, t)),
+    ],
+    domain=Domain(
+        [
+            Case(s, lambda rng, s=s: {"cond": rng.random(np.broadcast_shapes(*s)) > 0.5})
+            for s in [((3,), (3,)), ((2, 3), (2, 3)), ((), ()), ((2, 1), (2,))]
+        ],
+        fn=lambda a, b, cond: where(cond, a, b),
+    ),
+)
+def _where(a, b, cond):
+    """$c ? a : b$ elementwise; d/da = c, d/db = 1 - c."""
+    return np.where(cond, a, b)
+
+
+def _clip_mask(x, lo, hi):
+    m = np.ones(x.shape, dtype=bool)
+    if lo is not None:
+        m &= x.data >= lo
+    if hi is not None:
+        m &= x.data <= hi
+    return _wrap(m)
+
+
+@primitive(
+    "clip",
+    vjp=[lambda g, ans, x, lo, hi: mul(g, _clip_mask(x, lo, hi))],
+    jvp=[lambda t, ans, x, lo, hi: mul(t, _clip_mask(x, lo, hi))],
+    domain=Domain(
+        [Case(c.shapes, {"lo": -0.5, "hi": 0.7}) for c in UNARY_CASES]
+        + [Case(((4,),), {"lo": None, "hi": 0.0}), Case(((4,),), {"lo": 0.0, "hi": None})],
+        avoid=(-0.5, 0.7, 0.0),
+        second_order=False,
+    ),
+)
+def _clip(x, lo, hi):
+    """$\\min(\\max(x, lo), hi)$; derivative 1 inside [lo, hi], 0 outside."""
+    return np.clip(x, lo, hi)
+
+
+# --- public functions ------------------------------------------------------------
+
+
+def add(a, b) -> Tensor:
+    """Elementwise $a + b$ with broadcasting."""
+    return binary(_add, a, b)
+
+
+def sub(a, b) -> Tensor:
+    """Elementwise $a - b$ with broadcasting."""
+    return binary(_sub, a, b)
+
+
+def rsub(a, b) -> Tensor:
+    """$b - a$ (reflected subtraction)."""
+    return binary(_sub, b, a)
+
+
+def mul(a, b) -> Tensor:
+    """Elementwise $a b$ with broadcasting."""
+    return binary(_mul, a, b)
+
+
+def div(a, b) -> Tensor:
+    """Elementwise $a / b$ (true division; integers give floats)."""
+    a, b = coerce_pair(a, b)
+    if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
+        from .cast import cast
+        from ..core.state import STATE
+
+        a, b = cast(a, STATE.default_float), cast(b, STATE.default_float)
+    return binary(_div, a, b)
+
+
+def reciprocal(x) -> Tensor:
+    """$1/x$."""
+    return div(1.0, x)
+
+
+def neg(x: Tensor) -> Tensor:
+    """$-x$."""
+    return apply(_neg, x)
+
+
+def pow(a, b) -> Tensor:
+    """$a^b$; a Python-number exponent uses the `pow_scalar` primitive (no log(a) needed)."""
+    if isinstance(b, (int, float)) and not isinstance(b, bool) and isinstance(a, Tensor):
+        if b == 1:
+            return a
+        return apply(_pow_scalar, a, p=float(b) if a.data.dtype.kind == "f" else b)
+    return binary(_pow, a, b)
+
+
+def exp(x: Tensor) -> Tensor:
+    """$e^x$."""
+    return apply(_exp, x)
+
+
+def log(x: Tensor) -> Tensor:
+    """Natural logarithm."""
+    return apply(_log, x)
+
+
+def log1p(x: Tensor) -> Tensor:
+    """$\\log(1 + x)$, accurate for small x."""
+    return apply(_log1p, x)
+
+
+def expm1(x: Tensor) -> Tensor:
+    """$e^x - 1$, accurate for small x."""
+    return apply(_expm1, x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Square root."""
+    return apply(_sqrt, x)
+
+
+def sin(x: Tensor) -> Tensor:
+    """Sine."""
+    return apply(_sin, x)
+
+
+def cos(x: Tensor) -> Tensor:
+    """Cosine."""
+    return apply(_cos, x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
+    return apply(_tanh, x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """Logistic sigmoid, stable for any |x| (no overflow warning)."""
+    return apply(_sigmoid, x)
+
+
+def relu(x: Tensor) -> Tensor:
+    """$\\max(0, x)$ with derivative 0 at 0."""
+    return apply(_relu, x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - mirrors numpy/torch naming
+    """$|x|$."""
+    return apply(_abs, x)
+
+
+def sign(x: Tensor) -> Tensor:
+    """Sign of x (-1, 0 or 1)."""
+    return apply(_sign, x)
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise maximum; ties share the gradient."""
+    return binary(_maximum, a, b)
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise minimum; ties share the gradient."""
+    return binary(_minimum, a, b)
+
+
+def where(cond, a, b) -> Tensor:
+    """Elements of `a` where `cond` holds, else of `b` (broadcasting all three)."""
+    c = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
+    a, b = coerce_pair(a, b)
+    a, b = prepare("where", a, b)
+    shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
+    from .shape import broadcast_to
+    from ._base import needs
+
+    a = broadcast_to(a, shape) if a.shape != shape and needs(a) else a
+    b = broadcast_to(b, shape) if b.shape != shape and needs(b) else b
+    return apply(_where, a, b, cond=c)
+
+
+def clip(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
+    """Clamp into [min, max] (either bound may be None)."""
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    return apply(_clip, x, lo=min, hi=max)
+
+
+clamp = clip
+
+
+def square(x: Tensor) -> Tensor:
+    """$x^2$."""
+    return pow(x, 2)
+
+
+def _cmp(fn):
+    def op(a, b) -> Tensor:
+        a, b = coerce_pair(a, b)
+        return _wrap(fn(a.data, b.data))
+
+    op.__doc__ = f"Elementwise `{fn.__name__}` comparison (a bool tensor, not differentiable)."
+    return op
+
+
+eq = _cmp(np.equal)
+ne = _cmp(np.not_equal)
+lt = _cmp(np.less)
+le = _cmp(np.less_equal)
+gt = _cmp(np.greater)
+ge = _cmp(np.greater_equal)
+
+
+def isfinite(x: Tensor) -> Tensor:
+    """Bool tensor: True where x is neither NaN nor +-Inf."""
+    return _wrap(np.isfinite(x.data))
+
+
+def isnan(x: Tensor) -> Tensor:
+    """Bool tensor: True where x is NaN."""
+    return _wrap(np.isnan(x.data))

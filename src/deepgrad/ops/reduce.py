@@ -1,0 +1,285 @@
+"""Reductions: sum, max/min, logsumexp, prod, norm, cumsum, and composites on them.
+
+Reductions take `axis`/`keepdims` (NumPy) or `dim`/`keepdim` (PyTorch).  The
+VJP of a reduction broadcasts the gradient back over the reduced axes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import Case, Domain, Tensor, _wrap, apply, norm_axis, pick_axis, primitive
+from .elementwise import add, div, eq, exp, isfinite, mul, sqrt, sub, where
+from .shape import broadcast_to, reshape
+
+_RED_CASES = [
+    Case(((2, 3),), {"axis": None, "keepdims": False}),
+    Case(((2, 3),), {"axis": (1,), "keepdims": False}),
+    Case(((2, 3, 4),), {"axis": (0, 2), "keepdims": True}),
+    Case(((),), {"axis": None, "keepdims": False}),
+    Case(((3,),), {"axis": (0,), "keepdims": True}),
+    Case(((0, 3),), {"axis": (0,), "keepdims": False}),
+]
+_NONEMPTY = [c for c in _RED_CASES if 0 not in c.shapes[0]]
+
+
+def _keep_shape(shape, axis):
+    """Shape after reducing `axis` with keepdims=True."""
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else s for i, s in enumerate(shape))
+
+
+def _expand(g: Tensor, x: Tensor, axis, keepdims) -> Tensor:
+    """Broadcast a reduced gradient back to x's shape."""
+    if not keepdims:
+        g = reshape(g, _keep_shape(x.shape, axis))
+    return broadcast_to(g, x.shape)
+
+
+@primitive(
+    "sum",
+    vjp=[lambda g, ans, x, axis, keepdims: _expand(g, x, axis, keepdims)],
+    jvp=[lambda t, ans, x, axis, keepdims: sum(t, axis=axis, keepdims=keepdims)],
+    domain=Domain(_RED_CASES),
+)
+def _sum(x, axis, keepdims):
+    """$\\sum_i x_i$ over `axis`; d/dx_i = 1."""
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def sum(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None) -> Tensor:  # noqa: A001
+    """Sum over `axis` (all axes by default)."""
+    axis, keepdims = pick_axis("sum", axis, dim, keepdims, keepdim)
+    ax = norm_axis(axis, x.ndim, "sum")
+    if x.data.dtype.kind == "b":
+        x = _wrap(x.data.astype(np.int64))
+    return apply(_sum, x, axis=ax, keepdims=keepdims)
+
+
+def _count(x, axis):
+    return x.size if axis is None else int(np.prod([x.shape[a] for a in axis]))
+
+
+def mean(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
+    """Arithmetic mean over `axis`."""
+    axis, keepdims = pick_axis("mean", axis, dim, keepdims, keepdim)
+    ax = norm_axis(axis, x.ndim, "mean")
+    n = _count(x, ax)
+    if x.data.dtype.kind != "f":
+        from ..core.state import STATE
+        from .cast import cast
+
+        x = cast(x, STATE.default_float)
+    return mul(sum(x, axis=ax, keepdims=keepdims), 1.0 / n if n else np.nan)
+
+
+def var(x: Tensor, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None, ddof=None) -> Tensor:
+    """Variance $\\frac{1}{N - c} \\sum (x - \\bar x)^2$ (PyTorch's default correction c = 1)."""
+    axis, keepdims = pick_axis("var", axis, dim, keepdims, keepdim)
+    if ddof is not None:
+        correction = ddof
+    ax = norm_axis(axis, x.ndim, "var")
+    n = _count(x, ax)
+    d = sub(x, mean(x, axis=ax, keepdims=True))
+    return mul(sum(mul(d, d), axis=ax, keepdims=keepdims), 1.0 / max(n - correction, 0) if n > correction else np.inf)
+
+
+def std(x: Tensor, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None, ddof=None) -> Tensor:
+    """Standard deviation: sqrt of `var` with the same `correction`."""
+    return sqrt(var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim, ddof=ddof))
+
+
+def _extreme_vjp(g, ans, x, axis, keepdims):
+    """Gradient of max/min: shared equally among the tied extreme elements."""
+    a = ans if keepdims else reshape(ans, _keep_shape(x.shape, axis))
+    mask = eq(x, a)
+    cnt = np.sum(mask.data, axis=axis, keepdims=True)
+    return mul(_expand(g, x, axis, keepdims), _wrap(mask.data / cnt))
+
+
+def _extreme_jvp(t, ans, x, axis, keepdims):
+    a = ans if keepdims else reshape(ans, _keep_shape(x.shape, axis))
+    mask = eq(x, a)
+    cnt = np.sum(mask.data, axis=axis, keepdims=True)
+    return sum(mul(t, _wrap(mask.data / cnt)), axis=axis, keepdims=keepdims)
+
+
+_MAXMIN_DOMAIN = Domain(_NONEMPTY, second_order=True)
+
+
+@primitive("max", vjp=[_extreme_vjp], jvp=[_extreme_jvp], domain=_MAXMIN_DOMAIN)
+def _max(x, axis, keepdims):
+    """$\\max_i x_i$; the gradient goes to the maxima, split equally among ties."""
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
+@primitive("min", vjp=[_extreme_vjp], jvp=[_extreme_jvp], domain=_MAXMIN_DOMAIN)
+def _min(x, axis, keepdims):
+    """$\\min_i x_i$; the gradient goes to the minima, split equally among ties."""
+    return np.min(x, axis=axis, keepdims=keepdims)
+
+
+def _extreme(prim, argfn, name, x, axis, keepdims, dim, keepdim):
+    if isinstance(axis, Tensor) or (not isinstance(axis, (int, tuple, list)) and axis is not None):
+        from .elementwise import maximum, minimum
+
+        return (maximum if name == "max" else minimum)(x, axis)
+    axis, keepdims = pick_axis(name, axis, dim, keepdims, keepdim)
+    ax = norm_axis(axis, x.ndim, name)
+    if x.size == 0:
+        raise ValueError(f"{name}: reduction over an empty tensor of shape {x.shape}")
+    values = apply(prim, x, axis=ax, keepdims=keepdims)
+    if dim is not None and isinstance(dim, int):
+        idx = argfn(x.data, axis=dim, keepdims=keepdims)
+        return values, _wrap(idx)
+    return values
+
+
+def max(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+    """Maximum over `axis`.  With PyTorch's `dim=` (an int) returns (values, indices).
+
+    A tensor as second argument gives the elementwise `maximum`.
+    """
+    return _extreme(_max, np.argmax, "max", x, axis, keepdims, dim, keepdim)
+
+
+def min(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+    """Minimum over `axis`.  With PyTorch's `dim=` (an int) returns (values, indices)."""
+    return _extreme(_min, np.argmin, "min", x, axis, keepdims, dim, keepdim)
+
+
+def argmax(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
+    """Index of the maximum (first one on ties); not differentiable."""
+    axis, keepdims = pick_axis("argmax", axis, dim, keepdims, keepdim)
+    return _wrap(np.argmax(x.data, axis=axis, keepdims=keepdims))
+
+
+def argmin(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
+    """Index of the minimum (first one on ties); not differentiable."""
+    axis, keepdims = pick_axis("argmin", axis, dim, keepdims, keepdim)
+    return _wrap(np.argmin(x.data, axis=axis, keepdims=keepdims))
+
+
+def _lse_weights(ans, x, axis, keepdims):
+    """softmax(x) along axis, with 0 where the whole slice is -inf."""
+    a = ans if keepdims else reshape(ans, _keep_shape(x.shape, axis))
+    safe = where(isfinite(a), a, 0.0)
+    return exp(sub(x, safe))
+
+
+@primitive(
+    "logsumexp",
+    vjp=[lambda g, ans, x, axis, keepdims: mul(_expand(g, x, axis, keepdims), _lse_weights(ans, x, axis, keepdims))],
+    jvp=[lambda t, ans, x, axis, keepdims: sum(mul(t, _lse_weights(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims)],
+    domain=Domain(_NONEMPTY, low=-3.0, high=3.0),
+)
+def _logsumexp(x, axis, keepdims):
+    """$\\log \\sum_i e^{x_i}$, shifted by the max; d/dx = softmax(x)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    if not keepdims:
+        out = out.reshape([s for i, s in enumerate(out.shape) if axis is not None and i not in axis])
+    return out.astype(x.dtype, copy=False)
+
+
+def logsumexp(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
+    """Stable $\\log \\sum e^x$; all -inf gives -inf with a zero gradient."""
+    axis, keepdims = pick_axis("logsumexp", axis, dim, keepdims, keepdim)
+    return apply(_logsumexp, x, axis=norm_axis(axis, x.ndim, "logsumexp"), keepdims=keepdims)
+
+
+def _prod_others(ans, x, axis, keepdims):
+    """d prod / d x_i = product of the other elements, exact with zeros present."""
+    zero = eq(x, 0.0)
+    nz = np.sum(zero.data, axis=axis, keepdims=True)
+    x1 = where(zero, 1.0, x)
+    p1 = prod(x1, axis=axis, keepdims=True)
+    only = _wrap(np.broadcast_to(nz == 1, x.shape) & zero.data)
+    none = _wrap(np.broadcast_to(nz == 0, x.shape))
+    return add(mul(broadcast_to(p1, x.shape), only), mul(div(broadcast_to(p1, x.shape), x1), none))
+
+
+@primitive(
+    "prod",
+    vjp=[lambda g, ans, x, axis, keepdims: mul(_expand(g, x, axis, keepdims), _prod_others(ans, x, axis, keepdims))],
+    jvp=[lambda t, ans, x, axis, keepdims: sum(mul(t, _prod_others(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims)],
+    domain=Domain(_RED_CASES, low=0.5, high=1.5),
+)
+def _prod(x, axis, keepdims):
+    """$\\prod_i x_i$; d/dx_i = product of the others (exact when some x_j = 0)."""
+    return np.prod(x, axis=axis, keepdims=keepdims)
+
+
+def prod(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
+    """Product over `axis`."""
+    axis, keepdims = pick_axis("prod", axis, dim, keepdims, keepdim)
+    return apply(_prod, x, axis=norm_axis(axis, x.ndim, "prod"), keepdims=keepdims)
+
+
+def _norm_dir(ans, x, axis, keepdims):
+    """x / ||x||, with 0 where ||x|| = 0 (the subgradient of smallest norm)."""
+    a = ans if keepdims else reshape(ans, _keep_shape(x.shape, axis))
+    zero = eq(a, 0.0)
+    return div(x, where(zero, 1.0, a))
+
+
+@primitive(
+    "norm2",
+    vjp=[lambda g, ans, x, axis, keepdims: mul(_expand(g, x, axis, keepdims), _norm_dir(ans, x, axis, keepdims))],
+    jvp=[lambda t, ans, x, axis, keepdims: sum(mul(t, _norm_dir(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims)],
+    domain=Domain(_NONEMPTY),
+)
+def _norm2(x, axis, keepdims):
+    """$\\|x\\|_2 = \\sqrt{\\sum x_i^2}$; d/dx = x / ||x|| (0 at x = 0, not NaN)."""
+    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+
+
+def norm(x: Tensor, ord=2, axis=None, keepdims=False, *, dim=None, keepdim=None, p=None) -> Tensor:
+    """Vector p-norm over `axis` (Frobenius for a matrix with axis=None).
+
+    ord 2 is a primitive whose gradient at 0 is 0; ord 1 is sum |x|, inf is max |x|,
+    other p give $(\\sum |x|^p)^{1/p}$.
+    """
+    from .elementwise import abs as _abs, pow as _pow
+
+    if p is not None:
+        ord = p
+    axis, keepdims = pick_axis("norm", axis, dim, keepdims, keepdim)
+    ax = norm_axis(axis, x.ndim, "norm")
+    if ord in (2, "fro", None):
+        return apply(_norm2, x, axis=ax, keepdims=keepdims)
+    if ord == 1:
+        return sum(_abs(x), axis=ax, keepdims=keepdims)
+    if ord in (np.inf, float("inf"), "inf"):
+        return max(_abs(x), axis=ax, keepdims=keepdims)
+    return _pow(sum(_pow(_abs(x), ord), axis=ax, keepdims=keepdims), 1.0 / ord)
+
+
+def _rev_cumsum(g, axis):
+    idx = (slice(None),) * axis + (slice(None, None, -1),)
+    return cumsum(g[idx], axis=axis)[idx]
+
+
+@primitive(
+    "cumsum",
+    vjp=[lambda g, ans, x, axis: _rev_cumsum(g, axis)],
+    jvp=[lambda t, ans, x, axis: cumsum(t, axis=axis)],
+    domain=Domain(
+        [Case(((4,),), {"axis": 0}), Case(((2, 3),), {"axis": 1}), Case(((2, 3),), {"axis": 0})]
+    ),
+)
+def _cumsum(x, axis):
+    """Running sum $y_k = \\sum_{i \\le k} x_i$; adjoint: the reversed running sum."""
+    return np.cumsum(x, axis=axis)
+
+
+def cumsum(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Cumulative sum along `axis` (flattened when None, as NumPy)."""
+    if dim is not None:
+        axis = dim
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    return apply(_cumsum, x, axis=norm_axis(axis, x.ndim, "cumsum")[0])

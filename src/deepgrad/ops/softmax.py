@@ -1,0 +1,51 @@
+"""softmax and log_softmax: stable fused primitives (shift by the max).
+
+    softmax:     y = e^{x - m} / sum e^{x - m};     dx = y (g - <g, y>)
+    log_softmax: y = x - logsumexp(x);              dx = g - e^y sum g
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import Case, Domain, Tensor, apply, primitive
+from .elementwise import exp, mul, sub
+from .reduce import sum as _sum
+
+_CASES = [Case(((2, 3),), {"axis": 1}), Case(((4,),), {"axis": 0}), Case(((2, 3, 2),), {"axis": 1})]
+
+
+@primitive(
+    "softmax",
+    vjp=[lambda g, ans, x, axis: mul(ans, sub(g, _sum(mul(g, ans), axis=axis, keepdims=True)))],
+    jvp=[lambda t, ans, x, axis: mul(ans, sub(t, _sum(mul(t, ans), axis=axis, keepdims=True)))],
+    domain=Domain(_CASES, low=-3.0, high=3.0),
+)
+def _softmax(x, axis):
+    """$y_i = e^{x_i} / \\sum_j e^{x_j}$; dx = y * (g - sum(g * y))."""
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+@primitive(
+    "log_softmax",
+    vjp=[lambda g, ans, x, axis: sub(g, mul(exp(ans), _sum(g, axis=axis, keepdims=True)))],
+    jvp=[lambda t, ans, x, axis: sub(t, _sum(mul(exp(ans), t), axis=axis, keepdims=True))],
+    domain=Domain(_CASES, low=-3.0, high=3.0),
+)
+def _log_softmax(x, axis):
+    """$y_i = x_i - \\log \\sum_j e^{x_j}$; dx = g - softmax(x) * sum(g)."""
+    s = x - np.max(x, axis=axis, keepdims=True)
+    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+
+
+def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """Softmax along `axis` (PyTorch: `dim`)."""
+    ax = (dim if dim is not None else axis) % max(x.ndim, 1)
+    return apply(_softmax, x, axis=ax)
+
+
+def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """log(softmax(x)) computed stably along `axis`."""
+    ax = (dim if dim is not None else axis) % max(x.ndim, 1)
+    return apply(_log_softmax, x, axis=ax)
