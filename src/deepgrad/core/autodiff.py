@@ -31,33 +31,33 @@ def _toposort(roots: Sequence[Tensor], stop: set[int] | None) -> list[Tensor]:
     """
     order: list[Tensor] = []
     seen: set[int] = set()
-    reaches: dict[int, bool] = {}
-    stack = [(r, False) for r in roots if r.requires_grad]
-    while stack:
-        t, done = stack.pop()
-        tid = id(t)
-        if done:
-            if stop is not None:
-                ok = tid in stop or (
-                    t._inputs is not None and any(reaches.get(id(x), False) for x in t._inputs)
-                )
-                reaches[tid] = ok
-                if not ok:
-                    continue
-            order.append(t)
+    for root in roots:
+        if not root.requires_grad or id(root) in seen:
             continue
-        if tid in seen:
-            continue
-        seen.add(tid)
-        stack.append((t, True))
-        if stop is not None and tid in stop:
-            continue
-        inputs = t._inputs
-        if inputs is not None:
-            for x in inputs:
+        seen.add(id(root))
+        stack = [(root, iter(root._inputs or ()))]
+        while stack:
+            t, it = stack[-1]
+            for x in it:
                 if x.requires_grad and id(x) not in seen:
-                    stack.append((x, False))
-    return order
+                    seen.add(id(x))
+                    if stop is not None and id(x) in stop:
+                        order.append(x)
+                    else:
+                        stack.append((x, iter(x._inputs or ())))
+                    break
+            else:
+                stack.pop()
+                order.append(t)
+    if stop is None:
+        return order
+    reaches: set[int] = set(stop)
+    kept = []
+    for t in order:  # inputs come before their users, so one forward pass suffices
+        if id(t) in reaches or (t._inputs and any(id(x) in reaches for x in t._inputs)):
+            reaches.add(id(t))
+            kept.append(t)
+    return kept
 
 
 def _freed_error(t: Tensor) -> RuntimeError:
@@ -69,15 +69,19 @@ def _freed_error(t: Tensor) -> RuntimeError:
 
 
 def _sweep(roots, root_grads, stop, retain_graph, create_graph):
-    """Run the reverse sweep; returns {id(tensor): grad} for leaves and `stop` tensors."""
-    grads: dict[int, Tensor] = {}
+    """Run the reverse sweep; returns {id: (tensor, grad)} for leaves and `stop` tensors.
+
+    Without `create_graph`, cotangents are accumulated as raw arrays (in place
+    into buffers this sweep owns); with it, as tensors, so the sum is recorded.
+    """
+    grads: dict[int, object] = {}
+    owned: set[int] = set()  # ids of accumulation buffers this sweep allocated
     for r, g in zip(roots, root_grads):
-        if not r.requires_grad:
-            continue
-        rid = id(r)
-        grads[rid] = g if rid not in grads else grads[rid] + g
+        if r.requires_grad:
+            _accumulate(grads, owned, id(r), g if create_graph else g.data, create_graph)
     order = _toposort(roots, stop)
-    results: dict[int, Tensor] = {}
+    results: dict[int, tuple[Tensor, Tensor]] = {}
+    anomaly = STATE.anomaly
     old = STATE.grad
     STATE.grad = create_graph
     try:
@@ -86,35 +90,30 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
             g = grads.pop(tid, None)
             if g is None:
                 continue
+            if not create_graph:
+                owned.discard(id(g))
+                g = _wrap(g)
             prim = t._prim
             if prim is None or (stop is not None and tid in stop):
-                results[tid] = g
-                if prim is None:
-                    continue
-                if stop is not None:
-                    continue
+                results[tid] = (t, g)
+                continue
             if prim is FREED:
                 raise _freed_error(t)
             inputs = t._inputs
             params = t._params
             vjps = prim.vjp
             for i, x in enumerate(inputs):
-                if not x.requires_grad:
+                if not x.requires_grad or vjps[i] is None:
                     continue
-                rule = vjps[i]
-                if rule is None:
-                    continue
-                gi = rule(g, t, *inputs, **params)
+                gi = vjps[i](g, t, *inputs, **params)
                 if gi.data.shape != x.data.shape:
                     raise RuntimeError(
                         f"{prim.name}: VJP rule for input {i} returned a gradient of shape "
                         f"{gi.data.shape}, expected {x.data.shape}"
                     )
-                if STATE.anomaly:
+                if anomaly:
                     _check_finite(gi.data, f"the backward pass (input {i})", prim, t._site)
-                xid = id(x)
-                prev = grads.get(xid)
-                grads[xid] = gi if prev is None else prev + gi
+                _accumulate(grads, owned, id(x), gi if create_graph else gi.data, create_graph)
             if not retain_graph:
                 t._prim = FREED
                 t._inputs = None
@@ -122,6 +121,22 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
     finally:
         STATE.grad = old
     return results
+
+
+def _accumulate(grads, owned, key, g, create_graph) -> None:
+    prev = grads.get(key)
+    if prev is None:
+        grads[key] = g
+    elif create_graph:
+        grads[key] = prev + g
+    elif id(prev) in owned and prev.shape == g.shape and prev.dtype == np.result_type(prev, g):
+        np.add(prev, g, out=prev)
+    else:
+        buf = prev + g
+        if type(buf) is not np.ndarray:  # 0-d sums come back as NumPy scalars
+            buf = np.asarray(buf)
+        owned.add(id(buf))
+        grads[key] = buf
 
 
 def _seed(roots: Sequence[Tensor], grads, op: str) -> list[Tensor]:
@@ -157,13 +172,9 @@ def backward(roots, grads=None, retain_graph=None, create_graph=False) -> None:
     if retain_graph is None:
         retain_graph = create_graph
     seeds = _seed(roots, grads, "backward")
-    leaves: dict[int, Tensor] = {}
-    for t in _leaves(roots):
-        leaves[id(t)] = t
     results = _sweep(roots, seeds, None, retain_graph, create_graph)
     seen_arrays: set[int] = {id(s.data) for s in seeds}
-    for tid, g in results.items():
-        leaf = leaves[tid]
+    for leaf, g in results.values():
         if not create_graph:
             arr = g.data
             if id(arr) in seen_arrays or not arr.flags.owndata or not arr.flags.writeable:
@@ -173,20 +184,6 @@ def backward(roots, grads=None, retain_graph=None, create_graph=False) -> None:
         if g.data.dtype != leaf.data.dtype:
             g = g.to(leaf.data.dtype)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
-
-
-def _leaves(roots):
-    out, seen, stack = [], set(), [r for r in roots if r.requires_grad]
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        if t._prim is None:
-            out.append(t)
-        elif t._inputs is not None:
-            stack.extend(x for x in t._inputs if x.requires_grad)
-    return out
 
 
 def grad(
@@ -224,7 +221,7 @@ def grad(
     results = _sweep(live, seeds, stop, retain_graph, create_graph)
     out = []
     for i, x in enumerate(inputs):
-        g = results.get(id(x))
+        g = results.get(id(x), (None, None))[1]
         if g is None and not allow_unused:
             g = _wrap(np.zeros_like(x.data))
         elif g is not None and g.data.dtype != x.data.dtype:

@@ -114,7 +114,7 @@ class ConcatDataset(Dataset):
 
     @cached_property
     def arrays(self) -> tuple[np.ndarray, ...] | None:
-        """Children's `arrays` concatenated (computed once), or None unless all have matching ones."""
+        """Children's `arrays` concatenated (computed once); None unless all have matching ones."""
         parts = [getattr(d, "arrays", None) for d in self.datasets]
         if any(p is None for p in parts) or len({len(p) for p in parts}) != 1:
             return None

@@ -88,7 +88,7 @@ class DataLoader:
         transform: Callable | None = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+            raise TypeError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if batch_size <= 0:
             raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
         if prefetch < 0:
@@ -110,6 +110,8 @@ class DataLoader:
         if seed is None:
             source = generator if generator is not None else default_generator()
             seed = int(source.integers(0, 2**63 - 1))
+        if seed < 0:
+            raise ValueError(f"DataLoader: seed must be a non-negative int, got {seed}")
         self.seed = int(seed)
         self.epoch = 0
 
@@ -117,7 +119,7 @@ class DataLoader:
         n = len(self.dataset)
         if self.drop_last:
             return n // self.batch_size
-        return -(-n // self.batch_size)
+        return (n + self.batch_size - 1) // self.batch_size
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next `__iter__` produce epoch `epoch`'s batches."""
@@ -166,7 +168,7 @@ class DataLoader:
 
     def _batches(self, epoch: int) -> Iterator[Any]:
         """Produce epoch `epoch`'s batches (runs in the consumer or the prefetch thread)."""
-        rng = np.random.default_rng([self.seed, epoch, 1]) if self.transform else None
+        rng = np.random.default_rng([self.seed, epoch, 1]) if self.transform is not None else None
         for index in self.batch_indices(epoch):
             batch = self._fetch(index)
             if self.transform is not None:

@@ -8,6 +8,7 @@ readers sniff the gzip magic rather than trust the name.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+from .dataset import Dataset
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -146,7 +149,7 @@ def _fetch(stem: str, folder: Path, mirrors: list[str], check: Callable[[bytes],
     return errors
 
 
-class _IDXImageDataset:
+class _IDXImageDataset(Dataset):
     """Shared body of MNIST-format datasets: find, download, verify and load two IDX files."""
 
     folder: ClassVar[str]
@@ -194,7 +197,7 @@ class _IDXImageDataset:
         errors: list[str] = []
         for stem in stems:
             if download and self._find(stem) is None:
-                check = lambda buf, stem=stem: self._verify(buf, stem, "download")  # noqa: E731
+                check = functools.partial(self._verify, stem=stem, where="download")
                 errors += _fetch(stem, self.root / self.folder, MIRRORS[self.folder], check)
         paths = [self._find(stem) for stem in stems]
         missing = [stem for stem, path in zip(stems, paths) if path is None]
@@ -239,7 +242,9 @@ class _IDXImageDataset:
         """Images uint8 (N, 28, 28), labels (N,) in range(len(classes))."""
         images, labels = self.data, self.targets
         if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
-            raise ValueError(f"{paths[0]}: expected uint8 (N, 28, 28), got {images.dtype} {images.shape}")
+            raise ValueError(
+                f"{paths[0]}: expected uint8 (N, 28, 28), got {images.dtype} {images.shape}"
+            )
         if labels.ndim != 1 or len(labels) != len(images):
             raise ValueError(f"{paths[1]}: expected {len(images)} labels, got shape {labels.shape}")
         if labels.size and (labels.min() < 0 or labels.max() >= len(self.classes)):
@@ -273,13 +278,16 @@ class MNIST(_IDXImageDataset):
     """
 
     folder = "mnist"
-    md5s = {
+    md5s: ClassVar[dict[str, str]] = {
         "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
         "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
         "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
         "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
     }
-    classes = [f"{d} - {w}" for d, w in enumerate("zero one two three four five six seven eight nine".split())]
+    classes: ClassVar[list[str]] = [
+        "0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
+        "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine",
+    ]  # fmt: skip
 
 
 class FashionMNIST(_IDXImageDataset):
@@ -291,7 +299,7 @@ class FashionMNIST(_IDXImageDataset):
 
     folder = "fashion-mnist"
     md5s: ClassVar[dict[str, str]] = {}
-    classes = [
+    classes: ClassVar[list[str]] = [
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
     ]  # fmt: skip

@@ -59,13 +59,17 @@ def random_split(
     """
     n = len(dataset)
     if math.isclose(sum(lengths), 1.0) and sum(lengths) <= n:
-        sizes = [int(math.floor(n * f)) for f in lengths]
+        if any(f < 0 for f in lengths):
+            raise ValueError(f"random_split: fractions must be non-negative: {list(lengths)}")
+        sizes = [math.floor(n * f) for f in lengths]
         for i in range(n - sum(sizes)):
             sizes[i % len(sizes)] += 1
     else:
         sizes = [int(x) for x in lengths]
         if any(s < 0 or s != x for s, x in zip(sizes, lengths)):
-            raise ValueError(f"random_split: lengths must be non-negative ints or fractions: {lengths}")
+            raise ValueError(
+                f"random_split: lengths must be non-negative ints or fractions: {lengths}"
+            )
         if sum(sizes) != n:
             raise ValueError(
                 f"random_split: lengths {list(lengths)} sum to {sum(sizes)}, dataset has {n}"
@@ -198,7 +202,10 @@ class StratifiedKFold(KFold):
             )
         y_sorted = np.sort(y_enc)
         allocation = np.stack(
-            [np.bincount(y_sorted[i :: self.n_splits], minlength=len(counts)) for i in range(self.n_splits)]
+            [
+                np.bincount(y_sorted[i :: self.n_splits], minlength=len(counts))
+                for i in range(self.n_splits)
+            ]
         )
         rng = self._rng() if self.shuffle else None
         fold = np.empty(n, dtype=np.int64)

@@ -1,0 +1,104 @@
+"""Per-op overhead and the MLP training step, side by side with PyTorch.
+
+    overhead: 1,000 chained adds of 4x4 tensors that require grad, then backward
+    mlp:      MLP 784-512-256-10, ReLU, batch 128: forward, mean softmax
+              cross-entropy, backward, SGD momentum 0.9 (lr 0.01)
+
+Run: `make bench` or `python bench/overhead.py`.  Ratios < 1 mean deepgrad is faster.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import median_ms, report, try_torch  # noqa: E402
+
+import deepgrad as dg  # noqa: E402
+
+
+def overhead_deepgrad(n: int = 1000):
+    x = dg.randn(4, 4, requires_grad=True)
+
+    def step():
+        y = x
+        for _ in range(n):
+            y = y + x
+        y.sum().backward()
+        x.grad = None
+
+    return step
+
+
+def overhead_torch(torch, n: int = 1000):
+    x = torch.randn(4, 4, requires_grad=True)
+
+    def step():
+        y = x
+        for _ in range(n):
+            y = y + x
+        y.sum().backward()
+        x.grad = None
+
+    return step
+
+
+def mlp_deepgrad(xb, yb):
+    nn = dg.nn
+    gen = np.random.default_rng(0)
+    model = nn.Sequential(
+        nn.Linear(784, 512, generator=gen),
+        nn.ReLU(),
+        nn.Linear(512, 256, generator=gen),
+        nn.ReLU(),
+        nn.Linear(256, 10, generator=gen),
+    )
+    opt = dg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    x, y = dg.tensor(xb), dg.tensor(yb)
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def mlp_torch(torch, xb, yb):
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10)
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    x, y = torch.from_numpy(xb), torch.from_numpy(yb)
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def main() -> None:
+    torch = try_torch()
+    rng = np.random.default_rng(0)
+    xb = rng.standard_normal((128, 784)).astype(np.float32)
+    yb = rng.integers(0, 10, 128).astype(np.int64)
+    ours = median_ms(overhead_deepgrad(), repeat=20)
+    theirs = median_ms(overhead_torch(torch), repeat=20) if torch else None
+    print(report("overhead (1000 adds + bwd)", ours, theirs))
+    ours = median_ms(mlp_deepgrad(xb, yb), repeat=50)
+    theirs = median_ms(mlp_torch(torch, xb, yb), repeat=50) if torch else None
+    print(report("mlp 784-512-256-10 b128", ours, theirs))
+
+
+if __name__ == "__main__":
+    main()

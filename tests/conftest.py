@@ -1,0 +1,30 @@
+"""Shared test configuration: Hypothesis profile and the shared data location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "deepgrad",
+    deadline=None,
+    max_examples=int(os.environ.get("DEEPGRAD_HYPOTHESIS_EXAMPLES", "12")),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,
+)
+settings.load_profile("deepgrad")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+MNIST_DIR = SHARED_DATA / "mnist"
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    """The real MNIST files, or a skip when this checkout has no ../shared/data/mnist."""
+    if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"needs the MNIST files in {MNIST_DIR} (absent on a fresh clone)")
+    return MNIST_DIR
