@@ -78,7 +78,10 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
     owned: set[int] = set()  # ids of accumulation buffers this sweep allocated
     for r, g in zip(roots, root_grads):
         if r.requires_grad:
-            _accumulate(grads, owned, id(r), g if create_graph else g.data, create_graph)
+            if create_graph:
+                grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
+            else:
+                _accumulate(grads, owned, id(r), g.data)
     order = _toposort(roots, stop)
     results: dict[int, tuple[Tensor, Tensor]] = {}
     anomaly = STATE.anomaly
@@ -102,18 +105,28 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
             inputs = t._inputs
             params = t._params
             vjps = prim.vjp
-            for i, x in enumerate(inputs):
-                if not x.requires_grad or vjps[i] is None:
+            i = 0
+            for x in inputs:
+                rule = vjps[i]
+                i += 1
+                if not x.requires_grad or rule is None:
                     continue
-                gi = vjps[i](g, t, *inputs, **params)
+                gi = rule(g, t, *inputs, **params)
                 if gi.data.shape != x.data.shape:
                     raise RuntimeError(
-                        f"{prim.name}: VJP rule for input {i} returned a gradient of shape "
+                        f"{prim.name}: VJP rule for input {i - 1} returned a gradient of shape "
                         f"{gi.data.shape}, expected {x.data.shape}"
                     )
                 if anomaly:
-                    _check_finite(gi.data, f"the backward pass (input {i})", prim, t._site)
-                _accumulate(grads, owned, id(x), gi if create_graph else gi.data, create_graph)
+                    _check_finite(gi.data, f"the backward pass (input {i - 1})", prim, getattr(t, "_site", None))
+                xid = id(x)
+                if create_graph:
+                    prev = grads.get(xid)
+                    grads[xid] = gi if prev is None else prev + gi
+                elif xid not in grads:
+                    grads[xid] = gi.data
+                else:
+                    _accumulate(grads, owned, xid, gi.data)
             if not retain_graph:
                 t._prim = FREED
                 t._inputs = None
@@ -123,13 +136,12 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
     return results
 
 
-def _accumulate(grads, owned, key, g, create_graph) -> None:
+def _accumulate(grads, owned, key, g) -> None:
+    """grads[key] += g on raw arrays, in place when this sweep owns the buffer."""
     prev = grads.get(key)
     if prev is None:
         grads[key] = g
-    elif create_graph:
-        grads[key] = prev + g
-    elif id(prev) in owned and prev.shape == g.shape and prev.dtype == np.result_type(prev, g):
+    elif id(prev) in owned and prev.shape == g.shape and prev.dtype == g.dtype:
         np.add(prev, g, out=prev)
     else:
         buf = prev + g

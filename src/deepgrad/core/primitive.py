@@ -123,7 +123,10 @@ def _check_finite(arr: np.ndarray, what: str, prim: Primitive, site: str | None)
 
 def apply(prim: Primitive, *inputs, **params):
     """Run `prim` forward on tensors and record it for reverse and forward mode."""
-    out = prim.forward(*[x.data for x in inputs], **params)
+    if len(inputs) == 1:
+        out = prim.forward(inputs[0].data, **params)
+    else:
+        out = prim.forward(*[x.data for x in inputs], **params)
     res = _wrap(out)
     if STATE.grad:
         for x in inputs:

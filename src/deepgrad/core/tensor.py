@@ -58,8 +58,7 @@ class Tensor:
         "_inputs",
         "_params",
         "_tangents",
-        "_site",
-        "name",
+        "_site",  # set only inside detect_anomaly(): where the op was created
         "__weakref__",
     )
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operators
@@ -71,8 +70,6 @@ class Tensor:
         self._inputs = None
         self._params = None
         self._tangents = None
-        self._site = None
-        self.name = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -217,8 +214,6 @@ def _wrap(arr) -> Tensor:
     t._inputs = None
     t._params = None
     t._tangents = None
-    t._site = None
-    t.name = None
     return t
 
 

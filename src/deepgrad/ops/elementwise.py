@@ -19,6 +19,7 @@ from ._base import (
     apply,
     binary,
     coerce_pair,
+    fast_binary,
     prepare,
     primitive,
 )
@@ -305,14 +306,14 @@ def _clip(x, lo, hi):
 # --- public functions ------------------------------------------------------------
 
 
-def add(a, b) -> Tensor:
-    """Elementwise $a + b$ with broadcasting."""
-    return binary(_add, a, b)
+add = fast_binary(_add)
+add.__name__ = "add"
+add.__doc__ = "Elementwise $a + b$ with broadcasting."
 
 
-def sub(a, b) -> Tensor:
-    """Elementwise $a - b$ with broadcasting."""
-    return binary(_sub, a, b)
+sub = fast_binary(_sub)
+sub.__name__ = "sub"
+sub.__doc__ = "Elementwise $a - b$ with broadcasting."
 
 
 def rsub(a, b) -> Tensor:
@@ -320,9 +321,9 @@ def rsub(a, b) -> Tensor:
     return binary(_sub, b, a)
 
 
-def mul(a, b) -> Tensor:
-    """Elementwise $a b$ with broadcasting."""
-    return binary(_mul, a, b)
+mul = fast_binary(_mul)
+mul.__name__ = "mul"
+mul.__doc__ = "Elementwise $a b$ with broadcasting."
 
 
 def div(a, b) -> Tensor:
