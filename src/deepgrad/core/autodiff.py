@@ -76,9 +76,12 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
     """
     grads: dict[int, object] = {}
     owned: set[int] = set()  # ids of accumulation buffers this sweep allocated
+    # Forward-mode tangents ride on tensors (hvp = forward over reverse), so raw-array
+    # accumulation is only safe when no forward level is active.
+    keep = create_graph or STATE.fwd > 0
     for r, g in zip(roots, root_grads):
         if r.requires_grad:
-            if create_graph:
+            if keep:
                 grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
             else:
                 _accumulate(grads, owned, id(r), g.data)
@@ -93,7 +96,7 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
             g = grads.pop(tid, None)
             if g is None:
                 continue
-            if not create_graph:
+            if not keep:
                 owned.discard(id(g))
                 g = _wrap(g)
             prim = t._prim
@@ -105,6 +108,8 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
             inputs = t._inputs
             params = t._params
             vjps = prim.vjp
+            if anomaly:
+                STATE.anomaly_ctx = (prim.name, getattr(t, "_site", None))
             i = 0
             for x in inputs:
                 rule = vjps[i]
@@ -120,7 +125,7 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
                 if anomaly:
                     _check_finite(gi.data, f"the backward pass (input {i - 1})", prim, getattr(t, "_site", None))
                 xid = id(x)
-                if create_graph:
+                if keep:
                     prev = grads.get(xid)
                     grads[xid] = gi if prev is None else prev + gi
                 elif xid not in grads:
@@ -133,6 +138,7 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
                 t._params = None
     finally:
         STATE.grad = old
+        STATE.anomaly_ctx = None
     return results
 
 

@@ -117,6 +117,12 @@ class AnomalyError(FloatingPointError):
 def _check_finite(arr: np.ndarray, what: str, prim: Primitive, site: str | None) -> None:
     if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
         bad = "NaN" if np.isnan(arr).any() else "Inf"
+        ctx = STATE.anomaly_ctx
+        if ctx is not None and what == "the forward pass":
+            # an op inside a VJP rule: report the op whose backward pass it belongs to
+            what, step, (name, site) = "the backward pass", f" (in its '{prim.name}' step)", ctx
+            where = f", created at {site}" if site else ""
+            raise AnomalyError(f"detect_anomaly: {what} of '{name}' produced {bad}{step}{where}")
         where = f", created at {site}" if site else ""
         raise AnomalyError(f"detect_anomaly: {what} of '{prim.name}' produced {bad}{where}")
 

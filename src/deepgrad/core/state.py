@@ -14,7 +14,7 @@ import numpy as np
 
 
 class _State:
-    __slots__ = ("grad", "fwd", "levels", "cutoff", "anomaly", "next_level", "default_float")
+    __slots__ = ("grad", "fwd", "levels", "cutoff", "anomaly", "anomaly_ctx", "next_level", "default_float")
 
     def __init__(self) -> None:
         self.grad = True  # record graphs for reverse mode
@@ -22,6 +22,7 @@ class _State:
         self.levels: set[int] = set()  # active forward-mode levels
         self.cutoff = 1 << 62  # levels >= cutoff are hidden while a JVP rule runs
         self.anomaly = False
+        self.anomaly_ctx: tuple[str, str | None] | None = None  # (op, site) during backward
         self.next_level = 1
         self.default_float = np.dtype(np.float32)
 

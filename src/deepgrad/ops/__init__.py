@@ -102,3 +102,4 @@ def _like(o, s):
 
 _install()
 FUNCTIONS["stack"] = stack
+from . import nnops  # noqa: F401, E402

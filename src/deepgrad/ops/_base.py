@@ -58,11 +58,22 @@ def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def coerce_pair(a, b) -> tuple[Tensor, Tensor]:
-    """Turn scalars/arrays into tensors, applying the weak-scalar rule."""
+    """Turn scalars/arrays into tensors, applying the weak-scalar rule.
+
+    A Python scalar takes the tensor's dtype (`float32 tensor * 2.0` is float32);
+    a Python float next to an integer tensor gives the default float dtype, as
+    in PyTorch (NumPy would give float64).
+    """
+    a_scalar = isinstance(a, float) and not isinstance(b, float)
+    b_scalar = isinstance(b, float) and not isinstance(a, float)
     if not isinstance(a, Tensor):
         a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = as_tensor(b, like=a)
+    if a_scalar and b.data.dtype.kind in "iub":
+        b = _wrap(b.data.astype(a.data.dtype))
+    elif b_scalar and a.data.dtype.kind in "iub":
+        a = _wrap(a.data.astype(b.data.dtype))
     return a, b
 
 

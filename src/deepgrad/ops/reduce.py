@@ -82,7 +82,7 @@ def var(x: Tensor, axis=None, keepdims=False, *, correction=1, dim=None, keepdim
     ax = norm_axis(axis, x.ndim, "var")
     n = _count(x, ax)
     d = sub(x, mean(x, axis=ax, keepdims=True))
-    return mul(sum(mul(d, d), axis=ax, keepdims=keepdims), 1.0 / max(n - correction, 0) if n > correction else np.inf)
+    return mul(sum(mul(d, d), axis=ax, keepdims=keepdims), 1.0 / (n - correction) if n > correction else np.inf)
 
 
 def std(x: Tensor, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None, ddof=None) -> Tensor:

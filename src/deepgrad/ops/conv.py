@@ -1,0 +1,386 @@
+"""Convolution primitives: N-d convolution, its transpose and its weight gradient.
+
+The three are one trilinear form T(x, w, y) = <conv(x, w), y> read three ways:
+
+    conv(x, w)              = dT/dy   (cross-correlation, LeCun et al. 1998)
+    conv_transpose(y, w)    = dT/dx   (the adjoint in x; "deconvolution", Long et al. 2015)
+    conv_weight_grad(x, y)  = dT/dw   (correlation of the input with the output gradient)
+
+so each one's VJP and JVP are the other two and gradients of gradients need no
+extra code.  Forwards use im2col: the zero-padded input's windows, a strided
+view, are copied once into a contiguous (groups, C/G * prod(K), N * prod(O))
+buffer and multiplied by the weight in one BLAS product per group.  The
+transpose multiplies first and scatters the columns back with one strided add
+per kernel offset (col2im).
+
+Static parameters, all tuples with one entry per spatial dim: `stride`,
+`padding` as (before, after) pairs, `dilation`; plus `groups`.  Outputs are
+returned in (C, N, *spatial) memory order viewed as (N, C, *spatial): the next
+im2col reads that order fastest, and it saves a transpose copy per layer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ._base import Case, Domain, Tensor, apply, needs, primitive
+from .index import getitem
+
+__all__ = [
+    "conv",
+    "conv_transpose",
+    "conv_weight_grad",
+    "conv_out_size",
+    "conv_transpose_out_size",
+    "norm_tuple",
+    "norm_padding",
+]
+
+
+# --- geometry ---------------------------------------------------------------------
+
+
+def conv_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    """Output length floor((N + P - D(F - 1) - 1) / S) + 1, with P the total padding."""
+    return (size + pad - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def conv_transpose_out_size(
+    size: int, kernel: int, stride: int, pad: int, dilation: int, output_padding: int
+) -> int:
+    """Transposed-conv output length (N - 1) S - P + D(F - 1) + output_padding + 1."""
+    return (size - 1) * stride - pad + dilation * (kernel - 1) + output_padding + 1
+
+
+def norm_tuple(value, d: int, name: str, op: str) -> tuple[int, ...]:
+    """An int or a length-d sequence of ints, as a tuple of d ints."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * d
+    t = tuple(int(v) for v in value)
+    if len(t) != d:
+        raise ValueError(f"{op}: {name} must be an int or {d} ints, got {value!r}")
+    return t
+
+
+def norm_padding(padding, d: int, op: str) -> tuple[tuple[int, int], ...]:
+    """int, d ints (symmetric) or d (before, after) pairs, as d pairs."""
+    if isinstance(padding, (int, np.integer)):
+        return ((int(padding), int(padding)),) * d
+    p = tuple(padding)
+    if len(p) != d:
+        raise ValueError(f"{op}: padding must be an int, {d} ints or {d} pairs, got {padding!r}")
+    out = tuple((int(a), int(a)) if isinstance(a, (int, np.integer)) else tuple(map(int, a)) for a in p)
+    if any(len(a) != 2 or a[0] < 0 or a[1] < 0 for a in out):
+        raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+    return out
+
+
+def _out_shape(spatial, ksize, stride, padding, dilation) -> tuple[int, ...]:
+    return tuple(
+        conv_out_size(n, k, s, lo + hi, d)
+        for n, k, s, (lo, hi), d in zip(spatial, ksize, stride, padding, dilation)
+    )
+
+
+# --- NumPy kernels ------------------------------------------------------------------
+
+
+def _zero_pad(x: np.ndarray, padding) -> np.ndarray:
+    """Zero padding of the spatial axes (a fresh buffer; no copy when there is none)."""
+    if not any(lo or hi for lo, hi in padding):
+        return x
+    shape = x.shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], padding))
+    xp = np.zeros(shape, dtype=x.dtype)
+    inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], padding))
+    xp[(slice(None), slice(None)) + inner] = x
+    return xp
+
+
+def _im2col(x, ksize, out, stride, padding, dilation, groups) -> np.ndarray:
+    """Columns (G, C/G * prod(K), N * prod(O)) of x's padded windows, for `out` positions."""
+    n, c = x.shape[:2]
+    xp = _zero_pad(x, padding)
+    st = xp.strides
+    sp = st[2:]
+    shape = (c, *ksize, n, *out)
+    strides = (
+        (st[1],)
+        + tuple(a * d for a, d in zip(sp, dilation))
+        + (st[0],)
+        + tuple(a * s for a, s in zip(sp, stride))
+    )
+    cols = np.ascontiguousarray(as_strided(xp, shape, strides, writeable=False))
+    return cols.reshape(groups, -1, n * math.prod(out))
+
+
+def _channels_first(y: np.ndarray, groups: int) -> np.ndarray:
+    """(N, C, *S) -> (G, C/G, N * prod(S)); free when y is already stored channels-first."""
+    n, c = y.shape[:2]
+    return np.moveaxis(y, 1, 0).reshape(groups, c // groups, n * math.prod(y.shape[2:]))
+
+
+def _col2im(cols, shape, ksize, out, stride, padding, dilation) -> np.ndarray:
+    """Adjoint of im2col: add each kernel offset's columns into a (C, N, *S) buffer."""
+    n, c = shape[:2]
+    spad = tuple(s + lo + hi for s, (lo, hi) in zip(shape[2:], padding))
+    xp = np.zeros((c, n) + spad, dtype=cols.dtype)
+    cols = cols.reshape((c, *ksize, n, *out))
+    for k in itertools.product(*(range(f) for f in ksize)):
+        idx = tuple(
+            slice(ki * d, ki * d + s * (o - 1) + 1, s)
+            for ki, d, s, o in zip(k, dilation, stride, out)
+        )
+        xp[(slice(None), slice(None)) + idx] += cols[(slice(None),) + k]
+    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(shape[2:], padding))
+    return np.moveaxis(xp[(slice(None), slice(None)) + crop], 0, 1)
+
+
+def _grouped_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b over a leading group axis (a plain 2-d product when there is one group)."""
+    if a.shape[0] == 1:
+        return (a[0] @ b[0])[None]
+    return np.matmul(a, b)
+
+
+# --- primitives ---------------------------------------------------------------------
+
+
+def _conv_vjp_x(g, ans, x, w, stride, padding, dilation, groups):
+    p = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return apply(_conv_transpose, g, w, size=x.shape[2:], **p)
+
+
+def _conv_vjp_w(g, ans, x, w, stride, padding, dilation, groups):
+    p = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return apply(_conv_weight_grad, x, g, ksize=w.shape[2:], **p)
+
+
+def _conv_cropped(x, w, like_shape, **p) -> Tensor:
+    """conv(x, w) cut to `like_shape` (a transposed conv's output_padding can add positions)."""
+    y = apply(_conv, x, w, **p)
+    if y.shape != tuple(like_shape):
+        y = getitem(y, tuple(slice(0, s) for s in like_shape))
+    return y
+
+
+def _case(xs, ws, stride, padding, dilation, groups, **extra):
+    params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, **extra)
+    return Case((xs, ws), params)
+
+
+_P1 = dict(stride=(1,), padding=((0, 0),), dilation=(1,), groups=1)
+
+_CONV_DOMAIN = Domain(
+    [
+        _case((2, 3, 5), (2, 3, 3), (1,), ((0, 0),), (1,), 1),
+        _case((1, 2, 7), (2, 2, 2), (2,), ((1, 2),), (2,), 1),
+        _case((1, 4, 5, 4), (4, 2, 2, 3), (2, 1), ((1, 1), (0, 2)), (1, 2), 2),
+        _case((2, 2, 4, 4), (2, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 2),
+        _case((1, 2, 3, 4, 3), (2, 1, 2, 2, 2), (1, 2, 1), ((0, 0), (1, 0), (0, 1)), (1, 1, 1), 2),
+    ]
+)
+
+
+@primitive(
+    "conv",
+    vjp=[_conv_vjp_x, _conv_vjp_w],
+    jvp=[
+        lambda t, ans, x, w, **p: apply(_conv, t, w, **p),
+        lambda t, ans, x, w, **p: apply(_conv, x, t, **p),
+    ],
+    domain=_CONV_DOMAIN,
+)
+def _conv(x, w, stride, padding, dilation, groups):
+    """$y[n,o,p] = \\sum_{c,k} w[o,c,k] x_{pad}[n, c, s p + d k]$; dx = conv_transpose(g, w),
+    dw = conv_weight_grad(x, g)."""
+    n, cout, ksize = x.shape[0], w.shape[0], w.shape[2:]
+    out = _out_shape(x.shape[2:], ksize, stride, padding, dilation)
+    cols = _im2col(x, ksize, out, stride, padding, dilation, groups)
+    y = _grouped_matmul(w.reshape(groups, cout // groups, -1), cols)
+    return np.moveaxis(y.reshape((cout, n) + out), 0, 1)
+
+
+@primitive(
+    "conv_transpose",
+    vjp=[
+        lambda g, ans, y, w, **p: _conv_cropped(g, w, y.shape, **_strip(p)),
+        lambda g, ans, y, w, **p: apply(_conv_weight_grad, g, y, ksize=w.shape[2:], **_strip(p)),
+    ],
+    jvp=[
+        lambda t, ans, y, w, **p: apply(_conv_transpose, t, w, **p),
+        lambda t, ans, y, w, **p: apply(_conv_transpose, y, t, **p),
+    ],
+    domain=Domain(
+        [
+            _case((2, 2, 3), (2, 3, 3), (1,), ((0, 0),), (1,), 1, size=(5,)),
+            _case((1, 2, 3), (2, 2, 2), (2,), ((1, 2),), (2,), 1, size=(6,)),
+            _case((1, 4, 3, 2), (4, 2, 2, 3), (2, 1), ((1, 1), (0, 2)), (1, 2), 2, size=(5, 4)),
+            _case((1, 2, 2, 3), (2, 1, 3, 2), (2, 2), ((1, 0), (0, 0)), (1, 1), 2, size=(4, 6)),
+        ]
+    ),
+)
+def _conv_transpose(y, w, stride, padding, dilation, groups, size):
+    """$x = \\partial_x \\langle conv(x, w), y \\rangle$ (col2im of $w^T y$); dy = conv(g, w),
+    dw = conv_weight_grad(g, y)."""
+    n, cout, ksize = y.shape[0], w.shape[0], w.shape[2:]
+    cin = w.shape[1] * groups
+    wg = w.reshape(groups, cout // groups, -1).transpose(0, 2, 1)
+    cols = _grouped_matmul(wg, _channels_first(y, groups))
+    return _col2im(cols, (n, cin) + tuple(size), ksize, y.shape[2:], stride, padding, dilation)
+
+
+@primitive(
+    "conv_weight_grad",
+    vjp=[
+        lambda g, ans, x, y, **p: apply(_conv_transpose, y, g, size=x.shape[2:], **_strip(p)),
+        lambda g, ans, x, y, **p: _conv_cropped(x, g, y.shape, **_strip(p)),
+    ],
+    jvp=[
+        lambda t, ans, x, y, **p: apply(_conv_weight_grad, t, y, **p),
+        lambda t, ans, x, y, **p: apply(_conv_weight_grad, x, t, **p),
+    ],
+    domain=Domain(
+        [
+            _case((2, 3, 5), (2, 2, 3), (1,), ((0, 0),), (1,), 1, ksize=(3,)),
+            _case((1, 2, 6), (1, 2, 3), (2,), ((1, 2),), (2,), 1, ksize=(2,)),
+            _case((1, 4, 5, 4), (1, 4, 3, 2), (2, 1), ((1, 1), (0, 2)), (1, 2), 2, ksize=(2, 3)),
+        ]
+    ),
+)
+def _conv_weight_grad(x, y, stride, padding, dilation, groups, ksize):
+    """$dw[o,c,k] = \\sum_{n,p} y[n,o,p] x_{pad}[n,c,s p + d k]$; dx = conv_transpose(y, g),
+    dy = conv(x, g)."""
+    cout = y.shape[1]
+    cols = _im2col(x, tuple(ksize), y.shape[2:], stride, padding, dilation, groups)
+    dw = _grouped_matmul(_channels_first(y, groups), cols.transpose(0, 2, 1))
+    return dw.reshape((cout, x.shape[1] // groups) + tuple(ksize))
+
+
+def _strip(p: dict) -> dict:
+    """The params shared by all three primitives (drop `size` / `ksize`)."""
+    return {k: v for k, v in p.items() if k not in ("size", "ksize")}
+
+
+# --- public functions ------------------------------------------------------------------
+
+
+def _promote(x: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
+    from ..core.tensor import as_tensor
+    from .cast import cast
+
+    x, w = as_tensor(x), as_tensor(w)
+    if x.dtype != w.dtype:
+        dt = np.result_type(x.data, w.data)
+        x, w = cast(x, dt), cast(w, dt)
+    return x, w
+
+
+def _check_shapes(op, x, w, cin, groups):
+    d = w.ndim - 2
+    if x.ndim != w.ndim:
+        raise ValueError(
+            f"{op}: expected a {d + 2}-d input (N, C, {', '.join('LHW'[-d:] if d < 3 else 'DHW')}) "
+            f"for a weight of shape {w.shape}, got shape {x.shape}"
+        )
+    if groups < 1 or cin % groups or w.shape[0] % groups:
+        raise ValueError(f"{op}: groups={groups} must divide in ({cin}) and out channels")
+
+
+def _check_out(op, spatial, ksize, stride, padding, dilation):
+    for i, (n, k, s, (lo, hi), dl) in enumerate(zip(spatial, ksize, stride, padding, dilation)):
+        if s < 1 or dl < 1:
+            raise ValueError(f"{op}: stride and dilation must be >= 1, got {s} and {dl}")
+        o = conv_out_size(n, k, s, lo + hi, dl)
+        if o < 1:
+            raise ValueError(
+                f"{op}: kernel larger than the padded input along spatial dim {i}: output size "
+                f"floor((N + P - D(F-1) - 1)/S) + 1 = floor(({n} + {lo + hi} - {dl}*({k}-1) - 1)"
+                f"/{s}) + 1 = {o} < 1 (N={n}, P={lo}+{hi}, F={k}, D={dl}, S={s})"
+            )
+
+
+def conv(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """N-d cross-correlation with zero padding (1d/2d/3d from the weight's rank).
+
+    $y[n, o, p] = \\sum_{c, k} w[o, c, k]\\, x_{pad}[n, g(o) C/G + c, s p + d k]$
+    (LeCun et al. 1998).  `padding` is an int, one int per dim, or (before, after) pairs.
+    """
+    x, weight = _promote(x, weight)
+    d = weight.ndim - 2
+    stride = norm_tuple(stride, d, "stride", "conv")
+    dilation = norm_tuple(dilation, d, "dilation", "conv")
+    padding = norm_padding(padding, d, "conv")
+    _check_shapes("conv", x, weight, x.shape[1] if x.ndim == weight.ndim else 0, groups)
+    if x.shape[1] != weight.shape[1] * groups:
+        raise ValueError(
+            f"conv: expected input with {weight.shape[1] * groups} channels "
+            f"(weight {weight.shape}, groups={groups}), got {x.shape[1]} (input shape {x.shape})"
+        )
+    _check_out("conv", x.shape[2:], weight.shape[2:], stride, padding, dilation)
+    p = dict(stride=stride, padding=padding, dilation=dilation, groups=int(groups))
+    return apply(_conv, x, weight, **p)
+
+
+def conv_transpose(
+    x: Tensor, weight: Tensor, stride=1, padding=0, output_padding=0, groups: int = 1, dilation=1
+) -> Tensor:
+    """Transposed convolution: the adjoint of `conv` in its input (PyTorch argument order).
+
+    Weight shape (C_in, C_out/G, *K); output length (N-1)S - 2P + D(F-1) + output_padding + 1.
+    (Zeiler & Fergus 2014; Long et al. 2015.)
+    """
+    x, weight = _promote(x, weight)
+    d = weight.ndim - 2
+    stride = norm_tuple(stride, d, "stride", "conv_transpose")
+    dilation = norm_tuple(dilation, d, "dilation", "conv_transpose")
+    padding = norm_padding(padding, d, "conv_transpose")
+    opad = norm_tuple(output_padding, d, "output_padding", "conv_transpose")
+    _check_shapes("conv_transpose", x, weight, weight.shape[1] * groups, groups)
+    if x.shape[1] != weight.shape[0]:
+        raise ValueError(
+            f"conv_transpose: expected input with {weight.shape[0]} channels "
+            f"(weight {weight.shape}), got {x.shape[1]} (input shape {x.shape})"
+        )
+    for o, s, dl in zip(opad, stride, dilation):
+        if not 0 <= o < max(s, dl):
+            raise ValueError(
+                f"conv_transpose: output_padding {o} must be smaller than stride {s} or "
+                f"dilation {dl}"
+            )
+    size = tuple(
+        conv_transpose_out_size(n, k, s, lo + hi, dl, o)
+        for n, k, s, (lo, hi), dl, o in zip(
+            x.shape[2:], weight.shape[2:], stride, padding, dilation, opad
+        )
+    )
+    if any(s < 1 for s in size):
+        raise ValueError(
+            f"conv_transpose: output size (N-1)S - P + D(F-1) + output_padding + 1 = {size} "
+            f"is not positive for input {x.shape}, weight {weight.shape}, stride {stride}, "
+            f"padding {padding}, dilation {dilation}"
+        )
+    p = dict(stride=stride, padding=padding, dilation=dilation, groups=int(groups))
+    return apply(_conv_transpose, x, weight, size=size, **p)
+
+
+def conv_weight_grad(
+    x: Tensor, grad_output: Tensor, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1
+) -> Tensor:
+    """The weight gradient of `conv`: $dw[o,c,k] = \\sum_{n,p} g[n,o,p] x_{pad}[n,c,s p + d k]$."""
+    x, grad_output = _promote(x, grad_output)
+    d = x.ndim - 2
+    ksize = norm_tuple(kernel_size, d, "kernel_size", "conv_weight_grad")
+    p = dict(
+        stride=norm_tuple(stride, d, "stride", "conv_weight_grad"),
+        padding=norm_padding(padding, d, "conv_weight_grad"),
+        dilation=norm_tuple(dilation, d, "dilation", "conv_weight_grad"),
+        groups=int(groups),
+    )
+    return apply(_conv_weight_grad, x, grad_output, ksize=ksize, **p)
+
+
+_UNUSED = (needs, _P1)

@@ -1,0 +1,221 @@
+"""Fused primitives for neural-network layers and losses: where one node pays for itself.
+
+    linear:                y = x W^T + b;               dx = g W, dW = g^T x, db = sum_n g
+    erf:                   y = erf(x);                  dx = g 2/sqrt(pi) e^{-x^2}
+    softplus:              y = log(1 + e^x);            dx = g sigmoid(x)
+    softmax_cross_entropy: y_n = logsumexp(x_n) - x_{n,t_n};  dx = g (softmax(x) - onehot(t))
+    binary_cross_entropy:  y = -(t log x + (1 - t) log(1 - x));  dx = g (x - t) / (x (1 - x))
+
+`linear` and `softmax_cross_entropy` are the MLP training step's hot path: one
+node each instead of three to five.  `erf` and `softplus` exist because NumPy
+has no erf and a composite softplus has the wrong derivative at 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._base import UNARY_CASES, Case, Domain, Tensor, _wrap, apply, primitive
+from .elementwise import clip, exp, log, maximum, mul, rsub, sigmoid, square, sub
+from .linalg import matmul
+from .reduce import sum as _sum
+from .shape import broadcast_to, reshape, swapaxes
+from .softmax import softmax
+
+# --- linear ------------------------------------------------------------------------
+
+
+def _mT(x: Tensor) -> Tensor:
+    return swapaxes(x, -1, -2)
+
+
+@primitive(
+    "linear",
+    vjp=[
+        lambda g, ans, x, w, b: matmul(g, w),
+        lambda g, ans, x, w, b: matmul(_mT(g), x),
+        lambda g, ans, x, w, b: _sum(g, axis=0),
+    ],
+    jvp=[
+        lambda t, ans, x, w, b: matmul(t, _mT(w)),
+        lambda t, ans, x, w, b: matmul(x, _mT(t)),
+        lambda t, ans, x, w, b: broadcast_to(t, ans.shape),
+    ],
+    domain=Domain(
+        [
+            Case(((4, 3), (2, 3), (2,))),
+            Case(((1, 1), (1, 1), (1,))),
+            Case(((0, 3), (2, 3), (2,))),
+        ]
+    ),
+)
+def _linear(x, w, b):
+    """$y = x W^T + b$ for x (N, in), W (out, in), b (out,); dx = g W, dW = g^T x, db = sum g."""
+    out = x @ w.T
+    out += b
+    return out
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """$y = x W^T + b$ over the last axis of `x` (any leading axes), as `torch.nn.functional.linear`."""
+    if bias is None:
+        return matmul(x, _mT(weight))
+    if x.data.ndim == 2:
+        return apply(_linear, x, weight, bias)
+    lead = x.shape[:-1]
+    out = apply(_linear, reshape(x, (-1, x.shape[-1])), weight, bias)
+    return reshape(out, lead + (weight.shape[0],))
+
+
+# --- erf ----------------------------------------------------------------------------
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SERIES_MAX = 2.5  # below: an all-positive series; above: erfc's continued fraction
+
+
+def _erf_series(x: np.ndarray) -> np.ndarray:
+    """erf(x) = 2/sqrt(pi) e^{-x^2} sum_n (2x^2)^n x / (2n+1)!!: no cancellation (A&S 7.1.6)."""
+    x2 = 2.0 * x * x
+    term = x.copy()
+    total = x.copy()
+    for n in range(1, 200):
+        term *= x2 / (2 * n + 1)
+        total += term
+        if np.all(np.abs(term) <= 1e-17 * np.abs(total)):
+            break
+    return _TWO_OVER_SQRT_PI * np.exp(-x * x) * total
+
+
+def _erfc_cf(x: np.ndarray) -> np.ndarray:
+    """erfc(x) for x >= 2.5 by the continued fraction e^{-x^2}/sqrt(pi) / (x + 1/2 / (x + 1 / ...))."""
+    k = x.copy()
+    for n in range(80, 0, -1):
+        k = x + (n / 2.0) / k
+    return np.exp(-x * x) / (math.sqrt(math.pi) * k)
+
+
+def erf_numpy(x: np.ndarray) -> np.ndarray:
+    """Vectorised float64 erf, accurate to a few ulp (series below 2.5, continued fraction above)."""
+    x = np.asarray(x, dtype=np.float64)
+    a = np.abs(x)
+    out = np.empty_like(a)
+    small = a <= _SERIES_MAX
+    out[small] = _erf_series(a[small])
+    big = ~small & np.isfinite(a)
+    out[big] = 1.0 - _erfc_cf(a[big])
+    out[np.isinf(a)] = 1.0
+    out[np.isnan(a)] = np.nan
+    return np.copysign(out, x)
+
+
+def _erf_slope(x: Tensor) -> Tensor:
+    return mul(exp(mul(square(x), -1.0)), _TWO_OVER_SQRT_PI)
+
+
+@primitive(
+    "erf",
+    vjp=[lambda g, ans, x: mul(g, _erf_slope(x))],
+    jvp=[lambda t, ans, x: mul(t, _erf_slope(x))],
+    domain=Domain(UNARY_CASES, low=-3.0, high=3.0),
+)
+def _erf(x):
+    """$\\mathrm{erf}(x) = \\frac{2}{\\sqrt\\pi} \\int_0^x e^{-t^2} dt$; d/dx = 2/sqrt(pi) e^{-x^2}."""
+    return erf_numpy(x).astype(x.dtype, copy=False)
+
+
+def erf(x: Tensor) -> Tensor:
+    """The error function (float64 accuracy; the result keeps x's dtype)."""
+    return apply(_erf, x)
+
+
+# --- softplus -----------------------------------------------------------------------
+
+
+@primitive(
+    "softplus",
+    vjp=[lambda g, ans, x: mul(g, sigmoid(x))],
+    jvp=[lambda t, ans, x: mul(t, sigmoid(x))],
+    domain=Domain(UNARY_CASES, low=-4.0, high=4.0),
+)
+def _softplus(x):
+    """$\\log(1 + e^x)$, stable for any x; d/dx = sigmoid(x) (exactly 1/2 at 0)."""
+    return np.logaddexp(0, x).astype(x.dtype, copy=False)
+
+
+def softplus_unit(x: Tensor) -> Tensor:
+    """$\\log(1 + e^x)$ with no overflow (the primitive; see `nn.functional.softplus`)."""
+    return apply(_softplus, x)
+
+
+# --- softmax cross-entropy ------------------------------------------------------------
+
+
+def _onehot_like(x: Tensor, target: np.ndarray) -> Tensor:
+    oh = np.zeros(x.shape, dtype=x.dtype)
+    oh[np.arange(target.shape[0]), target] = 1
+    return _wrap(oh)
+
+
+def _sce_dir(x: Tensor, target: np.ndarray) -> Tensor:
+    return sub(softmax(x, axis=1), _onehot_like(x, target))
+
+
+@primitive(
+    "softmax_cross_entropy",
+    vjp=[lambda g, ans, x, target: mul(reshape(g, (-1, 1)), _sce_dir(x, target))],
+    jvp=[lambda t, ans, x, target: _sum(mul(t, _sce_dir(x, target)), axis=1)],
+    domain=Domain(
+        [
+            Case(((4, 3),), {"target": np.array([0, 2, 1, 2])}),
+            Case(((1, 5),), {"target": np.array([4])}),
+            Case(((0, 3),), {"target": np.zeros(0, dtype=np.int64)}),
+        ],
+        low=-3.0,
+        high=3.0,
+    ),
+)
+def _softmax_cross_entropy(x, target):
+    """$y_n = \\log \\sum_c e^{x_{nc}} - x_{n t_n}$ per row; dx = g (softmax(x) - onehot(t))."""
+    s = x - np.max(x, axis=1, keepdims=True) if x.shape[0] else x
+    lse = np.log(np.sum(np.exp(s), axis=1))
+    return (lse - s[np.arange(target.shape[0]), target]).astype(x.dtype, copy=False)
+
+
+def softmax_cross_entropy(x: Tensor, target: np.ndarray) -> Tensor:
+    """Per-row cross-entropy of logits x (N, C) against class indices (N,), unchecked."""
+    return apply(_softmax_cross_entropy, x, target=target)
+
+
+# --- binary cross-entropy -------------------------------------------------------------
+
+_BCE_EPS = 1e-12  # PyTorch's floor for x (1 - x) in the gradient
+
+
+def _bce_dx(g, x, t):
+    denom = maximum(mul(x, rsub(x, 1.0)), _BCE_EPS)
+    return mul(g, sub(x, t) / denom)
+
+
+def _bce_dt(g, x):
+    return mul(g, sub(clip(log(rsub(x, 1.0)), min=-100.0), clip(log(x), min=-100.0)))
+
+
+@primitive(
+    "binary_cross_entropy",
+    vjp=[lambda g, ans, x, t: _bce_dx(g, x, t), lambda g, ans, x, t: _bce_dt(g, x)],
+    jvp=[lambda u, ans, x, t: _bce_dx(u, x, t), lambda u, ans, x, t: _bce_dt(u, x)],
+    domain=Domain([Case(((3,), (3,))), Case(((2, 3), (2, 3))), Case(((), ()))], low=0.1, high=0.9),
+)
+def _binary_cross_entropy(x, t):
+    """$-(t \\log x + (1-t) \\log(1-x))$, logs clamped at -100; dx = (x - t) / (x (1 - x))."""
+    with np.errstate(divide="ignore"):
+        lx = np.maximum(np.log(x), -100.0)
+        l1x = np.maximum(np.log1p(-x), -100.0)
+    return (-(t * lx + (1.0 - t) * l1x)).astype(x.dtype, copy=False)
+
+
+def binary_cross_entropy_elementwise(x: Tensor, t: Tensor) -> Tensor:
+    """Elementwise BCE of probabilities `x` against targets `t` (same shape and dtype)."""
+    return apply(_binary_cross_entropy, x, t)
