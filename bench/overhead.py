@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median_ms, report, try_torch  # noqa: E402
+from _timing import median_ms, report, try_torch
 
-import deepgrad as dg  # noqa: E402
+import deepgrad as dg
 
 
 def overhead_deepgrad(n: int = 1000):

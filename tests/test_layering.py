@@ -13,7 +13,13 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "src" / "deepgrad"
 ORDER = ["core", "ops", "nn", "optim", "data", "train", "models", "recipes", "cli"]
 # Modules at the package root and where they sit in the stack.
-ROOT_LEVEL = {"testing": "ops", "__init__": "cli", "__main__": "cli", "cli": "cli", "plots": "train"}
+ROOT_LEVEL = {
+    "testing": "ops",
+    "__init__": "cli",
+    "__main__": "cli",
+    "cli": "cli",
+    "plots": "train",
+}
 
 
 def _layer(path: Path) -> str:

@@ -31,7 +31,9 @@ def _outputs(f, inputs) -> list[Tensor]:
 
 def _flat_out(f, inputs) -> np.ndarray:
     outs = _outputs(f, inputs)  # with grad on: f may itself differentiate (gradgradcheck)
-    return np.concatenate([o.data.astype(np.float64).ravel() for o in outs]) if outs else np.zeros(0)
+    return (
+        np.concatenate([o.data.astype(np.float64).ravel() for o in outs]) if outs else np.zeros(0)
+    )
 
 
 class _no_grad:

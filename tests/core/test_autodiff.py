@@ -13,7 +13,9 @@ from deepgrad.testing import GradcheckError, check_jvp, check_vjp, gradcheck, gr
 
 
 def f64(*shape, seed=0, requires_grad=True):
-    return dg.Tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=requires_grad)
+    return dg.Tensor(
+        np.random.default_rng(seed).standard_normal(shape), requires_grad=requires_grad
+    )
 
 
 def test_gradients_accumulate_until_zeroed():
@@ -90,7 +92,8 @@ def test_grad_nests_like_jax_to_any_order():
 def test_no_perturbation_confusion_reverse_mode():
     # Siskind & Pearlmutter 2005: d/dx [x * (d/dy (x + y))] = 1 at any x, y.
     for xv, yv in [(2.0, 3.0), (-1.5, 0.25)]:
-        def f(x):
+
+        def f(x, yv=yv):
             return x * dg.grad(lambda y: x + y)(dg.tensor(yv, dtype="float64"))
 
         assert dg.grad(f)(dg.tensor(xv, dtype="float64")).item() == 1.0
@@ -112,7 +115,7 @@ def test_no_perturbation_confusion_forward_mode():
 def test_nested_forward_mode_second_derivative():
     x = dg.tensor(0.4, dtype="float64")
     one = dg.tensor(1.0, dtype="float64")
-    d1 = lambda x: dg.jvp(dg.exp, (x,), (one,))[1]  # noqa: E731
+    d1 = lambda x: dg.jvp(dg.exp, (x,), (one,))[1]
     _, d2 = dg.jvp(d1, (x,), (one,))
     assert np.isclose(d2.item(), np.exp(0.4))
 
@@ -213,16 +216,18 @@ def test_stability_exact_values():
 
 def test_detect_anomaly_names_the_op_and_site():
     x = dg.tensor([1.0, -1.0], requires_grad=True)
-    with dg.detect_anomaly():
-        with pytest.raises(FloatingPointError, match=r"'sqrt' produced NaN, created at .*test_autodiff.py"):
-            with np.errstate(invalid="ignore"):
-                dg.sqrt(x)
+    with dg.detect_anomaly(), pytest.raises(
+        FloatingPointError, match=r"'sqrt' produced NaN, created at .*test_autodiff.py"
+    ), np.errstate(invalid="ignore"):
+        dg.sqrt(x)
     y = dg.tensor([0.0, 1.0], requires_grad=True)
     with dg.detect_anomaly():
         out = dg.sqrt(y).sum()  # forward is finite; the backward at 0 is Inf
-        with pytest.raises(FloatingPointError, match=r"backward pass of 'sqrt' produced Inf.*created at .*test_autodiff.py"):
-            with np.errstate(divide="ignore"):
-                out.backward()
+        with pytest.raises(
+            FloatingPointError,
+            match=r"backward pass of 'sqrt' produced Inf.*created at .*test_autodiff.py",
+        ), np.errstate(divide="ignore"):
+            out.backward()
 
 
 def test_memory_is_freed_after_backward():

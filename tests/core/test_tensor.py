@@ -84,9 +84,11 @@ def test_reflected_operators_and_matmul():
 
 def test_dim_and_axis_keywords_agree():
     x = dg.tensor(np.arange(24.0).reshape(2, 3, 4))
-    np.testing.assert_array_equal(x.sum(dim=1, keepdim=True).numpy(), x.sum(axis=1, keepdims=True).numpy())
+    np.testing.assert_array_equal(
+        x.sum(dim=1, keepdim=True).numpy(), x.sum(axis=1, keepdims=True).numpy()
+    )
     np.testing.assert_array_equal(x.mean(dim=(0, 2)).numpy(), x.numpy().mean(axis=(0, 2)))
-    vals, idx = x.max(dim=2)
+    _, idx = x.max(dim=2)
     np.testing.assert_array_equal(idx.numpy(), np.full((2, 3), 3))
     assert x.squeeze(dim=0).shape == (2, 3, 4) and x.unsqueeze(1).shape == (2, 1, 3, 4)
     assert x.transpose(0, 2).shape == (4, 3, 2) and x.permute(2, 0, 1).shape == (4, 2, 3)
@@ -108,12 +110,17 @@ def test_requires_grad_on_integer_tensor_is_refused():
 
 def test_matmul_shape_error_names_both_shapes():
     a, b = dg.zeros(128, 784), dg.zeros(512, 256)
-    with pytest.raises(ValueError, match=r"matmul: \(128, 784\) @ \(512, 256\): inner dimensions 784 and 512 differ"):
+    with pytest.raises(
+        ValueError,
+        match=r"matmul: \(128, 784\) @ \(512, 256\): inner dimensions 784 and 512 differ",
+    ):
         a @ b
 
 
 def test_broadcast_error_names_clashing_axes():
-    with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast: axis -1 \(3 vs 4\)"):
+    with pytest.raises(
+        ValueError, match=r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast: axis -1 \(3 vs 4\)"
+    ):
         dg.zeros(2, 3) + dg.zeros(4)
 
 

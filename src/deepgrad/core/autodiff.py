@@ -123,7 +123,12 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
                         f"{gi.data.shape}, expected {x.data.shape}"
                     )
                 if anomaly:
-                    _check_finite(gi.data, f"the backward pass (input {i - 1})", prim, getattr(t, "_site", None))
+                    _check_finite(
+                        gi.data,
+                        f"the backward pass (input {i - 1})",
+                        prim,
+                        getattr(t, "_site", None),
+                    )
                 xid = id(x)
                 if keep:
                     prev = grads.get(xid)

@@ -64,7 +64,7 @@ class Domain:
 class Primitive:
     """A named differentiable operation: forward, per-input VJP and JVP rules, domain."""
 
-    __slots__ = ("name", "forward", "vjp", "jvp", "domain", "doc")
+    __slots__ = ("doc", "domain", "forward", "jvp", "name", "vjp")
 
     def __init__(self, name, forward, vjp, jvp, domain):
         self.name = name

@@ -14,7 +14,16 @@ import numpy as np
 
 
 class _State:
-    __slots__ = ("grad", "fwd", "levels", "cutoff", "anomaly", "anomaly_ctx", "next_level", "default_float")
+    __slots__ = (
+        "anomaly",
+        "anomaly_ctx",
+        "cutoff",
+        "default_float",
+        "fwd",
+        "grad",
+        "levels",
+        "next_level",
+    )
 
     def __init__(self) -> None:
         self.grad = True  # record graphs for reverse mode

@@ -51,15 +51,15 @@ class Tensor:
     """
 
     __slots__ = (
-        "data",
-        "requires_grad",
-        "grad",
-        "_prim",
+        "__weakref__",
         "_inputs",
         "_params",
-        "_tangents",
+        "_prim",
         "_site",  # set only inside detect_anomaly(): where the op was created
-        "__weakref__",
+        "_tangents",
+        "data",
+        "grad",
+        "requires_grad",
     )
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operators
 
@@ -172,9 +172,7 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
         extra = ""
-        if self.data.dtype != STATE.default_float and self.data.dtype.kind == "f":
-            extra += f", dtype={self.data.dtype}"
-        elif self.data.dtype.kind != "f":
+        if self.data.dtype != STATE.default_float and self.data.dtype.kind == "f" or self.data.dtype.kind != "f":
             extra += f", dtype={self.data.dtype}"
         if self._prim is not None:
             extra += f", grad_fn={self._prim.name}"

@@ -14,7 +14,7 @@ from ..core.primitive import Case, Domain, apply, primitive
 from ..core.state import STATE
 from ..core.tensor import Tensor, _wrap, as_tensor
 
-__all__ = ["Case", "Domain", "apply", "primitive", "Tensor", "_wrap", "as_tensor"]
+__all__ = ["Case", "Domain", "Tensor", "_wrap", "apply", "as_tensor", "primitive"]
 
 UNARY_SHAPES = [(), (1,), (3,), (2, 3), (0,), (2, 1, 3)]
 UNARY_CASES = [Case((s,)) for s in UNARY_SHAPES]
@@ -120,7 +120,12 @@ def fast_binary(prim):
     def op(a, b) -> Tensor:
         if isinstance(a, Tensor) and isinstance(b, Tensor):
             ad, bd = a.data, b.data
-            if ad.shape == bd.shape and ad.dtype == bd.dtype and not STATE.fwd and not STATE.anomaly:
+            if (
+                ad.shape == bd.shape
+                and ad.dtype == bd.dtype
+                and not STATE.fwd
+                and not STATE.anomaly
+            ):
                 res = _wrap(fwd(ad, bd))
                 if STATE.grad and (a.requires_grad or b.requires_grad):
                     res.requires_grad = True

@@ -89,7 +89,10 @@ def _pow_vjp_b(g, ans, a, b):
 @primitive(
     "pow",
     vjp=[lambda g, ans, a, b: mul(g, mul(b, pow(a, sub(b, 1)))), _pow_vjp_b],
-    jvp=[lambda t, ans, a, b: mul(t, mul(b, pow(a, sub(b, 1)))), lambda t, ans, a, b: mul(t, mul(ans, log(a)))],
+    jvp=[
+        lambda t, ans, a, b: mul(t, mul(b, pow(a, sub(b, 1)))),
+        lambda t, ans, a, b: mul(t, mul(ans, log(a))),
+    ],
     domain=Domain(BINARY_CASES, low=0.5, high=2.0, fn=lambda a, b: pow(a, b)),
 )
 def _pow(a, b):
@@ -330,8 +333,8 @@ def div(a, b) -> Tensor:
     """Elementwise $a / b$ (true division; integers give floats)."""
     a, b = coerce_pair(a, b)
     if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
-        from .cast import cast
         from ..core.state import STATE
+        from .cast import cast
 
         a, b = cast(a, STATE.default_float), cast(b, STATE.default_float)
     return binary(_div, a, b)
@@ -406,7 +409,7 @@ def relu(x: Tensor) -> Tensor:
     return apply(_relu, x)
 
 
-def abs(x: Tensor) -> Tensor:  # noqa: A001 - mirrors numpy/torch naming
+def abs(x: Tensor) -> Tensor:
     """$|x|$."""
     return apply(_abs, x)
 
@@ -432,15 +435,15 @@ def where(cond, a, b) -> Tensor:
     a, b = coerce_pair(a, b)
     a, b = prepare("where", a, b)
     shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
-    from .shape import broadcast_to
     from ._base import needs
+    from .shape import broadcast_to
 
     a = broadcast_to(a, shape) if a.shape != shape and needs(a) else a
     b = broadcast_to(b, shape) if b.shape != shape and needs(b) else b
     return apply(_where, a, b, cond=c)
 
 
-def clip(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
+def clip(x: Tensor, min=None, max=None) -> Tensor:
     """Clamp into [min, max] (either bound may be None)."""
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")

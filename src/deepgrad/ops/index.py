@@ -97,7 +97,9 @@ def _full_index(index: np.ndarray, dim: int):
 
 @primitive(
     "gather",
-    vjp=[lambda g, ans, x, dim, index: scatter_add(_wrap(np.zeros(x.shape, g.dtype)), dim, index, g)],
+    vjp=[
+        lambda g, ans, x, dim, index: scatter_add(_wrap(np.zeros(x.shape, g.dtype)), dim, index, g)
+    ],
     jvp=[lambda t, ans, x, dim, index: gather(t, dim, index)],
     domain=Domain(
         [
@@ -113,10 +115,15 @@ def _gather(x, dim, index):
 
 @primitive(
     "scatter_add",
-    vjp=[lambda g, ans, x, src, dim, index: g, lambda g, ans, x, src, dim, index: gather(g, dim, index)],
+    vjp=[
+        lambda g, ans, x, src, dim, index: g,
+        lambda g, ans, x, src, dim, index: gather(g, dim, index),
+    ],
     jvp=[
         lambda t, ans, x, src, dim, index: t,
-        lambda t, ans, x, src, dim, index: scatter_add(_wrap(np.zeros(ans.shape, t.dtype)), dim, index, t),
+        lambda t, ans, x, src, dim, index: scatter_add(
+            _wrap(np.zeros(ans.shape, t.dtype)), dim, index, t
+        ),
     ],
     domain=Domain(
         [Case(((3, 4), (3, 2)), {"dim": 1, "index": np.array([[0, 0], [3, 1], [2, 2]])})],
@@ -132,13 +139,17 @@ def _scatter_add(x, src, dim, index):
 
 def _check_index(op, x, dim, index):
     if index.ndim != x.ndim:
-        raise ValueError(f"{op}: index has {index.ndim} dims but the input has {x.ndim} ({x.shape})")
+        raise ValueError(
+            f"{op}: index has {index.ndim} dims but the input has {x.ndim} ({x.shape})"
+        )
     if index.dtype.kind not in "iu":
         raise TypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
     n = x.shape[dim]
     if index.size and (index.min() < -n or index.max() >= n):
-        raise IndexError(f"{op}: index values must lie in [0, {n}) along dim {dim}; got "
-                         f"min {index.min()}, max {index.max()}")
+        raise IndexError(
+            f"{op}: index values must lie in [0, {n}) along dim {dim}; got "
+            f"min {index.min()}, max {index.max()}"
+        )
 
 
 def gather(x: Tensor, dim: int, index) -> Tensor:
@@ -153,8 +164,12 @@ def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
     """NumPy's `take_along_axis` (gather with broadcastable indices)."""
     idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
     axis = axis % x.ndim
-    shape = list(np.broadcast_shapes(tuple(1 if i == axis else s for i, s in enumerate(x.shape)),
-                                     tuple(1 if i == axis else s for i, s in enumerate(idx.shape))))
+    shape = list(
+        np.broadcast_shapes(
+            tuple(1 if i == axis else s for i, s in enumerate(x.shape)),
+            tuple(1 if i == axis else s for i, s in enumerate(idx.shape)),
+        )
+    )
     shape[axis] = idx.shape[axis]
     return gather(x, axis, np.broadcast_to(idx, tuple(shape)))
 
@@ -182,7 +197,9 @@ def one_hot(labels, num_classes: int = -1, dtype=None) -> Tensor:
     if num_classes < 0:
         num_classes = int(y.max()) + 1 if y.size else 0
     if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), got min {y.min()}, max {y.max()}")
+        raise ValueError(
+            f"one_hot: labels must lie in [0, {num_classes}), got min {y.min()}, max {y.max()}"
+        )
     out = np.zeros(y.shape + (num_classes,), dtype=dtype or STATE.default_float)
     np.put_along_axis(out, y[..., None], 1, axis=-1)
     return _wrap(out)

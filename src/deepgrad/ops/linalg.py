@@ -109,7 +109,9 @@ def _einsum_vjp(k: int):
         ins, out = _parse(subscripts, len(xs))
         target = ins[k]
         if len(set(target)) != len(target):
-            raise ValueError(f"einsum: cannot differentiate operand {k} with repeated index '{target}'")
+            raise ValueError(
+                f"einsum: cannot differentiate operand {k} with repeated index '{target}'"
+            )
         others = [x for j, x in enumerate(xs) if j != k]
         spec = [s for j, s in enumerate(ins) if j != k]
         avail = set(out).union(*spec) if spec else set(out)
@@ -139,7 +141,10 @@ def _einsum_prim(n: int):
     if n not in _EINSUMS:
         name = "einsum" if n == 2 else f"einsum{n}"
         cases = {
-            1: [Case(((2, 3),), {"subscripts": "ij->ji"}), Case(((2, 3),), {"subscripts": "ij->i"})],
+            1: [
+                Case(((2, 3),), {"subscripts": "ij->ji"}),
+                Case(((2, 3),), {"subscripts": "ij->i"}),
+            ],
             2: [
                 Case(((2, 3), (3, 4)), {"subscripts": "ij,jk->ik"}),
                 Case(((2, 3), (2, 3)), {"subscripts": "ij,ij->"}),

@@ -48,7 +48,7 @@ def _sum(x, axis, keepdims):
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
-def sum(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None) -> Tensor:  # noqa: A001
+def sum(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None) -> Tensor:
     """Sum over `axis` (all axes by default)."""
     axis, keepdims = pick_axis("sum", axis, dim, keepdims, keepdim)
     ax = norm_axis(axis, x.ndim, "sum")
@@ -74,7 +74,9 @@ def mean(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Ten
     return mul(sum(x, axis=ax, keepdims=keepdims), 1.0 / n if n else np.nan)
 
 
-def var(x: Tensor, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None, ddof=None) -> Tensor:
+def var(
+    x: Tensor, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None, ddof=None
+) -> Tensor:
     """Variance $\\frac{1}{N - c} \\sum (x - \\bar x)^2$ (PyTorch's default correction c = 1)."""
     axis, keepdims = pick_axis("var", axis, dim, keepdims, keepdim)
     if ddof is not None:
@@ -82,10 +84,15 @@ def var(x: Tensor, axis=None, keepdims=False, *, correction=1, dim=None, keepdim
     ax = norm_axis(axis, x.ndim, "var")
     n = _count(x, ax)
     d = sub(x, mean(x, axis=ax, keepdims=True))
-    return mul(sum(mul(d, d), axis=ax, keepdims=keepdims), 1.0 / (n - correction) if n > correction else np.inf)
+    return mul(
+        sum(mul(d, d), axis=ax, keepdims=keepdims),
+        1.0 / (n - correction) if n > correction else np.inf,
+    )
 
 
-def std(x: Tensor, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None, ddof=None) -> Tensor:
+def std(
+    x: Tensor, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None, ddof=None
+) -> Tensor:
     """Standard deviation: sqrt of `var` with the same `correction`."""
     return sqrt(var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim, ddof=ddof))
 
@@ -136,7 +143,7 @@ def _extreme(prim, argfn, name, x, axis, keepdims, dim, keepdim):
     return values
 
 
-def max(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+def max(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Maximum over `axis`.  With PyTorch's `dim=` (an int) returns (values, indices).
 
     A tensor as second argument gives the elementwise `maximum`.
@@ -144,7 +151,7 @@ def max(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noq
     return _extreme(_max, np.argmax, "max", x, axis, keepdims, dim, keepdim)
 
 
-def min(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+def min(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Minimum over `axis`.  With PyTorch's `dim=` (an int) returns (values, indices)."""
     return _extreme(_min, np.argmin, "min", x, axis, keepdims, dim, keepdim)
 
@@ -170,8 +177,16 @@ def _lse_weights(ans, x, axis, keepdims):
 
 @primitive(
     "logsumexp",
-    vjp=[lambda g, ans, x, axis, keepdims: mul(_expand(g, x, axis, keepdims), _lse_weights(ans, x, axis, keepdims))],
-    jvp=[lambda t, ans, x, axis, keepdims: sum(mul(t, _lse_weights(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims)],
+    vjp=[
+        lambda g, ans, x, axis, keepdims: mul(
+            _expand(g, x, axis, keepdims), _lse_weights(ans, x, axis, keepdims)
+        )
+    ],
+    jvp=[
+        lambda t, ans, x, axis, keepdims: sum(
+            mul(t, _lse_weights(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims
+        )
+    ],
     domain=Domain(_NONEMPTY, low=-3.0, high=3.0),
 )
 def _logsumexp(x, axis, keepdims):
@@ -181,7 +196,9 @@ def _logsumexp(x, axis, keepdims):
     with np.errstate(divide="ignore"):
         out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     if not keepdims:
-        out = out.reshape([s for i, s in enumerate(out.shape) if axis is not None and i not in axis])
+        out = out.reshape(
+            [s for i, s in enumerate(out.shape) if axis is not None and i not in axis]
+        )
     return out.astype(x.dtype, copy=False)
 
 
@@ -204,8 +221,16 @@ def _prod_others(ans, x, axis, keepdims):
 
 @primitive(
     "prod",
-    vjp=[lambda g, ans, x, axis, keepdims: mul(_expand(g, x, axis, keepdims), _prod_others(ans, x, axis, keepdims))],
-    jvp=[lambda t, ans, x, axis, keepdims: sum(mul(t, _prod_others(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims)],
+    vjp=[
+        lambda g, ans, x, axis, keepdims: mul(
+            _expand(g, x, axis, keepdims), _prod_others(ans, x, axis, keepdims)
+        )
+    ],
+    jvp=[
+        lambda t, ans, x, axis, keepdims: sum(
+            mul(t, _prod_others(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims
+        )
+    ],
     domain=Domain(_RED_CASES, low=0.5, high=1.5),
 )
 def _prod(x, axis, keepdims):
@@ -228,8 +253,16 @@ def _norm_dir(ans, x, axis, keepdims):
 
 @primitive(
     "norm2",
-    vjp=[lambda g, ans, x, axis, keepdims: mul(_expand(g, x, axis, keepdims), _norm_dir(ans, x, axis, keepdims))],
-    jvp=[lambda t, ans, x, axis, keepdims: sum(mul(t, _norm_dir(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims)],
+    vjp=[
+        lambda g, ans, x, axis, keepdims: mul(
+            _expand(g, x, axis, keepdims), _norm_dir(ans, x, axis, keepdims)
+        )
+    ],
+    jvp=[
+        lambda t, ans, x, axis, keepdims: sum(
+            mul(t, _norm_dir(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims
+        )
+    ],
     domain=Domain(_NONEMPTY),
 )
 def _norm2(x, axis, keepdims):
@@ -243,7 +276,8 @@ def norm(x: Tensor, ord=2, axis=None, keepdims=False, *, dim=None, keepdim=None,
     ord 2 is a primitive whose gradient at 0 is 0; ord 1 is sum |x|, inf is max |x|,
     other p give $(\\sum |x|^p)^{1/p}$.
     """
-    from .elementwise import abs as _abs, pow as _pow
+    from .elementwise import abs as _abs
+    from .elementwise import pow as _pow
 
     if p is not None:
         ord = p

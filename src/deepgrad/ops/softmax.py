@@ -1,7 +1,7 @@
 """softmax and log_softmax: stable fused primitives (shift by the max).
 
-    softmax:     y = e^{x - m} / sum e^{x - m};     dx = y (g - <g, y>)
-    log_softmax: y = x - logsumexp(x);              dx = g - e^y sum g
+softmax:     y = e^{x - m} / sum e^{x - m};     dx = y (g - <g, y>)
+log_softmax: y = x - logsumexp(x);              dx = g - e^y sum g
 """
 
 from __future__ import annotations
