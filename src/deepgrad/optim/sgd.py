@@ -1,0 +1,119 @@
+"""Stochastic gradient descent with (Polyak or Nesterov) momentum."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..core.tensor import Tensor
+from .optimizer import Optimizer, ParamsT, check_nonneg
+
+
+def effective_grad(opt: Optimizer, p: Tensor, weight_decay: float, maximize: bool) -> np.ndarray:
+    """g = (-grad if maximize else grad) + weight_decay * p, in a scratch buffer when changed."""
+    g = p.grad.data
+    if not maximize and weight_decay == 0:
+        return g
+    out = opt._tmp(p.data, 0)
+    if weight_decay != 0:
+        np.multiply(p.data, weight_decay, out=out)
+        if maximize:
+            np.subtract(out, g, out=out)
+        else:
+            np.add(out, g, out=out)
+    else:
+        np.negative(g, out=out)
+    return out
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with momentum (Polyak 1964; Nesterov 1983).
+
+    b_t = mu b_{t-1} + (1 - tau) g_t (b_1 = g_1); d_t = g_t + mu b_t (nesterov) or b_t;
+    theta_t = theta_{t-1} - lr d_t, with g_t = grad + weight_decay * theta (PyTorch's form).
+
+    >>> import deepgrad as dg
+    >>> w = dg.tensor([1.0, 2.0], requires_grad=True)
+    >>> opt = SGD([w], lr=0.1)
+    >>> (w * w).sum().backward(); opt.step()
+    >>> w.tolist()
+    [0.800000011920929, 1.600000023841858]
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+        }
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group: dict[str, Any]) -> None:
+        super()._validate_group(group)
+        check_nonneg("SGD", "momentum", group["momentum"])
+        check_nonneg("SGD", "dampening", group["dampening"])
+        check_nonneg("SGD", "weight_decay", group["weight_decay"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                "SGD: nesterov=True requires momentum > 0 and dampening = 0, got "
+                f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
+            )
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One SGD step on every parameter that has a gradient."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr = group["lr"]
+            momentum = group["momentum"]
+            dampening = group["dampening"]
+            nesterov = group["nesterov"]
+            wd = group["weight_decay"]
+            maximize = group["maximize"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = effective_grad(self, p, wd, maximize)
+                d = g
+                if momentum != 0:
+                    d = self._momentum(p, g, momentum, dampening, nesterov)
+                tmp = self._tmp(p.data, 1)
+                np.multiply(d, lr, out=tmp)
+                np.subtract(p.data, tmp, out=p.data)
+        return loss
+
+    def _momentum(self, p, g, momentum, dampening, nesterov) -> np.ndarray:
+        state = self.state.get(p)
+        if state is None:
+            state = self.state[p] = {}
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = g.copy()
+        else:
+            np.multiply(buf, momentum, out=buf)
+            if dampening == 0:
+                np.add(buf, g, out=buf)
+            else:
+                tmp = self._tmp(p.data, 1)
+                np.multiply(g, 1 - dampening, out=tmp)
+                np.add(buf, tmp, out=buf)
+        if not nesterov:
+            return buf
+        tmp = self._tmp(p.data, 2)
+        np.multiply(buf, momentum, out=tmp)
+        np.add(g, tmp, out=tmp)
+        return tmp
