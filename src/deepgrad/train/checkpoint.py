@@ -1,0 +1,497 @@
+"""Checkpoints: safetensors tensors, JSON state, a SHA-256 manifest, published atomically.
+
+A checkpoint is a folder of five files:
+
+- `model.safetensors`: the model's `state_dict()` (parameters and buffers);
+- `optimizer.safetensors`: every array of the optimizer's state (moments, ...);
+- `state.safetensors`: arrays of everything else (scheduler, callbacks, extra);
+- `state.json`: epoch, step, config, RNG states, loader state, history, and the
+  nested structure of the optimizer, scheduler and callback states, arrays
+  replaced by references into the safetensors files;
+- `manifest.json`: size and SHA-256 of each file above, written last.
+
+No pickle anywhere: loading parses safetensors and JSON only, so a file runs
+no code, and `load_checkpoint` verifies every digest before it parses anything.
+
+Atomic publication.  `save_checkpoint("run/ckpt/last", ...)` writes the files
+into a fresh hidden sibling `run/ckpt/.last.ckpt-<token>/`, fsyncs each file and
+the folder, then points the symlink `run/ckpt/last` at it by `os.replace`-ing a
+new symlink over the old one (one atomic rename), fsyncs the parent and only
+then deletes the previous snapshot.  A process killed at any moment leaves
+`last` naming either the old or the new complete checkpoint; orphaned
+snapshots of a killed write are removed by the next save.  Where symlinks are
+unavailable the folder itself is renamed into place (the old one moved aside
+first), which leaves a short window without `last`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepgrad.core.random import get_rng_state, set_rng_state
+from deepgrad.core.tensor import Tensor
+
+FORMAT, VERSION = "deepgrad.checkpoint", 1
+PARTS = {
+    "model.safetensors": "model weights",
+    "optimizer.safetensors": "optimizer arrays",
+    "state.safetensors": "scheduler/callback arrays",
+    "state.json": "training state",
+}
+MANIFEST = "manifest.json"
+_SNAPSHOT = ".ckpt-"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be written, is corrupted, or does not fit the model."""
+
+
+def _safetensors():
+    try:
+        import safetensors.numpy as st
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("checkpoints need safetensors: pip install 'deepgrad[io]'") from exc
+    return st
+
+
+# -- file writing ------------------------------------------------------------------------
+
+
+def _fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (new names, renames) to disk, where the OS allows it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` and fsync it."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
+    """Write `path` through a temporary file in the same folder, fsync, then `os.replace`."""
+    path = Path(path)
+    payload = data.encode() if isinstance(data, str) else data
+    tmp = path.parent / f".{path.name}.tmp-{secrets.token_hex(4)}"
+    try:
+        _write_file(tmp, payload)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    _fsync_dir(path.parent)
+
+
+# -- nested state <-> JSON + arrays ---------------------------------------------------
+
+
+def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
+    """JSON-safe form of `obj`; arrays (and NumPy scalars) go to `arrays` by reference."""
+    if isinstance(obj, Tensor):
+        obj = obj.data
+    if isinstance(obj, (np.ndarray, np.generic)):
+        key = f"{len(arrays)}:{path}"
+        arrays[key] = np.ascontiguousarray(obj)
+        return {"__array__" if isinstance(obj, np.ndarray) else "__scalar__": key}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in obj):
+            return {k: _encode(v, arrays, f"{path}/{k}") for k, v in obj.items()}
+        items = [
+            [_encode(k, arrays, path), _encode(v, arrays, f"{path}/{k}")] for k, v in obj.items()
+        ]
+        return {"__dict__": items}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_encode(v, arrays, f"{path}/{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [_encode(v, arrays, f"{path}/{i}") for i, v in enumerate(obj)]
+    raise CheckpointError(
+        f"save_checkpoint: cannot store {type(obj).__name__} at {path!r}: state must be "
+        "arrays, numbers, strings, None, and lists/tuples/dicts of them"
+    )
+
+
+def _decode(obj: Any, arrays: dict[str, np.ndarray], part: str) -> Any:
+    """Inverse of `_encode`."""
+    if isinstance(obj, list):
+        return [_decode(v, arrays, part) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if len(obj) == 1:
+        ((tag, value),) = obj.items()
+        if tag in ("__array__", "__scalar__"):
+            if value not in arrays:
+                raise CheckpointError(
+                    f"{part}: array {value!r} is missing from its safetensors file"
+                )
+            arr = arrays[value].copy()
+            return arr if tag == "__array__" else arr[()]
+        if tag == "__tuple__":
+            return tuple(_decode(v, arrays, part) for v in value)
+        if tag == "__dict__":
+            return {_decode(k, arrays, part): _decode(v, arrays, part) for k, v in value}
+    return {k: _decode(v, arrays, part) for k, v in obj.items()}
+
+
+def _model_arrays(model: Any) -> dict[str, np.ndarray]:
+    """The model's state dict as contiguous ndarrays."""
+    return {
+        k: np.ascontiguousarray(v.data if isinstance(v, Tensor) else v)
+        for k, v in model.state_dict().items()
+    }
+
+
+# -- RNG --------------------------------------------------------------------------------
+
+
+def capture_rng(generator: np.random.Generator | None = None) -> dict[str, Any]:
+    """Bit-generator states of deepgrad's default generator and of `generator` (JSON-safe)."""
+    state = {"default": get_rng_state()}
+    if generator is not None:
+        state["generator"] = generator.bit_generator.state
+    return state
+
+
+def restore_rng(state: dict[str, Any], generator: np.random.Generator | None = None) -> None:
+    """Restore the states saved by `capture_rng` (the run generator only when both exist)."""
+    if state.get("default") is not None:
+        set_rng_state(state["default"])
+    if generator is not None and state.get("generator") is not None:
+        generator.bit_generator.state = state["generator"]
+
+
+# -- saving -----------------------------------------------------------------------------
+
+
+def _serialise(model, optimizer, scheduler, meta: dict[str, Any]) -> dict[str, bytes]:
+    """Every file of a checkpoint as bytes, the manifest last."""
+    st = _safetensors()
+    opt_arrays: dict[str, np.ndarray] = {}
+    other: dict[str, np.ndarray] = {}
+    state = {"format": FORMAT, "version": VERSION, "model_class": type(model).__name__}
+    state["optimizer"] = (
+        None if optimizer is None else _encode(optimizer.state_dict(), opt_arrays, "optimizer")
+    )
+    state["scheduler"] = (
+        None if scheduler is None else _encode(scheduler.state_dict(), other, "scheduler")
+    )
+    for key, value in meta.items():
+        state[key] = _encode(value, other, key)
+    files = {
+        "model.safetensors": st.save(_model_arrays(model)),
+        "optimizer.safetensors": st.save(opt_arrays),
+        "state.safetensors": st.save(other),
+        "state.json": json.dumps(state, indent=1, allow_nan=True).encode(),
+    }
+    entries = {
+        name: {"part": PARTS[name], "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        for name, data in files.items()
+    }
+    manifest = {"format": FORMAT, "version": VERSION, "files": entries}
+    files[MANIFEST] = json.dumps(manifest, indent=1).encode()
+    return files
+
+
+def _refuse_non_checkpoint(path: Path) -> None:
+    """Raise unless `path` is absent, a symlink, or a plain folder holding only checkpoint files.
+
+    Replacing `path` deletes what was there, so a run folder or any other file is never
+    taken for an old checkpoint.
+    """
+    if path.is_symlink() or not path.exists():
+        return
+    allowed = {*PARTS, MANIFEST}
+    if path.is_dir() and set(os.listdir(path)) <= allowed:
+        return
+    raise CheckpointError(
+        f"save_checkpoint: {path} exists and is not a checkpoint; refusing to replace it "
+        f"(save to e.g. {path / 'last'} instead)"
+    )
+
+
+def _point_link(link: Path, target_name: str) -> str | None:
+    """Atomically make `link` a symlink to `target_name`; return the previous target."""
+    parent = link.parent
+    old = os.readlink(link) if link.is_symlink() else None
+    _refuse_non_checkpoint(link)
+    if link.exists() and not link.is_symlink():
+        # A plain folder (copied or from an older layout) is moved aside to be collected.
+        os.rename(link, parent / f".{link.name}{_SNAPSHOT}aside-{secrets.token_hex(4)}")
+    tmp = parent / f".{link.name}.link-{secrets.token_hex(4)}"
+    try:
+        os.symlink(target_name, tmp, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        if link.exists():
+            os.rename(link, parent / f".{link.name}{_SNAPSHOT}aside-{secrets.token_hex(4)}")
+        os.rename(parent / target_name, link)
+        return old
+    os.replace(tmp, link)
+    return old
+
+
+def _collect(parent: Path, name: str, keep: str | None) -> None:
+    """Delete snapshots of `name` that `name` no longer points to (e.g. from killed writes)."""
+    prefix = f".{name}{_SNAPSHOT}"
+    for entry in parent.iterdir():
+        if entry.name.startswith(prefix) and entry.name != keep:
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith(f".{name}.link-"):
+            entry.unlink(missing_ok=True)
+
+
+def save_checkpoint(
+    dirpath: str | os.PathLike,
+    model: Any,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    *,
+    epoch: int = 0,
+    step: int = 0,
+    config: dict[str, Any] | None = None,
+    rng: dict[str, Any] | None = None,
+    extra: Any = None,
+    loader_state: dict[str, Any] | None = None,
+    callbacks_state: Any = None,
+    history: list[dict[str, Any]] | None = None,
+) -> Path:
+    """Write a checkpoint at `dirpath` atomically (see the module docstring); return the snapshot.
+
+    `rng` defaults to `capture_rng()` (the default generator's state).  Nothing is
+    left behind when the write fails: the error names the folder.
+    """
+    dirpath = Path(dirpath)
+    meta = {
+        "epoch": int(epoch), "step": int(step), "config": config,
+        "rng": capture_rng() if rng is None else rng, "loader": loader_state,
+        "callbacks": callbacks_state, "history": history, "extra": extra,
+    }  # fmt: skip
+    files = _serialise(model, optimizer, scheduler, meta)
+    _refuse_non_checkpoint(dirpath)
+    parent, token = dirpath.parent, secrets.token_hex(6)
+    snapshot = parent / f".{dirpath.name}{_SNAPSHOT}{int(step):09d}-{token}"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        snapshot.mkdir()
+    except OSError as exc:
+        raise CheckpointError(
+            f"save_checkpoint: cannot write to {parent}: {exc.strerror or exc}"
+        ) from exc
+    try:
+        for name, data in files.items():
+            _write_file(snapshot / name, data)
+        _fsync_dir(snapshot)
+        _point_link(dirpath, snapshot.name)
+        _fsync_dir(parent)
+    except BaseException as exc:
+        shutil.rmtree(snapshot, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise CheckpointError(f"save_checkpoint: writing {dirpath} failed: {exc}") from exc
+        raise
+    _collect(parent, dirpath.name, keep=snapshot.name if dirpath.is_symlink() else None)
+    return snapshot
+
+
+# -- loading ----------------------------------------------------------------------------
+
+
+@dataclass
+class Checkpoint:
+    """A verified, parsed checkpoint: tensors as ndarrays, states decoded."""
+
+    path: Path
+    model: dict[str, np.ndarray]
+    optimizer: Any = None
+    scheduler: Any = None
+    epoch: int = 0
+    step: int = 0
+    config: Any = None
+    rng: dict[str, Any] = field(default_factory=dict)
+    loader_state: Any = None
+    callbacks_state: Any = None
+    history: Any = None
+    extra: Any = None
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """`path` when it holds a manifest, else `path/last`; FileNotFoundError naming both."""
+    path = Path(path)
+    for candidate in (path, path / "last"):
+        if (candidate / MANIFEST).is_file():
+            return candidate
+    if path.is_dir() and not (path / MANIFEST).exists() and any(path.glob("*.safetensors")):
+        raise CheckpointError(f"checkpoint {path}: no {MANIFEST}, so not a complete checkpoint")
+    raise FileNotFoundError(
+        f"no checkpoint at {path} (looked for {path / MANIFEST} and {path / 'last' / MANIFEST})"
+    )
+
+
+def _read_verified(path: Path) -> dict[str, bytes]:
+    """Every file named by the manifest, after checking its size and SHA-256."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_bytes())
+        entries = manifest["files"]
+        assert manifest.get("format") == FORMAT and isinstance(entries, dict)
+    except (ValueError, KeyError, TypeError, AssertionError, UnicodeDecodeError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path}: {MANIFEST} is not a deepgrad manifest ({exc!r})"
+        ) from exc
+    missing = sorted(set(PARTS) - set(entries))
+    if missing:
+        raise CheckpointError(f"checkpoint {path}: the manifest lists no {missing}")
+    files = {}
+    for name, part in PARTS.items():
+        entry, target = entries[name], path / name
+        if not target.is_file():
+            raise CheckpointError(f"checkpoint {path}: {name} ({part}) is missing")
+        data = target.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != entry.get("sha256"):
+            why = "truncated" if len(data) < entry.get("bytes", 0) else "corrupted"
+            raise CheckpointError(
+                f"checkpoint {path}: {name} ({part}) fails its SHA-256 check "
+                f"({why}: {len(data)} bytes, expected {entry.get('bytes')}); nothing was loaded"
+            )
+        files[name] = data
+    return files
+
+
+def _parse_safetensors(name: str, data: bytes, path: Path) -> dict[str, np.ndarray]:
+    """Parse safetensors bytes, refusing anything else (a pickle is never unpickled)."""
+    size = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
+    if not 0 < size <= len(data) - 8 or data[8:9] != b"{":
+        kind = "a pickle" if data[:1] == b"\x80" or data[:2] == b"PK" else "not safetensors"
+        raise CheckpointError(
+            f"checkpoint {path}: {name} ({PARTS[name]}) is {kind}; deepgrad loads safetensors "
+            "only and never unpickles"
+        )
+    try:
+        return _safetensors().load(data)
+    except Exception as exc:  # any parse failure means a bad file
+        raise CheckpointError(
+            f"checkpoint {path}: {name} ({PARTS[name]}) is unreadable: {exc}"
+        ) from exc
+
+
+def read_checkpoint(dirpath: str | os.PathLike) -> Checkpoint:
+    """Verify every SHA-256, then parse a checkpoint without touching any model."""
+    path = resolve_checkpoint(dirpath)
+    files = _read_verified(path)
+    arrays = {n: _parse_safetensors(n, files[n], path) for n in PARTS if n.endswith(".safetensors")}
+    try:
+        state = json.loads(files["state.json"])
+        assert isinstance(state, dict) and state.get("format") == FORMAT
+    except (ValueError, AssertionError, UnicodeDecodeError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path}: state.json (training state) is not deepgrad JSON"
+        ) from exc
+    other = arrays["state.safetensors"]
+    return Checkpoint(
+        path=path,
+        model=arrays["model.safetensors"],
+        optimizer=_decode(state.get("optimizer"), arrays["optimizer.safetensors"], "optimizer"),
+        scheduler=_decode(state.get("scheduler"), other, "scheduler"),
+        epoch=int(state.get("epoch", 0)),
+        step=int(state.get("step", 0)),
+        config=_decode(state.get("config"), other, "config"),
+        rng=state.get("rng") or {},
+        loader_state=_decode(state.get("loader"), other, "loader"),
+        callbacks_state=_decode(state.get("callbacks"), other, "callbacks"),
+        history=_decode(state.get("history"), other, "history"),
+        extra=_decode(state.get("extra"), other, "extra"),
+    )
+
+
+def check_model_match(ckpt: Checkpoint, model: Any, strict: bool = True) -> None:
+    """Raise CheckpointError naming every missing, unexpected and mis-shaped tensor."""
+    own = {k: tuple(v.shape) for k, v in _model_arrays(model).items()}
+    saved = {k: tuple(v.shape) for k, v in ckpt.model.items()}
+    problems = []
+    if strict:
+        if missing := sorted(set(own) - set(saved)):
+            problems.append(f"missing from the checkpoint: {missing}")
+        if unexpected := sorted(set(saved) - set(own)):
+            problems.append(f"not in the model: {unexpected}")
+    shapes = [
+        f"{k} checkpoint {saved[k]} vs model {own[k]}"
+        for k in own
+        if k in saved and saved[k] != own[k]
+    ]
+    if shapes:
+        problems.append("shape mismatch: " + "; ".join(shapes))
+    if problems:
+        raise CheckpointError(
+            f"checkpoint {ckpt.path} does not fit this {type(model).__name__}: "
+            + ". ".join(problems)
+            + ". Nothing was loaded."
+        )
+
+
+def _restore(ckpt: Checkpoint, model: Any, optimizer: Any, scheduler: Any, strict: bool) -> None:
+    """Load into model, optimizer and scheduler; on any failure put all three back."""
+    # copies: a module's state_dict may hand out views of its live arrays
+    backups = [(model, {k: v.copy() for k, v in _model_arrays(model).items()})]
+    backups += [
+        (obj, copy.deepcopy(obj.state_dict())) for obj in (optimizer, scheduler) if obj is not None
+    ]
+    try:
+        own = model.state_dict()
+        weights = {k: v for k, v in ckpt.model.items() if k in own}
+        model.load_state_dict(weights, strict=strict)
+        if optimizer is not None:
+            if ckpt.optimizer is None:
+                raise CheckpointError(f"checkpoint {ckpt.path} holds no optimizer state")
+            optimizer.load_state_dict(ckpt.optimizer)
+        if scheduler is not None:
+            if ckpt.scheduler is None:
+                raise CheckpointError(f"checkpoint {ckpt.path} holds no scheduler state")
+            scheduler.load_state_dict(ckpt.scheduler)
+    except Exception as exc:
+        for obj, state in backups:
+            obj.load_state_dict(state)
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(
+            f"checkpoint {ckpt.path}: restoring failed, nothing loaded: {exc}"
+        ) from exc
+
+
+def load_checkpoint(
+    dirpath: str | os.PathLike,
+    model: Any,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    strict: bool = True,
+) -> Checkpoint:
+    """Verify, check against `model`, then restore model/optimizer/scheduler; all or nothing.
+
+    Order: every SHA-256 (a corrupted or truncated file -> CheckpointError naming
+    the file and its part), every tensor name and shape (a different model ->
+    CheckpointError naming the tensors), then the loads, rolled back on failure.
+    RNG, loader and callback states are returned in the `Checkpoint`, not applied.
+    """
+    ckpt = read_checkpoint(dirpath)
+    check_model_match(ckpt, model, strict)
+    _restore(ckpt, model, optimizer, scheduler, strict)
+    return ckpt

@@ -1,0 +1,392 @@
+"""`fit`: the training loop, with callbacks, metrics, clipping, checkpoints and exact resume.
+
+One epoch: `model.train()`, then for each batch zero_grad -> forward -> loss ->
+backward -> clip -> optimizer step -> (scheduler step); then validation under
+`model.eval()` and no_grad; then the epoch-end callbacks; then the checkpoint.
+
+Resume is exact: a checkpoint stores the model, optimizer, scheduler, RNG
+states, the loaders' seeds, every callback's state, the history, the epoch and
+the number of batches already done in it.  The loader's batch order is a pure
+function of (seed, epoch), so a run resumed mid-epoch skips the batches it has
+seen and ends with weights bitwise equal to an uninterrupted run's.
+
+`fit` never sees the test split: evaluate on it once, with `evaluate`, after
+model selection is done.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepgrad.core.random import manual_seed
+from deepgrad.core.tensor import Tensor
+
+from .callbacks import Callback, LRSchedulerCallback, ProgressBar
+from .checkpoint import capture_rng, load_checkpoint, resolve_checkpoint, restore_rng
+from .checkpoint import save_checkpoint as _save_checkpoint
+from .evaluate import MetricSpec, batch_size_of, evaluate, make_metrics, split_batch
+from .history import History
+from .metrics import Mean
+
+
+def clip_grad_value(parameters: Iterable[Tensor], clip_value: float) -> None:
+    """Clip every gradient element into [-clip_value, clip_value], in place."""
+    for p in parameters:
+        if p.grad is not None:
+            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+
+
+def clip_grad_norm(parameters: Iterable[Tensor], max_norm: float) -> float:
+    """Scale all gradients by min(1, max_norm / ||g||_2) (Pascanu et al. 2013); return ||g||_2.
+
+    Uses `deepgrad.nn.utils.clip_grad_norm_` when it exists.
+    """
+    params = [p for p in parameters if p.grad is not None]
+    try:
+        from deepgrad.nn.utils import clip_grad_norm_
+    except ImportError:
+        clip_grad_norm_ = None
+    if clip_grad_norm_ is not None:
+        return float(clip_grad_norm_(params, max_norm))
+    total = math.sqrt(sum(float(np.sum(np.square(p.grad.data, dtype=np.float64))) for p in params))
+    scale = max_norm / (total + 1e-6)
+    if scale < 1.0:
+        for p in params:
+            p.grad.data *= np.asarray(scale, dtype=p.grad.data.dtype)
+    return total
+
+
+def _limited(n: int, limit: float | None) -> int:
+    """`n` capped by `limit`: a count (int) or a fraction of `n` (float, at least one batch)."""
+    if limit is None:
+        return n
+    if isinstance(limit, bool) or limit <= 0:
+        raise ValueError(f"fit: limit_batches must be a positive int or fraction, got {limit!r}")
+    return min(n, int(limit) if isinstance(limit, int) else max(1, int(n * limit)))
+
+
+class Trainer:
+    """Holds one training run's state; `fit()` runs it.  Callbacks see this object.
+
+    Attributes callbacks may read: `model`, `optimizer`, `scheduler`, `epoch` (the running
+    epoch; the next one once `on_epoch_end` is called),
+    `global_step`, `history`, `epochs`; set `stop_training = True` to stop.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        loss_fn: Any,
+        optimizer: Any,
+        *,
+        callbacks: Sequence[Callback] = (),
+        metrics: Sequence[MetricSpec] = ("loss",),
+        scheduler: Any = None,
+        scheduler_interval: str = "epoch",
+        clip_grad_norm: float | None = None,
+        clip_grad_value: float | None = None,
+        max_steps: int | None = None,
+        limit_batches: float | None = None,
+        overfit_batches: int = 0,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every_steps: int | None = None,
+        verbose: int = 1,
+        seed: int | None = None,
+        generator: np.random.Generator | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        self.model, self.loss_fn, self.optimizer, self.scheduler = (
+            model,
+            loss_fn,
+            optimizer,
+            scheduler,
+        )
+        self.metric_specs = list(metrics)
+        self.clip_norm, self.clip_value = clip_grad_norm, clip_grad_value
+        self.max_steps, self.limit_batches = max_steps, limit_batches
+        self.overfit_batches = int(overfit_batches)
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.checkpoint_every_steps = checkpoint_every_steps
+        self.seed, self.generator, self.config = seed, generator, config
+        self.user_callbacks = list(callbacks)
+        self.callbacks = self._assemble(scheduler, scheduler_interval, verbose)
+        self.history = History()
+        self.epoch = self.global_step = self.batch_in_epoch = 0
+        self.epochs = 0
+        self.stop_training, self.stop_reason, self.resumed = False, None, False
+        self.train_loader: Any = None
+        self.val_loader: Any = None
+        self._fixed_batches: list[Any] | None = None
+        self._reset_epoch_metrics()
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def _assemble(self, scheduler: Any, interval: str, verbose: int) -> list[Callback]:
+        """The user's callbacks plus the scheduler and progress ones, stably sorted by order."""
+        internal: list[Callback] = []
+        if scheduler is not None:
+            internal.append(LRSchedulerCallback(scheduler, interval, owns_state=False))
+        if verbose and not any(isinstance(c, ProgressBar) for c in self.user_callbacks):
+            internal.append(ProgressBar())
+        ordered = [*internal, *self.user_callbacks]
+        return sorted(ordered, key=lambda c: getattr(c, "order", 0))
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
+
+    def _reset_epoch_metrics(self) -> None:
+        self.loss_mean = Mean("loss")
+        self.train_metrics = make_metrics(self.metric_specs)
+        self.epoch_time = 0.0
+
+    def batches_per_epoch(self) -> int | None:
+        """Training batches per epoch after `overfit_batches` and `limit_batches`."""
+        if self.overfit_batches:
+            return self.overfit_batches
+        try:
+            n = len(self.train_loader)
+        except TypeError:
+            return None
+        return _limited(n, self.limit_batches)
+
+    def current_lr(self) -> float | None:
+        """The first parameter group's learning rate."""
+        groups = getattr(self.optimizer, "param_groups", None)
+        return float(groups[0]["lr"]) if groups else None
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _loader_states(self) -> dict[str, Any]:
+        return {
+            name: loader.state_dict()
+            for name, loader in (("train", self.train_loader), ("val", self.val_loader))
+            if hasattr(loader, "state_dict")
+        }
+
+    def save_checkpoint(self, dirpath: str | os.PathLike) -> Path:
+        """Write a resumable checkpoint of the run as it stands now."""
+        trainer_state = {
+            "batch_in_epoch": self.batch_in_epoch,
+            "stop_training": self.stop_training,
+            "stop_reason": self.stop_reason,
+            "loss_mean": self.loss_mean.state_dict(),
+            "metrics": [m.state_dict() for m in self.train_metrics],
+            "epoch_time": self.epoch_time,
+        }
+        callbacks = [
+            {"class": type(c).__name__, "state": c.state_dict()} for c in self.user_callbacks
+        ]
+        return _save_checkpoint(
+            dirpath, self.model, self.optimizer, self.scheduler,
+            epoch=self.epoch, step=self.global_step, config=self.config,
+            rng=capture_rng(self.generator), loader_state=self._loader_states(),
+            callbacks_state=callbacks, history=self.history.to_records(),
+            extra={"trainer": trainer_state},
+        )  # fmt: skip
+
+    def _restore_callbacks(self, saved: list[dict[str, Any]] | None) -> None:
+        saved = saved or []
+        if len(saved) != len(self.user_callbacks):
+            warnings.warn(
+                f"resume: the checkpoint holds {len(saved)} callback states but fit got "
+                f"{len(self.user_callbacks)} callbacks; matching them by position",
+                stacklevel=4,
+            )
+        for callback, entry in zip(self.user_callbacks, saved):
+            if entry["class"] != type(callback).__name__:
+                raise ValueError(
+                    f"resume: callback {type(callback).__name__} sits where the checkpoint "
+                    f"has {entry['class']}; pass the callbacks in the original order"
+                )
+            callback.load_state_dict(entry["state"])
+
+    def _resume(self, path: str | os.PathLike) -> None:
+        """Restore everything a checkpoint holds; the loop continues where it stopped."""
+        ckpt = load_checkpoint(resolve_checkpoint(path), self.model, self.optimizer, self.scheduler)
+        restore_rng(ckpt.rng, self.generator)
+        for name, loader in (("train", self.train_loader), ("val", self.val_loader)):
+            state = (ckpt.loader_state or {}).get(name)
+            if state is not None and hasattr(loader, "load_state_dict"):
+                loader.load_state_dict(state)
+        self._restore_callbacks(ckpt.callbacks_state)
+        self.history.load_state_dict({"records": ckpt.history or []})
+        trainer = (ckpt.extra or {}).get("trainer", {})
+        self.epoch, self.global_step = ckpt.epoch, ckpt.step
+        self.batch_in_epoch = int(trainer.get("batch_in_epoch", 0))
+        self.stop_reason = trainer.get("stop_reason")
+        # NOTE: a stop by max_steps is re-decided by this call's max_steps; a callback's stop
+        # (early stopping, NaN) is final, as it would have been in the uninterrupted run.
+        by_steps = str(self.stop_reason or "").startswith("max_steps")
+        self.stop_training = bool(trainer.get("stop_training", False)) and not by_steps
+        self.loss_mean.load_state_dict(trainer.get("loss_mean", {}))
+        for metric, state in zip(self.train_metrics, trainer.get("metrics", [])):
+            metric.load_state_dict(state)
+        self.epoch_time = float(trainer.get("epoch_time", 0.0))
+        self.resumed = True
+
+    # -- the loop -------------------------------------------------------------------------
+    def _train_batches(self, epoch: int, skip: int) -> Iterable[Any]:
+        """Epoch `epoch`'s training batches, the first `skip` consumed and dropped."""
+        if self.overfit_batches:
+            if self._fixed_batches is None:
+                if hasattr(self.train_loader, "set_epoch"):
+                    self.train_loader.set_epoch(0)
+                self._fixed_batches = list(
+                    itertools.islice(self.train_loader, self.overfit_batches)
+                )
+            return self._fixed_batches[skip:]
+        if hasattr(self.train_loader, "set_epoch"):
+            self.train_loader.set_epoch(epoch)
+        return itertools.islice(self.train_loader, skip, self.batches_per_epoch())
+
+    def _train_step(self, batch: Any) -> dict[str, float]:
+        """One optimizer step on `batch`; returns the batch logs."""
+        x, y = split_batch(batch)
+        self.optimizer.zero_grad()
+        out = self.model(x)
+        loss = self.loss_fn(out) if y is None else self.loss_fn(out, y)
+        loss.backward()
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        if self.clip_value is not None:
+            clip_grad_value(params, self.clip_value)
+        if self.clip_norm is not None:
+            clip_grad_norm(params, self.clip_norm)
+        self.optimizer.step()
+        value = float(loss.data)
+        self.loss_mean.update(value, batch_size_of(x))
+        if self.train_metrics and y is not None:
+            pred = out.data if isinstance(out, Tensor) else np.asarray(out)
+            for metric in self.train_metrics:
+                metric.update(pred, y.data)
+        return {"loss": value}
+
+    def _run_epoch(self, epoch: int) -> None:
+        """Train one epoch (from `batch_in_epoch`), validate, call the epoch-end callbacks."""
+        self.epoch = epoch
+        if self.batch_in_epoch == 0:
+            self._reset_epoch_metrics()
+        self._call("on_epoch_begin", epoch)
+        self.model.train()
+        start = time.perf_counter()
+        for batch in self._train_batches(epoch, self.batch_in_epoch):
+            self._call("on_batch_begin", self.global_step)
+            logs = self._train_step(batch)
+            self.global_step += 1
+            self.batch_in_epoch += 1
+            self._call("on_batch_end", self.global_step, logs)
+            if self._out_of_steps():
+                self.stop_training, self.stop_reason = True, f"max_steps={self.max_steps} reached"
+            if self.stop_training:
+                break
+            every = self.checkpoint_every_steps
+            if self.checkpoint_dir is not None and every and self.global_step % every == 0:
+                self.epoch_time += time.perf_counter() - start
+                start = time.perf_counter()
+                self.save_checkpoint(self.checkpoint_dir / "last")
+        self.epoch_time += time.perf_counter() - start
+        self._end_epoch(epoch)
+
+    def _end_epoch(self, epoch: int) -> None:
+        """Validate, record the epoch, run callbacks, then checkpoint the finished epoch."""
+        record: dict[str, Any] = {"epoch": epoch, "loss": self.loss_mean.compute()}
+        record.update({m.name: m.compute() for m in self.train_metrics})
+        if self.val_loader is not None:
+            if hasattr(self.val_loader, "set_epoch"):
+                self.val_loader.set_epoch(epoch)
+            limit = None
+            if self.limit_batches is not None and hasattr(self.val_loader, "__len__"):
+                limit = _limited(len(self.val_loader), self.limit_batches)
+            val = evaluate(self.model, self.val_loader, self.loss_fn, self.metric_specs, limit)
+            record.update({f"val_{k}": v for k, v in val.items()})
+        record["lr"] = self.current_lr()
+        record["time"] = self.epoch_time
+        self.history.records.append(record)
+        # NOTE: the epoch counts as done before its callbacks run, so a checkpoint written by
+        # one (ModelCheckpoint) resumes at the next epoch instead of replaying this one.
+        self.epoch, self.batch_in_epoch = epoch + 1, 0
+        self._call("on_epoch_end", epoch, record)
+        if self.checkpoint_dir is not None:
+            self.save_checkpoint(self.checkpoint_dir / "last")
+
+    def fit(
+        self,
+        train_loader: Iterable[Any],
+        val_loader: Iterable[Any] | None = None,
+        epochs: int = 1,
+        resume_from: str | os.PathLike | None = None,
+    ) -> History:
+        """Train for `epochs` epochs (counted from 0, including resumed ones); return the history."""
+        if epochs < 0:
+            raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+        self.train_loader, self.val_loader, self.epochs = train_loader, val_loader, int(epochs)
+        if resume_from is not None:
+            self._resume(resume_from)
+        elif self.seed is not None:
+            manual_seed(self.seed)
+        self._call("on_train_begin")
+        while self.epoch < self.epochs and not self.stop_training and not self._out_of_steps():
+            self._run_epoch(self.epoch)
+        self._call("on_train_end")
+        return self.history
+
+    def _out_of_steps(self) -> bool:
+        return self.max_steps is not None and self.global_step >= self.max_steps
+
+
+def fit(
+    model: Any,
+    loss_fn: Any,
+    optimizer: Any,
+    train_loader: Iterable[Any],
+    val_loader: Iterable[Any] | None = None,
+    epochs: int = 1,
+    callbacks: Sequence[Callback] = (),
+    metrics: Sequence[MetricSpec] = ("loss",),
+    scheduler: Any = None,
+    scheduler_interval: str = "epoch",
+    clip_grad_norm: float | None = None,
+    clip_grad_value: float | None = None,
+    max_steps: int | None = None,
+    limit_batches: float | None = None,
+    overfit_batches: int = 0,
+    resume_from: str | os.PathLike | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every_steps: int | None = None,
+    verbose: int = 1,
+    seed: int | None = None,
+    generator: np.random.Generator | None = None,
+    config: dict[str, Any] | None = None,
+) -> History:
+    """Train `model` to minimise `loss_fn(model(x), y)` over `train_loader`; return a `History`.
+
+    Each epoch's record holds `epoch`, `loss` and the `metrics` on the training
+    batches (as the weights moved), the same prefixed `val_` on `val_loader`
+    (eval mode, no_grad), `lr` and `time`.  `scheduler` steps per "epoch" or
+    "step" (ReduceLROnPlateau gets `val_loss`, else `loss`).  `clip_grad_value`
+    then `clip_grad_norm` clip before each step.  `max_steps` caps optimizer steps,
+    `limit_batches` caps batches per epoch (an int, or a fraction of the loader),
+    `overfit_batches=N` trains every epoch on the same first N batches (a
+    memorisation check; validation still uses `val_loader`).  A stop by
+    `max_steps` ends the epoch early and records it.  `checkpoint_dir` gets a resumable checkpoint `last`
+    after each epoch (and every `checkpoint_every_steps` steps);
+    `resume_from=<checkpoint or checkpoint_dir>` continues a run exactly.
+    `seed` reseeds deepgrad's default generator (not on resume, where RNG states
+    are restored); `generator`, a run generator of your own, is checkpointed too.  The test split is never an argument: use `evaluate` on it once.
+    """
+    trainer = Trainer(
+        model, loss_fn, optimizer, callbacks=callbacks, metrics=metrics, scheduler=scheduler,
+        scheduler_interval=scheduler_interval, clip_grad_norm=clip_grad_norm,
+        clip_grad_value=clip_grad_value, max_steps=max_steps, limit_batches=limit_batches,
+        overfit_batches=overfit_batches, checkpoint_dir=checkpoint_dir,
+        checkpoint_every_steps=checkpoint_every_steps, verbose=verbose, seed=seed,
+        generator=generator, config=config,
+    )  # fmt: skip
+    return trainer.fit(train_loader, val_loader, epochs, resume_from)
