@@ -103,3 +103,4 @@ def _like(o, s):
 _install()
 FUNCTIONS["stack"] = stack
 from . import nnops  # noqa: F401, E402
+from . import conv, pool, resample  # noqa: F401

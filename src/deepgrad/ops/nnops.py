@@ -162,30 +162,49 @@ def _sce_dir(x: Tensor, target: np.ndarray) -> Tensor:
     return sub(softmax(x, axis=1), _onehot_like(x, target))
 
 
+def _sce_vjp(g, ans, x, target, mean):
+    if mean:  # g is the scalar cotangent of the batch mean
+        return mul(_sce_dir(x, target), mul(g, 1.0 / max(x.shape[0], 1)))
+    return mul(reshape(g, (-1, 1)), _sce_dir(x, target))
+
+
+def _sce_jvp(t, ans, x, target, mean):
+    rows = _sum(mul(t, _sce_dir(x, target)), axis=1)
+    return mul(_sum(rows), 1.0 / max(x.shape[0], 1)) if mean else rows
+
+
+_SCE_TARGETS = [np.array([0, 2, 1, 2]), np.array([4]), np.zeros(0, dtype=np.int64)]
+
+
 @primitive(
     "softmax_cross_entropy",
-    vjp=[lambda g, ans, x, target: mul(reshape(g, (-1, 1)), _sce_dir(x, target))],
-    jvp=[lambda t, ans, x, target: _sum(mul(t, _sce_dir(x, target)), axis=1)],
+    vjp=[_sce_vjp],
+    jvp=[_sce_jvp],
     domain=Domain(
         [
-            Case(((4, 3),), {"target": np.array([0, 2, 1, 2])}),
-            Case(((1, 5),), {"target": np.array([4])}),
-            Case(((0, 3),), {"target": np.zeros(0, dtype=np.int64)}),
+            Case(((len(t), c),), {"target": t, "mean": mean})
+            for t, c in zip(_SCE_TARGETS, (3, 5, 3))
+            for mean in (False, True)
+            if not (mean and len(t) == 0)
         ],
         low=-3.0,
         high=3.0,
     ),
 )
-def _softmax_cross_entropy(x, target):
-    """$y_n = \\log \\sum_c e^{x_{nc}} - x_{n t_n}$ per row; dx = g (softmax(x) - onehot(t))."""
+def _softmax_cross_entropy(x, target, mean):
+    """$y_n = \\log \\sum_c e^{x_{nc}} - x_{n t_n}$ per row (or their mean);
+    dx = g (softmax(x) - onehot(t)) (divided by N for the mean)."""
     s = x - np.max(x, axis=1, keepdims=True) if x.shape[0] else x
     lse = np.log(np.sum(np.exp(s), axis=1))
-    return (lse - s[np.arange(target.shape[0]), target]).astype(x.dtype, copy=False)
+    rows = lse - s[np.arange(target.shape[0]), target]
+    out = rows.mean() if mean else rows
+    return np.asarray(out, dtype=x.dtype)
 
 
-def softmax_cross_entropy(x: Tensor, target: np.ndarray) -> Tensor:
-    """Per-row cross-entropy of logits x (N, C) against class indices (N,), unchecked."""
-    return apply(_softmax_cross_entropy, x, target=target)
+def softmax_cross_entropy(x: Tensor, target: np.ndarray, mean: bool = False) -> Tensor:
+    """Cross-entropy of logits x (N, C) against class indices (N,), per row or averaged
+    (one node for the whole loss: the MLP benchmark's path); indices are not checked."""
+    return apply(_softmax_cross_entropy, x, target=target, mean=mean)
 
 
 # --- binary cross-entropy -------------------------------------------------------------

@@ -1,0 +1,115 @@
+"""`deepgrad.nn`: modules, layers, losses, initialisation and the functional API.
+
+import deepgrad as dg
+from deepgrad import nn
+model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10))
+loss = nn.CrossEntropyLoss()(model(x), y)
+loss.backward()
+"""
+
+from . import functional, init, utils
+from .activation import (
+    ELU,
+    GELU,
+    SELU,
+    Hardtanh,
+    LeakyReLU,
+    LinearActivation,
+    LogSigmoid,
+    LogSoftmax,
+    Maxout,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Step,
+    Swish,
+    Tanh,
+)
+from .container import ModuleDict, ModuleList, Sequential
+from .dropout import AlphaDropout, Dropout
+from .linear import Embedding, Flatten, Identity, Linear, Unflatten
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
+    CrossEntropyLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    MultiMarginLoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from .module import Module, Parameter, RemovableHandle
+from .normalization import BatchNorm1d, GroupNorm, InstanceNorm1d, LayerNorm
+from .regularization import l1_penalty, l2_penalty, penalized_parameters
+
+__all__ = [
+    "ELU",
+    "GELU",
+    "SELU",
+    "AlphaDropout",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "CosineEmbeddingLoss",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "GaussianNLLLoss",
+    "GroupNorm",
+    "Hardtanh",
+    "HingeEmbeddingLoss",
+    "HuberLoss",
+    "Identity",
+    "InstanceNorm1d",
+    "KLDivLoss",
+    "L1Loss",
+    "LayerNorm",
+    "LeakyReLU",
+    "Linear",
+    "LinearActivation",
+    "LogSigmoid",
+    "LogSoftmax",
+    "MSELoss",
+    "Maxout",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "MultiMarginLoss",
+    "NLLLoss",
+    "PReLU",
+    "Parameter",
+    "ReLU",
+    "ReLU6",
+    "RemovableHandle",
+    "Sequential",
+    "SiLU",
+    "Sigmoid",
+    "SmoothL1Loss",
+    "Softmax",
+    "Softplus",
+    "Step",
+    "Swish",
+    "Tanh",
+    "Unflatten",
+    "functional",
+    "init",
+    "l1_penalty",
+    "l2_penalty",
+    "penalized_parameters",
+    "utils",
+]  # fmt: skip
+
+from . import conv as _conv
+
+__all__ += _conv.__all__  # its layers are part of this namespace too
+from .conv import *  # noqa: F401,F403

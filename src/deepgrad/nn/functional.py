@@ -1,0 +1,219 @@
+"""`deepgrad.nn.functional` (`F`): layers as functions of tensors, as `torch.nn.functional`.
+
+This file holds the affine, embedding, dropout and normalisation functions;
+activations and losses live in `activation_functional.py` and
+`loss_functional.py` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.random import _gen
+from ..core.tensor import Tensor, _wrap
+from ..ops import elementwise as E
+from ..ops.index import getitem
+from ..ops.nnops import linear
+from ..ops.reduce import mean
+from ..ops.shape import reshape
+from .activation_functional import *
+from .activation_functional import __all__ as _ACT_ALL
+from .crossentropy_functional import *
+from .crossentropy_functional import __all__ as _XENT_ALL
+from .loss_functional import *
+from .loss_functional import __all__ as _LOSS_ALL
+
+__all__ = [  # noqa: PLE0604 - the star-imported lists are lists of names
+    "alpha_dropout", "batch_norm", "dropout", "embedding", "group_norm", "instance_norm",
+    "layer_norm", "linear", *_ACT_ALL, *_LOSS_ALL, *_XENT_ALL,
+]  # fmt: skip
+
+_ALPHA_PRIME = 1.7580993408473766  # SELU's negative saturation -lambda * alpha (Klambauer 2017)
+
+
+def _check_p(p: float, name: str) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name}: probability p must be in [0, 1], got {p}")
+
+
+def dropout(
+    x: Tensor,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    generator: np.random.Generator | None = None,
+) -> Tensor:
+    """Inverted dropout: $y = x \\cdot m / (1 - p)$, $m \\sim$ Bernoulli(1 - p) (Srivastava et al.
+    2014); identity when not training.  `generator=` is deepgrad's addition (explicit RNG)."""
+    _check_p(p, "dropout")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return E.mul(x, 0.0)
+    keep = _gen(generator).random(x.shape) >= p
+    scale = np.asarray(1.0 / (1.0 - p), dtype=x.data.dtype)
+    return E.mul(x, _wrap(keep * scale))
+
+
+def alpha_dropout(
+    x: Tensor, p: float = 0.5, training: bool = False, generator: np.random.Generator | None = None
+) -> Tensor:
+    """Dropout for SELU nets: dropped units go to SELU's saturation value and an affine map
+    $a(\\cdot) + b$ restores mean 0 and variance 1 (Klambauer et al. 2017)."""
+    _check_p(p, "alpha_dropout")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return E.mul(x, 0.0)
+    keep = (_gen(generator).random(x.shape) >= p).astype(x.data.dtype)
+    a = 1.0 / np.sqrt((_ALPHA_PRIME**2 * p + 1) * (1 - p))
+    b = (keep - 1.0) * _ALPHA_PRIME * a + _ALPHA_PRIME * a * p
+    return E.add(E.mul(x, _wrap(keep * a)), _wrap(b.astype(x.data.dtype)))
+
+
+def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """$y = W[i]$: row lookup; the `padding_idx` row receives no gradient (Bengio et al. 2003)."""
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    n = weight.shape[0]
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(f"embedding: index {bad} is out of range [0, {n}) for {n} embeddings")
+    out = getitem(weight, idx)
+    if padding_idx is not None and weight.requires_grad:
+        keep = (idx != padding_idx)[..., None]
+        out = E.where(keep, out, out.detach())
+    return out
+
+
+def _stats(x: Tensor, axes: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    """Mean and biased variance over `axes` (kept), as one composite."""
+    mu = mean(x, axis=axes, keepdims=True)
+    d = E.sub(x, mu)
+    return mu, mean(E.mul(d, d), axis=axes, keepdims=True)
+
+
+def _normalize(x: Tensor, mu, var, eps: float) -> Tensor:
+    return E.mul(E.sub(x, mu), E.pow(E.add(var, eps), -0.5))
+
+
+def _channel_shape(x: Tensor) -> tuple[int, ...]:
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _affine(y: Tensor, weight, bias, shape) -> Tensor:
+    if weight is not None:
+        y = E.mul(y, reshape(weight, shape))
+    if bias is not None:
+        y = E.add(y, reshape(bias, shape))
+    return y
+
+
+def batch_norm(
+    x: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """$y = \\gamma (x - \\mu_B) / \\sqrt{\\sigma_B^2 + \\epsilon} + \\beta$ over every axis but
+    the channel axis 1 (Ioffe & Szegedy 2015).  Training updates the running stats in place:
+    $r \\leftarrow (1 - m) r + m s$, with the unbiased batch variance, as PyTorch."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = _channel_shape(x)
+    if training or running_mean is None:
+        n = x.size // x.shape[1]
+        if training and n <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, "
+                f"got input of shape {x.shape}"
+            )
+        mu, var = _stats(x, axes)
+        if training and running_mean is not None:
+            _update_running(running_mean, running_var, mu.data, var.data, n, momentum)
+    else:
+        mu = reshape(running_mean.detach(), shape)
+        var = reshape(running_var.detach(), shape)
+    return _affine(_normalize(x, mu, var, eps), weight, bias, shape)
+
+
+def _update_running(rmean: Tensor, rvar: Tensor, mu, var, n: int, momentum: float) -> None:
+    m = momentum
+    rmean.data = ((1 - m) * rmean.data + m * mu.reshape(-1)).astype(rmean.data.dtype)
+    unbiased = var.reshape(-1) * (n / max(n - 1, 1))
+    rvar.data = ((1 - m) * rvar.data + m * unbiased).astype(rvar.data.dtype)
+
+
+def instance_norm(
+    x: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each sample's channel over its spatial axes (Ulyanov et al. 2016); running
+    stats, when given and used, are the batch average of the per-instance statistics."""
+    axes = tuple(range(2, x.ndim))
+    shape = _channel_shape(x)
+    if use_input_stats or running_mean is None:
+        mu, var = _stats(x, axes)
+        if use_input_stats and running_mean is not None:
+            n = int(np.prod(x.shape[2:]))
+            _update_running(
+                running_mean, running_var, mu.data.mean(0), var.data.mean(0), n, momentum
+            )
+    else:
+        mu = reshape(running_mean.detach(), shape)
+        var = reshape(running_var.detach(), shape)
+    return _affine(_normalize(x, mu, var, eps), weight, bias, shape)
+
+
+def layer_norm(
+    x: Tensor,
+    normalized_shape,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """$y = \\gamma (x - \\mu) / \\sqrt{\\sigma^2 + \\epsilon} + \\beta$ over the trailing
+    `normalized_shape` axes of each sample (Ba et al. 2016)."""
+    k = len(tuple(normalized_shape))
+    axes = tuple(range(x.ndim - k, x.ndim))
+    mu, var = _stats(x, axes)
+    y = _normalize(x, mu, var, eps)
+    if weight is not None:
+        y = E.mul(y, weight)
+    if bias is not None:
+        y = E.add(y, bias)
+    return y
+
+
+def group_norm(
+    x: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each sample over groups of C / G channels and all spatial axes (Wu & He
+    2018); G = 1 is layer norm over (C, *), G = C is instance norm."""
+    n, c = x.shape[0], x.shape[1]
+    if c % num_groups:
+        raise ValueError(f"group_norm: {c} channels do not split into {num_groups} groups")
+    g = reshape(x, (n, num_groups, -1))
+    mu, var = _stats(g, (2,))
+    y = reshape(_normalize(g, mu, var, eps), x.shape)
+    return _affine(y, weight, bias, _channel_shape(x))
+
+
+from . import conv_functional as _conv_functional
+
+__all__ += _conv_functional.__all__  # its layers are part of this namespace too
+from .conv_functional import *  # noqa: F401,F403
