@@ -69,8 +69,11 @@ from .search import (
     random_search,
     uniform,
 )
+from . import doctor
+from .doctor import Doctor, Finding, Report, curve_verdict, diagnose, history_verdict
 
 __all__ = [
+    "Doctor", "Finding", "Report", "curve_verdict", "diagnose", "doctor", "history_verdict",
     "Accuracy", "CSVLogger", "Callback", "Checkpoint", "CheckpointError", "ConfusionMatrix",
     "EarlyStopping", "Ensemble", "F1Score", "Fold", "History", "JSONLinesLogger",
     "LRFinderResult", "LRSchedulerCallback", "Mean", "MeanAbsoluteError", "MeanSquaredError",

@@ -308,6 +308,12 @@ def overfit_batch(
     return Finding("overfit a tiny batch", "fail", msg, fix, data)
 
 
+def _label(row: dict[str, Any]) -> str:
+    """A layer as people read it: "2 (Linear)"."""
+    kind = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}.get(row["kind"], row["kind"])
+    return f"{row['layer']} ({kind})" if kind else row["layer"]
+
+
 def _layer_of(name: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name else "(root)"
 
@@ -321,6 +327,7 @@ def gradient_stats(
     the weights are put back.
     """
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
+    kinds = {name or "(root)": type(m).__name__ for name, m in model.named_modules()}
     saved = _snapshot(model)
     try:
         model.zero_grad()
@@ -335,8 +342,9 @@ def gradient_stats(
             upd = float(np.linalg.norm(p.data - before[n]))
             ratio = upd / w if w > 0 else (0.0 if upd == 0 else math.inf)
             gnorm = 0.0 if g is None else float(np.linalg.norm(g))
-            rows.append({"layer": _layer_of(n), "param": n, "grad_norm": gnorm,
-                         "weight_norm": w, "ratio": ratio})  # fmt: skip
+            layer = _layer_of(n)
+            rows.append({"layer": layer, "kind": kinds.get(layer, ""), "param": n,
+                         "grad_norm": gnorm, "weight_norm": w, "ratio": ratio})  # fmt: skip
     finally:
         _restore(model, saved)
     return rows
@@ -353,7 +361,7 @@ def gradient_findings(
     """
     if not rows:
         return Finding("gradients", "skip", "no weight matrices to inspect")
-    table = ", ".join(f"{r['layer']} {r['ratio']:.1e}" for r in rows)
+    table = ", ".join(f"{_label(r)} {r['ratio']:.1e}" for r in rows)
     table = f"update/weight per layer: {table} (~1e-3 is healthy)"
     dead = [r["layer"] for r in rows if r["grad_norm"] == 0.0]
     vanish = [r["layer"] for r in rows if r["ratio"] < low and r["grad_norm"] > 0]
@@ -362,21 +370,26 @@ def gradient_findings(
     ]
     large = [r["layer"] for r in rows if high < r["ratio"] <= explode]
     data = {"rows": rows, "vanishing": dead + vanish, "exploding": boom, "large": large}
+    names = {r["layer"]: _label(r) for r in rows}
+
+    def said(layers: list[str]) -> str:
+        return ", ".join(names[x] for x in layers)
+
     if boom:
         fix = (
             "lower the learning rate, clip gradients, use a scale-preserving init (Xavier/Kaiming)"
         )
-        return Finding("gradients", "fail", f"exploding gradients in {', '.join(boom)}; {table}",
+        return Finding("gradients", "fail", f"exploding gradients in {said(boom)}; {table}",
                        fix, data)  # fmt: skip
     if dead or vanish:
-        msg = f"vanishing gradients in {', '.join(dead + vanish)}; {table}"
+        msg = f"vanishing gradients in {said(dead + vanish)}; {table}"
         if dead:
-            msg += f"; no gradient at all reaches {', '.join(dead)}"
+            msg += f"; no gradient at all reaches {said(dead)}"
         fix = "use Xavier (tanh) or Kaiming (ReLU) init instead of zeros or tiny weights"
         fix += " (Glorot & Bengio 2010), fewer saturating layers, or normalisation"
         return Finding("gradients", "fail" if dead else "warn", msg, fix, data)
     if large:
-        msg = f"large steps in {', '.join(large)}; {table}"
+        msg = f"large steps in {said(large)}; {table}"
         fix = "lower the learning rate if the loss is noisy or rises"
         return Finding("gradients", "warn", msg, fix, data)
     return Finding("gradients", "ok", table, data=data)
@@ -423,7 +436,7 @@ def activation_findings(
     if not rows:
         return Finding("activations", "skip", "no ReLU/Tanh/Sigmoid modules to inspect")
     what = {"relu": "dead", "tanh": "saturated", "sigmoid": "saturated"}
-    table = ", ".join(f"{r['layer']} {r['fraction']:.0%} {what[r['kind']]}" for r in rows)
+    table = ", ".join(f"{_label(r)} {r['fraction']:.0%} {what[r['kind']]}" for r in rows)
     worst = max(rows, key=lambda r: r["fraction"])
     data = {"rows": [{k: v for k, v in r.items() if k != "values"} for r in rows]}
     if worst["fraction"] <= warn:

@@ -1,0 +1,279 @@
+"""The commands beyond `train`: doctor, search, lr-find and gradcheck, for the CLI to call.
+
+Each returns what it found (a report, a table) and writes its files; printing and
+exit codes are the CLI's business.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepgrad import plots
+from deepgrad.train import Trainer, grid_search, lr_find, random_search
+from deepgrad.train.doctor import Doctor, Report, _same_optimizer, diagnose, history_verdict
+from deepgrad.train.search import choice, loguniform, randint, uniform
+
+from . import Recipe
+from ._common import RecipeError, Setup, loader, write_json
+from ._runner import build, check_writable, load_run, loaders
+
+
+def _require_training(recipe: Recipe, command: str) -> None:
+    if not recipe.trainable:
+        from . import available
+
+        trainable = ", ".join(n for n, r in available().items() if r.trainable)
+        raise RecipeError(f"{command} needs a training recipe ({trainable}); {recipe.name!r} is "
+                          "an experiment")  # fmt: skip
+
+
+def _probe_batch(setup: Setup, n: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    X, y = setup.train
+    return X[:n], y[:n]
+
+
+# -- doctor ------------------------------------------------------------------------------
+def doctor_recipe(recipe: Recipe, config: dict[str, Any]) -> Report:
+    """Every check on a fresh model, then a short training run for the curve verdict."""
+    _require_training(recipe, "doctor")
+    setup, rng = build(recipe, config)
+    x, y = _probe_batch(setup)
+    make = _same_optimizer(setup.optimizer)
+    report = diagnose(setup.model, setup.loss_fn, x, y, setup.num_classes, make)
+    doctor = Doctor(checks=False)
+    trainer = Trainer(setup.model, setup.loss_fn, setup.optimizer, callbacks=[doctor],
+                      metrics=list(setup.metrics), scheduler=setup.scheduler, verbose=0,
+                      seed=int(config["seed"]), generator=rng)  # fmt: skip
+    trainer.fit(*loaders(setup, config), epochs=int(config["epochs"]))
+    report.findings.append(doctor.report.findings[-1])
+    return report
+
+
+def doctor_run(run_dir: str | Path) -> Report:
+    """The model checks on a trained run's weights, and the verdict on its metrics.jsonl."""
+    _, _, setup = load_run(run_dir)
+    x, y = _probe_batch(setup)
+    report = diagnose(setup.model, setup.loss_fn, x, y, None, _same_optimizer(setup.optimizer))
+    path = Path(run_dir) / "metrics.jsonl"
+    if path.is_file():
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        report.findings.append(history_verdict(records))
+    return report
+
+
+# -- search ------------------------------------------------------------------------------
+def parse_grid(items: Sequence[str], defaults: dict[str, Any]) -> dict[str, list[Any]]:
+    """`["lr=0.1,0.01", "hidden=32,64"]` -> `{"lr": [0.1, 0.01], "hidden": [32, 64]}`."""
+    from ._config import coerce
+
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, _, values = item.partition("=")
+        _check_key(key, defaults)
+        if not values:
+            raise RecipeError(f"--grid expects KEY=V1,V2,..., got {item!r}")
+        grid[key] = [coerce(key, v, defaults[key]) for v in values.split(",")]
+    return grid
+
+
+def parse_space(items: Sequence[str], defaults: dict[str, Any]) -> dict[str, Any]:
+    """`KEY=log:LO:HI` (log-uniform), `KEY=LO:HI` (uniform; integers: randint), `KEY=A,B,C`."""
+    from ._config import coerce
+
+    space: dict[str, Any] = {}
+    for item in items:
+        key, _, spec = item.partition("=")
+        _check_key(key, defaults)
+        parts = spec.split(":")
+        try:
+            if parts[0] == "log" and len(parts) == 3:
+                space[key] = loguniform(float(parts[1]), float(parts[2]))
+            elif len(parts) == 2 and isinstance(defaults[key], int):
+                space[key] = randint(int(parts[0]), int(parts[1]) + 1)
+            elif len(parts) == 2:
+                space[key] = uniform(float(parts[0]), float(parts[1]))
+            else:
+                space[key] = choice([coerce(key, v, defaults[key]) for v in spec.split(",")])
+        except ValueError as e:
+            raise RecipeError(f"--random: bad range {item!r}: {e}") from e
+    return space
+
+
+def _check_key(key: str, defaults: dict[str, Any]) -> None:
+    if key not in defaults:
+        raise RecipeError(f"no setting {key!r} to search; valid: {', '.join(defaults)}")
+
+
+def _trial(recipe: Recipe, base: dict[str, Any]) -> Callable[..., dict[str, float]]:
+    from ._config import validate
+
+    def run(params: dict[str, Any], fold: Any = None) -> dict[str, float]:
+        config = {**base, **params}
+        validate(recipe, config)
+        setup, rng = build(recipe, config)
+        if fold is not None:
+            setup.train = (fold.X_train, fold.y_train)
+            setup.val = (fold.X_val, fold.y_val)
+        if setup.val is None:
+            raise RecipeError(f"{recipe.name} has no validation split to score a search on")
+        trainer = Trainer(setup.model, setup.loss_fn, setup.optimizer, metrics=list(setup.metrics),
+                          scheduler=setup.scheduler, verbose=0, seed=int(config["seed"]),
+                          generator=rng)  # fmt: skip
+        history = trainer.fit(*loaders(setup, config), epochs=int(config["epochs"]))
+        last = history[-1]
+        return {k: float(v) for k, v in last.items() if k.startswith("val_") or k == "loss"}
+
+    return run
+
+
+def search(recipe: Recipe, base: dict[str, Any], grid: dict[str, list] | None,
+           space: dict[str, Any] | None, n_iter: int, kfold: int | None, out: Path,
+           monitor: str = "val_loss") -> Any:  # fmt: skip
+    """Grid or random search (optionally k-fold on the training split); writes search.csv/md."""
+    _require_training(recipe, "search")
+    check_writable(out)
+    fn = _trial(recipe, base)
+    data = None
+    if kfold:
+        setup, _ = build(recipe, base)
+        data = setup.train
+    common = {"cv": kfold or None, "data": data, "monitor": monitor, "mode": "auto"}
+    if grid is not None:
+        results = grid_search(fn, grid, **common)
+    else:
+        results = random_search(fn, space or {}, n_iter=n_iter, seed=int(base["seed"]), **common)
+    results.to_csv(out / "search.csv")
+    text = f"# search: {recipe.name}\n\nsorted by {monitor}\n\n{results.to_markdown()}\n"
+    (out / "search.md").write_text(text)
+    write_json(out / "config.json", {**base, "recipe": recipe.name, "grid": grid,
+                                     "random": None if space is None else n_iter})  # fmt: skip
+    return results
+
+
+# -- lr-find -----------------------------------------------------------------------------
+def lr_range_test(recipe: Recipe, config: dict[str, Any], out: Path, num_iter: int = 100,
+                  start_lr: float = 1e-6, end_lr: float = 10.0) -> Any:  # fmt: skip
+    """Smith's (2015) LR range test on the recipe's model; plots lr_find.png."""
+    _require_training(recipe, "lr-find")
+    check_writable(out)
+    setup, _ = build(recipe, config)
+    train_loader = loader(setup.train, int(config["batch_size"]), int(config["seed"]), True)
+    result = lr_find(setup.model, setup.loss_fn, train_loader, setup.optimizer, start_lr=start_lr,
+                     end_lr=end_lr, num_iter=num_iter)  # fmt: skip
+    if plots.have_matplotlib():
+        title = f"{recipe.name}: learning-rate range test (Smith 2015)"
+        plots.lr_find(result.lrs, result.losses, out / "lr_find.png", result.suggestion, title)
+    rows = [{"lr": a, "loss": b} for a, b in zip(result.lrs, result.losses)]
+    write_json(out / "lr_find.json", {"suggestion": result.suggestion, "points": rows})
+    return result
+
+
+# -- gradcheck ---------------------------------------------------------------------------
+def _max_error(f: Callable, inputs: list) -> float:
+    """Worst entry of |J - J_num| / (atol + rtol |J_num|) over reverse and forward mode."""
+    from deepgrad.testing import analytical_jacobian, forward_jacobian, numerical_jacobian
+
+    worst = 0.0
+    for i, x in enumerate(inputs):
+        if x.requires_grad and x.size:
+            num = numerical_jacobian(f, inputs, i)
+            if num.size == 0:
+                continue
+            for mode in (analytical_jacobian, forward_jacobian):
+                err = np.abs(mode(f, inputs, i) - num) / (1e-5 + 1e-3 * np.abs(num))
+                worst = max(worst, float(np.max(err)))
+    return worst
+
+
+def _primitive_rows(quick: bool, match: str | None) -> list[dict[str, Any]]:
+    import deepgrad as dg
+    from deepgrad.core.primitive import REGISTRY, apply
+
+    rows = []
+    for name in sorted(REGISTRY):
+        if match and match not in name:
+            continue
+        prim = REGISTRY[name]
+        dom = prim.domain
+        cases = dom.cases[:1] if quick else dom.cases
+        errors, start = [], time.perf_counter()
+        for k, case in enumerate(cases):
+            rng = np.random.default_rng(k)
+            params = case.params(rng) if callable(case.params) else dict(case.params)
+            xs = [dg.Tensor(_values(rng, s, dom), requires_grad=True) for s in case.shapes]
+            fn = dom.fn if dom.fn is not None else functools.partial(apply, prim)
+            errors.append(_max_error(lambda *a, fn=fn, params=params: fn(*a, **params), xs))
+        rows.append(_row("primitive", name, errors, start))
+    return rows
+
+
+def _values(rng: np.random.Generator, shape: tuple[int, ...], dom: Any) -> np.ndarray:
+    x = rng.uniform(dom.low, dom.high, size=shape)
+    for a in dom.avoid:
+        close = np.abs(x - a) < dom.margin
+        x = np.where(close, a + np.where(x >= a, dom.margin, -dom.margin) * 1.5, x)
+    return x
+
+
+def _row(kind: str, name: str, errors: list[float], start: float) -> dict[str, Any]:
+    worst = max(errors) if errors else 0.0
+    status = "ok" if worst <= 1.0 else "FAIL"
+    return {"kind": kind, "name": name, "cases": len(errors), "max error": worst, "status": status,
+            "time": time.perf_counter() - start}  # fmt: skip
+
+
+def _layer_rows(quick: bool, match: str | None) -> list[dict[str, Any]]:
+    import inspect
+
+    import deepgrad as dg
+    from deepgrad import nn
+    from deepgrad.nn.registry import cases_for
+    from deepgrad.nn.utils import functional_call
+
+    rows = []
+    for cls_name in sorted(nn.__all__):
+        cls = getattr(nn, cls_name)
+        if not (inspect.isclass(cls) and issubclass(cls, nn.Module)) or not cases_for(cls):
+            continue
+        if match and match not in cls_name:
+            continue
+        errors, start = [], time.perf_counter()
+        for k, case in enumerate(cases_for(cls)[:1] if quick else cases_for(cls)):
+            rng = np.random.default_rng(1234 + k)
+            module = case.ctor().double()
+            module.train(case.train)
+            xs = [dg.Tensor(a, requires_grad=True) for a in case.make_inputs(rng)]
+            targets = case.make_targets(rng)
+            names = (
+                [n for n, p in module.named_parameters() if p.requires_grad] if case.params else []
+            )
+            params = [
+                dg.Tensor(module.get_parameter(n).data.copy(), requires_grad=True) for n in names
+            ]
+
+            def f(*args, module=module, names=names, n_in=len(xs), targets=targets):  # noqa: B008
+                swapped = dict(zip(names, args[n_in:]))
+                return functional_call(module, swapped, (*args[:n_in], *targets))
+
+            errors.append(_max_error(f, xs + params))
+        rows.append(_row("layer", cls_name, errors, start))
+    return rows
+
+
+def gradcheck_table(quick: bool = False, match: str | None = None) -> list[dict[str, Any]]:
+    """Finite differences vs reverse and forward mode for every primitive and layer, in float64.
+
+    `max error` is max |J_ana - J_num| / (atol + rtol |J_num|) with PyTorch's
+    tolerances (atol 1e-5, rtol 1e-3): at most 1 passes.
+    """
+    return _primitive_rows(quick, match) + _layer_rows(quick, match)
+
+
+__all__ = ["doctor_recipe", "doctor_run", "gradcheck_table", "lr_range_test", "search"]

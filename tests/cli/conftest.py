@@ -1,0 +1,25 @@
+"""Run the `deepgrad` command in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def deepgrad(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m deepgrad ARGS` with one BLAS thread (tests share the machine's cores)."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    env.pop("DEEPGRAD_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "deepgrad", *args], check=False, capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=REPO)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    return deepgrad

@@ -1,0 +1,96 @@
+"""The commands end to end on the spiral recipe (reduced with --quick)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def spiral_run(tmp_path_factory, run_cli):
+    out = tmp_path_factory.mktemp("runs") / "spiral"
+    proc = run_cli("train", "spiral", "--quick", "--out", str(out), "--epochs", "30")
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_train_writes_the_run_folder(spiral_run):
+    out, proc = spiral_run
+    for name in ["config.json", "metrics.jsonl", "metrics.csv", "summary.md",
+                 "learning_curves.png", "decision_regions.png"]:  # fmt: skip
+        assert (out / name).is_file(), name
+    assert (out / "checkpoint" / "last" / "manifest.json").is_file()
+    config = json.loads((out / "config.json").read_text())
+    assert config["recipe"] == "spiral" and config["epochs"] == 30 and config["quick"]
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 30 and "val_accuracy" in json.loads(lines[-1])
+    summary = (out / "summary.md").read_text()
+    for word in ["parameters", "training time", "the doctor's verdict", "val_accuracy"]:
+        assert word in summary
+    assert "epoch 30/30" in proc.stdout and "plots:" in proc.stdout
+
+
+def test_list_shows_every_recipe_with_one_line(run_cli):
+    proc = run_cli("list")
+    assert proc.returncode == 0
+    names = [line.split()[0] for line in proc.stdout.splitlines()]
+    expected = {"spiral", "mnist-mlp", "init-compare", "regularization-compare",
+                "optimizer-compare", "lr-schedules"}  # fmt: skip
+    assert expected <= set(names)
+
+
+def test_eval_and_predict(run_cli, spiral_run, tmp_path):
+    out, _ = spiral_run
+    proc = run_cli("eval", str(out), "--split", "val")
+    assert proc.returncode == 0 and proc.stdout.startswith("val: loss")
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, np.array([[0.0, 1.0], [1.0, 0.0], [-1.0, -1.0]], dtype=np.float32))
+    proc = run_cli("predict", str(out), str(inputs), "--output", str(tmp_path / "logits.npy"))
+    assert proc.returncode == 0, proc.stderr
+    assert [int(c) for c in proc.stdout.split()] == list(np.load(tmp_path / "logits.npy").argmax(1))
+    proc = run_cli("predict", str(out), str(inputs.with_name("missing.npy")))
+    assert proc.returncode == 2
+
+
+def test_doctor_on_a_recipe_and_on_a_run(run_cli, spiral_run):
+    proc = run_cli("doctor", "spiral", "--quick", "--epochs", "8")
+    assert proc.returncode == 0, proc.stderr
+    for check in ["initial loss", "overfit a tiny batch", "gradients", "activations",
+                  "NaN/Inf", "learning curves", "verdict:"]:  # fmt: skip
+        assert check in proc.stdout
+    proc = run_cli("doctor", str(spiral_run[0]))
+    assert proc.returncode == 0 and "learning curves" in proc.stdout
+
+
+def test_search_grid_with_kfold_prints_and_saves_a_sorted_table(run_cli, tmp_path):
+    proc = run_cli("search", "spiral", "--quick", "--epochs", "3", "--grid", "lr=0.1,0.001",
+                   "--kfold", "2", "--out", str(tmp_path))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "| rank | lr |" in proc.stdout
+    rows = (tmp_path / "search.csv").read_text().splitlines()
+    assert rows[0].startswith("rank,lr") and len(rows) == 3
+    assert (tmp_path / "search.md").is_file()
+
+
+def test_search_random(run_cli, tmp_path):
+    proc = run_cli("search", "spiral", "--quick", "--epochs", "2", "--random", "2", "--space",
+                   "lr=log:1e-3:1e-1", "hidden=16,32", "--out", str(tmp_path))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert len((tmp_path / "search.csv").read_text().splitlines()) == 3
+
+
+def test_lr_find_writes_its_plot(run_cli, tmp_path):
+    proc = run_cli("lr-find", "spiral", "--quick", "--num-iter", "30", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "suggested learning rate" in proc.stdout or "no suggestion" in proc.stdout
+    assert (tmp_path / "lr_find.png").is_file()
+
+
+def test_gradcheck_quick_prints_a_table(run_cli):
+    proc = run_cli("gradcheck", "--quick", "--only", "a")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    head = proc.stdout.splitlines()[0].split()
+    assert head[:3] == ["kind", "name", "cases"]
+    assert "passed" in proc.stdout and "primitive" in proc.stdout and "layer" in proc.stdout

@@ -1,0 +1,77 @@
+"""Every recipe runs end to end in its reduced (--quick) mode and writes all its files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deepgrad.recipes import Recipe, UnknownRecipe, available, get
+
+REPO = Path(__file__).resolve().parents[2]
+COMMON = ["config.json", "metrics.jsonl", "metrics.csv", "summary.md"]
+PLOTS = {
+    "spiral": ["learning_curves.png", "decision_regions.png"],
+    "init-compare": ["activations_tanh.png", "activations_relu.png", "gradients_tanh.png",
+                     "gradients_relu.png", "learning_curves.png"],
+    "regularization-compare": ["generalization_gap.png", "accuracy.png"],
+    "optimizer-compare": ["trajectories_rosenbrock.png", "trajectories_quadratic.png",
+                          "convergence.png", "spiral_curves.png"],
+    "lr-schedules": ["schedules.png", "learning_curves.png"],
+    "mnist-mlp": ["learning_curves.png", "first_layer_weights.png"],
+    "mnist-lenet": ["learning_curves.png", "filters.png", "saliency.png"],
+    "mnist-transfer": ["transfer_curves.png"],
+}  # fmt: skip
+
+
+def _train(name: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "deepgrad", "train", name, "--quick", "--out", str(out), *extra]
+    return subprocess.run(
+        cmd, check=False, capture_output=True, text=True, timeout=300, env=env, cwd=REPO
+    )
+
+
+def test_registry_finds_every_recipe_file():
+    recipes = available()
+    assert set(PLOTS) <= set(recipes)
+    for recipe in recipes.values():
+        assert isinstance(recipe, Recipe) and recipe.description
+        assert isinstance(recipe.default_config(), dict)
+    with pytest.raises(UnknownRecipe, match="valid recipes: "):
+        get("nope")
+
+
+@pytest.mark.parametrize("name", [n for n in PLOTS if not n.startswith("mnist")])
+def test_recipe_quick_run_writes_all_its_files(name, tmp_path):
+    proc = _train(name, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for file in COMMON + PLOTS[name]:
+        path = tmp_path / file
+        assert path.is_file() and path.stat().st_size > 0, file
+    assert json.loads((tmp_path / "config.json").read_text())["recipe"] == name
+    assert (tmp_path / "metrics.jsonl").read_text().strip()
+
+
+@pytest.mark.parametrize("name", [n for n in PLOTS if n.startswith("mnist")])
+def test_mnist_recipes_quick(name, mnist_dir, tmp_path):
+    proc = _train(name, tmp_path, "--data", str(mnist_dir.parent))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for file in COMMON + PLOTS[name]:
+        assert (tmp_path / file).is_file(), file
+
+
+def test_the_spiral_demo_fits_its_training_set(tmp_path):
+    """The default demo (full settings, as `make demo` runs it) reaches >= 99% training accuracy."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "deepgrad", "train", "spiral", "--out", str(tmp_path), "-q"]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300,
+                          env=env, cwd=REPO)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["epoch"] == get("spiral").default_config()["epochs"] - 1
+    assert last["accuracy"] >= 0.99
