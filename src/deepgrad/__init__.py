@@ -14,7 +14,7 @@ from .core import autodiff as autograd
 from .core import func
 from .ops import *  # noqa: F403
 
-from . import nn, optim, data, train  # noqa: E402  (after the ops they build on)
+from . import data, models, nn, optim, train  # noqa: E402  (after the ops they build on)
 
 __version__ = "0.1.0"
 float32 = "float32"

@@ -102,5 +102,5 @@ def _like(o, s):
 
 _install()
 FUNCTIONS["stack"] = stack
-from . import nnops  # noqa: F401, E402
-from . import conv, pool, resample  # noqa: F401
+# Families that build on the basic ops above (and register more primitives).
+from . import conv, nnops, pool, resample  # noqa: E402

@@ -21,23 +21,21 @@ im2col reads that order fastest, and it saves a transpose copy per layer.
 
 from __future__ import annotations
 
-import itertools
-import math
-
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
-from ._base import Case, Domain, Tensor, apply, needs, primitive
+from . import _conv_kernels as K
+from ._base import Case, Domain, Tensor, apply, primitive
 from .index import getitem
 
 __all__ = [
+    "check_out_size",
     "conv",
-    "conv_transpose",
-    "conv_weight_grad",
     "conv_out_size",
+    "conv_transpose",
     "conv_transpose_out_size",
-    "norm_tuple",
+    "conv_weight_grad",
     "norm_padding",
+    "norm_tuple",
 ]
 
 
@@ -73,7 +71,9 @@ def norm_padding(padding, d: int, op: str) -> tuple[tuple[int, int], ...]:
     p = tuple(padding)
     if len(p) != d:
         raise ValueError(f"{op}: padding must be an int, {d} ints or {d} pairs, got {padding!r}")
-    out = tuple((int(a), int(a)) if isinstance(a, (int, np.integer)) else tuple(map(int, a)) for a in p)
+    out = tuple(
+        (int(a), int(a)) if isinstance(a, (int, np.integer)) else tuple(map(int, a)) for a in p
+    )
     if any(len(a) != 2 or a[0] < 0 or a[1] < 0 for a in out):
         raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
     return out
@@ -86,76 +86,16 @@ def _out_shape(spatial, ksize, stride, padding, dilation) -> tuple[int, ...]:
     )
 
 
-# --- NumPy kernels ------------------------------------------------------------------
-
-
-def _zero_pad(x: np.ndarray, padding) -> np.ndarray:
-    """Zero padding of the spatial axes (a fresh buffer; no copy when there is none)."""
-    if not any(lo or hi for lo, hi in padding):
-        return x
-    shape = x.shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], padding))
-    xp = np.zeros(shape, dtype=x.dtype)
-    inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], padding))
-    xp[(slice(None), slice(None)) + inner] = x
-    return xp
-
-
-def _im2col(x, ksize, out, stride, padding, dilation, groups) -> np.ndarray:
-    """Columns (G, C/G * prod(K), N * prod(O)) of x's padded windows, for `out` positions."""
-    n, c = x.shape[:2]
-    xp = _zero_pad(x, padding)
-    st = xp.strides
-    sp = st[2:]
-    shape = (c, *ksize, n, *out)
-    strides = (
-        (st[1],)
-        + tuple(a * d for a, d in zip(sp, dilation))
-        + (st[0],)
-        + tuple(a * s for a, s in zip(sp, stride))
-    )
-    cols = np.ascontiguousarray(as_strided(xp, shape, strides, writeable=False))
-    return cols.reshape(groups, -1, n * math.prod(out))
-
-
-def _channels_first(y: np.ndarray, groups: int) -> np.ndarray:
-    """(N, C, *S) -> (G, C/G, N * prod(S)); free when y is already stored channels-first."""
-    n, c = y.shape[:2]
-    return np.moveaxis(y, 1, 0).reshape(groups, c // groups, n * math.prod(y.shape[2:]))
-
-
-def _col2im(cols, shape, ksize, out, stride, padding, dilation) -> np.ndarray:
-    """Adjoint of im2col: add each kernel offset's columns into a (C, N, *S) buffer."""
-    n, c = shape[:2]
-    spad = tuple(s + lo + hi for s, (lo, hi) in zip(shape[2:], padding))
-    xp = np.zeros((c, n) + spad, dtype=cols.dtype)
-    cols = cols.reshape((c, *ksize, n, *out))
-    for k in itertools.product(*(range(f) for f in ksize)):
-        idx = tuple(
-            slice(ki * d, ki * d + s * (o - 1) + 1, s)
-            for ki, d, s, o in zip(k, dilation, stride, out)
-        )
-        xp[(slice(None), slice(None)) + idx] += cols[(slice(None),) + k]
-    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(shape[2:], padding))
-    return np.moveaxis(xp[(slice(None), slice(None)) + crop], 0, 1)
-
-
-def _grouped_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b over a leading group axis (a plain 2-d product when there is one group)."""
-    if a.shape[0] == 1:
-        return (a[0] @ b[0])[None]
-    return np.matmul(a, b)
-
-
 # --- primitives ---------------------------------------------------------------------
 
 
 def _conv_vjp_x(g, ans, x, w, stride, padding, dilation, groups):
-    p = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
     return apply(_conv_transpose, g, w, size=x.shape[2:], **p)
 
 
 def _conv_vjp_w(g, ans, x, w, stride, padding, dilation, groups):
-    p = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
     return apply(_conv_weight_grad, x, g, ksize=w.shape[2:], **p)
 
 
@@ -171,8 +111,6 @@ def _case(xs, ws, stride, padding, dilation, groups, **extra):
     params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, **extra)
     return Case((xs, ws), params)
 
-
-_P1 = dict(stride=(1,), padding=((0, 0),), dilation=(1,), groups=1)
 
 _CONV_DOMAIN = Domain(
     [
@@ -197,11 +135,7 @@ _CONV_DOMAIN = Domain(
 def _conv(x, w, stride, padding, dilation, groups):
     """$y[n,o,p] = \\sum_{c,k} w[o,c,k] x_{pad}[n, c, s p + d k]$; dx = conv_transpose(g, w),
     dw = conv_weight_grad(x, g)."""
-    n, cout, ksize = x.shape[0], w.shape[0], w.shape[2:]
-    out = _out_shape(x.shape[2:], ksize, stride, padding, dilation)
-    cols = _im2col(x, ksize, out, stride, padding, dilation, groups)
-    y = _grouped_matmul(w.reshape(groups, cout // groups, -1), cols)
-    return np.moveaxis(y.reshape((cout, n) + out), 0, 1)
+    return K.conv_forward(x, w, stride, padding, dilation, groups)
 
 
 @primitive(
@@ -226,11 +160,7 @@ def _conv(x, w, stride, padding, dilation, groups):
 def _conv_transpose(y, w, stride, padding, dilation, groups, size):
     """$x = \\partial_x \\langle conv(x, w), y \\rangle$ (col2im of $w^T y$); dy = conv(g, w),
     dw = conv_weight_grad(g, y)."""
-    n, cout, ksize = y.shape[0], w.shape[0], w.shape[2:]
-    cin = w.shape[1] * groups
-    wg = w.reshape(groups, cout // groups, -1).transpose(0, 2, 1)
-    cols = _grouped_matmul(wg, _channels_first(y, groups))
-    return _col2im(cols, (n, cin) + tuple(size), ksize, y.shape[2:], stride, padding, dilation)
+    return K.conv_input_grad(y, w, stride, padding, dilation, groups, size)
 
 
 @primitive(
@@ -254,10 +184,7 @@ def _conv_transpose(y, w, stride, padding, dilation, groups, size):
 def _conv_weight_grad(x, y, stride, padding, dilation, groups, ksize):
     """$dw[o,c,k] = \\sum_{n,p} y[n,o,p] x_{pad}[n,c,s p + d k]$; dx = conv_transpose(y, g),
     dy = conv(x, g)."""
-    cout = y.shape[1]
-    cols = _im2col(x, tuple(ksize), y.shape[2:], stride, padding, dilation, groups)
-    dw = _grouped_matmul(_channels_first(y, groups), cols.transpose(0, 2, 1))
-    return dw.reshape((cout, x.shape[1] // groups) + tuple(ksize))
+    return K.conv_weight_grad(x, y, stride, padding, dilation, groups, ksize)
 
 
 def _strip(p: dict) -> dict:
@@ -290,7 +217,8 @@ def _check_shapes(op, x, w, cin, groups):
         raise ValueError(f"{op}: groups={groups} must divide in ({cin}) and out channels")
 
 
-def _check_out(op, spatial, ksize, stride, padding, dilation):
+def check_out_size(op, spatial, ksize, stride, padding, dilation) -> None:
+    """Raise, with the output-size formula and the numbers, if a window does not fit."""
     for i, (n, k, s, (lo, hi), dl) in enumerate(zip(spatial, ksize, stride, padding, dilation)):
         if s < 1 or dl < 1:
             raise ValueError(f"{op}: stride and dilation must be >= 1, got {s} and {dl}")
@@ -314,14 +242,14 @@ def conv(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1, groups: int
     stride = norm_tuple(stride, d, "stride", "conv")
     dilation = norm_tuple(dilation, d, "dilation", "conv")
     padding = norm_padding(padding, d, "conv")
-    _check_shapes("conv", x, weight, x.shape[1] if x.ndim == weight.ndim else 0, groups)
+    _check_shapes("conv", x, weight, weight.shape[1] * groups, groups)
     if x.shape[1] != weight.shape[1] * groups:
         raise ValueError(
             f"conv: expected input with {weight.shape[1] * groups} channels "
             f"(weight {weight.shape}, groups={groups}), got {x.shape[1]} (input shape {x.shape})"
         )
-    _check_out("conv", x.shape[2:], weight.shape[2:], stride, padding, dilation)
-    p = dict(stride=stride, padding=padding, dilation=dilation, groups=int(groups))
+    check_out_size("conv", x.shape[2:], weight.shape[2:], stride, padding, dilation)
+    p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
     return apply(_conv, x, weight, **p)
 
 
@@ -363,7 +291,7 @@ def conv_transpose(
             f"is not positive for input {x.shape}, weight {weight.shape}, stride {stride}, "
             f"padding {padding}, dilation {dilation}"
         )
-    p = dict(stride=stride, padding=padding, dilation=dilation, groups=int(groups))
+    p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
     return apply(_conv_transpose, x, weight, size=size, **p)
 
 
@@ -374,13 +302,10 @@ def conv_weight_grad(
     x, grad_output = _promote(x, grad_output)
     d = x.ndim - 2
     ksize = norm_tuple(kernel_size, d, "kernel_size", "conv_weight_grad")
-    p = dict(
-        stride=norm_tuple(stride, d, "stride", "conv_weight_grad"),
-        padding=norm_padding(padding, d, "conv_weight_grad"),
-        dilation=norm_tuple(dilation, d, "dilation", "conv_weight_grad"),
-        groups=int(groups),
-    )
+    p = {
+        "stride": norm_tuple(stride, d, "stride", "conv_weight_grad"),
+        "padding": norm_padding(padding, d, "conv_weight_grad"),
+        "dilation": norm_tuple(dilation, d, "dilation", "conv_weight_grad"),
+        "groups": int(groups),
+    }
     return apply(_conv_weight_grad, x, grad_output, ksize=ksize, **p)
-
-
-_UNUSED = (needs, _P1)
