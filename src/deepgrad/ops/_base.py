@@ -106,12 +106,14 @@ def binary(prim, a, b) -> Tensor:
 
 
 _NO_PARAMS: dict = {}
+_BOOL = np.dtype(bool)  # a bool mask times a float keeps the float's dtype
 
 
 def fast_binary(prim):
     """The public function for an elementwise binary primitive, with a hot path.
 
-    Same-shape, same-dtype tensor operands with no forward-mode tangents or
+    Same-shape, same-dtype tensor operands (or a float and a bool mask, which can
+    never need a gradient) with no forward-mode tangents or
     anomaly checks skip the general machinery (coercion, promotion, broadcast)
     and record the node inline: this is the per-op overhead the benchmarks see.
     """
@@ -122,7 +124,7 @@ def fast_binary(prim):
             ad, bd = a.data, b.data
             if (
                 ad.shape == bd.shape
-                and ad.dtype == bd.dtype
+                and (ad.dtype == bd.dtype or (bd.dtype == _BOOL and ad.dtype.kind == "f"))
                 and not STATE.fwd
                 and not STATE.anomaly
             ):

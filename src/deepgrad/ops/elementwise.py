@@ -197,7 +197,7 @@ def _relu_fwd(x):
 _relu = _unary(
     "relu",
     _relu_fwd,
-    lambda ans, x: gt(x, 0),
+    lambda ans, x: _wrap(ans.data > 0),  # a constant mask: relu'' = 0 almost everywhere
     "$\\max(0, x)$; d/dx = 1 if x > 0 else 0.",
     avoid=(0.0,),
     second_order=False,
