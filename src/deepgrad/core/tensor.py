@@ -196,9 +196,6 @@ class Tensor:
 
         backward([self], None if grad is None else [grad], retain_graph, create_graph)
 
-    def retain_grad(self) -> None:
-        raise NotImplementedError  # pragma: no cover - replaced below
-
 
 def _wrap(arr) -> Tensor:
     """Build a tensor from a fresh forward result without the checks of `__init__`."""
@@ -215,7 +212,6 @@ def _wrap(arr) -> Tensor:
     return t
 
 
-del Tensor.retain_grad
 _primitive_mod._wrap = _wrap
 
 

@@ -216,6 +216,10 @@ class SequentialLR(LRScheduler):
         self._schedulers[idx]._initial_step()
         self._last_lr = self._schedulers[idx].get_last_lr()
 
+    def get_lr(self) -> list[float]:
+        """The rates of the scheduler active at the current epoch."""
+        return list(self._last_lr)
+
     def step(self) -> None:  # type: ignore[override]
         """Advance one epoch, restarting the next scheduler at its milestone."""
         self.last_epoch += 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -73,7 +74,7 @@ def _copy_state(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Base class: holds parameter groups and state; subclasses implement `step`.
 
     theta <- update(theta, grad, state, group) for each parameter of each group
@@ -172,9 +173,9 @@ class Optimizer:
         with enable_grad():
             return closure()
 
+    @abstractmethod
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one update; `closure` re-evaluates the loss (needed by some optimizers)."""
-        raise NotImplementedError(f"{self._name} does not implement step()")
 
     def _tmp(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
         """A scratch array shaped like `like`, reused across steps (no per-step allocation)."""

@@ -60,6 +60,10 @@ class ReduceLROnPlateau(LRScheduler):
         self.cooldown_counter = 0
         self.num_bad_epochs = 0
 
+    def get_lr(self) -> list[float]:
+        """The current rates: this scheduler changes them only in `step(metrics)`."""
+        return self._current_lrs()
+
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record this epoch's metric and reduce the learning rates on a plateau."""
         current = float(metrics)

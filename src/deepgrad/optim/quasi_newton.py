@@ -7,6 +7,7 @@ and need a closure that zeroes the gradients, runs backward and returns the loss
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -68,14 +69,17 @@ class _QuasiNewton(Optimizer):
             )
 
     # subclasses: reset memory, record a pair (s, y), apply -H to g
+    @abstractmethod
     def _reset_memory(self, state: dict) -> None:
-        raise NotImplementedError
+        """Implemented by subclasses."""
 
+    @abstractmethod
     def _update_memory(self, state: dict, s: np.ndarray, y: np.ndarray, ys: float) -> None:
-        raise NotImplementedError
+        """Implemented by subclasses."""
 
+    @abstractmethod
     def _direction(self, state: dict, g: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Implemented by subclasses."""
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Run up to `max_iter` quasi-Newton iterations; returns the loss before them."""

@@ -8,12 +8,13 @@ Construction performs step 0, so `group["lr"]` holds lr_0 right away.
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from typing import Any
 
 from .optimizer import Optimizer
 
 
-class LRScheduler:
+class LRScheduler(ABC):
     """Base class: `step()` advances `last_epoch` and sets each group's lr_t = f(t).
 
     Subclasses implement `get_lr()` (PyTorch's chainable form, reading the current
@@ -50,9 +51,9 @@ class LRScheduler:
         finally:
             self._is_initial = False
 
+    @abstractmethod
     def get_lr(self) -> list[float]:
         """The learning rates for the current `last_epoch` (chainable form)."""
-        raise NotImplementedError
 
     def get_last_lr(self) -> list[float]:
         """The learning rates set by the latest `step()`, one per parameter group."""

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import sys
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +210,7 @@ class LRSchedulerCallback(Callback):
             self.scheduler.load_state_dict(state["scheduler"])
 
 
-class _FileLogger(Callback):
+class _FileLogger(Callback, ABC):
     """Append one line per epoch, flushed and fsynced; a resumed run truncates the file to
     the length recorded in the checkpoint, so no line is duplicated or lost."""
 
@@ -218,8 +219,9 @@ class _FileLogger(Callback):
         self.offset: int | None = None
         self._resume_offset: int | None = None
 
+    @abstractmethod
     def _line(self, logs: dict[str, Any]) -> str:
-        raise NotImplementedError
+        """Implemented by subclasses."""
 
     def on_train_begin(self, trainer: Any) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ not an average of per-batch values; `state_dict()` makes them resumable.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -219,7 +220,7 @@ def r2_score(y_true: Any, y_pred: Any) -> float:
 # -- streaming metrics: exact over an epoch ------------------------------------------------
 
 
-class Metric:
+class Metric(ABC):
     """A metric accumulated over batches: `reset()`, `update(outputs, targets)`, `compute()`.
 
     Subclasses keep sufficient statistics, so `compute()` after many `update`s equals
@@ -232,17 +233,17 @@ class Metric:
     def __init__(self) -> None:
         self.reset()
 
+    @abstractmethod
     def reset(self) -> None:
         """Forget everything seen so far."""
-        raise NotImplementedError
 
+    @abstractmethod
     def update(self, outputs: Any, targets: Any) -> None:
         """Add one batch of model outputs and targets."""
-        raise NotImplementedError
 
+    @abstractmethod
     def compute(self) -> float:
         """The metric over every batch since the last `reset`."""
-        raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
         """The accumulated statistics, as JSON-safe numbers and lists."""

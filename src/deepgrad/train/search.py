@@ -16,6 +16,7 @@ import itertools
 import math
 import os
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,12 +31,12 @@ from .history import resolve_mode
 # -- distributions ---------------------------------------------------------------------
 
 
-class Distribution:
+class Distribution(ABC):
     """A hyperparameter distribution: `sample(rng)` draws one value."""
 
+    @abstractmethod
     def sample(self, rng: np.random.Generator) -> Any:
         """One draw."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
