@@ -17,7 +17,6 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/deepgrad train spiral --out runs/spiral
-	@echo "plots: runs/spiral/decision_regions.png runs/spiral/learning_curves.png (summary: runs/spiral/summary.md)"
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q -p no:cacheprovider
