@@ -216,17 +216,24 @@ def test_stability_exact_values():
 
 def test_detect_anomaly_names_the_op_and_site():
     x = dg.tensor([1.0, -1.0], requires_grad=True)
-    with dg.detect_anomaly(), pytest.raises(
-        FloatingPointError, match=r"'sqrt' produced NaN, created at .*test_autodiff.py"
-    ), np.errstate(invalid="ignore"):
+    with (
+        dg.detect_anomaly(),
+        pytest.raises(
+            FloatingPointError, match=r"'sqrt' produced NaN, created at .*test_autodiff.py"
+        ),
+        np.errstate(invalid="ignore"),
+    ):
         dg.sqrt(x)
     y = dg.tensor([0.0, 1.0], requires_grad=True)
     with dg.detect_anomaly():
         out = dg.sqrt(y).sum()  # forward is finite; the backward at 0 is Inf
-        with pytest.raises(
-            FloatingPointError,
-            match=r"backward pass of 'sqrt' produced Inf.*created at .*test_autodiff.py",
-        ), np.errstate(divide="ignore"):
+        with (
+            pytest.raises(
+                FloatingPointError,
+                match=r"backward pass of 'sqrt' produced Inf.*created at .*test_autodiff.py",
+            ),
+            np.errstate(divide="ignore"),
+        ):
             out.backward()
 
 

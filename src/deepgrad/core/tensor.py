@@ -172,7 +172,11 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
         extra = ""
-        if self.data.dtype != STATE.default_float and self.data.dtype.kind == "f" or self.data.dtype.kind != "f":
+        if (
+            self.data.dtype != STATE.default_float
+            and self.data.dtype.kind == "f"
+            or self.data.dtype.kind != "f"
+        ):
             extra += f", dtype={self.data.dtype}"
         if self._prim is not None:
             extra += f", grad_fn={self._prim.name}"

@@ -112,4 +112,4 @@ __all__ = [
 from . import conv as _conv
 
 __all__ += _conv.__all__  # its layers are part of this namespace too
-from .conv import *  # noqa: F401,F403
+from .conv import *

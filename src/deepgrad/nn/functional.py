@@ -216,4 +216,4 @@ def group_norm(
 from . import conv_functional as _conv_functional
 
 __all__ += _conv_functional.__all__  # its layers are part of this namespace too
-from .conv_functional import *  # noqa: F401,F403
+from .conv_functional import *

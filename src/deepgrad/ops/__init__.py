@@ -10,18 +10,75 @@ from ..core.primitive import FUNCTIONS
 from ..core.tensor import Tensor, register_method
 from .cast import cast
 from .elementwise import (
-    abs, add, clamp, clip, cos, div, eq, exp, expm1, ge, gt, isfinite, isnan, le, log,
-    log1p, lt, maximum, minimum, mul, ne, neg, pow, reciprocal, relu, rsub, sigmoid, sign,
-    sin, sqrt, square, sub, tanh, where,
+    abs,
+    add,
+    clamp,
+    clip,
+    cos,
+    div,
+    eq,
+    exp,
+    expm1,
+    ge,
+    gt,
+    isfinite,
+    isnan,
+    le,
+    log,
+    log1p,
+    lt,
+    maximum,
+    minimum,
+    mul,
+    ne,
+    neg,
+    pow,
+    reciprocal,
+    relu,
+    rsub,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    square,
+    sub,
+    tanh,
+    where,
 )  # fmt: skip
 from .index import gather, getitem, index_add_zeros, one_hot, scatter_add, take_along_axis
 from .linalg import dot, einsum, matmul, outer
 from .reduce import (
-    argmax, argmin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var,
+    argmax,
+    argmin,
+    cumsum,
+    logsumexp,
+    max,
+    mean,
+    min,
+    norm,
+    prod,
+    std,
+    sum,
+    var,
 )  # fmt: skip
 from .shape import (
-    broadcast_to, cat, chunk, concatenate, expand, expand_dims, flatten, pad, permute,
-    reshape, split, squeeze, stack, sum_to, swapaxes, transpose, unsqueeze,
+    broadcast_to,
+    cat,
+    chunk,
+    concatenate,
+    expand,
+    expand_dims,
+    flatten,
+    pad,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    sum_to,
+    swapaxes,
+    transpose,
+    unsqueeze,
 )  # fmt: skip
 from .softmax import log_softmax, softmax
 
@@ -103,4 +160,4 @@ def _like(o, s):
 _install()
 FUNCTIONS["stack"] = stack
 # Families that build on the basic ops above (and register more primitives).
-from . import conv, nnops, pool, resample  # noqa: E402
+from . import conv, nnops, pool, resample

@@ -77,11 +77,20 @@ def coerce_pair(a, b) -> tuple[Tensor, Tensor]:
     return a, b
 
 
-def prepare(op: str, *xs: Tensor) -> list[Tensor]:
-    """Promote dtypes (NumPy rules) and broadcast differentiable inputs to the common shape."""
+_CAST_BROADCAST: list = []  # (cast, broadcast_to), resolved on first use (import cycle)
+
+
+def _load_cast_broadcast():
     from .cast import cast
     from .shape import broadcast_to
 
+    _CAST_BROADCAST[:] = [cast, broadcast_to]
+    return _CAST_BROADCAST
+
+
+def prepare(op: str, *xs: Tensor) -> list[Tensor]:
+    """Promote dtypes (NumPy rules) and broadcast differentiable inputs to the common shape."""
+    cast, broadcast_to = _CAST_BROADCAST or _load_cast_broadcast()
     xs = list(xs)
     dt0 = xs[0].data.dtype
     if any(x.data.dtype != dt0 for x in xs):

@@ -9,7 +9,7 @@ Names follow Keras (callbacks, `History`) and scikit-learn (metrics, search)
 where they overlap.
 """
 
-from . import metrics
+from . import doctor, metrics
 from .callbacks import (
     Callback,
     CSVLogger,
@@ -30,6 +30,7 @@ from .checkpoint import (
     restore_rng,
     save_checkpoint,
 )
+from .doctor import Doctor, Finding, Report, curve_verdict, diagnose, history_verdict
 from .ensemble import Ensemble, bagging
 from .evaluate import evaluate, predict
 from .fit import Trainer, clip_grad_norm, clip_grad_value, fit
@@ -69,19 +70,71 @@ from .search import (
     random_search,
     uniform,
 )
-from . import doctor
-from .doctor import Doctor, Finding, Report, curve_verdict, diagnose, history_verdict
 
 __all__ = [
-    "Doctor", "Finding", "Report", "curve_verdict", "diagnose", "doctor", "history_verdict",
-    "Accuracy", "CSVLogger", "Callback", "Checkpoint", "CheckpointError", "ConfusionMatrix",
-    "EarlyStopping", "Ensemble", "F1Score", "Fold", "History", "JSONLinesLogger",
-    "LRFinderResult", "LRSchedulerCallback", "Mean", "MeanAbsoluteError", "MeanSquaredError",
-    "Metric", "ModelCheckpoint", "Precision", "ProgressBar", "R2Score", "Recall",
-    "SearchResults", "TerminateOnNaN", "TopKAccuracy", "Trainer", "accuracy", "atomic_write",
-    "bagging", "capture_rng", "choice", "clip_grad_norm", "clip_grad_value", "confusion_matrix",
-    "evaluate", "f1_score", "fit", "get_metric", "grid_search", "load_checkpoint", "loguniform",
-    "lr_find", "mean_absolute_error", "mean_squared_error", "metrics", "precision",
-    "precision_recall_f1", "predict", "r2_score", "randint", "random_search", "read_checkpoint",
-    "recall", "restore_rng", "save_checkpoint", "top_k_accuracy", "uniform",
+    "Accuracy",
+    "CSVLogger",
+    "Callback",
+    "Checkpoint",
+    "CheckpointError",
+    "ConfusionMatrix",
+    "Doctor",
+    "EarlyStopping",
+    "Ensemble",
+    "F1Score",
+    "Finding",
+    "Fold",
+    "History",
+    "JSONLinesLogger",
+    "LRFinderResult",
+    "LRSchedulerCallback",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "Metric",
+    "ModelCheckpoint",
+    "Precision",
+    "ProgressBar",
+    "R2Score",
+    "Recall",
+    "Report",
+    "SearchResults",
+    "TerminateOnNaN",
+    "TopKAccuracy",
+    "Trainer",
+    "accuracy",
+    "atomic_write",
+    "bagging",
+    "capture_rng",
+    "choice",
+    "clip_grad_norm",
+    "clip_grad_value",
+    "confusion_matrix",
+    "curve_verdict",
+    "diagnose",
+    "doctor",
+    "evaluate",
+    "f1_score",
+    "fit",
+    "get_metric",
+    "grid_search",
+    "history_verdict",
+    "load_checkpoint",
+    "loguniform",
+    "lr_find",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "metrics",
+    "precision",
+    "precision_recall_f1",
+    "predict",
+    "r2_score",
+    "randint",
+    "random_search",
+    "read_checkpoint",
+    "recall",
+    "restore_rng",
+    "save_checkpoint",
+    "top_k_accuracy",
+    "uniform",
 ]  # fmt: skip

@@ -3,12 +3,17 @@
 A package so later tools (model summaries, ...) can add a module here and one import line.
 """
 
+from ..summary import Summary, summary
 from .clip_grad import clip_grad_norm_, clip_grad_value_
 from .convert_parameters import parameters_to_vector, vector_to_parameters
 from .stateless import functional_call
-from ..summary import Summary, summary
 
 __all__ = [
-    "Summary", "clip_grad_norm_", "clip_grad_value_", "functional_call", "summary", "parameters_to_vector",
+    "Summary",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "functional_call",
+    "parameters_to_vector",
+    "summary",
     "vector_to_parameters",
 ]  # fmt: skip
