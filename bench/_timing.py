@@ -1,4 +1,7 @@
-"""Timing helpers shared by the benchmarks: median of repeated runs after warm-up."""
+"""Timing helpers shared by the benchmarks: median of repeated runs after warm-up.
+
+The step builders work for deepgrad and PyTorch alike (same method names).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,18 @@ def median_ms(fn: Callable[[], object], repeat: int = 30, warmup: int = 5) -> fl
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
+
+
+def train_step(model, loss_fn, opt, x, y) -> Callable[[], None]:
+    """One training step as a closure: zero_grad, forward, loss, backward, optimizer step."""
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
 
 
 def try_torch():

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median_ms, report, try_torch
+from _timing import median_ms, report, train_step, try_torch
 
 import deepgrad as dg
 
 
-def overhead_deepgrad(n: int = 1000):
-    x = dg.randn(4, 4, requires_grad=True)
+def chained_adds(x, n: int):
+    """A closure: y = x + x + ... (n adds), backward, clear x.grad (deepgrad or torch x)."""
 
     def step():
         y = x
@@ -31,19 +31,14 @@ def overhead_deepgrad(n: int = 1000):
         x.grad = None
 
     return step
+
+
+def overhead_deepgrad(n: int = 1000):
+    return chained_adds(dg.randn(4, 4, requires_grad=True), n)
 
 
 def overhead_torch(torch, n: int = 1000):
-    x = torch.randn(4, 4, requires_grad=True)
-
-    def step():
-        y = x
-        for _ in range(n):
-            y = y + x
-        y.sum().backward()
-        x.grad = None
-
-    return step
+    return chained_adds(torch.randn(4, 4, requires_grad=True), n)
 
 
 def mlp_deepgrad(xb, yb):
@@ -57,16 +52,7 @@ def mlp_deepgrad(xb, yb):
         nn.Linear(256, 10, generator=gen),
     )
     opt = dg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
-    x, y = dg.tensor(xb), dg.tensor(yb)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-
-    return step
+    return train_step(model, nn.CrossEntropyLoss(), opt, dg.tensor(xb), dg.tensor(yb))
 
 
 def mlp_torch(torch, xb, yb):
@@ -75,16 +61,8 @@ def mlp_torch(torch, xb, yb):
         nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10)
     )
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
     x, y = torch.from_numpy(xb), torch.from_numpy(yb)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-
-    return step
+    return train_step(model, nn.CrossEntropyLoss(), opt, x, y)
 
 
 def main() -> None:

@@ -92,11 +92,16 @@ def _weighted(name: str, per: Tensor, sw: np.ndarray | None, reduction: str, sha
     """Apply per-element weights and reduce; 'mean' divides by the sum of the weights."""
     if sw is not None:
         per = E.mul(per, _wrap(sw.astype(per.data.dtype)))
+    return _reduce(per, sw, reduction, shape)
+
+
+def _reduce(per: Tensor, sw: np.ndarray | None, reduction: str, shape) -> Tensor:
+    """'none': `per` in the input's shape; 'sum'; 'mean': sum / sum(sw) (a plain mean if sw is None)."""
     if reduction == "none":
         return reshape(per, shape)
     if reduction == "sum":
         return _sum(per)
-    if sw is None:
+    if sw is None:  # no weights and nothing ignored: a plain mean
         return mean(per)
     return E.div(_sum(per), float(sw.sum()))
 
@@ -156,14 +161,7 @@ def _smoothing_term(logits, w, valid, sw, reduction, shape) -> Tensor:
     smooth = E.neg(_sum(lw, axis=1))
     if valid is not None:
         smooth = E.mul(smooth, _wrap(valid.astype(logits.data.dtype)))
-    if reduction == "none":
-        return reshape(smooth, shape)
-    if reduction == "sum":
-        return _sum(smooth)
-    if sw is None:  # no weights and nothing ignored: a plain mean
-        return mean(smooth)
-    denom = sw.sum()
-    return E.div(_sum(smooth), float(denom))
+    return _reduce(smooth, sw, reduction, shape)
 
 
 def _prob_cross_entropy(input, logits, target, w, reduction, eps, shape) -> Tensor:

@@ -97,31 +97,39 @@ def std(
     return sqrt(var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim, ddof=ddof))
 
 
-def _extreme_vjp(g, ans, x, axis, keepdims):
-    """Gradient of max/min: shared equally among the tied extreme elements."""
+def _weighted_rules(weights):
+    """VJP and JVP of a reduction y = R(x) whose derivative is dy/dx_i = w_i, w = weights(...).
+
+    x_bar = broadcast(y_bar) * w (back over the reduced axes); y_dot = sum(x_dot * w) over them.
+    """
+
+    def vjp(g, ans, x, axis, keepdims):
+        return mul(_expand(g, x, axis, keepdims), weights(ans, x, axis, keepdims))
+
+    def jvp(t, ans, x, axis, keepdims):
+        return sum(mul(t, weights(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims)
+
+    return {"vjp": [vjp], "jvp": [jvp]}
+
+
+def _extreme_weights(ans, x, axis, keepdims):
+    """d max / d x_i (or min): 1/k on each of the k tied extreme elements, 0 elsewhere."""
     a = ans if keepdims else reshape(ans, _keep_shape(x.shape, axis))
     mask = eq(x, a)
     cnt = np.sum(mask.data, axis=axis, keepdims=True)
-    return mul(_expand(g, x, axis, keepdims), _wrap(mask.data / cnt))
-
-
-def _extreme_jvp(t, ans, x, axis, keepdims):
-    a = ans if keepdims else reshape(ans, _keep_shape(x.shape, axis))
-    mask = eq(x, a)
-    cnt = np.sum(mask.data, axis=axis, keepdims=True)
-    return sum(mul(t, _wrap(mask.data / cnt)), axis=axis, keepdims=keepdims)
+    return _wrap(mask.data / cnt)
 
 
 _MAXMIN_DOMAIN = Domain(_NONEMPTY, second_order=True)
 
 
-@primitive("max", vjp=[_extreme_vjp], jvp=[_extreme_jvp], domain=_MAXMIN_DOMAIN)
+@primitive("max", **_weighted_rules(_extreme_weights), domain=_MAXMIN_DOMAIN)
 def _max(x, axis, keepdims):
     """$\\max_i x_i$; the gradient goes to the maxima, split equally among ties."""
     return np.max(x, axis=axis, keepdims=keepdims)
 
 
-@primitive("min", vjp=[_extreme_vjp], jvp=[_extreme_jvp], domain=_MAXMIN_DOMAIN)
+@primitive("min", **_weighted_rules(_extreme_weights), domain=_MAXMIN_DOMAIN)
 def _min(x, axis, keepdims):
     """$\\min_i x_i$; the gradient goes to the minima, split equally among ties."""
     return np.min(x, axis=axis, keepdims=keepdims)
@@ -177,16 +185,7 @@ def _lse_weights(ans, x, axis, keepdims):
 
 @primitive(
     "logsumexp",
-    vjp=[
-        lambda g, ans, x, axis, keepdims: mul(
-            _expand(g, x, axis, keepdims), _lse_weights(ans, x, axis, keepdims)
-        )
-    ],
-    jvp=[
-        lambda t, ans, x, axis, keepdims: sum(
-            mul(t, _lse_weights(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims
-        )
-    ],
+    **_weighted_rules(_lse_weights),
     domain=Domain(_NONEMPTY, low=-3.0, high=3.0),
 )
 def _logsumexp(x, axis, keepdims):
@@ -221,16 +220,7 @@ def _prod_others(ans, x, axis, keepdims):
 
 @primitive(
     "prod",
-    vjp=[
-        lambda g, ans, x, axis, keepdims: mul(
-            _expand(g, x, axis, keepdims), _prod_others(ans, x, axis, keepdims)
-        )
-    ],
-    jvp=[
-        lambda t, ans, x, axis, keepdims: sum(
-            mul(t, _prod_others(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims
-        )
-    ],
+    **_weighted_rules(_prod_others),
     domain=Domain(_RED_CASES, low=0.5, high=1.5),
 )
 def _prod(x, axis, keepdims):
@@ -253,16 +243,7 @@ def _norm_dir(ans, x, axis, keepdims):
 
 @primitive(
     "norm2",
-    vjp=[
-        lambda g, ans, x, axis, keepdims: mul(
-            _expand(g, x, axis, keepdims), _norm_dir(ans, x, axis, keepdims)
-        )
-    ],
-    jvp=[
-        lambda t, ans, x, axis, keepdims: sum(
-            mul(t, _norm_dir(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims
-        )
-    ],
+    **_weighted_rules(_norm_dir),
     domain=Domain(_NONEMPTY),
 )
 def _norm2(x, axis, keepdims):

@@ -44,33 +44,30 @@ def grads_vector(params: Sequence[Tensor]) -> np.ndarray:
     return gather([p.grad for p in params], params)
 
 
-def set_params(params: Sequence[Tensor], vec: np.ndarray) -> None:
-    """Write `vec` into the parameters in place (theta <- vec)."""
+def _pieces(vec: np.ndarray, params: Sequence[Tensor]):
+    """(p, the slice of `vec` that belongs to p, shaped like p) for each parameter in turn."""
     offset = 0
     for p in params:
         n = p.data.size
-        p.data[...] = vec[offset : offset + n].reshape(p.data.shape)
+        yield p, vec[offset : offset + n].reshape(p.data.shape)
         offset += n
+
+
+def set_params(params: Sequence[Tensor], vec: np.ndarray) -> None:
+    """Write `vec` into the parameters in place (theta <- vec)."""
+    for p, piece in _pieces(vec, params):
+        p.data[...] = piece
 
 
 def add_to_params(params: Sequence[Tensor], step: float, d: np.ndarray) -> None:
     """theta <- theta + step * d, in place."""
-    offset = 0
-    for p in params:
-        n = p.data.size
-        p.data += (step * d[offset : offset + n]).reshape(p.data.shape).astype(p.data.dtype)
-        offset += n
+    for p, piece in _pieces(d, params):
+        p.data += (step * piece).astype(p.data.dtype)
 
 
 def split(vec: np.ndarray, params: Sequence[Tensor]) -> list[Tensor]:
     """Cut a flat vector into tensors shaped (and typed) like `params`."""
-    out, offset = [], 0
-    for p in params:
-        n = p.data.size
-        chunk = vec[offset : offset + n].reshape(p.data.shape).astype(p.data.dtype)
-        out.append(_wrap(chunk))
-        offset += n
-    return out
+    return [_wrap(piece.astype(p.data.dtype)) for p, piece in _pieces(vec, params)]
 
 
 def closure_objective(

@@ -25,6 +25,25 @@ from .optimizer import Optimizer, ParamsT, check_nonneg
 from .sgd import SGD, effective_grad
 
 
+def _hypergradient_lr_step(
+    opt: SGDHD | AdamHD, group: dict[str, Any]
+) -> tuple[list[Tensor], list[np.ndarray]]:
+    """alpha <- alpha + beta sum_p g_t . u_{t-1} on `group["lr"]`; returns (params, g_t).
+
+    g_t is each live parameter's gradient (with weight decay, copied out of scratch);
+    `opt._prev_direction(p, group)` gives u_{t-1}, or None where there is none yet.
+    """
+    live = [p for p in group["params"] if p.grad is not None]
+    grads = [effective_grad(opt, p, group["weight_decay"], False).copy() for p in live]
+    h = 0.0
+    for p, g in zip(live, grads):
+        prev = opt._prev_direction(p, group)
+        if prev is not None:
+            h += float(np.vdot(g, prev))
+    group["lr"] = group["lr"] + group["hypergrad_lr"] * h
+    return live, grads
+
+
 class SGDHD(SGD):
     """SGD with hypergradient descent on its learning rate (Baydin et al. 2018).
 
@@ -61,14 +80,7 @@ class SGDHD(SGD):
         """Update each group's lr by its hypergradient, then take the SGD step."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            live = [p for p in group["params"] if p.grad is not None]
-            grads = [effective_grad(self, p, group["weight_decay"], False).copy() for p in live]
-            h = 0.0
-            for p, g in zip(live, grads):
-                prev = self.state.get(p, {}).get("prev_direction")
-                if prev is not None:
-                    h += float(np.vdot(g, prev))
-            group["lr"] = group["lr"] + group["hypergrad_lr"] * h
+            live, grads = _hypergradient_lr_step(self, group)
             for p, g in zip(live, grads):
                 d = g
                 if group["momentum"] != 0:
@@ -79,6 +91,10 @@ class SGDHD(SGD):
                 state["prev_direction"] = d.copy()
                 p.data -= (group["lr"] * d).astype(p.data.dtype, copy=False)
         return loss
+
+    def _prev_direction(self, p: Tensor, group: dict) -> np.ndarray | None:
+        """u_{t-1} for parameter p (stored by the last step), or None before its first step."""
+        return self.state.get(p, {}).get("prev_direction")
 
 
 class AdamHD(Adam):
@@ -108,14 +124,7 @@ class AdamHD(Adam):
         """Update each group's lr by its hypergradient, then take the Adam step."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            live = [p for p in group["params"] if p.grad is not None]
-            grads = [effective_grad(self, p, group["weight_decay"], False).copy() for p in live]
-            h = 0.0
-            for p, g in zip(live, grads):
-                state = self.state.get(p)
-                if state is not None and state["step"] > 0:
-                    h += float(np.vdot(g, self._direction(p.data, state, group)))
-            group["lr"] = group["lr"] + group["hypergrad_lr"] * h
+            live, grads = _hypergradient_lr_step(self, group)
             for p, g in zip(live, grads):
                 state = self.state.get(p)
                 if state is None:
@@ -123,6 +132,13 @@ class AdamHD(Adam):
                 state["step"] += 1
                 self._adam_update(p.data, g, state, group)
         return loss
+
+    def _prev_direction(self, p: Tensor, group: dict) -> np.ndarray | None:
+        """u_{t-1} for parameter p, or None before its first step."""
+        state = self.state.get(p)
+        if state is None or state["step"] <= 0:
+            return None
+        return self._direction(p.data, state, group)
 
     def _direction(self, x: np.ndarray, state: dict, group: dict) -> np.ndarray:
         """The previous Adam direction m_hat / (sqrt(v_hat) + eps), from the stored moments."""

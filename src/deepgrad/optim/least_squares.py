@@ -22,7 +22,7 @@ from ..core.state import enable_grad, no_grad
 from ..core.tensor import Tensor, _wrap
 from . import flat
 from .line_search import armijo_backtracking
-from .optimizer import Optimizer, ParamsT, check_nonneg
+from .optimizer import Optimizer, ParamsT, check_choice, check_nonneg
 
 _EXPLICIT_MAX = 200  # "auto" forms J explicitly up to this many parameters
 _LAMBDA_MAX = 1e16  # beyond this the damped step is below rounding: give up on this iteration
@@ -121,10 +121,7 @@ class _LeastSquaresOptimizer(Optimizer):
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
-        if group["solver"] not in ("auto", "cg", "explicit"):
-            raise ValueError(
-                f"{self._name}: solver must be 'auto', 'cg' or 'explicit', got {group['solver']!r}"
-            )
+        check_choice(self._name, "solver", group["solver"], ("auto", "cg", "explicit"))
 
     def _params(self) -> list[Tensor]:
         return self._all_params()
@@ -173,10 +170,7 @@ class GaussNewton(_LeastSquaresOptimizer):
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
         check_nonneg("GaussNewton", "damping", group["damping"])
-        if group["line_search_fn"] not in (None, "armijo"):
-            raise ValueError(
-                f"GaussNewton: line_search_fn must be None or 'armijo', got {group['line_search_fn']!r}"
-            )
+        check_choice("GaussNewton", "line_search_fn", group["line_search_fn"], (None, "armijo"))
 
     def step(self, closure: Callable[[], Any] | None = None) -> float:
         """One Gauss-Newton step; returns the cost before it (`closure` is not needed)."""
@@ -246,11 +240,7 @@ class LevenbergMarquardt(_LeastSquaresOptimizer):
         for name in ("lambda_up", "lambda_down"):
             if not isinstance(group[name], (int, float)) or not group[name] > 1:
                 raise ValueError(f"LevenbergMarquardt: {name} must be > 1, got {group[name]!r}")
-        if group["diag"] not in (None, "marquardt", "identity"):
-            raise ValueError(
-                "LevenbergMarquardt: diag must be None, 'marquardt' or 'identity', "
-                f"got {group['diag']!r}"
-            )
+        check_choice("LevenbergMarquardt", "diag", group["diag"], (None, "marquardt", "identity"))
         if group["diag"] == "marquardt" and group["solver"] == "cg":
             raise ValueError("LevenbergMarquardt: diag='marquardt' needs solver='explicit'")
 

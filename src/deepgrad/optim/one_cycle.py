@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_choice
 from .scheduler_base import LRScheduler
 
 
@@ -49,10 +49,7 @@ class OneCycleLR(LRScheduler):
         self.total_steps = self._total(total_steps, epochs, steps_per_epoch)
         if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
             raise ValueError(f"OneCycleLR: pct_start must be a float in [0, 1], got {pct_start!r}")
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(
-                f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
-            )
+        check_choice("OneCycleLR", "anneal_strategy", anneal_strategy, ("cos", "linear"))
         self.anneal_strategy = anneal_strategy
         self._phases = self._make_phases(pct_start, three_phase)
         if last_epoch == -1:
@@ -82,16 +79,16 @@ class OneCycleLR(LRScheduler):
 
     def _make_phases(self, pct: float, three_phase: bool) -> list[dict[str, Any]]:
         n = self.total_steps
-        up = float(pct * n) - 1
+        warmup = {  # lr up to max_lr while momentum goes down to base_momentum
+            "end_step": float(pct * n) - 1,
+            "start_lr": "initial_lr",
+            "end_lr": "max_lr",
+            "start_momentum": "max_momentum",
+            "end_momentum": "base_momentum",
+        }
         if three_phase:
             return [
-                {
-                    "end_step": up,
-                    "start_lr": "initial_lr",
-                    "end_lr": "max_lr",
-                    "start_momentum": "max_momentum",
-                    "end_momentum": "base_momentum",
-                },
+                warmup,
                 {
                     "end_step": float(2 * pct * n) - 2,
                     "start_lr": "max_lr",
@@ -108,13 +105,7 @@ class OneCycleLR(LRScheduler):
                 },
             ]
         return [
-            {
-                "end_step": up,
-                "start_lr": "initial_lr",
-                "end_lr": "max_lr",
-                "start_momentum": "max_momentum",
-                "end_momentum": "base_momentum",
-            },
+            warmup,
             {
                 "end_step": n - 1,
                 "start_lr": "max_lr",

@@ -53,6 +53,14 @@ def check_nonneg(owner: str, name: str, value: Any) -> None:
         raise ValueError(f"{owner}: {name} must be a finite number >= 0, got {name}={value!r}")
 
 
+def check_choice(owner: str, name: str, value: Any, options: tuple) -> None:
+    """Raise ValueError unless `value` is one of `options` ("must be A, B or C, got ...")."""
+    if value not in options:
+        names = [repr(o) for o in options]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        raise ValueError(f"{owner}: {name} must be {listed}, got {value!r}")
+
+
 def check_betas(owner: str, betas: Any) -> None:
     """Raise ValueError unless `betas` is a pair with each entry in [0, 1)."""
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:

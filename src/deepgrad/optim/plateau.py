@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_choice
 from .scheduler_base import LRScheduler
 
 
@@ -32,12 +32,8 @@ class ReduceLROnPlateau(LRScheduler):
             raise TypeError(f"ReduceLROnPlateau: {type(optimizer).__name__} is not an Optimizer")
         if not 0 <= factor < 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be in [0, 1), got factor={factor!r}")
-        if mode not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(
-                f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}"
-            )
+        check_choice("ReduceLROnPlateau", "mode", mode, ("min", "max"))
+        check_choice("ReduceLROnPlateau", "threshold_mode", threshold_mode, ("rel", "abs"))
         n = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n:

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import flat
 from .line_search import strong_wolfe
-from .optimizer import Optimizer, ParamsT, check_nonneg
+from .optimizer import Optimizer, ParamsT, check_choice, check_nonneg
 
 
 class _QuasiNewton(Optimizer):
@@ -62,11 +62,7 @@ class _QuasiNewton(Optimizer):
                 )
         check_nonneg(self._name, "tolerance_grad", group["tolerance_grad"])
         check_nonneg(self._name, "tolerance_change", group["tolerance_change"])
-        if group["line_search_fn"] not in (None, "strong_wolfe"):
-            raise ValueError(
-                f"{self._name}: line_search_fn must be None or 'strong_wolfe', "
-                f"got {group['line_search_fn']!r}"
-            )
+        check_choice(self._name, "line_search_fn", group["line_search_fn"], (None, "strong_wolfe"))
 
     # subclasses: reset memory, record a pair (s, y), apply -H to g
     @abstractmethod

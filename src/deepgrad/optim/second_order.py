@@ -17,7 +17,7 @@ from ..core.state import enable_grad
 from ..core.tensor import Tensor
 from . import flat
 from .line_search import armijo_backtracking
-from .optimizer import Optimizer, ParamsT, check_nonneg
+from .optimizer import Optimizer, ParamsT, check_choice, check_nonneg
 
 _EXACT_MAX = 500  # "auto" builds the full Hessian up to this many parameters
 
@@ -144,14 +144,8 @@ class Newton(Optimizer):
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
         check_nonneg("Newton", "damping", group["damping"])
-        if group["solver"] not in ("auto", "exact", "cg"):
-            raise ValueError(
-                f"Newton: solver must be 'auto', 'exact' or 'cg', got {group['solver']!r}"
-            )
-        if group["line_search_fn"] not in (None, "armijo"):
-            raise ValueError(
-                f"Newton: line_search_fn must be None or 'armijo', got {group['line_search_fn']!r}"
-            )
+        check_choice("Newton", "solver", group["solver"], ("auto", "exact", "cg"))
+        check_choice("Newton", "line_search_fn", group["line_search_fn"], (None, "armijo"))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One Newton step per parameter group; returns the loss before it."""
