@@ -54,7 +54,9 @@ def _unbatch(y, squeeze: bool):
 def _add_bias(y: Tensor, bias: Tensor | None) -> Tensor:
     if bias is None:
         return y
-    return add(y, reshape(bias, (1, bias.shape[0]) + (1,) * (y.ndim - 2)))
+    if y.dtype != bias.dtype or bias.ndim != 1 or bias.shape[0] != y.shape[1]:
+        return add(y, reshape(bias, (1, bias.shape[0]) + (1,) * (y.ndim - 2)))
+    return _C.channel_bias(y, bias)
 
 
 def same_padding(kernel_size, dilation) -> tuple[tuple[int, int], ...]:
@@ -84,6 +86,8 @@ def _convnd(d, x, weight, bias, stride, padding, dilation, groups):
     stride = _C.norm_tuple(stride, d, "stride", op)
     dilation = _C.norm_tuple(dilation, d, "dilation", op)
     padding = _conv_padding(padding, weight.shape[2:], stride, dilation, op)
+    if bias is not None and bias.ndim == 1 and bias.dtype == x.dtype == weight.dtype:
+        return _unbatch(_C.conv(x, weight, stride, padding, dilation, groups, bias=bias), squeeze)
     y = _C.conv(x, weight, stride, padding, dilation, groups)
     return _unbatch(_add_bias(y, bias), squeeze)
 

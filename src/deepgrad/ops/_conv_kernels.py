@@ -1,20 +1,23 @@
 """NumPy kernels behind the convolution primitives (no autodiff here).
 
-Two ways to lay the input's windows out as columns for one BLAS product:
+Two kernel families, chosen per layer by its output width (`_use_cl`):
 
-* strided (any stride): a strided view of the zero-padded input, shape
-  (C, *K, N, *O), copied into one contiguous buffer (im2col).
-* flat (stride 1): the padded input is flattened per channel to one long row
-  (N * prod(padded spatial) values); the window at kernel offset k is then the
-  same row shifted by a constant, so each of the prod(K) column blocks is one
-  contiguous copy, and col2im is prod(K) contiguous adds.  The product is
-  computed at every padded position and the output cropped (a view); the
-  gradient is zero-extended to the padded positions so the extra columns
-  contribute nothing.  This is the fast path for the usual stride-1 layers.
+* channels-last (groups 1, at most `_CL_MAX_CHANNELS` outputs: LeNet-sized layers):
+  the product is (N * prod(O), K * C) columns @ (K * C, C_out), giving an output
+  stored channels-last, from which the next layer's windows (N, *O, *K, C) copy runs of
+  K_last * C values.  Inputs with few channels take (C * K, N * prod(O)) columns
+  instead (runs of O_last values) through a transposed view.  The input gradient is
+  one product per kernel offset (a batched matmul) added into a channels-last buffer.
+* channels-first (wide layers, groups): im2col columns (C * prod(K), N * prod(O)),
+  either strided (any stride) or "flat" (stride 1: the padded input is flattened per
+  channel to one long row, each kernel offset's block is one contiguous copy, the product
+  runs over every padded position and the output is cropped; col2im is prod(K)
+  contiguous adds).  Outputs are (N, C, *S) views of (C, N, *S) buffers.
 
-Outputs come back as (N, C, *S) views of (C, N, *S) buffers: channels-first is
-the order both layouts read and write fastest, and the next im2col reads it
-without a transpose.
+The forward's columns are kept for the weight gradient (`_ColsCache`), and the large
+temporaries (columns, padded copies) are recycled through `_Workspace`: a fresh
+multi-megabyte array is an mmap whose pages the kernel faults in on first touch, which
+on the LeNet step cost as much as the matrix products.
 """
 
 from __future__ import annotations
@@ -35,6 +38,67 @@ _DW_CHUNK = 4096
 # The flat path computes prod(padded) / prod(out) times the needed columns; past this
 # ratio the strided path is cheaper.
 _FLAT_MAX_RATIO = 2.5
+# Channels-last kernels for layers with at most this many output channels (LeNet-sized
+# layers: measured faster there); wider layers (ResNet) measured faster channels-first.
+_CL_MAX_CHANNELS = 32
+
+
+def _use_cl(cout: int, groups: int) -> bool:
+    return groups == 1 and cout <= _CL_MAX_CHANNELS
+
+
+class _Workspace:
+    """Recycled scratch arrays for the large temporaries (columns, padded copies).
+
+    A fresh multi-megabyte array is a fresh mmap whose pages the kernel faults in and
+    zeroes on first touch; on the LeNet step that cost more than the products.  Buffers
+    that never escape a kernel are handed back here and reused by the next call of the
+    same size.  Bounded in bytes; taking is a dict pop, atomic under the GIL.
+    """
+
+    def __init__(self, max_bytes: int = 128 << 20, min_bytes: int = 1 << 16) -> None:
+        self.free: dict = {}
+        self.nbytes, self.max_bytes, self.min_bytes = 0, max_bytes, min_bytes
+
+    def empty(self, shape, dtype) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        stack = self.free.get((math.prod(shape) * dtype.itemsize, dtype.str))
+        if stack:
+            try:
+                buf = stack.pop()
+            except IndexError:
+                return np.empty(shape, dtype)
+            self.nbytes -= buf.nbytes
+            return buf.reshape(shape)
+        return np.empty(shape, dtype)
+
+    def zeros(self, shape, dtype) -> np.ndarray:
+        buf = self.empty(shape, dtype)
+        buf.fill(0)
+        return buf
+
+    def give(self, buf: np.ndarray) -> None:
+        """Hand back a buffer (or a view of one) that nothing else references."""
+        while isinstance(buf.base, np.ndarray):
+            buf = buf.base
+        if buf.base is not None or buf.nbytes < self.min_bytes or not buf.flags.c_contiguous:
+            return
+        if self.nbytes + buf.nbytes > self.max_bytes:
+            return
+        stack = self.free.setdefault((buf.nbytes, buf.dtype.str), [])
+        if len(stack) < 4:
+            stack.append(buf.reshape(-1))
+            self.nbytes += buf.nbytes
+
+
+_WS = _Workspace()
+
+
+def _copy_to_ws(view: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of `view` in a workspace buffer."""
+    out = _WS.empty(view.shape, view.dtype)
+    np.copyto(out, view)
+    return out
 
 
 def out_shape(spatial, ksize, stride, padding, dilation) -> tuple[int, ...]:
@@ -89,7 +153,7 @@ def _zero_pad(x: np.ndarray, padding) -> np.ndarray:
     if not any(lo or hi for lo, hi in padding):
         return x
     shape = x.shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], padding))
-    xp = np.zeros(shape, dtype=x.dtype)
+    xp = _WS.zeros(shape, x.dtype)
     inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], padding))
     xp[(slice(None), slice(None)) + inner] = x
     return xp
@@ -107,7 +171,9 @@ def _im2col(x, ksize, out, stride, padding, dilation) -> np.ndarray:
         + (st[0],)
         + tuple(a * s for a, s in zip(sp, stride))
     )
-    cols = np.ascontiguousarray(as_strided(xp, shape, strides, writeable=False))
+    cols = _copy_to_ws(as_strided(xp, shape, strides, writeable=False))
+    if xp is not x:
+        _WS.give(xp)
     return cols.reshape(c * math.prod(ksize), n * math.prod(out))
 
 
@@ -144,7 +210,7 @@ def _flat_input(x, padding, slack) -> tuple[np.ndarray, tuple[int, ...]]:
     n, c = x.shape[:2]
     spad = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding))
     length = n * math.prod(spad)
-    buf = np.zeros((c, length + slack), dtype=x.dtype)
+    buf = _WS.zeros((c, length + slack), x.dtype)
     view = buf[:, :length].reshape((c, n) + spad)
     inner = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[2:], padding))
     view[(slice(None), slice(None)) + inner] = _channels_first(x)
@@ -158,16 +224,23 @@ def _flat_cols(x, ksize, padding, dilation) -> tuple[np.ndarray, tuple[int, ...]
     offs = _flat_offsets(spad, ksize, dilation)
     buf, spad = _flat_input(x, padding, max(offs))
     length = n * math.prod(spad)
-    cols = np.empty((c, len(offs), length), dtype=x.dtype)
+    # rows padded past a power-of-two length: such a row stride makes the product's
+    # reads alias in cache (2x slower on the first LeNet layer, 64 x 32 x 32 columns)
+    cols = _WS.empty((c, len(offs), length + _row_pad(length)), x.dtype)
     for j, s in enumerate(offs):
-        cols[:, j] = buf[:, s : s + length]
-    return cols.reshape(c * len(offs), length), spad
+        cols[:, j, :length] = buf[:, s : s + length]
+    _WS.give(buf)
+    return cols.reshape(c * len(offs), -1)[:, :length], spad
+
+
+def _row_pad(length: int) -> int:
+    return 16 if length >= 1024 and length & (length - 1) == 0 else 0
 
 
 def _extend(y: np.ndarray, spad) -> np.ndarray:
     """(N, C, *O) -> channels-first (C, N * prod(padded)) with zeros past O."""
     n, c = y.shape[:2]
-    ext = np.zeros((c, n) + tuple(spad), dtype=y.dtype)
+    ext = _WS.zeros((c, n) + tuple(spad), y.dtype)
     ext[(slice(None), slice(None)) + tuple(slice(0, o) for o in y.shape[2:])] = _channels_first(y)
     return ext.reshape(c, -1)
 
@@ -197,9 +270,10 @@ class _ColsCache:
     def _sample(x) -> bytes:
         return np.asarray(x.flat[:: max(1, x.size // 61)]).tobytes()
 
-    def put(self, x, geo, value) -> None:
+    def put(self, x, geo, value) -> bool:
+        """Keep `value` for `x`'s weight gradient (only while recording); True if kept."""
         if not STATE.grad:
-            return
+            return False
         key = self._key(x, geo)
         self._drop(key)
         size = sum(a.nbytes for a in value if isinstance(a, np.ndarray))
@@ -209,6 +283,7 @@ class _ColsCache:
             len(self.entries) > self.max_entries or self.nbytes > self.max_bytes
         ):
             self._drop(next(iter(self.entries)))
+        return True
 
     def take(self, x, geo):
         key = self._key(x, geo)
@@ -230,30 +305,160 @@ class _ColsCache:
 _CACHE = _ColsCache()
 
 
+# --- channels-last layout (groups == 1) ---------------------------------------------------
+#
+# Outputs are (N * prod(O), C_out) GEMM results, returned as (N, C_out, *O) views
+# (channels-last memory); the next layer's windows (N, *O, *K, C) then have contiguous
+# runs of K_last * C values.  Inputs with few channels (C * K_last < O_last, stride 1)
+# are laid out the other way, (C, *K, N, *O), whose runs are O_last long; both orders feed
+# the same product through a transposed view, which BLAS reads without a copy.
+
+
+def _cl_rows_first(c, ksize, out, stride, dilation) -> bool:
+    """True for (N*P, K*C) columns; False for (C*K, N*P) (few channels, stride 1)."""
+    return c * ksize[-1] >= out[-1] or stride[-1] != 1 or dilation[-1] != 1
+
+
+def _cl_padded(x, padding) -> np.ndarray:
+    """x as channels-last (N, *padded, C), zero-padded (a view when already so stored)."""
+    xcl = np.moveaxis(x, 1, -1)
+    if not any(lo or hi for lo, hi in padding) and xcl.flags.c_contiguous:
+        return xcl
+    shape = (x.shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], padding))
+    buf = _WS.zeros(shape + (x.shape[1],), x.dtype)
+    buf[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], padding))] = xcl
+    return buf
+
+
+def _cl_cols(x, ksize, out, stride, padding, dilation):
+    """(rows_first, columns): (N*P, prod(K)*C) or (C*prod(K), N*P), C-contiguous."""
+    n, c = x.shape[:2]
+    if _cl_rows_first(c, ksize, out, stride, dilation):
+        xp = _cl_padded(x, padding)
+        sp = xp.strides[1:-1]
+        shape = (n, *out, *ksize, c)
+        strides = (
+            (xp.strides[0],)
+            + tuple(a * s for a, s in zip(sp, stride))
+            + tuple(a * d for a, d in zip(sp, dilation))
+            + (xp.strides[-1],)
+        )
+        cols = _copy_to_ws(as_strided(xp, shape, strides, writeable=False))
+        if not np.may_share_memory(xp, x):
+            _WS.give(xp)
+        return True, cols.reshape(n * math.prod(out), -1)
+    return False, _im2col(x, ksize, out, stride, padding, dilation)
+
+
+def _cl_matrix(y: np.ndarray) -> np.ndarray:
+    """(N, C, *S) as an (N * prod(S), C) matrix: a view if stored channels-last or
+    channels-first (then a transposed view, which BLAS reads as is), else a copy."""
+    ycl = np.moveaxis(y, 1, -1)
+    if ycl.flags.c_contiguous:
+        return ycl.reshape(-1, y.shape[1])
+    ycf = np.moveaxis(y, 1, 0)
+    if ycf.flags.c_contiguous:
+        return ycf.reshape(y.shape[1], -1).T
+    return np.ascontiguousarray(ycl).reshape(-1, y.shape[1])
+
+
+def _cl_out(y2: np.ndarray, n: int, out) -> np.ndarray:
+    """(N*P, C) -> (N, C, *O) view."""
+    return np.moveaxis(y2.reshape((n, *out, y2.shape[1])), -1, 1)
+
+
+def _cl_forward(x, w, ksize, out, stride, padding, dilation) -> np.ndarray:
+    n, cout = x.shape[0], w.shape[0]
+    rows, cols = _cl_cols(x, ksize, out, stride, padding, dilation)
+    if rows:
+        wm = np.moveaxis(w, 1, -1).reshape(cout, -1)
+        y2 = np.matmul(cols, wm.T)
+    else:
+        y2 = np.matmul(cols.T, w.reshape(cout, -1).T)
+    if not _CACHE.put(x, ("cl", ksize, out, stride, padding, dilation), (cols,)):
+        _WS.give(cols)
+    return _cl_out(y2, n, out)
+
+
+def _dot_long(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for a long inner dimension and a small result (a first layer's dW): OpenBLAS
+    runs these at half speed in one call; _DW_CHUNK-long slices, summed, are 2x faster."""
+    k = a.shape[1]
+    if k <= 2 * _DW_CHUNK or a.shape[0] * b.shape[1] > 1 << 16:
+        return np.matmul(a, b)
+    acc = np.matmul(a[:, :_DW_CHUNK], b[:_DW_CHUNK])
+    for i in range(_DW_CHUNK, k, _DW_CHUNK):
+        acc += np.matmul(a[:, i : i + _DW_CHUNK], b[i : i + _DW_CHUNK])
+    return acc
+
+
+def _cl_weight_grad(x, y, ksize, stride, padding, dilation) -> np.ndarray:
+    out, (cout, cin) = y.shape[2:], (y.shape[1], x.shape[1])
+    hit = _CACHE.take(x, ("cl", ksize, out, stride, padding, dilation))
+    cols = hit[0] if hit is not None else _cl_cols(x, ksize, out, stride, padding, dilation)[1]
+    g = _cl_matrix(y)
+    dt = np.result_type(x, y)
+    if cols.shape[0] == g.shape[0]:  # rows first: (N*P, K*C)
+        dw = _dot_long(g.T, cols).reshape((cout, *ksize, cin))
+        dw = np.ascontiguousarray(np.moveaxis(dw, -1, 1), dtype=dt)
+    else:
+        dw = np.ascontiguousarray(_dot_long(cols, g).T, dtype=dt).reshape((cout, cin) + ksize)
+    _WS.give(cols)
+    return dw
+
+
+def _cl_input_grad(y, w, size, stride, padding, dilation) -> np.ndarray:
+    n, cout, cin, ksize, out = y.shape[0], w.shape[0], w.shape[1], w.shape[2:], y.shape[2:]
+    g = _cl_matrix(y)
+    kk = math.prod(ksize)
+    wk = np.ascontiguousarray(w.reshape(cout, cin, kk).transpose(2, 0, 1))
+    if kk == 1 and not any(lo or hi for lo, hi in padding) and all(s == 1 for s in stride):
+        return _cl_out(np.matmul(g, wk[0]), n, out)
+    cols = np.matmul(g, wk, out=_WS.empty((kk, g.shape[0], cin), np.result_type(g, wk)))
+    cols = cols.reshape((kk, n, *out, cin))
+    spad = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
+    xp = np.zeros((n, *spad, cin), dtype=cols.dtype)
+    for j, k in enumerate(itertools.product(*(range(f) for f in ksize))):
+        idx = tuple(
+            slice(ki * d, ki * d + s * (o - 1) + 1, s)
+            for ki, d, s, o in zip(k, dilation, stride, out)
+        )
+        xp[(slice(None),) + idx] += cols[j]
+    _WS.give(cols)
+    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(size, padding))
+    return np.moveaxis(xp[(slice(None),) + crop], -1, 1)
+
+
 # --- the three kernels -----------------------------------------------------------------------
 
 
 def conv_forward(x, w, stride, padding, dilation, groups) -> np.ndarray:
-    """y = conv(x, w) as an (N, C_out, *O) view of a channels-first buffer."""
+    """y = conv(x, w) as an (N, C_out, *O) view (channels-last or -first memory)."""
     n, cout, ksize = x.shape[0], w.shape[0], w.shape[2:]
     out = out_shape(x.shape[2:], ksize, stride, padding, dilation)
+    if _use_cl(cout, groups):
+        return _cl_forward(x, w, ksize, out, stride, padding, dilation)
     wg = w.reshape(groups, cout // groups, -1)
     if _use_flat(x.shape[2:], out, stride, padding):
         cols, spad = _flat_cols(x, ksize, padding, dilation)
-        _CACHE.put(x, ("flat", ksize, padding, dilation), (cols, spad))
         y = _grouped_matmul(wg, cols.reshape(groups, -1, cols.shape[1]))
+        if not _CACHE.put(x, ("flat", ksize, padding, dilation), (cols, spad)):
+            _WS.give(cols)
         y = y.reshape((cout, n) + spad)[
             (slice(None), slice(None)) + tuple(slice(0, o) for o in out)
         ]
     else:
         cols = _im2col(x, ksize, out, stride, padding, dilation)
-        _CACHE.put(x, ("strided", ksize, out, stride, padding, dilation), (cols,))
         y = _grouped_matmul(wg, cols.reshape(groups, -1, cols.shape[1])).reshape((cout, n) + out)
+        if not _CACHE.put(x, ("strided", ksize, out, stride, padding, dilation), (cols,)):
+            _WS.give(cols)
     return np.moveaxis(y, 0, 1)
 
 
 def conv_input_grad(y, w, stride, padding, dilation, groups, size) -> np.ndarray:
     """x = conv_transpose(y, w) of spatial `size`, as an (N, C_in, *size) view."""
+    if _use_cl(w.shape[0], groups):
+        return _cl_input_grad(y, w, tuple(size), stride, padding, dilation)
     n, cout, ksize = y.shape[0], w.shape[0], w.shape[2:]
     cin = w.shape[1] * groups
     wt = w.reshape(groups, cout // groups, -1).transpose(0, 2, 1)
@@ -261,12 +466,15 @@ def conv_input_grad(y, w, stride, padding, dilation, groups, size) -> np.ndarray
         spad = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
         offs = _flat_offsets(spad, ksize, dilation)
         ext = _extend(y, spad)
-        cols = _grouped_matmul(wt, ext.reshape(groups, -1, ext.shape[1]))
         length = ext.shape[1]
+        cols = _WS.empty((groups, cin // groups * len(offs), length), ext.dtype)
+        np.matmul(wt, ext.reshape(groups, -1, length), out=cols)
+        _WS.give(ext)
         cols = cols.reshape(cin, len(offs), length)
         buf = np.zeros((cin, length + max(offs)), dtype=cols.dtype)
         for j, s in enumerate(offs):
             buf[:, s : s + length] += cols[:, j]
+        _WS.give(cols)
         xp = buf[:, :length].reshape((cin, n) + spad)
         crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(size, padding))
         xp = xp[(slice(None), slice(None)) + crop]
@@ -281,6 +489,8 @@ def conv_weight_grad(x, y, stride, padding, dilation, groups, ksize) -> np.ndarr
     """dw[o, c, k] = sum_{n, p} y[n, o, p] x_pad[n, c, s p + d k], shape (C_out, C_in/G, *K)."""
     cout, cin = y.shape[1], x.shape[1]
     ksize = tuple(ksize)
+    if _use_cl(cout, groups):
+        return _cl_weight_grad(x, y, ksize, stride, padding, dilation)
     if _use_flat(x.shape[2:], y.shape[2:], stride, padding):
         hit = _CACHE.take(x, ("flat", ksize, padding, dilation))
         cols, spad = hit if hit is not None else _flat_cols(x, ksize, padding, dilation)
@@ -295,4 +505,14 @@ def conv_weight_grad(x, y, stride, padding, dilation, groups, ksize) -> np.ndarr
     dw = np.empty((cout, cin // groups) + ksize, dtype=np.result_type(x, y))
     a, b = yc.reshape(groups, cout // groups, -1), cols.reshape(groups, -1, cols.shape[1])
     _matmul_nt(a, b, dw.reshape(groups, cout // groups, -1))
+    _WS.give(cols)
+    if yc.base is not None and not np.may_share_memory(yc, y):
+        _WS.give(yc)
     return dw
+
+
+def channel_sum(x: np.ndarray) -> np.ndarray:
+    """sum of (N, C, *S) over all axes but 1, as a matrix-vector product when it can."""
+    m = _cl_matrix(x)
+    ones = np.ones(m.shape[0], dtype=x.dtype)
+    return np.matmul(ones, m) if x.dtype.kind == "f" else m.sum(axis=0)

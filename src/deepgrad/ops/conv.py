@@ -8,15 +8,16 @@ The three are one trilinear form T(x, w, y) = <conv(x, w), y> read three ways:
 
 so each one's VJP and JVP are the other two and gradients of gradients need no
 extra code.  Forwards use im2col: the zero-padded input's windows, a strided
-view, are copied once into a contiguous (groups, C/G * prod(K), N * prod(O))
-buffer and multiplied by the weight in one BLAS product per group.  The
-transpose multiplies first and scatters the columns back with one strided add
-per kernel offset (col2im).
+view, are copied once into a contiguous buffer and multiplied by the weight in
+one BLAS product (per group).  The transpose multiplies first and scatters the
+columns back with one strided add per kernel offset (col2im).  `conv_bias` adds
+a layer's bias in the same primitive (in place into the fresh output) and its
+gradient is `channel_sum`, one matrix-vector product.
 
 Static parameters, all tuples with one entry per spatial dim: `stride`,
 `padding` as (before, after) pairs, `dilation`; plus `groups`.  Outputs are
-returned in (C, N, *spatial) memory order viewed as (N, C, *spatial): the next
-im2col reads that order fastest, and it saves a transpose copy per layer.
+(N, C, *spatial) views of channels-last or channels-first memory, whichever the
+kernel family (see `_conv_kernels`) and the next layer read fastest.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from ._base import Case, Domain, Tensor, apply, primitive
 from .index import getitem
 
 __all__ = [
+    "channel_bias",
+    "channel_sum",
     "check_out_size",
     "conv",
     "conv_out_size",
@@ -187,6 +190,81 @@ def _conv_weight_grad(x, y, stride, padding, dilation, groups, ksize):
     return K.conv_weight_grad(x, y, stride, padding, dilation, groups, ksize)
 
 
+def _bias_case(xs, ws, stride, padding, dilation, groups):
+    return Case((xs, ws, (ws[0],)), _case(xs, ws, stride, padding, dilation, groups).params)
+
+
+@primitive(
+    "conv_bias",
+    vjp=[
+        lambda g, ans, x, w, b, **p: _conv_vjp_x(g, ans, x, w, **p),
+        lambda g, ans, x, w, b, **p: _conv_vjp_w(g, ans, x, w, **p),
+        lambda g, ans, x, w, b, **p: apply(_channel_sum, g),
+    ],
+    jvp=[
+        lambda t, ans, x, w, b, **p: apply(_conv, t, w, **p),
+        lambda t, ans, x, w, b, **p: apply(_conv, x, t, **p),
+        lambda t, ans, x, w, b, **p: _broadcast(_channel_view(t, x.ndim), ans.shape),
+    ],
+    domain=Domain([_bias_case(*c.shapes, **c.params) for c in _CONV_DOMAIN.cases[:3]]),
+)
+def _conv_bias(x, w, b, stride, padding, dilation, groups):
+    """conv(x, w) + b[o], the bias added in place into the fresh output (one pass, no
+    temporary); dx, dw as conv, db = channel_sum(g)."""
+    y = K.conv_forward(x, w, stride, padding, dilation, groups)
+    y += b.reshape((1, b.shape[0]) + (1,) * (y.ndim - 2))
+    return y
+
+
+def _channel_view(b: Tensor, ndim: int) -> Tensor:
+    from .shape import reshape
+
+    return reshape(b, (1, b.shape[0]) + (1,) * (ndim - 2))
+
+
+@primitive(
+    "channel_bias",
+    vjp=[lambda g, ans, y, b: g, lambda g, ans, y, b: apply(_channel_sum, g)],
+    jvp=[
+        lambda t, ans, y, b: t,
+        lambda t, ans, y, b: _broadcast(_channel_view(t, y.ndim), y.shape),
+    ],
+    domain=Domain(
+        [Case(((2, 3, 4, 5), (3,))), Case(((1, 2, 3), (2,))), Case(((2, 1, 2, 2, 2), (1,)))]
+    ),
+)
+def _channel_bias(y, b):
+    """$y[n,c,p] + b[c]$ (a conv layer's bias; keeps y's memory order); db = channel_sum(g)."""
+    return np.add(y, b.reshape((1, b.shape[0]) + (1,) * (y.ndim - 2)))
+
+
+@primitive(
+    "channel_sum",
+    vjp=[lambda g, ans, x: _broadcast(_channel_view(g, x.ndim), x.shape)],
+    jvp=[lambda t, ans, x: apply(_channel_sum, t)],
+    domain=Domain([Case(((2, 3, 4, 5),)), Case(((1, 2, 3),)), Case(((3, 1, 2, 2, 2),))]),
+)
+def _channel_sum(x):
+    """$s[c] = \\sum_{n,p} x[n,c,p]$ (one matrix-vector product); dx = s broadcast back."""
+    return K.channel_sum(x)
+
+
+def _broadcast(x: Tensor, shape) -> Tensor:
+    from .shape import broadcast_to
+
+    return broadcast_to(x, shape)
+
+
+def channel_bias(y: Tensor, bias: Tensor) -> Tensor:
+    """y + bias along axis 1 (N, C, *S) in one primitive: its bias gradient is one GEMV."""
+    return apply(_channel_bias, y, bias)
+
+
+def channel_sum(x: Tensor) -> Tensor:
+    """Sum of (N, C, *S) over every axis but the channels, shape (C,)."""
+    return apply(_channel_sum, x)
+
+
 def _strip(p: dict) -> dict:
     """The params shared by all three primitives (drop `size` / `ksize`)."""
     return {k: v for k, v in p.items() if k not in ("size", "ksize")}
@@ -231,11 +309,14 @@ def check_out_size(op, spatial, ksize, stride, padding, dilation) -> None:
             )
 
 
-def conv(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+def conv(
+    x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1, groups: int = 1, bias=None
+) -> Tensor:
     """N-d cross-correlation with zero padding (1d/2d/3d from the weight's rank).
 
-    $y[n, o, p] = \\sum_{c, k} w[o, c, k]\\, x_{pad}[n, g(o) C/G + c, s p + d k]$
-    (LeCun et al. 1998).  `padding` is an int, one int per dim, or (before, after) pairs.
+    $y[n, o, p] = b[o] + \\sum_{c, k} w[o, c, k]\\, x_{pad}[n, g(o) C/G + c, s p + d k]$
+    (LeCun et al. 1998).  `padding` is an int, one int per dim, or (before, after) pairs;
+    `bias` (optional, shape (C_out,)) is added in the same primitive.
     """
     x, weight = _promote(x, weight)
     d = weight.ndim - 2
@@ -250,7 +331,16 @@ def conv(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1, groups: int
         )
     check_out_size("conv", x.shape[2:], weight.shape[2:], stride, padding, dilation)
     p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
-    return apply(_conv, x, weight, **p)
+    if bias is None:
+        return apply(_conv, x, weight, **p)
+    from ..core.tensor import as_tensor
+
+    bias = as_tensor(bias)
+    if bias.dtype == x.dtype and bias.shape == (weight.shape[0],):
+        return apply(_conv_bias, x, weight, bias, **p)
+    from .elementwise import add
+
+    return add(apply(_conv, x, weight, **p), _channel_view(bias, x.ndim))
 
 
 def conv_transpose(

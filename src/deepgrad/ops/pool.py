@@ -82,11 +82,16 @@ def _full_padding(spatial, ksize, stride, padding, dilation, out):
     return tuple(full)
 
 
-def _zeros_as(shape, ref: np.ndarray) -> np.ndarray:
-    """Zeros of (N, C, ...) `shape` stored in `ref`'s batch order (C-major if ref is)."""
-    if ref.ndim > 1 and ref.strides[0] < ref.strides[1]:
-        return np.zeros((shape[1], shape[0]) + tuple(shape[2:]), dtype=ref.dtype).swapaxes(0, 1)
-    return np.zeros(shape, dtype=ref.dtype)
+def _zeros_as(shape, ref: np.ndarray, lead: tuple[int, ...] = (), dtype=None,
+              zero: bool = True) -> np.ndarray:  # fmt: skip
+    """Zeros of (*lead, N, C, ...) `shape` whose (N, C, ...) axes are stored in `ref`'s
+    memory order (channels-first or channels-last stays so: no transposing copies)."""
+    order = sorted(range(ref.ndim), key=lambda i: -abs(ref.strides[i])) if ref.ndim == len(
+        shape) else list(range(len(shape)))  # fmt: skip
+    k = len(lead)
+    alloc = np.zeros if zero else np.empty
+    buf = alloc(lead + tuple(shape[i] for i in order), dtype=dtype or ref.dtype)
+    return buf.transpose(list(range(k)) + [k + order.index(i) for i in range(len(shape))])
 
 
 def _spatial_out(xp_shape, kernel, stride, dilation) -> tuple[int, ...]:
@@ -102,15 +107,19 @@ def _window_max(x, kernel, stride, padding, dilation) -> np.ndarray:
     y = None
     for _, sl in _offsets(kernel, stride, dilation, out):
         cur = xp[(slice(None), slice(None)) + sl]
-        y = cur.copy() if y is None else np.maximum(y, cur, out=y)
+        if y is None:
+            y = _zeros_as(cur.shape, cur, zero=False)
+            np.copyto(y, cur)
+        else:
+            np.maximum(y, cur, out=y)
     return y
 
 
 def _first_max_mask(x, y, kernel, stride, padding, dilation) -> np.ndarray:
     """One-hot (K, N, C, *O) of the first kernel offset holding each window's maximum."""
     xp = _padded(x, padding, -np.inf)
-    mask = np.empty((math.prod(kernel),) + y.shape, dtype=bool)
-    taken = np.zeros(y.shape, dtype=bool)
+    mask = _zeros_as(y.shape, y, (math.prod(kernel),), bool)
+    taken = _zeros_as(y.shape, y, (), bool)
     for j, sl in _offsets(kernel, stride, dilation, y.shape[2:]):
         m = np.equal(xp[(slice(None), slice(None)) + sl], y, out=mask[j])
         m &= ~taken
@@ -232,7 +241,10 @@ def _window_take(x, mask, kernel, stride, padding, dilation):
 def _window_put(y, mask, kernel, stride, padding, dilation, size):
     """Adjoint of window_take: $x_{pad}[n,c,s p + d k] \\mathrel{+}= m[k,n,c,p] y[n,c,p]$."""
     spad = tuple(n + lo + hi for n, (lo, hi) in zip(size, padding))
-    xp = _zeros_as(y.shape[:2] + spad, y)
+    # windows that tile the padded input exactly write every element once: no zeroing
+    tiled = all(k == s and d == 1 and o * s == n for k, s, d, o, n in zip(
+        kernel, stride, dilation, y.shape[2:], spad))  # fmt: skip
+    xp = _zeros_as(y.shape[:2] + spad, mask[0], dtype=y.dtype, zero=not tiled)
     for j, sl in _offsets(kernel, stride, dilation, y.shape[2:]):
         tgt = xp[(slice(None), slice(None)) + sl]
         if _disjoint(kernel, stride, dilation):
