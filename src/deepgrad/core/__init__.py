@@ -1,5 +1,9 @@
 """The autodiff core: Tensor, the primitive registry, reverse and forward mode, transforms."""
 
+from .allocator import tune_allocator
+
+tune_allocator()  # recycle large NumPy temporaries (see core/allocator.py)
+
 from .autodiff import backward
 from .autodiff import grad as autograd_grad
 from .creation import (
