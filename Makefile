@@ -23,7 +23,8 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(PY) bench/overhead.py
-	-$(PY) bench/cnn.py
+	$(PY) bench/memory.py
+	$(PY) bench/cnn.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
