@@ -228,3 +228,20 @@ def test_optimizer_trains_a_small_regression():
             loss.backward()
             opt.step()
         np.testing.assert_allclose(w.data, w_true, atol=1e-3)
+
+
+def test_sgd_momentum_on_a_large_parameter_is_bitwise_the_reference():
+    # The chunked in-cache path (more than one chunk of 2**15 elements) must give exactly
+    # the update equations' result: b = mu b + g; theta -= lr b.
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal((300, 250)).astype(np.float32)
+    grads = [rng.standard_normal(w0.shape).astype(np.float32) for _ in range(4)]
+    w = param(w0.copy(), dtype=np.float32)
+    opt = dg.optim.SGD([w], lr=0.05, momentum=0.9)
+    ref, buf = w0.copy(), None
+    for g in grads:
+        set_grad(w, g)
+        opt.step()
+        buf = g.copy() if buf is None else buf * np.float32(0.9) + g
+        ref = ref - np.float32(0.05) * buf
+    assert np.array_equal(w.data, ref)
