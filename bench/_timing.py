@@ -22,14 +22,16 @@ def median_ms(fn: Callable[[], object], repeat: int = 30, warmup: int = 5) -> fl
     return statistics.median(times)
 
 
-def train_step(model, loss_fn, opt, x, y) -> Callable[[], None]:
-    """One training step as a closure: zero_grad, forward, loss, backward, optimizer step."""
+def train_step(model, loss_fn, opt, x, y, update: bool = True) -> Callable[[], None]:
+    """One training step as a closure: zero_grad, forward, loss, backward, optimizer step
+    (without the step when `update` is False: the forward+backward pass alone)."""
 
     def step():
         opt.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
-        opt.step()
+        if update:
+            opt.step()
 
     return step
 

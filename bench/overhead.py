@@ -2,7 +2,8 @@
 
     overhead: 1,000 chained adds of 4x4 tensors that require grad, then backward
     mlp:      MLP 784-512-256-10, ReLU, batch 128: forward, mean softmax
-              cross-entropy, backward, SGD momentum 0.9 (lr 0.01)
+              cross-entropy, backward (the issue's "pass"), then also with the
+              SGD momentum 0.9 step (BENCHMARKS.md's training step)
 
 Run: `make bench` or `python bench/overhead.py`.  Ratios < 1 mean deepgrad is faster.
 """
@@ -41,7 +42,7 @@ def overhead_torch(torch, n: int = 1000):
     return chained_adds(torch.randn(4, 4, requires_grad=True), n)
 
 
-def mlp_deepgrad(xb, yb):
+def mlp_deepgrad(xb, yb, update: bool = True):
     nn = dg.nn
     gen = np.random.default_rng(0)
     model = nn.Sequential(
@@ -52,17 +53,17 @@ def mlp_deepgrad(xb, yb):
         nn.Linear(256, 10, generator=gen),
     )
     opt = dg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    return train_step(model, nn.CrossEntropyLoss(), opt, dg.tensor(xb), dg.tensor(yb))
+    return train_step(model, nn.CrossEntropyLoss(), opt, dg.tensor(xb), dg.tensor(yb), update)
 
 
-def mlp_torch(torch, xb, yb):
+def mlp_torch(torch, xb, yb, update: bool = True):
     nn = torch.nn
     model = nn.Sequential(
         nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10)
     )
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x, y = torch.from_numpy(xb), torch.from_numpy(yb)
-    return train_step(model, nn.CrossEntropyLoss(), opt, x, y)
+    return train_step(model, nn.CrossEntropyLoss(), opt, x, y, update)
 
 
 def main() -> None:
@@ -73,9 +74,10 @@ def main() -> None:
     ours = median_ms(overhead_deepgrad(), repeat=20)
     theirs = median_ms(overhead_torch(torch), repeat=20) if torch else None
     print(report("overhead (1000 adds + bwd)", ours, theirs))
-    ours = median_ms(mlp_deepgrad(xb, yb), repeat=50)
-    theirs = median_ms(mlp_torch(torch, xb, yb), repeat=50) if torch else None
-    print(report("mlp 784-512-256-10 b128", ours, theirs))
+    for update, name in ((False, "mlp fwd+bwd b128"), (True, "mlp train step (+SGD) b128")):
+        ours = median_ms(mlp_deepgrad(xb, yb, update), repeat=50)
+        theirs = median_ms(mlp_torch(torch, xb, yb, update), repeat=50) if torch else None
+        print(report(name, ours, theirs))
 
 
 if __name__ == "__main__":

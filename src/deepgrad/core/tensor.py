@@ -196,9 +196,18 @@ class Tensor:
         With `create_graph=True` the backward pass itself is recorded, so the
         gradients can be differentiated again.
         """
-        from .autodiff import backward
+        _backward()([self], None if grad is None else [grad], retain_graph, create_graph)
 
-        backward([self], None if grad is None else [grad], retain_graph, create_graph)
+
+def _backward():
+    """autodiff.backward, imported on first use (autodiff imports this module)."""
+    global _backward_fn
+    if _backward_fn is None:
+        from .autodiff import backward as _backward_fn
+    return _backward_fn
+
+
+_backward_fn = None
 
 
 def _wrap(arr) -> Tensor:

@@ -22,7 +22,7 @@ from .elementwise import clip, exp, log, maximum, mul, rsub, sigmoid, square, su
 from .linalg import _matmul, matmul
 from .reduce import _sum as _sum_prim
 from .reduce import sum as _sum
-from .shape import _permute, broadcast_to, reshape, swapaxes
+from .shape import _permute, broadcast_to, reshape, sum_to, swapaxes
 from .softmax import softmax
 
 # --- linear ------------------------------------------------------------------------
@@ -169,10 +169,51 @@ def _sce_dir(x: Tensor, target: np.ndarray) -> Tensor:
     return sub(softmax(x, axis=1), _onehot_like(x, target))
 
 
+def _sce_grad_vjp_x(h, ans, x, w, target):
+    """Cotangent h through d = (softmax(x) - onehot) w: the softmax VJP of h w."""
+    y = softmax(x, axis=1)
+    u = mul(h, w)
+    return mul(y, sub(u, _sum(mul(u, y), axis=1, keepdims=True)))
+
+
+def _sce_grad_jvp_x(t, ans, x, w, target):
+    y = softmax(x, axis=1)
+    return mul(mul(y, sub(t, _sum(mul(t, y), axis=1, keepdims=True))), w)
+
+
+@primitive(
+    "softmax_cross_entropy_grad",
+    vjp=[
+        _sce_grad_vjp_x,
+        lambda h, ans, x, w, target: sum_to(mul(h, _sce_dir(x, target)), w.shape),
+    ],
+    jvp=[_sce_grad_jvp_x, lambda t, ans, x, w, target: mul(_sce_dir(x, target), t)],
+    domain=Domain(
+        [
+            Case(((4, 3), (4, 1)), {"target": np.array([0, 2, 1, 2])}),
+            Case(((4, 3), (1, 1)), {"target": np.array([1, 1, 0, 2])}),
+            Case(((1, 5), (1, 1)), {"target": np.array([4])}),
+        ],
+        low=-2.0,
+        high=2.0,
+    ),
+)
+def _softmax_cross_entropy_grad(x, w, target):
+    """$d = (\\mathrm{softmax}(x) - \\mathrm{onehot}(t)) w$ with w of shape (N, 1) or (1, 1):
+    the VJP of softmax_cross_entropy in one node (its own VJP is softmax's)."""
+    e = np.exp(x - np.maximum.reduce(x, axis=1, keepdims=True))
+    e /= np.add.reduce(e, axis=1, keepdims=True)
+    e[np.arange(target.shape[0]), target] -= 1
+    e *= w
+    return e
+
+
 def _sce_vjp(g, ans, x, target, mean):
     if mean:  # g is the scalar cotangent of the batch mean
-        return mul(_sce_dir(x, target), mul(g, 1.0 / max(x.shape[0], 1)))
-    return mul(reshape(g, (-1, 1)), _sce_dir(x, target))
+        w = reshape(mul(g, 1.0 / max(x.shape[0], 1)), (1, 1))
+    else:
+        w = reshape(g, (-1, 1))
+    return apply(_softmax_cross_entropy_grad, x, w, target=target)
 
 
 def _sce_jvp(t, ans, x, target, mean):
@@ -201,10 +242,15 @@ _SCE_TARGETS = [np.array([0, 2, 1, 2]), np.array([4]), np.zeros(0, dtype=np.int6
 def _softmax_cross_entropy(x, target, mean):
     """$y_n = \\log \\sum_c e^{x_{nc}} - x_{n t_n}$ per row (or their mean);
     dx = g (softmax(x) - onehot(t)) (divided by N for the mean)."""
-    s = x - np.max(x, axis=1, keepdims=True) if x.shape[0] else x
-    lse = np.log(np.sum(np.exp(s), axis=1))
+    s = x - np.maximum.reduce(x, axis=1, keepdims=True) if x.shape[0] else x
+    lse = np.log(np.add.reduce(np.exp(s), axis=1))
     rows = lse - s[np.arange(target.shape[0]), target]
-    out = rows.mean() if mean else rows
+    if not mean:
+        out = rows
+    elif rows.shape[0]:
+        out = np.add.reduce(rows) / rows.shape[0]
+    else:
+        out = np.nan  # the mean of no rows, as PyTorch
     return np.asarray(out, dtype=x.dtype)
 
 

@@ -23,8 +23,8 @@ _CASES = [Case(((2, 3),), {"axis": 1}), Case(((4,),), {"axis": 0}), Case(((2, 3,
 )
 def _softmax(x, axis):
     """$y_i = e^{x_i} / \\sum_j e^{x_j}$; dx = y * (g - sum(g * y))."""
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+    return e / np.add.reduce(e, axis=axis, keepdims=True)
 
 
 @primitive(
@@ -35,8 +35,8 @@ def _softmax(x, axis):
 )
 def _log_softmax(x, axis):
     """$y_i = x_i - \\log \\sum_j e^{x_j}$; dx = g - softmax(x) * sum(g)."""
-    s = x - np.max(x, axis=axis, keepdims=True)
-    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+    s = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    return s - np.log(np.add.reduce(np.exp(s), axis=axis, keepdims=True))
 
 
 def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
