@@ -27,8 +27,7 @@ def test_lenet5_reaches_98_8_percent_on_mnist_in_3_epochs(mnist_dir):
     model = lenet5(10, 1)
     opt = dg.optim.Adam(model.parameters(), lr=2e-3)
     loss_fn = dg.nn.CrossEntropyLoss()
-    accs = []
-    for lr in (2e-3, 1e-3, 3e-4):  # a decaying step size settles the last epoch
+    for lr in (2e-3, 1e-3, 3e-4):  # three epochs; a decaying step size settles the last one
         for group in opt.param_groups:
             group["lr"] = lr
         model.train()
@@ -38,11 +37,11 @@ def test_lenet5_reaches_98_8_percent_on_mnist_in_3_epochs(mnist_dir):
             opt.zero_grad()
             loss_fn(model(dg.Tensor(xtr[idx])), dg.Tensor(ytr[idx])).backward()
             opt.step()
-        model.eval()
-        with dg.no_grad():
-            pred = np.concatenate([model(dg.Tensor(xte[i : i + 1000])).data.argmax(1)
-                                   for i in range(0, len(xte), 1000)])  # fmt: skip
-        accs.append(float((pred == yte).mean()))
-        if accs[-1] >= 0.988:
-            break
-    assert max(accs) >= 0.988, f"test accuracy per epoch: {accs}"
+    # the test split is used once, after training
+    model.eval()
+    with dg.no_grad():
+        pred = np.concatenate([model(dg.Tensor(xte[i : i + 1000])).data.argmax(1)
+                               for i in range(0, len(xte), 1000)])  # fmt: skip
+    acc = float((pred == yte).mean())
+    print(f"LeNet-5 MNIST test accuracy after 3 epochs: {acc:.4f}")
+    assert acc >= 0.988, f"test accuracy after 3 epochs: {acc}"
