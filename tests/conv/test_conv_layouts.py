@@ -91,3 +91,27 @@ def test_repeated_steps_reuse_scratch_buffers_without_aliasing():
         net(dg.tensor(rng.standard_normal((8, 1, 16, 16)).astype(np.float32)))  # unused graph
     for a, b in zip(grads[0], grads[2]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("geo", GEOMETRIES)
+@pytest.mark.parametrize("recording", [True, False])
+def test_channels_last_batch_chunks_match_direct_reference(geo, recording, monkeypatch):
+    """Columns built a few images at a time (here one image per chunk): the forward, and
+    the weight gradient from kept columns (recording) or rebuilt per chunk (not)."""
+    monkeypatch.setattr(K, "_CL_CHUNK_BYTES", 1)
+    monkeypatch.setattr(K.STATE, "grad", recording)
+    monkeypatch.setattr(K, "_CACHE", K._ColsCache())
+    xs, ws, stride, padding, dilation = geo
+    rng = np.random.default_rng(3)
+    x = _in_order(rng.standard_normal((3,) + xs[1:]), "nhwc")
+    w = rng.standard_normal(ws)
+    p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": 1}
+    y = K.conv_forward(x, w, **p)
+    np.testing.assert_allclose(y, _reference(x, w, stride, padding, dilation), atol=1e-12)
+    g = _in_order(rng.standard_normal(y.shape), "nhwc")
+    dw = K.conv_weight_grad(x, g, ksize=ws[2:], **p)
+    dx = K.conv_input_grad(g, w, size=xs[2:], **p)
+    lhs = np.vdot(y, g)
+    np.testing.assert_allclose(np.vdot(w, dw), lhs, rtol=1e-10)
+    np.testing.assert_allclose(np.vdot(x, dx), lhs, rtol=1e-10)
+    assert not K._CACHE.entries  # a kept entry is used once
