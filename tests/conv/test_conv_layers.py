@@ -138,3 +138,14 @@ def test_batchnorm2d_normalises_per_channel_and_tracks_running_stats():
         ValueError, match=r"BatchNorm2d 3 expects input \(N, 3, H, W\), got \(2, 4, 3, 3\)"
     ):
         bn(dg.zeros(2, 4, 3, 3))
+
+
+@pytest.mark.parametrize("out_channels", [8, 64])  # the channels-last and channels-first kernels
+def test_empty_batch_runs_forward_and_backward(out_channels):
+    conv = dg.nn.Conv2d(3, out_channels, 3, padding=1)
+    x = dg.zeros(0, 3, 8, 8, requires_grad=True)
+    y = conv(x)
+    assert y.shape == (0, out_channels, 8, 8)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3, 8, 8)
+    assert np.array_equal(conv.weight.grad.numpy(), np.zeros(conv.weight.shape, np.float32))

@@ -553,7 +553,7 @@ def conv_forward(x, w, stride, padding, dilation, groups) -> np.ndarray:
     wg = w.reshape(groups, cout // groups, -1)
     if _use_flat(x.shape[2:], out, stride, padding):
         cols, spad = _flat_cols(x, ksize, padding, dilation)
-        y = _grouped_matmul(wg, cols.reshape(groups, -1, cols.shape[1]))
+        y = _grouped_matmul(wg, cols.reshape(groups, cols.shape[0] // groups, cols.shape[1]))
         if not _CACHE.put(x, ("flat", ksize, padding, dilation), (cols, spad)):
             _WS.give(cols)
         y = y.reshape((cout, n) + spad)[
@@ -561,7 +561,9 @@ def conv_forward(x, w, stride, padding, dilation, groups) -> np.ndarray:
         ]
     else:
         cols = _im2col(x, ksize, out, stride, padding, dilation)
-        y = _grouped_matmul(wg, cols.reshape(groups, -1, cols.shape[1])).reshape((cout, n) + out)
+        y = _grouped_matmul(
+            wg, cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
+        ).reshape((cout, n) + out)
         if not _CACHE.put(x, ("strided", ksize, out, stride, padding, dilation), (cols,)):
             _WS.give(cols)
     return np.moveaxis(y, 0, 1)
@@ -601,7 +603,10 @@ def conv_weight_grad(x, y, stride, padding, dilation, groups, ksize) -> np.ndarr
         )
         yc = _channels_first(y).reshape(cout, -1)
     dw = np.empty((cout, cin // groups) + ksize, dtype=np.result_type(x, y))
-    a, b = yc.reshape(groups, cout // groups, -1), cols.reshape(groups, -1, cols.shape[1])
+    a, b = (
+        yc.reshape(groups, cout // groups, -1),
+        cols.reshape(groups, cols.shape[0] // groups, cols.shape[1]),
+    )
     _matmul_nt(a, b, dw.reshape(groups, cout // groups, -1))
     _WS.give(cols)
     if yc.base is not None and not np.may_share_memory(yc, y):
