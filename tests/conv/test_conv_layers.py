@@ -149,3 +149,20 @@ def test_empty_batch_runs_forward_and_backward(out_channels):
     y.sum().backward()
     assert x.grad.shape == (0, 3, 8, 8)
     assert np.array_equal(conv.weight.grad.numpy(), np.zeros(conv.weight.shape, np.float32))
+
+
+@pytest.mark.parametrize("n_and_c", [1, 2, 3])
+def test_batch_equal_to_channels_matches_a_direct_reference(n_and_c):
+    # few channels and batch == channels: the window layout must not be guessed from shapes
+    rng = np.random.default_rng(0)
+    n = c = n_and_c
+    x = rng.standard_normal((n, c, 9, 9))
+    w = rng.standard_normal((4, c, 3, 3))
+    y = dg.nn.functional.conv2d(dg.Tensor(x), dg.Tensor(w), padding=1).numpy()
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    ref = sum(
+        np.einsum("nchw,oc->nohw", xp[:, :, i : i + 9, j : j + 9], w[:, :, i, j])
+        for i in range(3)
+        for j in range(3)
+    )
+    np.testing.assert_allclose(y, ref, atol=1e-12)

@@ -165,19 +165,23 @@ def _zero_pad(x: np.ndarray, padding) -> np.ndarray:
     return xp
 
 
-def _im2col(x, ksize, out, stride, padding, dilation) -> np.ndarray:
-    """Columns (C * prod(K), N * prod(O)) of x's zero-padded windows at `out` positions."""
-    n, c = x.shape[:2]
-    xp = _zero_pad(x, padding)
+def _cf_windows(xp, ksize, out, stride, dilation) -> np.ndarray:
+    """The (C, *K, N, *O) strided view of padded xp whose copy is the im2col columns."""
     st, sp = xp.strides, xp.strides[2:]
-    shape = (c, *ksize, n, *out)
     strides = (
         (st[1],)
         + tuple(a * d for a, d in zip(sp, dilation))
         + (st[0],)
         + tuple(a * s for a, s in zip(sp, stride))
     )
-    cols = _copy_to_ws(as_strided(xp, shape, strides, writeable=False))
+    return as_strided(xp, (xp.shape[1], *ksize, xp.shape[0], *out), strides, writeable=False)
+
+
+def _im2col(x, ksize, out, stride, padding, dilation) -> np.ndarray:
+    """Columns (C * prod(K), N * prod(O)) of x's zero-padded windows at `out` positions."""
+    n, c = x.shape[:2]
+    xp = _zero_pad(x, padding)
+    cols = _copy_to_ws(_cf_windows(xp, ksize, out, stride, dilation))
     if xp is not x:
         _WS.give(xp)
     return cols.reshape(c * math.prod(ksize), n * math.prod(out))
@@ -341,28 +345,20 @@ def _cl_windows(x, ksize, out, stride, padding, dilation):
     (N, *O, *K, C) (rows (N*P, prod(K)*C)) or (C, *K, N, *O) (columns (C*prod(K), N*P)),
     and the padded copy it reads (to hand back to the workspace; None if x itself)."""
     n, c = x.shape[:2]
-    if _cl_rows_first(c, ksize, out, stride, dilation):
+    rows = _cl_rows_first(c, ksize, out, stride, dilation)
+    if rows:
         xp = _cl_padded(x, padding)
         sp = xp.strides[1:-1]
-        shape = (n, *out, *ksize, c)
         strides = (
             (xp.strides[0],)
             + tuple(a * s for a, s in zip(sp, stride))
             + tuple(a * d for a, d in zip(sp, dilation))
             + (xp.strides[-1],)
         )
+        win = as_strided(xp, (n, *out, *ksize, c), strides, writeable=False)
     else:
         xp = _zero_pad(x, padding)
-        st, sp = xp.strides, xp.strides[2:]
-        shape = (c, *ksize, n, *out)
-        strides = (
-            (st[1],)
-            + tuple(a * d for a, d in zip(sp, dilation))
-            + (st[0],)
-            + tuple(a * s for a, s in zip(sp, stride))
-        )
-    win = as_strided(xp, shape, strides, writeable=False)
-    rows = win.shape[0] == n
+        win = _cf_windows(xp, ksize, out, stride, dilation)
     return rows, win, None if np.may_share_memory(xp, x) else xp
 
 
