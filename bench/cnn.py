@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median_ms, report, try_torch
+from _timing import median_ms, report, train_step, try_torch
 
 import deepgrad as dg
 import deepgrad.models
@@ -26,16 +26,7 @@ import deepgrad.models
 def lenet_deepgrad(xb, yb):
     model = deepgrad.models.lenet5(10, 1)
     opt = dg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = dg.nn.CrossEntropyLoss()
-    x, y = dg.tensor(xb), dg.tensor(yb)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-
-    return step
+    return train_step(model, dg.nn.CrossEntropyLoss(), opt, dg.tensor(xb), dg.tensor(yb))
 
 
 def lenet_torch(torch, xb, yb):
@@ -46,16 +37,8 @@ def lenet_torch(torch, xb, yb):
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
     )  # fmt: skip
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
     x, y = torch.from_numpy(xb), torch.from_numpy(yb)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-
-    return step
+    return train_step(model, nn.CrossEntropyLoss(), opt, x, y)
 
 
 def resnet_deepgrad(xb):
