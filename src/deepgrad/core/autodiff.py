@@ -71,8 +71,8 @@ def _freed_error(t: Tensor) -> RuntimeError:
 def _sweep(roots, root_grads, stop, retain_graph, create_graph):
     """Run the reverse sweep; returns {id: (tensor, grad)} for leaves and `stop` tensors.
 
-    Without `create_graph`, cotangents are accumulated as raw arrays (in place
-    into buffers this sweep owns); with it, as tensors, so the sum is recorded.
+    Without `create_graph`, cotangents are summed on their arrays (in place into
+    buffers this sweep owns); with it, as tensor ops, so the sum is recorded.
     """
     grads: dict[int, object] = {}
     owned: set[int] = set()  # ids of accumulation buffers this sweep allocated
@@ -84,7 +84,7 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
             if keep:
                 grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
             else:
-                _accumulate(grads, owned, id(r), g.data)
+                _accumulate(grads, owned, id(r), g)
     order = _toposort(roots, stop)
     results: dict[int, tuple[Tensor, Tensor]] = {}
     anomaly = STATE.anomaly
@@ -97,8 +97,7 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
             if g is None:
                 continue
             if not keep:
-                owned.discard(id(g))
-                g = _wrap(g)
+                owned.discard(id(g))  # from here on g may be shared: never add into it
             prim = t._prim
             if prim is None or (stop is not None and tid in stop):
                 results[tid] = (t, g)
@@ -134,9 +133,9 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
                     prev = grads.get(xid)
                     grads[xid] = gi if prev is None else prev + gi
                 elif xid not in grads:
-                    grads[xid] = gi.data
+                    grads[xid] = gi
                 else:
-                    _accumulate(grads, owned, xid, gi.data)
+                    _accumulate(grads, owned, xid, gi)
             if not retain_graph:
                 t._prim = FREED
                 t._inputs = None
@@ -147,19 +146,22 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
     return results
 
 
-def _accumulate(grads, owned, key, g) -> None:
-    """grads[key] += g on raw arrays, in place when this sweep owns the buffer."""
+def _accumulate(grads, owned, key, g: Tensor) -> None:
+    """grads[key] += g on the arrays, in place when this sweep owns the buffer."""
     prev = grads.get(key)
     if prev is None:
         grads[key] = g
-    elif id(prev) in owned and prev.shape == g.shape and prev.dtype == g.dtype:
-        np.add(prev, g, out=prev)
-    else:
-        buf = prev + g
-        if type(buf) is not np.ndarray:  # 0-d sums come back as NumPy scalars
-            buf = np.asarray(buf)
-        owned.add(id(buf))
-        grads[key] = buf
+        return
+    a, b = prev.data, g.data
+    if id(prev) in owned and a.shape == b.shape and a.dtype == b.dtype:
+        np.add(a, b, out=a)
+        return
+    buf = a + b
+    if type(buf) is not np.ndarray:  # 0-d sums come back as NumPy scalars
+        buf = np.asarray(buf)
+    total = _wrap(buf)
+    owned.add(id(total))
+    grads[key] = total
 
 
 def _seed(roots: Sequence[Tensor], grads, op: str) -> list[Tensor]:
@@ -197,13 +199,15 @@ def backward(roots, grads=None, retain_graph=None, create_graph=False) -> None:
     seeds = _seed(roots, grads, "backward")
     results = _sweep(roots, seeds, None, retain_graph, create_graph)
     seen_arrays: set[int] = {id(s.data) for s in seeds}
+    plain = not create_graph and not STATE.fwd  # then g has no graph and no tangents
     for leaf, g in results.values():
         if not create_graph:
             arr = g.data
             if id(arr) in seen_arrays or not arr.flags.owndata or not arr.flags.writeable:
                 arr = arr.copy()  # .grad must own its memory: optimizers update it in place
             seen_arrays.add(id(arr))
-            g = _wrap(arr)
+            if arr is not g.data or not plain:
+                g = _wrap(arr)
         if g.data.dtype != leaf.data.dtype:
             g = g.to(leaf.data.dtype)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
