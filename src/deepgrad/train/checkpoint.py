@@ -231,20 +231,24 @@ def _refuse_non_checkpoint(path: Path) -> None:
     )
 
 
+def _move_aside(link: Path) -> None:
+    """Rename `link` to a hidden snapshot name so the next save's collection deletes it."""
+    os.rename(link, link.parent / f".{link.name}{_SNAPSHOT}aside-{secrets.token_hex(4)}")
+
+
 def _point_link(link: Path, target_name: str) -> str | None:
     """Atomically make `link` a symlink to `target_name`; return the previous target."""
     parent = link.parent
     old = os.readlink(link) if link.is_symlink() else None
     _refuse_non_checkpoint(link)
     if link.exists() and not link.is_symlink():
-        # A plain folder (copied or from an older layout) is moved aside to be collected.
-        os.rename(link, parent / f".{link.name}{_SNAPSHOT}aside-{secrets.token_hex(4)}")
+        _move_aside(link)  # a plain folder (copied, or from an older layout)
     tmp = parent / f".{link.name}.link-{secrets.token_hex(4)}"
     try:
         os.symlink(target_name, tmp, target_is_directory=True)
-    except (OSError, NotImplementedError):
+    except OSError:  # no symlinks here: rename the folder into place instead
         if link.exists():
-            os.rename(link, parent / f".{link.name}{_SNAPSHOT}aside-{secrets.token_hex(4)}")
+            _move_aside(link)
         os.rename(parent / target_name, link)
         return old
     os.replace(tmp, link)
