@@ -14,6 +14,7 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "deepgrad"
 ORDER = ["core", "ops", "nn", "optim", "data", "train", "models", "recipes", "cli"]
 # Modules at the package root and where they sit in the stack.
 ROOT_LEVEL = {
+    "fileio": "core",
     "testing": "ops",
     "__init__": "cli",
     "__main__": "cli",

@@ -9,6 +9,7 @@ these functions raise `ImportError` with that hint.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .fileio import atomic_write
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 COLORS += ["#7f7f7f", "#bcbd22"]
@@ -44,13 +47,13 @@ def have_matplotlib() -> bool:
 
 
 def save(fig: Any, path: str | os.PathLike) -> Path:
-    """Write `fig` as PNG to a temporary file in the same folder, rename it, close the figure."""
+    """Write `fig` as PNG (atomically, see `deepgrad.fileio`) and close the figure."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     fig.tight_layout()
-    fig.savefig(tmp, format="png", dpi=110)
-    os.replace(tmp, path)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
+    atomic_write(path, png.getvalue())
     _plt().close(fig)
     return path
 

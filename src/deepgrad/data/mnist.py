@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..fileio import atomic_write
 from .dataset import Dataset
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -101,19 +102,7 @@ def write_idx(path: str | os.PathLike, array: Any) -> None:
     path = Path(path)
     if path.suffix == ".gz":
         payload = gzip.compress(payload, mtime=0)
-    _atomic_write(path, payload)
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, payload)
 
 
 def default_root() -> Path:

@@ -18,7 +18,7 @@ import numpy as np
 
 from deepgrad import optim
 from deepgrad.data import DataLoader, TensorDataset
-from deepgrad.train.checkpoint import atomic_write
+from deepgrad.fileio import atomic_write
 
 CHECKPOINT = "checkpoint"  # run_dir / CHECKPOINT / "last" (and "best")
 

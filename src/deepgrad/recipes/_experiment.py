@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from deepgrad.data import spiral, train_val_test_split
+from deepgrad.fileio import atomic_write
 from deepgrad.train import Trainer
-from deepgrad.train.checkpoint import atomic_write
 
 from ._common import loader, markdown_table, write_csv, write_json, write_jsonl
 from ._runner import check_writable

@@ -216,7 +216,7 @@ def write_summary(out: Path, recipe: Recipe, config: dict, summary: dict, doctor
         "## Files", "", "config.json, metrics.jsonl, metrics.csv, checkpoint/last, "
         + ", ".join(summary["plots"]), "",
     ]  # fmt: skip
-    from deepgrad.train.checkpoint import atomic_write
+    from deepgrad.fileio import atomic_write
 
     atomic_write(out / "summary.md", "\n".join(lines))
 

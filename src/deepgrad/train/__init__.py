@@ -9,6 +9,7 @@ Names follow Keras (callbacks, `History`) and scikit-learn (metrics, search)
 where they overlap.
 """
 
+from ..fileio import atomic_write
 from . import doctor, metrics
 from .callbacks import (
     Callback,
@@ -23,7 +24,6 @@ from .callbacks import (
 from .checkpoint import (
     Checkpoint,
     CheckpointError,
-    atomic_write,
     capture_rng,
     load_checkpoint,
     read_checkpoint,

@@ -40,6 +40,7 @@ import numpy as np
 
 from deepgrad.core.random import get_rng_state, set_rng_state
 from deepgrad.core.tensor import Tensor
+from deepgrad.fileio import _fsync_dir, _write_file
 
 FORMAT, VERSION = "deepgrad.checkpoint", 1
 PARTS = {
@@ -65,42 +66,6 @@ def _safetensors():
 
 
 # -- file writing ------------------------------------------------------------------------
-
-
-def _fsync_dir(path: Path) -> None:
-    """Flush a folder's entries (new names, renames) to disk, where the OS allows it."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    """Write `data` to `path` and fsync it."""
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
-    """Write `path` through a temporary file in the same folder, fsync, then `os.replace`."""
-    path = Path(path)
-    payload = data.encode() if isinstance(data, str) else data
-    tmp = path.parent / f".{path.name}.tmp-{secrets.token_hex(4)}"
-    try:
-        _write_file(tmp, payload)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OSError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    _fsync_dir(path.parent)
 
 
 # -- nested state <-> JSON + arrays ---------------------------------------------------

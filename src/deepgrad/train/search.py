@@ -25,7 +25,7 @@ import numpy as np
 
 from deepgrad.data.splits import KFold
 
-from .checkpoint import atomic_write
+from ..fileio import atomic_write
 from .history import resolve_mode
 
 # -- distributions ---------------------------------------------------------------------
