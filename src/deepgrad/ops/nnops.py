@@ -17,13 +17,14 @@ import math
 
 import numpy as np
 
-from ._base import UNARY_CASES, Case, Domain, Tensor, _wrap, apply, primitive
+from ._base import UNARY_CASES, Case, Domain, Tensor, apply, primitive
 from .elementwise import clip, exp, log, maximum, mul, rsub, sigmoid, square, sub
+from .index import one_hot
 from .linalg import _matmul, matmul
 from .reduce import _sum as _sum_prim
 from .reduce import sum as _sum
 from .shape import _permute, broadcast_to, reshape, sum_to, swapaxes
-from .softmax import softmax
+from .softmax import _softmax, softmax
 
 # --- linear ------------------------------------------------------------------------
 
@@ -159,14 +160,8 @@ def softplus_unit(x: Tensor) -> Tensor:
 # --- softmax cross-entropy ------------------------------------------------------------
 
 
-def _onehot_like(x: Tensor, target: np.ndarray) -> Tensor:
-    oh = np.zeros(x.shape, dtype=x.dtype)
-    oh[np.arange(target.shape[0]), target] = 1
-    return _wrap(oh)
-
-
 def _sce_dir(x: Tensor, target: np.ndarray) -> Tensor:
-    return sub(softmax(x, axis=1), _onehot_like(x, target))
+    return sub(softmax(x, axis=1), one_hot(target, x.shape[1], dtype=x.dtype))
 
 
 def _sce_grad_vjp_x(h, ans, x, w, target):
@@ -201,8 +196,7 @@ def _sce_grad_jvp_x(t, ans, x, w, target):
 def _softmax_cross_entropy_grad(x, w, target):
     """$d = (\\mathrm{softmax}(x) - \\mathrm{onehot}(t)) w$ with w of shape (N, 1) or (1, 1):
     the VJP of softmax_cross_entropy in one node (its own VJP is softmax's)."""
-    e = np.exp(x - np.maximum.reduce(x, axis=1, keepdims=True))
-    e /= np.add.reduce(e, axis=1, keepdims=True)
+    e = _softmax.forward(x, axis=1)  # a fresh array: adjusted in place below
     e[np.arange(target.shape[0]), target] -= 1
     e *= w
     return e
