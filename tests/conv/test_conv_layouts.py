@@ -54,12 +54,13 @@ def test_conv_kernels_match_direct_reference(geo, order, channels_last, monkeypa
     rng = np.random.default_rng(0)
     x, w = _in_order(rng.standard_normal(xs), order), rng.standard_normal(ws)
     p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": 1}
-    y = K.conv_forward(x, w, **p)
+    y, saved = K.conv_forward(x, w, save=True, **p)
     np.testing.assert_allclose(y, _reference(x, w, stride, padding, dilation), atol=1e-12)
     g = _in_order(rng.standard_normal(y.shape), order)
     # adjoint identities: <conv(x), g> = <x, conv_transpose(g)> = <w, conv_weight_grad(x, g)>
     dx = K.conv_input_grad(g, w, size=xs[2:], **p)
     dw = K.conv_weight_grad(x, g, ksize=ws[2:], **p)
+    np.testing.assert_allclose(K.conv_weight_grad(x, g, ksize=ws[2:], saved=saved, **p), dw)
     lhs = np.vdot(y, g)
     np.testing.assert_allclose(np.vdot(x, dx), lhs, rtol=1e-10)
     np.testing.assert_allclose(np.vdot(w, dw), lhs, rtol=1e-10)
@@ -78,7 +79,7 @@ def test_channel_sum_and_bias_match_numpy():
 
 
 def test_repeated_steps_reuse_scratch_buffers_without_aliasing():
-    """Two identical steps give identical gradients (cached columns, recycled buffers)."""
+    """Two identical steps give identical gradients (saved columns, recycled buffers)."""
     rng = np.random.default_rng(2)
     net = dg.nn.Sequential(dg.nn.Conv2d(1, 4, 5, padding=2), dg.nn.ReLU(), dg.nn.MaxPool2d(2),
                            dg.nn.Conv2d(4, 6, 3), dg.nn.ReLU())  # fmt: skip
@@ -94,24 +95,37 @@ def test_repeated_steps_reuse_scratch_buffers_without_aliasing():
 
 
 @pytest.mark.parametrize("geo", GEOMETRIES)
-@pytest.mark.parametrize("recording", [True, False])
-def test_channels_last_batch_chunks_match_direct_reference(geo, recording, monkeypatch):
+@pytest.mark.parametrize("save", [True, False])
+def test_channels_last_batch_chunks_match_direct_reference(geo, save, monkeypatch):
     """Columns built a few images at a time (here one image per chunk): the forward, and
-    the weight gradient from kept columns (recording) or rebuilt per chunk (not)."""
+    the weight gradient from the saved columns (save) or rebuilt per chunk (not)."""
     monkeypatch.setattr(K, "_CL_CHUNK_BYTES", 1)
-    monkeypatch.setattr(K.STATE, "grad", recording)
-    monkeypatch.setattr(K, "_CACHE", K._ColsCache())
     xs, ws, stride, padding, dilation = geo
     rng = np.random.default_rng(3)
     x = _in_order(rng.standard_normal((3,) + xs[1:]), "nhwc")
     w = rng.standard_normal(ws)
     p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": 1}
-    y = K.conv_forward(x, w, **p)
+    y, saved = K.conv_forward(x, w, save=save, **p)
+    assert (saved is not None) == save
     np.testing.assert_allclose(y, _reference(x, w, stride, padding, dilation), atol=1e-12)
     g = _in_order(rng.standard_normal(y.shape), "nhwc")
-    dw = K.conv_weight_grad(x, g, ksize=ws[2:], **p)
+    dw = K.conv_weight_grad(x, g, ksize=ws[2:], saved=saved, **p)
     dx = K.conv_input_grad(g, w, size=xs[2:], **p)
     lhs = np.vdot(y, g)
     np.testing.assert_allclose(np.vdot(w, dw), lhs, rtol=1e-10)
     np.testing.assert_allclose(np.vdot(x, dx), lhs, rtol=1e-10)
-    assert not K._CACHE.entries  # a kept entry is used once
+
+
+@pytest.mark.parametrize("out_channels", [4, 64])  # channels-last and channels-first kernels
+def test_saved_columns_survive_a_second_backward(out_channels):
+    """The forward's columns live on the graph node: retain_graph gives exactly twice the
+    gradient, and changing the input in place afterwards does not change it."""
+    rng = np.random.default_rng(4)
+    conv = dg.nn.Conv2d(3, out_channels, 3, padding=1)
+    x = dg.tensor(rng.standard_normal((2, 3, 6, 6)).astype(np.float32))
+    y = conv(x).sum()
+    y.backward(retain_graph=True)
+    first = conv.weight.grad.numpy().copy()
+    x.data[...] = 0.0  # the saved columns are of the input as it was in the forward
+    y.backward()
+    np.testing.assert_array_equal(conv.weight.grad.numpy(), 2 * first)

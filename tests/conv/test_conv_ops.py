@@ -104,10 +104,10 @@ def test_flat_and_strided_paths_agree():
     rng = np.random.default_rng(3)
     x, w = rng.standard_normal((3, 4, 9, 7)), rng.standard_normal((6, 2, 3, 2))
     p = {"stride": (1, 1), "padding": ((1, 2), (0, 1)), "dilation": (2, 1), "groups": 2}
-    flat = K.conv_forward(x, w, **p)
+    flat, _ = K.conv_forward(x, w, **p)
     old, K._FLAT_MAX_RATIO = K._FLAT_MAX_RATIO, 0.0
     try:
-        strided = K.conv_forward(x, w, **p)
+        strided, _ = K.conv_forward(x, w, **p)
         g = rng.standard_normal(flat.shape)
         dx_s = K.conv_input_grad(g, w, size=(9, 7), **p)
         dw_s = K.conv_weight_grad(x, g, ksize=(3, 2), **p)

@@ -62,11 +62,19 @@ class Domain:
 
 
 class Primitive:
-    """A named differentiable operation: forward, per-input VJP and JVP rules, domain."""
+    """A named differentiable operation: forward, per-input VJP and JVP rules, domain.
 
-    __slots__ = ("doc", "domain", "forward", "jvp", "name", "vjp")
+    A primitive with `saves=True` may keep an intermediate of its forward for its
+    rules (as PyTorch's `ctx.save_for_backward`): its forward takes `save: bool` and
+    returns `(output, saved)`; when the call is recorded, `saved` lives on the graph
+    node as the static param `saved` that every rule receives (None otherwise), and
+    is freed with the node.
+    """
 
-    def __init__(self, name, forward, vjp, jvp, domain):
+    __slots__ = ("doc", "domain", "forward", "jvp", "name", "saves", "vjp")
+
+    def __init__(self, name, forward, vjp, jvp, domain, saves=False):
+        self.saves = saves
         self.name = name
         self.forward = forward
         self.vjp = tuple(vjp)
@@ -87,6 +95,7 @@ def primitive(
     vjp: Sequence[Callable | None],
     jvp: Sequence[Callable | None],
     domain: Domain | None,
+    saves: bool = False,
 ) -> Callable[[Callable], Primitive]:
     """Decorator turning a NumPy forward function into a registered `Primitive`."""
 
@@ -95,7 +104,7 @@ def primitive(
             raise ValueError(f"primitive {name!r} is already registered")
         if len(vjp) != len(jvp):
             raise ValueError(f"primitive {name!r}: {len(vjp)} VJP rules but {len(jvp)} JVP rules")
-        prim = Primitive(name, forward, vjp, jvp, domain)
+        prim = Primitive(name, forward, vjp, jvp, domain, saves)
         REGISTRY[name] = prim
         return prim
 
@@ -129,11 +138,24 @@ def _check_finite(arr: np.ndarray, what: str, prim: Primitive, site: str | None)
 
 def apply(prim: Primitive, *inputs, **params):
     """Run `prim` forward on tensors and record it for reverse and forward mode."""
+    if prim.saves:
+        return _apply_saving(prim, inputs, params)
     if len(inputs) == 1:
         out = prim.forward(inputs[0].data, **params)
     else:
         out = prim.forward(*[x.data for x in inputs], **params)
-    res = _wrap(out)
+    return _record(_wrap(out), prim, inputs, params)
+
+
+def _apply_saving(prim: Primitive, inputs, params):
+    """apply() for a primitive that keeps a forward intermediate on its node."""
+    recording = STATE.grad and any(x.requires_grad for x in inputs)
+    out, saved = prim.forward(*[x.data for x in inputs], save=recording, **params)
+    return _record(_wrap(out), prim, inputs, {**params, "saved": saved if recording else None})
+
+
+def _record(res, prim: Primitive, inputs, params):
+    """Attach the graph node and forward-mode tangents to a fresh forward result."""
     if STATE.grad:
         for x in inputs:
             if x.requires_grad:

@@ -17,8 +17,9 @@ Two kernel families, chosen per layer by its output width (`_use_cl`):
   runs over every padded position and the output is cropped; col2im is prod(K)
   contiguous adds).  Outputs are (N, C, *S) views of (C, N, *S) buffers.
 
-The forward's columns are kept for the weight gradient (`_ColsCache`), and the large
-temporaries (columns, padded copies) are recycled through `_Workspace`: a fresh
+When asked (`save=True`, i.e. while a graph is recorded), the forward returns its
+columns; the conv primitive keeps them on its graph node for the weight gradient.
+The large temporaries (columns, padded copies) are recycled through `_Workspace`: a fresh
 multi-megabyte array is an mmap whose pages the kernel faults in on first touch, which
 on the LeNet step cost as much as the matrix products.
 """
@@ -27,13 +28,9 @@ from __future__ import annotations
 
 import itertools
 import math
-import weakref
-from collections import OrderedDict
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
-
-from ..core.state import STATE
 
 # Columns per batch chunk of the flat dW product: OpenBLAS is slow on products with a
 # very long inner dimension and tiny outer ones (dW of a first layer); chunks help.
@@ -258,63 +255,6 @@ def _extend(y: np.ndarray, spad) -> np.ndarray:
 # --- reuse of the forward's columns ----------------------------------------------------------
 
 
-class _ColsCache:
-    """The forward pass's columns of an input, kept for that input's weight gradient.
-
-    A training step builds the same columns twice (conv forward, then dW in the backward
-    pass); keeping them saves one im2col per layer.  Entries are only made while a graph is
-    recorded, are used once, are bounded in count and bytes, and are checked on use: same
-    array object (weak reference), same geometry, same sampled values (an input changed in
-    place in between is recomputed).
-    """
-
-    def __init__(self, max_entries: int = 64, max_bytes: int = 256 << 20) -> None:
-        self.entries: OrderedDict = OrderedDict()
-        self.max_entries, self.max_bytes, self.nbytes = max_entries, max_bytes, 0
-
-    @staticmethod
-    def _key(x, geo):
-        return (id(x), x.shape, x.strides, x.dtype.str, *geo)
-
-    @staticmethod
-    def _sample(x) -> bytes:
-        return np.asarray(x.flat[:: max(1, x.size // 61)]).tobytes()
-
-    def put(self, x, geo, value) -> bool:
-        """Keep `value` for `x`'s weight gradient (only while recording); True if kept."""
-        if not STATE.grad:
-            return False
-        key = self._key(x, geo)
-        self._drop(key)
-        size = sum(a.nbytes for a in value if isinstance(a, np.ndarray))
-        self.entries[key] = (weakref.ref(x), self._sample(x), value, size)
-        self.nbytes += size
-        while self.entries and (
-            len(self.entries) > self.max_entries or self.nbytes > self.max_bytes
-        ):
-            self._drop(next(iter(self.entries)))
-        return True
-
-    def take(self, x, geo):
-        key = self._key(x, geo)
-        entry = self.entries.get(key)
-        if entry is None:
-            return None
-        self._drop(key)
-        ref, sample, value, _ = entry
-        if ref() is not x or sample != self._sample(x):
-            return None
-        return value
-
-    def _drop(self, key) -> None:
-        entry = self.entries.pop(key, None)
-        if entry is not None:
-            self.nbytes -= entry[3]
-
-
-_CACHE = _ColsCache()
-
-
 # --- channels-last layout (groups == 1) ---------------------------------------------------
 #
 # Outputs are (N * prod(O), C_out) GEMM results, returned as (N, C_out, *O) views
@@ -423,23 +363,23 @@ def _cl_out(y2: np.ndarray, n: int, out) -> np.ndarray:
     return np.moveaxis(y2.reshape((n, *out, y2.shape[1])), -1, 1)
 
 
-def _cl_forward(x, w, ksize, out, stride, padding, dilation) -> np.ndarray:
+def _cl_forward(x, w, ksize, out, stride, padding, dilation, save):
+    """(y, columns kept for the weight gradient when `save`, else None)."""
     n, cout = x.shape[0], w.shape[0]
     y2 = np.empty((n * math.prod(out), cout), dtype=np.result_type(x, w))
     wr = np.moveaxis(w, 1, -1).reshape(cout, -1).T  # rows-first order (K, C)
     wc = w.reshape(cout, -1).T  # columns-first order (C, K)
-    # while recording, the whole columns are kept for the weight gradient: rebuilding
+    # when saving, the whole columns are written for the weight gradient: rebuilding
     # them there (cache-cold in the backward pass) measured slower over a LeNet step
     np_, kc = y2.shape[0], x.shape[1] * math.prod(ksize)
-    full = _WS.empty((np_ * kc,), x.dtype) if STATE.grad else None
+    full = np.empty((np_ * kc,), x.dtype) if save else None
     for r0, r1, rows, cols in _cl_chunks(x, ksize, out, stride, padding, dilation, full):
         np.matmul(cols if rows else cols.T, wr if rows else wc, out=y2[r0:r1])
+    saved = None
     if full is not None:
         rows = _cl_rows_first(x.shape[1], ksize, out, stride, dilation)
-        cols = full.reshape((np_, kc) if rows else (kc, np_))
-        if not _CACHE.put(x, ("cl", ksize, out, stride, padding, dilation), (cols,)):
-            _WS.give(full)
-    return _cl_out(y2, n, out)
+        saved = ("cl", full.reshape((np_, kc) if rows else (kc, np_)))
+    return _cl_out(y2, n, out), saved
 
 
 def _dot_long(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -454,22 +394,20 @@ def _dot_long(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return acc
 
 
-def _cl_weight_grad(x, y, ksize, stride, padding, dilation) -> np.ndarray:
-    """g^T @ columns: from the forward pass's kept columns if any, else summed over
+def _cl_weight_grad(x, y, ksize, stride, padding, dilation, saved) -> np.ndarray:
+    """g^T @ columns: from the forward pass's saved columns if any, else summed over
     batch chunks of the columns, rebuilt per chunk (in cache)."""
     out, (cout, cin) = y.shape[2:], (y.shape[1], x.shape[1])
     g = _cl_matrix(y)
     dt = np.result_type(x, y)
-    hit = _CACHE.take(x, ("cl", ksize, out, stride, padding, dilation))
-    if hit is not None:
-        cols = hit[0]
+    if saved is not None:
+        cols = saved[1]
         if cols.shape[0] == g.shape[0]:  # rows first: (N*P, K*C)
             dw = _dot_long(g.T, cols).reshape((cout, *ksize, cin))
             dw = np.ascontiguousarray(np.moveaxis(dw, -1, 1), dtype=dt)
         else:
             dw = np.ascontiguousarray(_dot_long(cols, g).T, dtype=dt).reshape((cout, cin) + ksize)
-        _WS.give(cols)
-        return dw
+        return dw  # the saved columns stay with the graph node (a second backward reads them)
     rows = _cl_rows_first(cin, ksize, out, stride, dilation)
     acc = np.zeros((cout, cin * math.prod(ksize)), dtype=np.result_type(g, x))
     for r0, r1, _, cols in _cl_chunks(x, ksize, out, stride, padding, dilation):
@@ -540,18 +478,18 @@ def _flat_input_grad(y, w, groups, size, padding, dilation, scratch=False) -> np
 # --- the three kernels -----------------------------------------------------------------------
 
 
-def conv_forward(x, w, stride, padding, dilation, groups) -> np.ndarray:
-    """y = conv(x, w) as an (N, C_out, *O) view (channels-last or -first memory)."""
+def conv_forward(x, w, stride, padding, dilation, groups, save=False):
+    """(y, saved): y = conv(x, w) as an (N, C_out, *O) view (channels-last or -first
+    memory); with `save`, the columns the weight gradient needs (else None)."""
     n, cout, ksize = x.shape[0], w.shape[0], w.shape[2:]
     out = out_shape(x.shape[2:], ksize, stride, padding, dilation)
     if _use_cl(cout, groups):
-        return _cl_forward(x, w, ksize, out, stride, padding, dilation)
+        return _cl_forward(x, w, ksize, out, stride, padding, dilation, save)
     wg = w.reshape(groups, cout // groups, -1)
     if _use_flat(x.shape[2:], out, stride, padding):
         cols, spad = _flat_cols(x, ksize, padding, dilation)
         y = _grouped_matmul(wg, cols.reshape(groups, cols.shape[0] // groups, cols.shape[1]))
-        if not _CACHE.put(x, ("flat", ksize, padding, dilation), (cols, spad)):
-            _WS.give(cols)
+        saved = ("flat", cols, spad)
         y = y.reshape((cout, n) + spad)[
             (slice(None), slice(None)) + tuple(slice(0, o) for o in out)
         ]
@@ -560,9 +498,11 @@ def conv_forward(x, w, stride, padding, dilation, groups) -> np.ndarray:
         y = _grouped_matmul(
             wg, cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
         ).reshape((cout, n) + out)
-        if not _CACHE.put(x, ("strided", ksize, out, stride, padding, dilation), (cols,)):
-            _WS.give(cols)
-    return np.moveaxis(y, 0, 1)
+        saved = ("strided", cols)
+    if not save:
+        _WS.give(cols)
+        saved = None
+    return np.moveaxis(y, 0, 1), saved
 
 
 def conv_input_grad(y, w, stride, padding, dilation, groups, size) -> np.ndarray:
@@ -581,21 +521,23 @@ def conv_input_grad(y, w, stride, padding, dilation, groups, size) -> np.ndarray
     return np.moveaxis(xp, 0, 1)
 
 
-def conv_weight_grad(x, y, stride, padding, dilation, groups, ksize) -> np.ndarray:
-    """dw[o, c, k] = sum_{n, p} y[n, o, p] x_pad[n, c, s p + d k], shape (C_out, C_in/G, *K)."""
+def conv_weight_grad(x, y, stride, padding, dilation, groups, ksize, saved=None) -> np.ndarray:
+    """dw[o, c, k] = sum_{n, p} y[n, o, p] x_pad[n, c, s p + d k], shape (C_out, C_in/G, *K).
+
+    `saved` is what `conv_forward(x, ..., save=True)` returned: the columns of x,
+    which are then not built again."""
     cout, cin = y.shape[1], x.shape[1]
     ksize = tuple(ksize)
     if _use_cl(cout, groups):
-        return _cl_weight_grad(x, y, ksize, stride, padding, dilation)
+        return _cl_weight_grad(x, y, ksize, stride, padding, dilation, saved)
     if _use_flat(x.shape[2:], y.shape[2:], stride, padding):
-        hit = _CACHE.take(x, ("flat", ksize, padding, dilation))
-        cols, spad = hit if hit is not None else _flat_cols(x, ksize, padding, dilation)
+        cols, spad = saved[1:] if saved is not None else _flat_cols(x, ksize, padding, dilation)
         yc = _extend(y, spad)
     else:
-        geo = ("strided", ksize, y.shape[2:], stride, padding, dilation)
-        hit = _CACHE.take(x, geo)
         cols = (
-            hit[0] if hit is not None else _im2col(x, ksize, y.shape[2:], stride, padding, dilation)
+            saved[1]
+            if saved is not None
+            else _im2col(x, ksize, y.shape[2:], stride, padding, dilation)
         )
         yc = _channels_first(y).reshape(cout, -1)
     dw = np.empty((cout, cin // groups) + ksize, dtype=np.result_type(x, y))
@@ -604,7 +546,8 @@ def conv_weight_grad(x, y, stride, padding, dilation, groups, ksize) -> np.ndarr
         cols.reshape(groups, cols.shape[0] // groups, cols.shape[1]),
     )
     _matmul_nt(a, b, dw.reshape(groups, cout // groups, -1))
-    _WS.give(cols)
+    if saved is None:  # saved columns stay with the graph node
+        _WS.give(cols)
     if yc.base is not None and not np.may_share_memory(yc, y):
         _WS.give(yc)
     return dw

@@ -92,14 +92,15 @@ def _out_shape(spatial, ksize, stride, padding, dilation) -> tuple[int, ...]:
 # --- primitives ---------------------------------------------------------------------
 
 
-def _conv_vjp_x(g, ans, x, w, stride, padding, dilation, groups):
+def _conv_vjp_x(g, ans, x, w, stride, padding, dilation, groups, saved=None):
     p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
     return apply(_conv_transpose, g, w, size=x.shape[2:], **p)
 
 
-def _conv_vjp_w(g, ans, x, w, stride, padding, dilation, groups):
+def _conv_vjp_w(g, ans, x, w, stride, padding, dilation, groups, saved=None):
+    """dw from the forward's saved columns of x (built again only if none were saved)."""
     p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
-    return apply(_conv_weight_grad, x, g, ksize=w.shape[2:], **p)
+    return apply(_conv_weight_grad, x, g, ksize=w.shape[2:], saved=saved, **p)
 
 
 def _conv_cropped(x, w, like_shape, **p) -> Tensor:
@@ -130,15 +131,16 @@ _CONV_DOMAIN = Domain(
     "conv",
     vjp=[_conv_vjp_x, _conv_vjp_w],
     jvp=[
-        lambda t, ans, x, w, **p: apply(_conv, t, w, **p),
-        lambda t, ans, x, w, **p: apply(_conv, x, t, **p),
+        lambda t, ans, x, w, **p: apply(_conv, t, w, **_strip(p)),
+        lambda t, ans, x, w, **p: apply(_conv, x, t, **_strip(p)),
     ],
     domain=_CONV_DOMAIN,
+    saves=True,
 )
-def _conv(x, w, stride, padding, dilation, groups):
+def _conv(x, w, stride, padding, dilation, groups, save):
     """$y[n,o,p] = \\sum_{c,k} w[o,c,k] x_{pad}[n, c, s p + d k]$; dx = conv_transpose(g, w),
-    dw = conv_weight_grad(x, g)."""
-    return K.conv_forward(x, w, stride, padding, dilation, groups)
+    dw = conv_weight_grad(x, g) (reusing the forward's columns of x)."""
+    return K.conv_forward(x, w, stride, padding, dilation, groups, save)
 
 
 @primitive(
@@ -173,7 +175,7 @@ def _conv_transpose(y, w, stride, padding, dilation, groups, size):
         lambda g, ans, x, y, **p: _conv_cropped(x, g, y.shape, **_strip(p)),
     ],
     jvp=[
-        lambda t, ans, x, y, **p: apply(_conv_weight_grad, t, y, **p),
+        lambda t, ans, x, y, **p: apply(_conv_weight_grad, t, y, ksize=p["ksize"], **_strip(p)),
         lambda t, ans, x, y, **p: apply(_conv_weight_grad, x, t, **p),
     ],
     domain=Domain(
@@ -184,10 +186,10 @@ def _conv_transpose(y, w, stride, padding, dilation, groups, size):
         ]
     ),
 )
-def _conv_weight_grad(x, y, stride, padding, dilation, groups, ksize):
+def _conv_weight_grad(x, y, stride, padding, dilation, groups, ksize, saved=None):
     """$dw[o,c,k] = \\sum_{n,p} y[n,o,p] x_{pad}[n,c,s p + d k]$; dx = conv_transpose(y, g),
     dy = conv(x, g)."""
-    return K.conv_weight_grad(x, y, stride, padding, dilation, groups, ksize)
+    return K.conv_weight_grad(x, y, stride, padding, dilation, groups, ksize, saved)
 
 
 def _bias_case(xs, ws, stride, padding, dilation, groups):
@@ -202,18 +204,19 @@ def _bias_case(xs, ws, stride, padding, dilation, groups):
         lambda g, ans, x, w, b, **p: apply(_channel_sum, g),
     ],
     jvp=[
-        lambda t, ans, x, w, b, **p: apply(_conv, t, w, **p),
-        lambda t, ans, x, w, b, **p: apply(_conv, x, t, **p),
+        lambda t, ans, x, w, b, **p: apply(_conv, t, w, **_strip(p)),
+        lambda t, ans, x, w, b, **p: apply(_conv, x, t, **_strip(p)),
         lambda t, ans, x, w, b, **p: _broadcast(_channel_view(t, x.ndim), ans.shape),
     ],
     domain=Domain([_bias_case(*c.shapes, **c.params) for c in _CONV_DOMAIN.cases[:3]]),
+    saves=True,
 )
-def _conv_bias(x, w, b, stride, padding, dilation, groups):
+def _conv_bias(x, w, b, stride, padding, dilation, groups, save):
     """conv(x, w) + b[o], the bias added in place into the fresh output (one pass, no
     temporary); dx, dw as conv, db = channel_sum(g)."""
-    y = K.conv_forward(x, w, stride, padding, dilation, groups)
+    y, saved = K.conv_forward(x, w, stride, padding, dilation, groups, save)
     y += b.reshape((1, b.shape[0]) + (1,) * (y.ndim - 2))
-    return y
+    return y, saved
 
 
 def _channel_view(b: Tensor, ndim: int) -> Tensor:
@@ -266,8 +269,9 @@ def channel_sum(x: Tensor) -> Tensor:
 
 
 def _strip(p: dict) -> dict:
-    """The params shared by all three primitives (drop `size` / `ksize`)."""
-    return {k: v for k, v in p.items() if k not in ("size", "ksize")}
+    """The params shared by all three primitives (drop `size`, `ksize` and the columns
+    `saved` by a forward: they belong to that call's input only)."""
+    return {k: v for k, v in p.items() if k not in ("size", "ksize", "saved")}
 
 
 # --- public functions ------------------------------------------------------------------
