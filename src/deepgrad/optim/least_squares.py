@@ -28,35 +28,44 @@ _EXPLICIT_MAX = 200  # "auto" forms J explicitly up to this many parameters
 _LAMBDA_MAX = 1e16  # beyond this the damped step is below rounding: give up on this iteration
 
 
-def conjugate_gradient(
-    matvec: Callable[[np.ndarray], np.ndarray],
-    b: np.ndarray,
-    max_iter: int | None = None,
-    tol: float = 1e-10,
-) -> np.ndarray:
-    """Solve A x = b for symmetric positive definite A given as x -> A x (Hestenes & Stiefel 1952).
+def cg_solve(
+    matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray, max_iter: int | None, stop: float
+) -> tuple[np.ndarray, float | None]:
+    """Conjugate gradient on A x = b (Hestenes & Stiefel 1952) until ||r|| <= stop.
 
     x_{k+1} = x_k + a_k p_k, a_k = r_k^T r_k / p_k^T A p_k, p_{k+1} = r_{k+1} + b_k p_k.
+    Returns (x, None), or (x so far, p^T A p / p^T p) at the first direction p of
+    non-positive curvature (A not positive definite: Newton-CG damps more then).
     """
     x = np.zeros_like(b)
     r = b.copy()
     p = r.copy()
     rr = float(r @ r)
-    stop = tol * max(float(np.linalg.norm(b)), 1e-300)
     for _ in range(b.size if max_iter is None else max_iter):
         if np.sqrt(rr) <= stop:
             break
         Ap = matvec(p)
         pAp = float(p @ Ap)
         if pAp <= 0:
-            break
+            return x, pAp / float(p @ p)
         a = rr / pAp
         x += a * p
         r -= a * Ap
         rr_new = float(r @ r)
         p = r + (rr_new / rr) * p
         rr = rr_new
-    return x
+    return x, None
+
+
+def conjugate_gradient(
+    matvec: Callable[[np.ndarray], np.ndarray],
+    b: np.ndarray,
+    max_iter: int | None = None,
+    tol: float = 1e-10,
+) -> np.ndarray:
+    """Solve A x = b for symmetric positive definite A given as x -> A x, to a residual
+    of tol * ||b|| (see `cg_solve`)."""
+    return cg_solve(matvec, b, max_iter, tol * max(float(np.linalg.norm(b)), 1e-300))[0]
 
 
 def residual_jvp(

@@ -16,6 +16,7 @@ from ..core import autodiff
 from ..core.state import enable_grad
 from ..core.tensor import Tensor
 from . import flat
+from .least_squares import cg_solve
 from .line_search import armijo_backtracking
 from .optimizer import Optimizer, ParamsT, check_choice, check_nonneg
 
@@ -84,25 +85,9 @@ def newton_cg_direction(
     Returns (d, None), or (d_so_far, rayleigh) when a direction p of non-positive
     curvature is met, rayleigh = p^T (H + damping I) p / p^T p, so the caller can damp more.
     """
-    n = g.size
-    max_iter = n if max_iter is None else max_iter
     gnorm = float(np.linalg.norm(g))
     tol = min(0.5, np.sqrt(gnorm)) * gnorm if tol is None else tol
-    z, r = np.zeros(n), g.copy()
-    p = -r
-    for _ in range(max_iter):
-        Bp = hvp(p) + damping * p
-        curv = float(p @ Bp)
-        if curv <= 0:
-            return z, curv / float(p @ p)
-        alpha = float(r @ r) / curv
-        z = z + alpha * p
-        r_new = r + alpha * Bp
-        if np.linalg.norm(r_new) < tol:
-            return z, None
-        beta = float(r_new @ r_new) / float(r @ r)
-        r, p = r_new, -r_new + beta * p
-    return z, None
+    return cg_solve(lambda p: hvp(p) + damping * p, -g, max_iter, tol)
 
 
 def damped_newton_cg(hvp, g: np.ndarray, damping: float, max_iter: int | None):
