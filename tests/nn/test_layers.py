@@ -134,6 +134,32 @@ def test_linear_handles_leading_axes_and_no_bias():
     np.testing.assert_allclose(lin(T(x[0, 0])).data, x[0, 0] @ lin.weight.data.T + lin.bias.data)
 
 
+def test_linear_weight_is_column_major_and_so_is_its_gradient():
+    # Same values and shape as PyTorch's (out, in) weight, stored as the transpose of a
+    # C-contiguous (in, out) array; the gradient arrives in that layout, owning its memory.
+    lin = nn.Linear(6, 4)
+    w = lin.weight.data
+    assert w.shape == (4, 6) and w.flags.f_contiguous and not w.flags.c_contiguous
+    x = RNG.normal(size=(5, 6)).astype(np.float32)
+    lin(T(x)).sum().backward()
+    g = lin.weight.grad.data
+    assert g.flags.f_contiguous and g.flags.owndata
+    np.testing.assert_allclose(g, np.ones((5, 4)).T @ x, rtol=1e-6)
+    assert lin.state_dict()["weight"].flags.c_contiguous
+    # a row-major weight (assigned by the user) keeps a row-major gradient
+    lin.weight.data = np.ascontiguousarray(w)
+    lin.weight.grad = None
+    lin(T(x)).sum().backward()
+    assert lin.weight.grad.data.flags.c_contiguous
+
+
+def test_functional_linear_names_the_shapes_at_fault():
+    with pytest.raises(ValueError, match=r"linear: input \(3, 5\), weight \(2, 4\)"):
+        F.linear(T(RNG.normal(size=(3, 5))), T(RNG.normal(size=(2, 4))))
+    with pytest.raises(ValueError, match=r"bias \(3,\)"):
+        F.linear(T(RNG.normal(size=(3, 4))), T(RNG.normal(size=(2, 4))), T(np.zeros(3)))
+
+
 def test_flatten_unflatten_identity():
     x = T(RNG.normal(size=(2, 3, 4)))
     assert nn.Flatten()(x).shape == (2, 12)

@@ -230,13 +230,15 @@ def test_optimizer_trains_a_small_regression():
         np.testing.assert_allclose(w.data, w_true, atol=1e-3)
 
 
-def test_sgd_momentum_on_a_large_parameter_is_bitwise_the_reference():
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_sgd_momentum_on_a_large_parameter_is_bitwise_the_reference(order):
     # The chunked in-cache path (more than one chunk of 2**15 elements) must give exactly
-    # the update equations' result: b = mu b + g; theta -= lr b.
+    # the update equations' result: b = mu b + g; theta -= lr b.  Column-major
+    # parameters (nn.Linear's weights) with column-major gradients take it too.
     rng = np.random.default_rng(3)
     w0 = rng.standard_normal((300, 250)).astype(np.float32)
-    grads = [rng.standard_normal(w0.shape).astype(np.float32) for _ in range(4)]
-    w = param(w0.copy(), dtype=np.float32)
+    grads = [np.asarray(rng.standard_normal(w0.shape), np.float32, order=order) for _ in range(4)]
+    w = param(np.array(w0, order=order), dtype=np.float32)
     opt = dg.optim.SGD([w], lr=0.05, momentum=0.9)
     ref, buf = w0.copy(), None
     for g in grads:
@@ -245,3 +247,22 @@ def test_sgd_momentum_on_a_large_parameter_is_bitwise_the_reference():
         buf = g.copy() if buf is None else buf * np.float32(0.9) + g
         ref = ref - np.float32(0.05) * buf
     assert np.array_equal(w.data, ref)
+    assert w.data.flags[f"{order}_CONTIGUOUS"]
+    assert opt.state[w]["momentum_buffer"].flags[f"{order}_CONTIGUOUS"]
+
+
+def test_loaded_optimizer_state_takes_the_parameter_layout():
+    # A checkpoint stores C-contiguous arrays; a column-major parameter's loaded momentum
+    # buffer must be column-major again, or every update mixes layouts (strided passes).
+    lin = dg.nn.Linear(40, 30)
+    opt = dg.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9)
+    lin(dg.randn(8, 40)).sum().backward()
+    opt.step()
+    saved = opt.state_dict()
+    buf = saved["state"][0]["momentum_buffer"]
+    saved["state"][0]["momentum_buffer"] = np.ascontiguousarray(buf, dtype=np.float64)
+    fresh = dg.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9)
+    fresh.load_state_dict(saved)
+    loaded = fresh.state[lin.weight]["momentum_buffer"]
+    assert loaded.flags.f_contiguous and loaded.dtype == np.float32
+    np.testing.assert_array_equal(loaded, buf)

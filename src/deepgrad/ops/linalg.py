@@ -19,8 +19,11 @@ def _mT(x: Tensor) -> Tensor:
 
 @primitive(
     "matmul",
-    vjp=[lambda g, ans, a, b: matmul(g, _mT(b)), lambda g, ans, a, b: matmul(_mT(a), g)],
-    jvp=[lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t)],
+    vjp=[
+        lambda g, ans, a, b, **_: matmul(g, _mT(b)),
+        lambda g, ans, a, b, **_: matmul(_mT(a), g),
+    ],
+    jvp=[lambda t, ans, a, b, **_: matmul(t, b), lambda t, ans, a, b, **_: matmul(a, t)],
     domain=Domain(
         [
             Case(((2, 3), (3, 4))),
@@ -30,13 +33,21 @@ def _mT(x: Tensor) -> Tensor:
             Case(((2, 2, 3), (3, 4))),
             Case(((2, 1, 2, 3), (3, 3, 2))),
             Case(((0, 3), (3, 2))),
+            Case(((2, 3), (3, 4)), {"order": "F"}),
         ],
-        fn=lambda a, b: matmul(a, b),
+        fn=lambda a, b, order="C": matmul(a, b) if order == "C" else _matmul(a, b, order=order),
     ),
 )
-def _matmul(a, b):
-    """$C = A B$ over the last two axes; dA = G B^T, dB = A^T G."""
-    return np.matmul(a, b)
+def _matmul(a, b, order="C"):
+    """$C = A B$ over the last two axes; dA = G B^T, dB = A^T G.
+
+    `order="F"` (2-D operands only) writes C into a new column-major array: the
+    same values, laid out like a column-major parameter (see `nn.Linear`).
+    """
+    if order == "C":
+        return np.matmul(a, b)
+    out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b), order="F")
+    return np.matmul(a, b, out=out)
 
 
 def matmul(a, b) -> Tensor:

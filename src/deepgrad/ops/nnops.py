@@ -39,41 +39,70 @@ _T2 = {"axes": (1, 0)}
 _SUM0 = {"axis": (0,), "keepdims": False}
 
 
+def _column_major(a: np.ndarray) -> bool:
+    return a.flags.f_contiguous and not a.flags.c_contiguous
+
+
+def _linear_dw(g, ans, x, w, b=None):
+    """dW = g^T x, laid out like W: a column-major W (nn.Linear's) gets a column-major
+    gradient, so the optimizer's elementwise passes see one layout."""
+    gt = apply(_permute, g, **_T2)
+    if _column_major(w.data):
+        return apply(_matmul, gt, x, order="F")
+    return apply(_matmul, gt, x)
+
+
+def _linear_jvp_b(t, ans, x, w, b):
+    return broadcast_to(t, ans.shape)
+
+
 @primitive(
     "linear",
     vjp=[
-        lambda g, ans, x, w, b: apply(_matmul, g, w),
-        lambda g, ans, x, w, b: apply(_matmul, apply(_permute, g, **_T2), x),
+        lambda g, ans, x, w, b=None: apply(_matmul, g, w),
+        _linear_dw,
         lambda g, ans, x, w, b: apply(_sum_prim, g, **_SUM0),
     ],
     jvp=[
-        lambda t, ans, x, w, b: matmul(t, _mT(w)),
-        lambda t, ans, x, w, b: matmul(x, _mT(t)),
-        lambda t, ans, x, w, b: broadcast_to(t, ans.shape),
+        lambda t, ans, x, w, b=None: matmul(t, _mT(w)),
+        lambda t, ans, x, w, b=None: matmul(x, _mT(t)),
+        _linear_jvp_b,
     ],
     domain=Domain(
         [
             Case(((4, 3), (2, 3), (2,))),
             Case(((1, 1), (1, 1), (1,))),
             Case(((0, 3), (2, 3), (2,))),
+            Case(((4, 3), (2, 3))),
         ]
     ),
 )
-def _linear(x, w, b):
-    """$y = x W^T + b$ for x (N, in), W (out, in), b (out,); dx = g W, dW = g^T x, db = sum g."""
+def _linear(x, w, b=None):
+    """$y = x W^T + b$ for x (N, in), W (out, in), b (out,) (b optional: the node then
+    has two inputs); dx = g W, dW = g^T x, db = sum_n g."""
     out = x @ w.T
-    out += b
+    if b is not None:
+        out += b
     return out
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """$y = x W^T + b$ over the last axis of `x` (any leading axes), as `torch.nn.functional.linear`."""
-    if bias is None:
-        return matmul(x, _mT(weight))
+    """$y = x W^T + b$ over the last axis of `x` (any leading axes), as `torch.nn.functional.linear`.
+
+    One graph node; dx = g W, dW = g^T x (in W's memory layout), db = sum_n g.
+    """
+    ws = weight.data.shape
+    if len(ws) != 2 or x.data.shape[-1:] != ws[1:] or (bias is not None and bias.shape != ws[:1]):
+        raise ValueError(
+            f"linear: input {x.shape}, weight {weight.shape}, bias "
+            f"{None if bias is None else bias.shape}: expected input (*, in_features), "
+            "weight (out_features, in_features) and bias (out_features,)"
+        )
+    args = (weight,) if bias is None else (weight, bias)
     if x.data.ndim == 2:
-        return apply(_linear, x, weight, bias)
+        return apply(_linear, x, *args)
     lead = x.shape[:-1]
-    out = apply(_linear, reshape(x, (-1, x.shape[-1])), weight, bias)
+    out = apply(_linear, reshape(x, (-1, x.shape[-1])), *args)
     return reshape(out, lead + (weight.shape[0],))
 
 

@@ -187,7 +187,8 @@ class Optimizer(ABC):
 
     def _tmp(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
         """A scratch array shaped like `like`, reused across steps (no per-step allocation)."""
-        key = (like.shape, like.dtype, slot)
+        column_major = like.flags.f_contiguous and not like.flags.c_contiguous
+        key = (like.shape, like.dtype, column_major, slot)  # same layout: no strided passes
         buf = self._scratch.get(key)
         if buf is None:
             buf = self._scratch[key] = np.empty_like(like)
@@ -245,7 +246,8 @@ class Optimizer(ABC):
 
     @staticmethod
     def _cast_state(name: str, value: Any, p: Tensor) -> Any:
-        """Copy a loaded state entry; float arrays shaped like `p` take `p`'s dtype."""
+        """Copy a loaded state entry; float arrays shaped like `p` take `p`'s dtype and
+        memory layout (so the update passes never mix row- and column-major arrays)."""
         if isinstance(value, dict):
             return {k: Optimizer._cast_state(k, v, p) for k, v in value.items()}
         if isinstance(value, list):
@@ -253,8 +255,9 @@ class Optimizer(ABC):
         if isinstance(value, Tensor):
             value = value.data
         if isinstance(value, np.ndarray):
-            arr = np.array(value, copy=True)
-            if arr.dtype.kind == "f" and arr.shape == p.data.shape:
-                arr = arr.astype(p.data.dtype, copy=False)
-            return arr
+            if value.dtype.kind == "f" and value.shape == p.data.shape:
+                arr = np.empty_like(p.data)
+                arr[...] = value
+                return arr
+            return np.array(value, copy=True)
         return copy.deepcopy(value)

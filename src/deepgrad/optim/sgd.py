@@ -108,15 +108,17 @@ class SGD(Optimizer):
         The same four NumPy passes as the general path (so bitwise the same result),
         but each chunk of b, g and theta stays in cache across them: about 30% faster
         on a large layer.  Returns False where it does not apply (first step, or
-        arrays that are not contiguous).
+        arrays that are not contiguous in one common layout).
         """
         state = self.state.get(p)
         buf = None if state is None else state.get("momentum_buffer")
         g, data = p.grad.data, p.data
-        if buf is None or not (
-            data.flags.c_contiguous and g.flags.c_contiguous and buf.flags.c_contiguous
-        ):
+        if buf is None or not (data.strides == g.strides == buf.strides):
             return False
+        if not data.flags.c_contiguous:
+            if not data.flags.f_contiguous:
+                return False
+            data, g, buf = data.T, g.T, buf.T  # column-major (nn.Linear weights): flat views
         pf, gf, bf = data.reshape(-1), g.reshape(-1), buf.reshape(-1)
         tmp = self._tmp(pf[: min(pf.size, _CHUNK)], 3)
         for start in range(0, pf.size, _CHUNK):
@@ -134,7 +136,7 @@ class SGD(Optimizer):
             state = self.state[p] = {}
         buf = state.get("momentum_buffer")
         if buf is None:
-            buf = state["momentum_buffer"] = g.copy()
+            buf = state["momentum_buffer"] = g.copy(order="K")  # keep the layout
         else:
             np.multiply(buf, momentum, out=buf)
             if dampening == 0:
