@@ -203,8 +203,10 @@ def backward(roots, grads=None, retain_graph=None, create_graph=False) -> None:
     for leaf, g in results.values():
         if not create_graph:
             arr = g.data
-            if id(arr) in seen_arrays or not arr.flags.owndata or not arr.flags.writeable:
-                arr = arr.copy()  # .grad must own its memory: optimizers update it in place
+            # .grad must own its memory (optimizers update it in place): copy views,
+            # read-only arrays and arrays already handed out (order="K" keeps the layout)
+            if arr.base is not None or id(arr) in seen_arrays or not arr.flags.writeable:
+                arr = arr.copy(order="K")
             seen_arrays.add(id(arr))
             if arr is not g.data or not plain:
                 g = _wrap(arr)

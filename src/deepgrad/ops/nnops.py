@@ -23,7 +23,7 @@ from .index import one_hot
 from .linalg import _matmul, matmul
 from .reduce import _sum as _sum_prim
 from .reduce import sum as _sum
-from .shape import _permute, broadcast_to, reshape, sum_to, swapaxes
+from .shape import _permute, broadcast_to, reshape, swapaxes
 from .softmax import _softmax, softmax
 
 # --- linear ------------------------------------------------------------------------
@@ -193,53 +193,71 @@ def _sce_dir(x: Tensor, target: np.ndarray) -> Tensor:
     return sub(softmax(x, axis=1), one_hot(target, x.shape[1], dtype=x.dtype))
 
 
-def _sce_grad_vjp_x(h, ans, x, w, target):
+def _sce_weight(g: Tensor, x: Tensor, mean: bool) -> Tensor:
+    """The per-row weight of the loss cotangent g: g / N as (1, 1) for the mean, g as (N, 1)."""
+    if mean:
+        return reshape(mul(g, 1.0 / max(x.shape[0], 1)), (1, 1))
+    return reshape(g, (-1, 1))
+
+
+def _sce_grad_vjp_x(h, ans, x, g, target, mean, probs=None):
     """Cotangent h through d = (softmax(x) - onehot) w: the softmax VJP of h w."""
     y = softmax(x, axis=1)
-    u = mul(h, w)
+    u = mul(h, _sce_weight(g, x, mean))
     return mul(y, sub(u, _sum(mul(u, y), axis=1, keepdims=True)))
 
 
-def _sce_grad_jvp_x(t, ans, x, w, target):
+def _sce_grad_vjp_g(h, ans, x, g, target, mean, probs=None):
+    """Cotangent h through d = dir * w with w = g / N (mean) or g per row."""
+    hd = mul(h, _sce_dir(x, target))
+    if mean:
+        return mul(_sum(hd), 1.0 / max(x.shape[0], 1))
+    return _sum(hd, axis=1)
+
+
+def _sce_grad_jvp_x(t, ans, x, g, target, mean, probs=None):
     y = softmax(x, axis=1)
-    return mul(mul(y, sub(t, _sum(mul(t, y), axis=1, keepdims=True))), w)
+    return mul(mul(y, sub(t, _sum(mul(t, y), axis=1, keepdims=True))), _sce_weight(g, x, mean))
+
+
+def _sce_grad_jvp_g(t, ans, x, g, target, mean, probs=None):
+    return mul(_sce_dir(x, target), _sce_weight(t, x, mean))
 
 
 @primitive(
     "softmax_cross_entropy_grad",
-    vjp=[
-        _sce_grad_vjp_x,
-        lambda h, ans, x, w, target: sum_to(mul(h, _sce_dir(x, target)), w.shape),
-    ],
-    jvp=[_sce_grad_jvp_x, lambda t, ans, x, w, target: mul(_sce_dir(x, target), t)],
+    vjp=[_sce_grad_vjp_x, _sce_grad_vjp_g],
+    jvp=[_sce_grad_jvp_x, _sce_grad_jvp_g],
     domain=Domain(
         [
-            Case(((4, 3), (4, 1)), {"target": np.array([0, 2, 1, 2])}),
-            Case(((4, 3), (1, 1)), {"target": np.array([1, 1, 0, 2])}),
-            Case(((1, 5), (1, 1)), {"target": np.array([4])}),
+            Case(((4, 3), (4,)), {"target": np.array([0, 2, 1, 2]), "mean": False}),
+            Case(((4, 3), ()), {"target": np.array([1, 1, 0, 2]), "mean": True}),
+            Case(((1, 5), ()), {"target": np.array([4]), "mean": True}),
         ],
         low=-2.0,
         high=2.0,
     ),
 )
-def _softmax_cross_entropy_grad(x, w, target):
-    """$d = (\\mathrm{softmax}(x) - \\mathrm{onehot}(t)) w$ with w of shape (N, 1) or (1, 1):
-    the VJP of softmax_cross_entropy in one node (its own VJP is softmax's)."""
-    e = _softmax.forward(x, axis=1)  # a fresh array: adjusted in place below
-    e[np.arange(target.shape[0]), target] -= 1
-    e *= w
+def _softmax_cross_entropy_grad(x, g, target, mean, probs=None):
+    """$d = (\\mathrm{softmax}(x) - \\mathrm{onehot}(t)) w$, w = g / N for the mean loss
+    (g of shape ()) or w_n = g_n per row (g of shape (N,)): the VJP of
+    softmax_cross_entropy in one node (its own VJP is softmax's).  `probs`: the
+    softmax its forward saved (used instead of recomputing; never modified)."""
+    n = target.shape[0]
+    e = _softmax.forward(x, axis=1) if probs is None else probs.copy()
+    e[np.arange(n), target] -= 1
+    if mean:
+        e *= g * (1.0 / max(n, 1))
+    else:
+        e *= g[:, None]
     return e
 
 
-def _sce_vjp(g, ans, x, target, mean):
-    if mean:  # g is the scalar cotangent of the batch mean
-        w = reshape(mul(g, 1.0 / max(x.shape[0], 1)), (1, 1))
-    else:
-        w = reshape(g, (-1, 1))
-    return apply(_softmax_cross_entropy_grad, x, w, target=target)
+def _sce_vjp(g, ans, x, target, mean, saved):
+    return apply(_softmax_cross_entropy_grad, x, g, target=target, mean=mean, probs=saved)
 
 
-def _sce_jvp(t, ans, x, target, mean):
+def _sce_jvp(t, ans, x, target, mean, saved):
     rows = _sum(mul(t, _sce_dir(x, target)), axis=1)
     return mul(_sum(rows), 1.0 / max(x.shape[0], 1)) if mean else rows
 
@@ -261,20 +279,26 @@ _SCE_TARGETS = [np.array([0, 2, 1, 2]), np.array([4]), np.zeros(0, dtype=np.int6
         low=-3.0,
         high=3.0,
     ),
+    saves=True,
 )
-def _softmax_cross_entropy(x, target, mean):
+def _softmax_cross_entropy(x, target, mean, save=False):
     """$y_n = \\log \\sum_c e^{x_{nc}} - x_{n t_n}$ per row (or their mean);
-    dx = g (softmax(x) - onehot(t)) (divided by N for the mean)."""
+    dx = g (softmax(x) - onehot(t)) (divided by N for the mean).  With `save`, the
+    softmax probabilities are kept for the backward pass (no second exp)."""
     s = x - np.maximum.reduce(x, axis=1, keepdims=True) if x.shape[0] else x
-    lse = np.log(np.add.reduce(np.exp(s), axis=1))
-    rows = lse - s[np.arange(target.shape[0]), target]
+    e = np.exp(s)
+    se = np.add.reduce(e, axis=1)
+    rows = np.log(se)
+    rows -= s[np.arange(target.shape[0]), target]
     if not mean:
         out = rows
     elif rows.shape[0]:
         out = np.add.reduce(rows) / rows.shape[0]
     else:
         out = np.nan  # the mean of no rows, as PyTorch
-    return np.asarray(out, dtype=x.dtype)
+    if save:
+        e /= se[:, None]
+    return np.asarray(out, dtype=x.dtype), (e if save else None)
 
 
 def softmax_cross_entropy(x: Tensor, target: np.ndarray, mean: bool = False) -> Tensor:
