@@ -1,4 +1,4 @@
-"""Timing helpers shared by the benchmarks: median of repeated runs after warm-up.
+"""Timing helpers shared by the benchmarks: medians of alternating blocks after warm-up.
 
 The step builders work for deepgrad and PyTorch alike (same method names).
 """
@@ -10,16 +10,48 @@ import time
 from collections.abc import Callable
 
 
-def median_ms(fn: Callable[[], object], repeat: int = 30, warmup: int = 5) -> float:
-    """Median wall time of `fn()` in milliseconds."""
+def side_by_side(
+    ours: Callable[[], object],
+    theirs: Callable[[], object] | None,
+    repeat: int = 50,
+    block: int = 10,
+    warmup: int = 5,
+    settle: int = 3,
+    pause: float = 0.15,
+) -> tuple[float, float | None]:
+    """Median wall times (ms) of `ours()` and `theirs()`, timed in alternating blocks.
+
+    The machine's speed drifts by 5-10% over seconds, so timing all of one framework
+    and then all of the other turns drift into the ratio.  Alternating blocks of
+    `block` calls puts both under the same conditions.  Before each block the
+    process sleeps `pause` seconds, so the other framework's worker threads (OpenMP
+    for PyTorch, OpenBLAS for NumPy), which spin for a while after their last task,
+    are asleep and not competing for the two cores; the first `settle` calls of each
+    block (thread wake-up, caches) are not timed.
+    """
     for _ in range(warmup):
+        ours()
+        if theirs is not None:
+            theirs()
+    a: list[float] = []
+    b: list[float] = []
+    while len(a) < repeat:
+        a += _block(ours, block, settle, pause)
+        if theirs is not None:
+            b += _block(theirs, block, settle, pause)
+    return statistics.median(a), (statistics.median(b) if b else None)
+
+
+def _block(fn: Callable[[], object], n: int, settle: int, pause: float) -> list[float]:
+    time.sleep(pause)
+    for _ in range(settle):
         fn()
     times = []
-    for _ in range(repeat):
+    for _ in range(n):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    return times
 
 
 def train_step(model, loss_fn, opt, x, y, update: bool = True) -> Callable[[], None]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median_ms, report, train_step, try_torch
+from _timing import report, side_by_side, train_step, try_torch
 
 import deepgrad as dg
 import deepgrad.models
@@ -106,13 +106,15 @@ def main() -> None:
     rng = np.random.default_rng(0)
     xb = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
     yb = rng.integers(0, 10, 64).astype(np.int64)
-    ours = median_ms(lenet_deepgrad(xb, yb), repeat=args.repeat)
-    theirs = median_ms(lenet_torch(torch, xb, yb), repeat=args.repeat) if torch else None
+    theirs_fn = lenet_torch(torch, xb, yb) if torch else None
+    ours, theirs = side_by_side(lenet_deepgrad(xb, yb), theirs_fn, repeat=args.repeat)
     print(report("lenet-5 step b64", ours, theirs))
     xr = rng.standard_normal((8, 3, 64, 64)).astype(np.float32)
     n = max(args.repeat // 3, 5)
-    ours = median_ms(resnet_deepgrad(xr), repeat=n, warmup=2)
-    theirs = median_ms(resnet_torch(torch, xr), repeat=n, warmup=2) if torch else None
+    theirs_fn = resnet_torch(torch, xr) if torch else None
+    ours, theirs = side_by_side(
+        resnet_deepgrad(xr), theirs_fn, repeat=n, block=5, warmup=2, settle=1
+    )
     print(report("resnet-18 fwd+bwd b8 64x64", ours, theirs))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median_ms, report, train_step, try_torch
+from _timing import report, side_by_side, train_step, try_torch
 
 import deepgrad as dg
 
@@ -71,12 +71,11 @@ def main() -> None:
     rng = np.random.default_rng(0)
     xb = rng.standard_normal((128, 784)).astype(np.float32)
     yb = rng.integers(0, 10, 128).astype(np.int64)
-    ours = median_ms(overhead_deepgrad(), repeat=20)
-    theirs = median_ms(overhead_torch(torch), repeat=20) if torch else None
+    ours, theirs = side_by_side(overhead_deepgrad(), torch and overhead_torch(torch), 30, 5)
     print(report("overhead (1000 adds + bwd)", ours, theirs))
     for update, name in ((False, "mlp fwd+bwd b128"), (True, "mlp train step (+SGD) b128")):
-        ours = median_ms(mlp_deepgrad(xb, yb, update), repeat=50)
-        theirs = median_ms(mlp_torch(torch, xb, yb, update), repeat=50) if torch else None
+        theirs_fn = mlp_torch(torch, xb, yb, update) if torch else None
+        ours, theirs = side_by_side(mlp_deepgrad(xb, yb, update), theirs_fn, repeat=100)
         print(report(name, ours, theirs))
 
 
