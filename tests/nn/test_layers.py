@@ -146,6 +146,16 @@ def test_linear_weight_is_column_major_and_so_is_its_gradient():
     assert g.flags.f_contiguous and g.flags.owndata
     np.testing.assert_allclose(g, np.ones((5, 4)).T @ x, rtol=1e-6)
     assert lin.state_dict()["weight"].flags.c_contiguous
+    # a route whose gradient arrives as a fresh row-major array (times a row-major
+    # constant), twice so that it accumulates, still leaves .grad in the weight's
+    # layout: PyTorch's gradient layout contract
+    lin.weight.grad = None
+    v = np.arange(24, dtype=np.float32).reshape(4, 6)
+    for _ in range(2):
+        (lin.weight * T(v)).sum().backward()
+    g = lin.weight.grad.data
+    assert g.flags.f_contiguous and not g.flags.c_contiguous
+    np.testing.assert_array_equal(g, 2 * v)
     # a row-major weight (assigned by the user) keeps a row-major gradient
     lin.weight.data = np.ascontiguousarray(w)
     lin.weight.grad = None

@@ -204,15 +204,40 @@ def backward(roots, grads=None, retain_graph=None, create_graph=False) -> None:
         if not create_graph:
             arr = g.data
             # .grad must own its memory (optimizers update it in place): copy views,
-            # read-only arrays and arrays already handed out (order="K" keeps the layout)
-            if arr.base is not None or id(arr) in seen_arrays or not arr.flags.writeable:
-                arr = arr.copy(order="K")
+            # read-only arrays and arrays already handed out; and it takes its tensor's
+            # memory layout (PyTorch's gradient layout contract), or every optimizer
+            # pass would mix row- and column-major arrays (several times slower)
+            if (
+                arr.base is not None
+                or id(arr) in seen_arrays
+                or not arr.flags.writeable
+                or not _same_layout(arr, leaf.data)
+            ):
+                arr = _copy_like(arr, leaf.data)
             seen_arrays.add(id(arr))
             if arr is not g.data or not plain:
                 g = _wrap(arr)
         if g.data.dtype != leaf.data.dtype:
             g = g.to(leaf.data.dtype)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+
+def _same_layout(a: np.ndarray, like: np.ndarray) -> bool:
+    """False when `like` is contiguous in one order and `a` is not in that order."""
+    if like.ndim < 2 or a.shape != like.shape:
+        return True
+    if like.flags.c_contiguous:
+        return a.flags.c_contiguous
+    return a.flags.f_contiguous or not like.flags.f_contiguous
+
+
+def _copy_like(a: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """A fresh copy of `a` in `like`'s memory order (its own dtype)."""
+    if a.shape != like.shape:
+        return a.copy(order="K")
+    out = np.empty_like(like, dtype=a.dtype)
+    np.copyto(out, a)
+    return out
 
 
 def grad(

@@ -28,7 +28,7 @@ def effective_grad(opt: Optimizer, p: Tensor, weight_decay: float, maximize: boo
     return out
 
 
-_CHUNK = 1 << 15  # elements per chunk (128 KiB of float32): b, g and theta fit in L2
+_CHUNK = 1 << 16  # elements per chunk (256 KiB of float32): b, g, theta and tmp fit in L2
 
 
 class SGD(Optimizer):
