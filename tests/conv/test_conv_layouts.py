@@ -129,3 +129,24 @@ def test_saved_columns_survive_a_second_backward(out_channels):
     x.data[...] = 0.0  # the saved columns are of the input as it was in the forward
     y.backward()
     np.testing.assert_array_equal(conv.weight.grad.numpy(), 2 * first)
+
+
+@pytest.mark.parametrize("x_order", ["nchw", "nhwc", "cnhw"])
+@pytest.mark.parametrize("g_order", ["nchw", "nhwc"])
+def test_max_pool_gradient_is_the_same_in_every_memory_layout(x_order, g_order):
+    # The pool's backward copies a gradient stored in another memory order than the
+    # pooled map (channels-first after a Flatten, channels-last after a small conv) into
+    # the map's order: the values must not depend on any of the layouts.
+    rng = np.random.default_rng(5)
+    x = np.maximum(rng.standard_normal((3, 4, 6, 8)), 0)  # ReLU zeros: many tied windows
+    g = rng.standard_normal((3, 4, 3, 4))
+    ref_x = dg.tensor(x, requires_grad=True)
+    dg.nn.functional.max_pool2d(ref_x, 2).backward(dg.tensor(g))
+    xt = dg.tensor(_in_order(x, x_order), requires_grad=True)
+    y = dg.nn.functional.max_pool2d(xt, 2)
+    gt = _in_order(g, g_order)
+    assert gt.flags.c_contiguous == (g_order == "nchw")
+    y.backward(dg.Tensor(gt))
+    np.testing.assert_array_equal(xt.grad.data, ref_x.grad.data)
+    # the first maximum of each window takes the whole gradient, as PyTorch
+    assert np.count_nonzero(ref_x.grad.data) == np.count_nonzero(g)

@@ -94,6 +94,21 @@ def _zeros_as(shape, ref: np.ndarray, lead: tuple[int, ...] = (), dtype=None,
     return buf.transpose(list(range(k)) + [k + order.index(i) for i in range(len(shape))])
 
 
+def _in_order_of(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """`a`, or a copy of it stored in `ref`'s memory order when the two orders differ
+    (one copy is cheaper than elementwise passes that mix channels-first and -last)."""
+    if a.ndim != ref.ndim or a.ndim < 2:
+        return a
+    key = [-abs(st) for st in a.strides], [-abs(st) for st in ref.strides]
+    if sorted(range(a.ndim), key=key[0].__getitem__) == sorted(
+        range(a.ndim), key=key[1].__getitem__
+    ):
+        return a
+    out = _zeros_as(a.shape, ref, dtype=a.dtype, zero=False)
+    np.copyto(out, a)
+    return out
+
+
 def _spatial_out(xp_shape, kernel, stride, dilation) -> tuple[int, ...]:
     return tuple(
         (n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(xp_shape[2:], kernel, stride, dilation)
@@ -245,6 +260,7 @@ def _window_put(y, mask, kernel, stride, padding, dilation, size):
     tiled = all(k == s and d == 1 and o * s == n for k, s, d, o, n in zip(
         kernel, stride, dilation, y.shape[2:], spad))  # fmt: skip
     xp = _zeros_as(y.shape[:2] + spad, mask[0], dtype=y.dtype, zero=not tiled)
+    y = _in_order_of(y, mask[0])
     for j, sl in _offsets(kernel, stride, dilation, y.shape[2:]):
         tgt = xp[(slice(None), slice(None)) + sl]
         if _disjoint(kernel, stride, dilation):
