@@ -150,3 +150,22 @@ def test_max_pool_gradient_is_the_same_in_every_memory_layout(x_order, g_order):
     np.testing.assert_array_equal(xt.grad.data, ref_x.grad.data)
     # the first maximum of each window takes the whole gradient, as PyTorch
     assert np.count_nonzero(ref_x.grad.data) == np.count_nonzero(g)
+
+
+@pytest.mark.parametrize("channels", [2, 3, 6, 8])
+@pytest.mark.parametrize("kernel", [(2, 2), (3, 3), (1, 2), (2, 1)])
+def test_tiled_channels_last_max_pool_is_bitwise_the_offset_loop(channels, kernel):
+    # Few-channel channels-last maps take a rows-then-columns kernel: every value,
+    # NaN and -inf included, must equal the offset-by-offset loop's (channels-first input).
+    from deepgrad.ops import pool as P
+
+    rng = np.random.default_rng(channels)
+    x = np.maximum(rng.standard_normal((3, channels, 6, 6)), 0).astype(np.float32)
+    x[0, 0, 0, 0], x[1, -1, 3, 2], x[2, 1, 5, 5] = np.nan, -np.inf, np.inf
+    params = {"kernel": kernel, "stride": kernel, "padding": ((0, 0), (0, 0)), "dilation": (1, 1)}
+    reference = P._window_max(np.ascontiguousarray(x), **params)
+    last = _in_order(x, "nhwc")
+    assert P._tiled_max_cl(last, kernel) is not None  # the fast path is taken
+    y = P._window_max(last, **params)
+    np.testing.assert_array_equal(y, reference)
+    assert y.transpose(0, 2, 3, 1).flags.c_contiguous  # and stays channels-last

@@ -115,8 +115,55 @@ def _spatial_out(xp_shape, kernel, stride, dilation) -> tuple[int, ...]:
     )
 
 
+# Channels-last maps with at most this many channels take `_tiled_max_cl` (measured on
+# 2x2 windows: 6 channels 259 -> 135 us, 4 channels 33 -> 9 us; 16 channels is slower).
+_CL_POOL_MAX_CHANNELS = 8
+
+
+def _tiled_max_cl(x, kernel) -> np.ndarray | None:
+    """Window maxima of a channels-last (N, C, H, W) map with few channels when the 2-D
+    windows tile it exactly (kernel == stride, no padding or dilation); None otherwise.
+
+    The offset-by-offset loop of `_window_max` runs NumPy's inner loop over the C
+    channels only (6 values for LeNet's first map).  Here the kernel rows are reduced
+    first, on contiguous rows of W * C values, then the kernel columns through
+    transposed (C, windows) views, so every inner loop runs over all the windows.
+    The maximum does not depend on the order, so the result is bitwise the same.
+    """
+    if x.ndim != 4 or not 1 < x.shape[1] <= _CL_POOL_MAX_CHANNELS:
+        return None
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    xh = x.transpose(0, 2, 3, 1)
+    if h % kh or w % kw or not xh.flags.c_contiguous or x.dtype.kind != "f" or not x.size:
+        return None
+    ho, wo = h // kh, w // kw
+    rows = xh.reshape(n * ho, kh, w * c)
+    r = rows[:, 0, :] if kh == 1 else np.maximum(rows[:, 0, :], rows[:, 1, :])
+    for a in range(2, kh):
+        np.maximum(r, rows[:, a, :], out=r)
+    cols = r.reshape(n * ho * wo, kw, c)
+    if kw == 1:
+        out = cols[:, 0, :].copy()
+    else:
+        out = np.empty((n * ho * wo, c), x.dtype)
+        np.maximum(cols[:, 0, :].T, cols[:, 1, :].T, out=out.T, order="C")
+    for b in range(2, kw):
+        np.maximum(out.T, cols[:, b, :].T, out=out.T, order="C")
+    return out.reshape(n, ho, wo, c).transpose(0, 3, 1, 2)
+
+
 def _window_max(x, kernel, stride, padding, dilation) -> np.ndarray:
     """Window maxima over the -inf padded input (NaN propagates, as PyTorch)."""
+    if (
+        len(kernel) == 2
+        and tuple(kernel) == tuple(stride)
+        and not any(lo or hi for lo, hi in padding)
+        and all(d == 1 for d in dilation)
+    ):
+        y = _tiled_max_cl(x, kernel)
+        if y is not None:
+            return y
     xp = _padded(x, padding, -np.inf)
     out = _spatial_out(xp.shape, kernel, stride, dilation)
     y = None
