@@ -165,7 +165,7 @@ def test_tiled_channels_last_max_pool_is_bitwise_the_offset_loop(channels, kerne
     params = {"kernel": kernel, "stride": kernel, "padding": ((0, 0), (0, 0)), "dilation": (1, 1)}
     reference = P._window_max(np.ascontiguousarray(x), **params)
     last = _in_order(x, "nhwc")
-    assert P._tiled_max_cl(last, kernel) is not None  # the fast path is taken
+    assert P._tiled_max_cl(last, **params) is not None  # the fast path is taken
     y = P._window_max(last, **params)
     np.testing.assert_array_equal(y, reference)
     assert y.transpose(0, 2, 3, 1).flags.c_contiguous  # and stays channels-last

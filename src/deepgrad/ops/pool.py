@@ -82,12 +82,16 @@ def _full_padding(spatial, ksize, stride, padding, dilation, out):
     return tuple(full)
 
 
+def _memory_order(a: np.ndarray) -> list[int]:
+    """a's axes from the slowest-varying in memory to the fastest."""
+    return sorted(range(a.ndim), key=lambda i: -abs(a.strides[i]))
+
+
 def _zeros_as(shape, ref: np.ndarray, lead: tuple[int, ...] = (), dtype=None,
               zero: bool = True) -> np.ndarray:  # fmt: skip
     """Zeros of (*lead, N, C, ...) `shape` whose (N, C, ...) axes are stored in `ref`'s
     memory order (channels-first or channels-last stays so: no transposing copies)."""
-    order = sorted(range(ref.ndim), key=lambda i: -abs(ref.strides[i])) if ref.ndim == len(
-        shape) else list(range(len(shape)))  # fmt: skip
+    order = _memory_order(ref) if ref.ndim == len(shape) else list(range(len(shape)))
     k = len(lead)
     alloc = np.zeros if zero else np.empty
     buf = alloc(lead + tuple(shape[i] for i in order), dtype=dtype or ref.dtype)
@@ -97,12 +101,7 @@ def _zeros_as(shape, ref: np.ndarray, lead: tuple[int, ...] = (), dtype=None,
 def _in_order_of(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """`a`, or a copy of it stored in `ref`'s memory order when the two orders differ
     (one copy is cheaper than elementwise passes that mix channels-first and -last)."""
-    if a.ndim != ref.ndim or a.ndim < 2:
-        return a
-    key = [-abs(st) for st in a.strides], [-abs(st) for st in ref.strides]
-    if sorted(range(a.ndim), key=key[0].__getitem__) == sorted(
-        range(a.ndim), key=key[1].__getitem__
-    ):
+    if a.ndim != ref.ndim or a.ndim < 2 or _memory_order(a) == _memory_order(ref):
         return a
     out = _zeros_as(a.shape, ref, dtype=a.dtype, zero=False)
     np.copyto(out, a)
@@ -120,7 +119,7 @@ def _spatial_out(xp_shape, kernel, stride, dilation) -> tuple[int, ...]:
 _CL_POOL_MAX_CHANNELS = 8
 
 
-def _tiled_max_cl(x, kernel) -> np.ndarray | None:
+def _tiled_max_cl(x, kernel, stride, padding, dilation) -> np.ndarray | None:
     """Window maxima of a channels-last (N, C, H, W) map with few channels when the 2-D
     windows tile it exactly (kernel == stride, no padding or dilation); None otherwise.
 
@@ -130,6 +129,9 @@ def _tiled_max_cl(x, kernel) -> np.ndarray | None:
     transposed (C, windows) views, so every inner loop runs over all the windows.
     The maximum does not depend on the order, so the result is bitwise the same.
     """
+    tiles = tuple(kernel) == tuple(stride) and all(d == 1 for d in dilation)
+    if not tiles or any(lo or hi for lo, hi in padding):
+        return None
     if x.ndim != 4 or not 1 < x.shape[1] <= _CL_POOL_MAX_CHANNELS:
         return None
     n, c, h, w = x.shape
@@ -155,15 +157,9 @@ def _tiled_max_cl(x, kernel) -> np.ndarray | None:
 
 def _window_max(x, kernel, stride, padding, dilation) -> np.ndarray:
     """Window maxima over the -inf padded input (NaN propagates, as PyTorch)."""
-    if (
-        len(kernel) == 2
-        and tuple(kernel) == tuple(stride)
-        and not any(lo or hi for lo, hi in padding)
-        and all(d == 1 for d in dilation)
-    ):
-        y = _tiled_max_cl(x, kernel)
-        if y is not None:
-            return y
+    y = _tiled_max_cl(x, kernel, stride, padding, dilation)
+    if y is not None:
+        return y
     xp = _padded(x, padding, -np.inf)
     out = _spatial_out(xp.shape, kernel, stride, dilation)
     y = None
