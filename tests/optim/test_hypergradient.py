@@ -93,3 +93,17 @@ def test_unrolled_meta_gradient_descent_on_the_learning_rate_lowers_the_loss():
         meta.step()
         first = float(loss) if first is None else first
     assert float(loss) < 0.1 * first and 0.1 < float(lr) < 0.9
+
+
+def test_hypergradient_state_keeps_a_column_major_weight_layout():
+    # nn.Linear weights are column-major; the SGDHD state built from copies of their
+    # gradients must be too, or every update pass mixes row- and column-major arrays.
+    lin = dg.nn.Linear(40, 30)
+    opt = dg.optim.SGDHD(lin.parameters(), lr=0.01, momentum=0.9)
+    for _ in range(3):
+        opt.zero_grad()
+        lin(dg.randn(8, 40)).sum().backward()
+        opt.step()
+    state = opt.state[lin.weight]
+    assert state["momentum_buffer"].flags.f_contiguous
+    assert state["prev_direction"].flags.f_contiguous

@@ -166,9 +166,6 @@ class Tensor:
         """A tensor sharing this one's data, cut from the graph (no grad, no tangents)."""
         return _wrap(self.data)
 
-    def clone_data(self) -> Tensor:
-        return _wrap(self.data.copy())
-
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
         extra = ""

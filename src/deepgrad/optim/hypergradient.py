@@ -34,7 +34,9 @@ def _hypergradient_lr_step(
     `opt._prev_direction(p, group)` gives u_{t-1}, or None where there is none yet.
     """
     live = [p for p in group["params"] if p.grad is not None]
-    grads = [effective_grad(opt, p, group["weight_decay"], False).copy() for p in live]
+    # copies in the parameter's layout (order="K"): ndarray.copy() would make a
+    # column-major weight's gradient row-major and every later pass mixed-layout
+    grads = [effective_grad(opt, p, group["weight_decay"], False).copy(order="K") for p in live]
     h = 0.0
     for p, g in zip(live, grads):
         prev = opt._prev_direction(p, group)
@@ -88,7 +90,7 @@ class SGDHD(SGD):
                         p, g, group["momentum"], group["dampening"], group["nesterov"]
                     )
                 state = self.state.setdefault(p, {})
-                state["prev_direction"] = d.copy()
+                state["prev_direction"] = d.copy(order="K")
                 p.data -= (group["lr"] * d).astype(p.data.dtype, copy=False)
         return loss
 
