@@ -19,6 +19,13 @@ from .module import Module, Parameter
 from .registry import LayerCase, layer_cases
 
 
+def _affine_params(module: Module, shape, dtype, weight: bool, bias: bool) -> None:
+    """Register the learned scale gamma (ones) and shift beta (zeros) of a norm layer, or
+    None in their place, so y = gamma * x_hat + beta starts as the identity."""
+    module.register_parameter("weight", Parameter(np.ones(shape, dtype)) if weight else None)
+    module.register_parameter("bias", Parameter(np.zeros(shape, dtype)) if bias else None)
+
+
 class _NormBase(Module):
     """Affine parameters (gamma = 1, beta = 0) and optional running statistics per channel."""
 
@@ -42,12 +49,7 @@ class _NormBase(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         dt = _float(dtype)
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dt))
-            self.bias = Parameter(np.zeros(num_features, dt))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_params(self, num_features, dt, affine, affine)
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dt))
             self.register_buffer("running_var", np.ones(num_features, dt))
@@ -226,12 +228,9 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dt = _float(dtype)
-        self.register_parameter("weight", None)
-        self.register_parameter("bias", None)
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dt))
+        _affine_params(
+            self, self.normalized_shape, dt, elementwise_affine, elementwise_affine and bias
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         k = len(self.normalized_shape)
@@ -272,12 +271,7 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         dt = _float(dtype)
-        if affine:
-            self.weight = Parameter(np.ones(num_channels, dt))
-            self.bias = Parameter(np.zeros(num_channels, dt))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_params(self, num_channels, dt, affine, affine)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim < 2 or x.shape[1] != self.num_channels:
