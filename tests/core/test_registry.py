@@ -68,3 +68,18 @@ def test_primitive_derivatives(name, data):
     check_jvp(f, inputs)
     if prim.domain.second_order:
         assert gradgradcheck(f, inputs, eps=eps, atol=1e-4, rtol=1e-3)
+
+
+ERROR_CASES = [
+    pytest.param(REGISTRY[n].domain.errors[k], id=f"{n}-{k}")
+    for n in NAMES
+    if REGISTRY[n].domain is not None
+    for k in range(len(REGISTRY[n].domain.errors))
+]
+
+
+@pytest.mark.parametrize("case", ERROR_CASES)
+def test_primitive_error_cases(case):
+    """Each declared invalid call raises the declared exception with a clear message."""
+    with pytest.raises(case.exc, match=case.match):
+        case.call()

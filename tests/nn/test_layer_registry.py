@@ -87,3 +87,19 @@ def test_layer_gradients_match_finite_differences(cls, k):
         for name, g in zip(names, grads):
             assert g is not None and np.any(g.data != 0), f"{cls.__name__}.{name} got no gradient"
     assert gradcheck(f, xs + params, eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+from deepgrad.nn.registry import LAYER_ERRORS  # noqa: E402
+
+LAYER_ERROR_CASES = [
+    pytest.param(e, id=f"{cls.__name__}-{k}")
+    for cls in sorted(LAYER_ERRORS, key=lambda c: c.__name__)
+    for k, e in enumerate(LAYER_ERRORS[cls])
+]
+
+
+@pytest.mark.parametrize("case", LAYER_ERROR_CASES)
+def test_layer_error_cases(case):
+    """Each declared invalid construction or call raises the declared exception."""
+    with pytest.raises(case.exc, match=case.match):
+        case.call()

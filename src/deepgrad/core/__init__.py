@@ -25,7 +25,7 @@ from .creation import (
     zeros_like,
 )  # fmt: skip
 from .func import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
-from .primitive import REGISTRY, AnomalyError, Case, Domain, Primitive, apply, primitive
+from .primitive import REGISTRY, AnomalyError, Case, Domain, ErrorCase, Primitive, apply, primitive
 from .random import default_generator, get_rng_state, manual_seed, set_rng_state
 from .state import (
     detect_anomaly,
@@ -43,6 +43,7 @@ __all__ = [
     "AnomalyError",
     "Case",
     "Domain",
+    "ErrorCase",
     "Primitive",
     "Tensor",
     "apply",

@@ -39,6 +39,22 @@ class Case:
 
 
 @dataclass
+class ErrorCase:
+    """An invalid call an op (or layer) must refuse, as PyTorch's OpInfo error inputs.
+
+    `call()` makes the invalid call through the public function or module;
+    the test suite checks that it raises `exc` with a message matching the
+    regular expression `match` (which should name the function or module path,
+    the argument and the value or shapes at fault).
+    """
+
+    call: Callable[[], Any]
+    exc: type[BaseException]
+    match: str
+    name: str = ""
+
+
+@dataclass
 class Domain:
     """Where a primitive may be sampled: shapes, values and the public function to call.
 
@@ -48,7 +64,8 @@ class Domain:
     the property test differentiates (default: the primitive itself), so
     broadcasting wrappers are checked too.  `second_order=False` skips the
     second-order check for rules whose second derivative is zero almost
-    everywhere but not smooth (piecewise-linear ops).
+    everywhere but not smooth (piecewise-linear ops).  `errors` lists the
+    invalid calls the op must refuse (`ErrorCase`).
     """
 
     cases: Sequence[Case]
@@ -59,6 +76,7 @@ class Domain:
     fn: Callable[..., Any] | None = None
     second_order: bool = True
     fd_eps: float = 1e-6
+    errors: Sequence[ErrorCase] = ()
 
 
 class Primitive:

@@ -14,7 +14,7 @@ from ..ops.shape import flatten, reshape
 from . import functional as F
 from . import init
 from .module import Module, Parameter
-from .registry import LayerCase, int_targets, layer_cases
+from .registry import ErrorCase, LayerCase, int_targets, layer_cases, layer_errors
 
 
 def _float(dtype) -> np.dtype:
@@ -36,6 +36,13 @@ class Identity(Module):
     LayerCase(lambda: Linear(3, 2), [(4, 3)]),
     LayerCase(lambda: Linear(3, 2, bias=False), [(2, 5, 3)]),
     LayerCase(lambda: Linear(4, 1), [(4,)]),
+)
+@layer_errors(
+    ErrorCase(
+        lambda: Linear(3, 2)(Tensor(np.ones((4, 5)))),
+        ValueError,
+        r"Linear 3 -> 2 expects input \(\*, 3\), got \(4, 5\)",
+    ),
 )
 class Linear(Module):
     """$y = x W^T + b$, W of shape (out_features, in_features).

@@ -21,6 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from ..core.primitive import ErrorCase
+
+__all__ = [
+    "EXEMPT", "LAYER_CASES", "LAYER_ERRORS", "ErrorCase", "LayerCase", "cases_for",
+    "errors_for", "exempt_from_cases", "int_targets", "layer_cases", "layer_errors",
+    "sign_targets",
+]  # fmt: skip
+
 
 @dataclass
 class LayerCase:
@@ -65,6 +73,7 @@ class LayerCase:
 
 
 LAYER_CASES: dict[type, list[LayerCase]] = {}
+LAYER_ERRORS: dict[type, list[ErrorCase]] = {}
 EXEMPT: dict[type, str] = {}
 
 
@@ -76,6 +85,21 @@ def layer_cases(*cases: LayerCase) -> Callable[[type], type]:
         return cls
 
     return deco
+
+
+def layer_errors(*errors: ErrorCase) -> Callable[[type], type]:
+    """Class decorator registering invalid constructions or calls a layer must refuse."""
+
+    def deco(cls: type) -> type:
+        LAYER_ERRORS.setdefault(cls, []).extend(errors)
+        return cls
+
+    return deco
+
+
+def errors_for(cls: type) -> list[ErrorCase]:
+    """The error cases registered for `cls` itself."""
+    return LAYER_ERRORS.get(cls, [])
 
 
 def exempt_from_cases(reason: str) -> Callable[[type], type]:

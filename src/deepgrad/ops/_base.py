@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.primitive import Case, Domain, apply, primitive
+from ..core.primitive import Case, Domain, ErrorCase, apply, primitive
 from ..core.state import STATE
 from ..core.tensor import Tensor, _wrap, as_tensor
 
-__all__ = ["Case", "Domain", "Tensor", "_wrap", "apply", "as_tensor", "primitive"]
+__all__ = ["Case", "Domain", "ErrorCase", "Tensor", "_wrap", "apply", "as_tensor", "primitive"]
 
 UNARY_SHAPES = [(), (1,), (3,), (2, 3), (0,), (2, 1, 3)]
 UNARY_CASES = [Case((s,)) for s in UNARY_SHAPES]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import (
+    ErrorCase,
     BINARY_CASES,
     UNARY_CASES,
     Case,
@@ -31,7 +32,17 @@ from ._base import (
     "add",
     vjp=[lambda g, ans, a, b: g, lambda g, ans, a, b: g],
     jvp=[lambda t, ans, a, b: t, lambda t, ans, a, b: t],
-    domain=Domain(BINARY_CASES, fn=lambda a, b: add(a, b)),
+    domain=Domain(
+        BINARY_CASES,
+        fn=lambda a, b: add(a, b),
+        errors=[
+            ErrorCase(
+                lambda: add(Tensor(np.ones((2, 3))), Tensor(np.ones(4))),
+                ValueError,
+                r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast",
+            )
+        ],
+    ),
 )
 def _add(a, b):
     """$a + b$; d/da = d/db = 1."""
