@@ -201,7 +201,10 @@ def histograms(
     xlabel: str = "value",
     bins: int = 40,
 ) -> Path:
-    """A grid of histograms: one row per setting (e.g. an initialisation), one column per layer."""
+    """A grid of histograms: one row per setting (e.g. an initialisation), one column per layer.
+
+    Colour means the setting (row), as in the learning curves drawn next to it.
+    """
     plt = _plt()
     names = list(rows)
     cols = list(next(iter(rows.values())))
@@ -211,7 +214,7 @@ def histograms(
     for r, name in enumerate(names):
         for c, col in enumerate(cols):
             _hist_panel(axes[r, c], np.asarray(rows[name][col], dtype=float).ravel(), bins,
-                        COLORS[c % len(COLORS)])  # fmt: skip
+                        COLORS[r % len(COLORS)])  # fmt: skip
             if r == 0:
                 axes[r, c].set_title(col, fontsize=9)
             if c == 0:
@@ -257,7 +260,7 @@ def trajectories(
     plt = _plt()
     gx, gy = np.meshgrid(np.linspace(*xlim, 300), np.linspace(*ylim, 300))
     zz = f(gx, gy)
-    fig, ax = plt.subplots(figsize=(7.5, 6))
+    fig, ax = plt.subplots(figsize=(9.5, 6))
     if log_levels:
         ax.contour(gx, gy, np.log10(zz - zz.min() + 1e-3), levels=20, cmap="Greys", linewidths=0.7)
     else:
@@ -271,7 +274,9 @@ def trajectories(
     if minimum is not None:
         ax.plot(*minimum, "*", color="gold", mec="k", ms=14, label="minimum", zorder=5)
     ax.set(title=title, xlabel="$x$", ylabel="$y$", xlim=xlim, ylim=ylim)
-    ax.legend(fontsize=7, loc="best", title="optimizer: final f", title_fontsize=7)
+    # outside the axes, so it never hides a path
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="optimizer: final f",
+              title_fontsize=7)  # fmt: skip
     return save(fig, path)
 
 

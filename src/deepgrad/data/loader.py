@@ -71,8 +71,8 @@ class DataLoader:
     >>> import numpy as np
     >>> from deepgrad.data import TensorDataset
     >>> loader = DataLoader(TensorDataset(np.arange(10.0)), batch_size=4, shuffle=True, seed=0)
-    >>> [len(xb) for (xb,) in loader]
-    [4, 4, 2]
+    >>> [len(xb) for (xb,) in loader] == [4, 4, 2]
+    True
     """
 
     def __init__(
