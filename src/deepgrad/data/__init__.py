@@ -3,6 +3,7 @@
 Names follow `torch.utils.data` and torchvision where they overlap.
 """
 
+from . import graph
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset
 from .loader import DataLoader, default_collate
 from .mnist import MIRRORS, MNIST, FashionMNIST, default_root, parse_idx, read_idx, write_idx
@@ -50,6 +51,7 @@ __all__ = [
     "circles",
     "default_collate",
     "default_root",
+    "graph",
     "moons",
     "parse_idx",
     "random_split",

@@ -110,6 +110,9 @@ __all__ = [
 ]  # fmt: skip
 
 from . import conv as _conv
+from . import graph as _graph
 
-__all__ += _conv.__all__  # its layers are part of this namespace too
+# their layers are part of this namespace too (graph: message passing, GCN, SAGE, GAT, pooling)
+__all__ += _conv.__all__ + _graph.__all__
 from .conv import *
+from .graph import *
