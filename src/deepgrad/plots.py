@@ -194,6 +194,42 @@ def decision_regions(
     return save(fig, path)
 
 
+def graph_panels(
+    adjacency: np.ndarray,
+    embedding: np.ndarray,
+    labels: np.ndarray,
+    path: str | os.PathLike,
+    title: str,
+    embedding_title: str = "hidden features (first two principal components)",
+) -> Path:
+    """A graph's adjacency matrix (nodes sorted by class) beside a 2-D embedding of its nodes.
+
+    Colour means the class in the embedding; the adjacency panel is black for an edge.
+    """
+    plt = _plt()
+    labels = np.asarray(labels)
+    order = np.argsort(labels, kind="stable")
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 5))
+    ax0.imshow(adjacency[np.ix_(order, order)], cmap="Greys", interpolation="nearest")
+    bounds = np.cumsum(np.bincount(labels))[:-1] - 0.5
+    for b in bounds:
+        ax0.axhline(b, color=COLORS[1], lw=0.8)
+        ax0.axvline(b, color=COLORS[1], lw=0.8)
+    ax0.set(title="adjacency (nodes sorted by class; black = edge)", xlabel="node", ylabel="node")
+    emb = np.asarray(embedding, dtype=float)
+    emb = emb - emb.mean(axis=0)
+    _, _, vt = np.linalg.svd(emb, full_matrices=False)
+    pts = emb @ vt[:2].T
+    for c in np.unique(labels):
+        sel = labels == c
+        ax1.scatter(pts[sel, 0], pts[sel, 1], s=16, color=COLORS[int(c) % len(COLORS)],
+                    edgecolor="k", lw=0.3, label=f"class {c}")  # fmt: skip
+    ax1.set(title=embedding_title, xlabel="component 1", ylabel="component 2")
+    ax1.legend(fontsize=8)
+    fig.suptitle(title)
+    return save(fig, path)
+
+
 def histograms(
     rows: Mapping[str, Mapping[str, np.ndarray]],
     path: str | os.PathLike,

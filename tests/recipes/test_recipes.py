@@ -25,6 +25,7 @@ PLOTS = {
     "mnist-mlp": ["learning_curves.png", "first_layer_weights.png"],
     "mnist-lenet": ["learning_curves.png", "filters.png", "saliency.png"],
     "mnist-transfer": ["transfer_curves.png"],
+    "gnn-sbm": ["accuracy.png", "graph.png"],
 }  # fmt: skip
 
 
