@@ -46,11 +46,15 @@ def have_matplotlib() -> bool:
     return True
 
 
-def save(fig: Any, path: str | os.PathLike) -> Path:
-    """Write `fig` as PNG (atomically, see `deepgrad.fileio`) and close the figure."""
+def save(fig: Any, path: str | os.PathLike, rect: tuple[float, float, float, float] | None = None
+         ) -> Path:  # fmt: skip
+    """Write `fig` as PNG (atomically, see `deepgrad.fileio`) and close the figure.
+
+    `rect` keeps part of the figure free of axes (e.g. a legend along the bottom).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    fig.tight_layout(rect=rect or (0, 0, 1, 1))
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=110)
     atomic_write(path, png.getvalue())
@@ -228,6 +232,88 @@ def graph_panels(
     ax1.legend(fontsize=8)
     fig.suptitle(title)
     return save(fig, path)
+
+
+def detections(
+    images: np.ndarray,
+    results: Mapping[str, Sequence[tuple]],
+    path: str | os.PathLike,
+    title: str,
+    class_names: Sequence[str],
+    truth: Sequence[np.ndarray] | None = None,
+) -> Path:
+    """Images (N, H, W) with each detector's boxes, one row per detector.
+
+    Colour means the predicted class (legend); dashed white boxes are the ground truth.
+    `results[name][i]` is (boxes, scores, labels, ...) for image i.
+    """
+    plt = _plt()
+    from matplotlib.patches import Patch, Rectangle
+
+    names = list(results)
+    n = len(images)
+    fig, axes = plt.subplots(len(names), n, figsize=(1.9 * n, 2.1 * len(names) + 0.6),
+                             squeeze=False)  # fmt: skip
+    for r, name in enumerate(names):
+        for i in range(n):
+            ax = axes[r, i]
+            ax.imshow(images[i], cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for x1, y1, x2, y2 in [] if truth is None else truth[i]:
+                ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec="white",
+                                       ls="--", lw=0.8))  # fmt: skip
+            boxes, scores, labels = results[name][i][:3]
+            for (x1, y1, x2, y2), s, c in zip(boxes, scores, labels):
+                color = COLORS[int(c) % len(COLORS)]
+                ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec=color, lw=1.3))
+                ax.text(x1, y1 - 0.5, f"{s:.2f}", color=color, fontsize=6, va="bottom")
+            if i == 0:
+                ax.set_ylabel(name, fontsize=8)
+    handles = [Patch(color=COLORS[k], label=c) for k, c in enumerate(class_names)]
+    handles.append(Patch(facecolor="none", edgecolor="k", ls="--", label="ground truth (white)"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
+    fig.suptitle(title)
+    return save(fig, path, rect=(0, 0.06, 1, 1))
+
+
+def segmentations(
+    images: np.ndarray,
+    masks: Mapping[str, np.ndarray],
+    path: str | os.PathLike,
+    title: str,
+    class_names: Sequence[str],
+) -> Path:
+    """Images (N, H, W) above label maps (N, H, W), one row per source (truth, each model).
+
+    Colour means the class (legend; black is the background).
+    """
+    plt = _plt()
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    k = len(class_names)
+    cmap = ListedColormap(["black"] + COLORS[:k])
+    rows = ["image", *masks]
+    n = len(images)
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.8 * n, 1.9 * len(rows) + 0.6),
+                             squeeze=False)  # fmt: skip
+    for r, name in enumerate(rows):
+        for i in range(n):
+            ax = axes[r, i]
+            if name == "image":
+                ax.imshow(images[i], cmap="gray", vmin=0, vmax=1)
+            else:
+                ax.imshow(masks[name][i], cmap=cmap, vmin=0, vmax=k, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_ylabel(name, fontsize=8)
+    handles = [Patch(color="black", label="background")]
+    handles += [Patch(color=COLORS[j], label=c) for j, c in enumerate(class_names)]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
+    fig.suptitle(title)
+    return save(fig, path, rect=(0, 0.06, 1, 1))
 
 
 def histograms(

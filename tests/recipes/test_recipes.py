@@ -26,6 +26,8 @@ PLOTS = {
     "mnist-lenet": ["learning_curves.png", "filters.png", "saliency.png"],
     "mnist-transfer": ["transfer_curves.png"],
     "gnn-sbm": ["accuracy.png", "graph.png"],
+    "detect-shapes": ["map.png", "detections.png"],
+    "segment-shapes": ["miou.png", "segmentations.png"],
 }  # fmt: skip
 
 
