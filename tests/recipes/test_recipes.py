@@ -28,6 +28,8 @@ PLOTS = {
     "gnn-sbm": ["accuracy.png", "graph.png"],
     "detect-shapes": ["map.png", "detections.png"],
     "segment-shapes": ["miou.png", "segmentations.png"],
+    "cartpole-dqn": ["returns.png"],
+    "cartpole-a2c": ["returns.png"],
 }  # fmt: skip
 
 

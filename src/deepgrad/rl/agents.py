@@ -250,7 +250,7 @@ class DQN(_Agent):
                  gamma: float = 0.99, buffer_size: int = 50_000, batch_size: int = 64,
                  learning_starts: int = 500, target_update: int = 500, eps_start: float = 1.0,
                  eps_end: float = 0.05, eps_decay_steps: int = 5000, double: bool = True,
-                 train_freq: int = 1, seed: int = 0) -> None:  # fmt: skip
+                 train_freq: int = 1, tau: float | None = None, seed: int = 0) -> None:  # fmt: skip
         if not 0 <= eps_end <= eps_start <= 1:
             raise ValueError(
                 f"DQN: need 0 <= eps_end <= eps_start <= 1, got {eps_end}, {eps_start}"
@@ -267,7 +267,9 @@ class DQN(_Agent):
             double,
         )
         self.eps_start, self.eps_end, self.eps_decay_steps = eps_start, eps_end, eps_decay_steps
-        self.train_freq = train_freq
+        if tau is not None and not 0 < tau <= 1:
+            raise ValueError(f"DQN: tau must lie in (0, 1], got {tau}")
+        self.train_freq, self.tau = train_freq, tau
         self.steps = self.updates = 0
 
     def epsilon(self) -> float:
@@ -307,7 +309,7 @@ class DQN(_Agent):
                 obs, _ = env.reset(seed=int(self.rng.integers(2**31)))
             if self.steps >= self.learning_starts and self.steps % self.train_freq == 0:
                 self._update()
-            if self.steps % self.target_update == 0:
+            if self.tau is None and self.steps % self.target_update == 0:
                 self.target.load_state_dict(self.q.state_dict())
         return history
 
@@ -328,6 +330,10 @@ class DQN(_Agent):
         clip_grad_norm_(self.q.parameters(), 10.0)
         self.optimizer.step()
         self.updates += 1
+        if self.tau is not None:
+            for t, p in zip(self.target.parameters(), self.q.parameters()):
+                t.data *= 1.0 - self.tau
+                t.data += self.tau * p.data
 
 
 def evaluate(agent: Any, env: Any, episodes: int = 100, seed: int = 0) -> np.ndarray:

@@ -1,0 +1,60 @@
+"""Shared parts of the CartPole recipes: training with a return log, evaluation, the plot."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepgrad import plots
+from deepgrad.rl import CartPole, evaluate
+
+from ._experiment import Experiment
+
+SOLVED = 195.0  # CartPole-v0: average return over 100 consecutive episodes
+
+
+def moving_average(values: list[float], window: int = 100) -> np.ndarray:
+    """Mean of the last `window` values at each point (fewer at the start)."""
+    v = np.asarray(values, dtype=float)
+    c = np.cumsum(np.r_[0.0, v])
+    idx = np.arange(1, len(v) + 1)
+    lo = np.maximum(idx - window, 0)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def run_cartpole(exp: Experiment, name: str, agent: Any, learn, config: dict[str, Any]) -> dict:
+    """Train `agent` (through `learn(callback)`), evaluate it greedily, write the plot and table."""
+    returns: list[float] = []
+    steps: list[int] = []
+    start = time.perf_counter()
+
+    def callback(episode: int, ret: float) -> None:
+        returns.append(ret)
+        steps.append(agent.steps if hasattr(agent, "steps") else episode)
+        exp.records.append({"episode": episode, "return": ret, "steps": steps[-1]})
+
+    learn(callback)
+    train_s = time.perf_counter() - start
+    scores = evaluate(agent, CartPole(max_episode_steps=200), episodes=100, seed=10_000)
+    avg = moving_average(returns)
+    solved_at = next((steps[i] for i in range(len(avg)) if i >= 99 and avg[i] >= SOLVED), None)
+    series = {"episode return": returns, "mean of the last 100": avg.tolist(),
+              f"solved ({SOLVED:g})": [SOLVED] * len(returns)}  # fmt: skip
+    exp.plots.append(plots.curves(series, exp.out / "returns.png",
+                                  f"CartPole-v0, {name}: return per training episode",
+                                  xlabel="episode", ylabel="return (steps balanced)",
+                                  styles={f"solved ({SOLVED:g})": "--"}))  # fmt: skip
+    row = {"agent": name, "training steps": int(steps[-1]) if steps else 0,
+           "episodes": len(returns),
+           "steps until the 100-episode mean reached 195": solved_at or "not reached",
+           "greedy mean return (100 episodes)": float(scores.mean()),
+           "solved": bool(scores.mean() >= SOLVED), "training s": train_s}  # fmt: skip
+    exp.table("CartPole-v0", [row], "Greedy evaluation on 100 new episodes (seeds 10000-10099).")
+    return exp.finish() | {"greedy_mean_return": float(scores.mean())}
+
+
+def experiment(name: str, description: str, config: dict[str, Any], out_dir: Path) -> Experiment:
+    return Experiment(name, description, config, out_dir)

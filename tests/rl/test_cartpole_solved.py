@@ -1,0 +1,17 @@
+"""CartPole-v0 is solved (greedy mean return >= 195 over 100 new episodes) by the recipes'
+default budgets: DQN in 30,000 environment steps, A2C in 150,000 (about a minute each)."""
+
+from __future__ import annotations
+
+import pytest
+
+from deepgrad.recipes import get
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cartpole-dqn", "cartpole-a2c"])
+def test_cartpole_is_solved_within_the_stated_budget(name, tmp_path):
+    recipe = get(name)
+    result = recipe.module.run(recipe.default_config(), tmp_path)
+    assert result["greedy_mean_return"] >= 195.0, result
+    assert (tmp_path / "returns.png").is_file()
