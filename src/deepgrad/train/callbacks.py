@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from deepgrad.fileio import open_nofollow
+
 from .history import is_better, resolve_mode
 
 
@@ -224,21 +226,26 @@ class _FileLogger(Callback, ABC):
         """Implemented by subclasses."""
 
     def on_train_begin(self, trainer: Any) -> None:
+        # NOTE: every open refuses a symbolic link (O_NOFOLLOW): a log planted as a link to
+        # a file elsewhere must never be truncated or appended to
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if getattr(trainer, "resumed", False) and self._resume_offset is not None:
-            if self.path.exists() and self.path.stat().st_size > self._resume_offset:
-                with open(self.path, "r+b") as fh:
-                    fh.truncate(self._resume_offset)
+            fd = open_nofollow(self.path, os.O_WRONLY | os.O_CREAT)
+            try:
+                if os.fstat(fd).st_size > self._resume_offset:
+                    os.ftruncate(fd, self._resume_offset)
+            finally:
+                os.close(fd)
             self.offset = self._resume_offset
         elif self.append and self.path.exists():
-            self.offset = self.path.stat().st_size
+            self.offset = os.lstat(self.path).st_size
         else:
-            with open(self.path, "wb"):
-                pass
+            os.close(open_nofollow(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC))
             self.offset = 0
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
-        with open(self.path, "ab") as fh:
+        fd = open_nofollow(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "ab") as fh:
             fh.write(self._line(logs).encode())
             fh.flush()
             os.fsync(fh.fileno())
