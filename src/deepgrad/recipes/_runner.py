@@ -92,6 +92,26 @@ def check_writable(out_dir: Path) -> None:
         raise RecipeError(f"cannot write to --out {out_dir}: {e.strerror or e}") from e
 
 
+def check_out_folder(out: Path, force: bool = False) -> None:
+    """Refuse `--out` when it exists and is not a deepgrad run (nor empty) unless `force`:
+    a run overwrites config.json, metrics and plots, so a folder of other files is not one."""
+    if os.path.islink(out):
+        raise RecipeError(f"--out {out} is a symbolic link; pass the real folder")
+    if not os.path.lexists(out):
+        return
+    if not out.is_dir():
+        raise RecipeError(f"--out {out} exists and is not a folder")
+    if force or not any(out.iterdir()):
+        return
+    try:
+        read_config(out)
+    except RecipeError:
+        raise RecipeError(
+            f"--out {out} is a folder that is not a deepgrad run (no valid "
+            "config.json); pass --force to write into it anyway"
+        ) from None
+
+
 def build(recipe: Recipe, config: dict[str, Any]) -> tuple[Setup, np.random.Generator]:
     """Seed everything from `config["seed"]` and build the recipe's Setup."""
     seed = int(config.get("seed", 0))
@@ -129,6 +149,10 @@ def _check_resume(trainer: Trainer, last: Path, epochs: int) -> None:
 
     ckpt = read_checkpoint(resolve_checkpoint(last))
     check_trainer_state(ckpt, trainer)
+    saved = {k: v for k, v in (ckpt.config or {}).items() if k != "epochs"}
+    if saved != {k: v for k, v in (trainer.config or {}).items() if k != "epochs"}:
+        raise RecipeError(f"cannot resume {last.parent.parent}: config.json differs from the "
+                          "config its checkpoint was trained with")  # fmt: skip
     if ckpt.epoch > epochs:
         raise RecipeError(f"cannot resume to --epochs {epochs}: {last.parent.parent} has already "
                           f"trained {ckpt.epoch} epochs (pass --epochs >= {ckpt.epoch})")  # fmt: skip
