@@ -66,7 +66,7 @@ def test_a_run_with_the_doctor_ends_bitwise_equal_to_one_without():
 
 
 def test_isolated_restores_arrays_in_place_optimizer_and_generators():
-    model, opt, sched, train, rng = _setup()
+    model, opt, sched, _, rng = _setup()
     x = dg.tensor(np.ones((4, 2), np.float32))
     nn.CrossEntropyLoss()(model(x), dg.tensor(np.array([0, 1, 2, 0]))).backward()
     opt.step()
