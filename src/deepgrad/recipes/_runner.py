@@ -73,6 +73,28 @@ def _sigint_stops(trainer: Trainer) -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
+def refuse_links(out_dir: Path) -> None:
+    """Refuse a run folder holding a symbolic link deepgrad did not make: a planted link
+    (metrics.jsonl -> ~/.bashrc, a plot -> elsewhere) would be read or written through.
+    Checkpoint links must name their own hidden snapshot (`checkpoint/last` -> `.last.ckpt-*`)."""
+    from deepgrad.train.checkpoint import _own_link
+
+    if not out_dir.is_dir():
+        return
+    for entry in out_dir.iterdir():
+        if entry.is_symlink():
+            raise RecipeError(f"run folder {out_dir}: {entry.name} is a symbolic link; deepgrad "
+                              "never follows links in run folders (remove it)")  # fmt: skip
+    ckpt = out_dir / CHECKPOINT
+    if ckpt.is_dir():
+        for entry in ckpt.iterdir():
+            if entry.is_symlink():
+                try:
+                    _own_link(entry)
+                except CheckpointError as e:
+                    raise RecipeError(str(e)) from None
+
+
 def check_writable(out_dir: Path) -> None:
     """Create `out_dir` or raise RecipeError saying why it cannot be written.
 
@@ -82,6 +104,7 @@ def check_writable(out_dir: Path) -> None:
     if out_dir.is_symlink():
         raise RecipeError(f"--out {out_dir} is a symbolic link; deepgrad does not follow links "
                           "in run folders (pass the real folder)")  # fmt: skip
+    refuse_links(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         probe = out_dir / f".deepgrad-write-test-{secrets.token_hex(6)}"

@@ -127,8 +127,10 @@ class EarlyStopping(Callback):
         return {k: getattr(self, k) for k in keys}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for key, value in state.items():
-            setattr(self, key, value)
+        # only the keys state_dict() writes: a checkpoint cannot set any other attribute
+        for key in ("wait", "best", "best_epoch", "stopped_epoch", "best_weights"):
+            if key in state:
+                setattr(self, key, state[key])
 
 
 class ModelCheckpoint(Callback):

@@ -439,18 +439,37 @@ def read_checkpoint(dirpath: str | os.PathLike) -> Checkpoint:
     try:
         state = json.loads(files["state.json"])
         assert isinstance(state, dict) and state.get("format") == FORMAT
-    except (ValueError, AssertionError, UnicodeDecodeError) as exc:
+        assert state.get("version") == VERSION
+    except (ValueError, AssertionError, UnicodeDecodeError, RecursionError) as exc:
         raise CheckpointError(
-            f"checkpoint {path}: state.json (training state) is not deepgrad JSON"
+            f"checkpoint {path}: state.json (training state) is not deepgrad JSON "
+            f"version {VERSION}"
         ) from exc
+    try:
+        return _decoded(path, state, arrays)
+    except (RecursionError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path}: state.json (training state) has an invalid structure "
+            f"({type(exc).__name__})"
+        ) from exc
+
+
+def _counter(path: Path, state: dict[str, Any], key: str) -> int:
+    value = state.get(key, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise CheckpointError(f"checkpoint {path}: {key} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def _decoded(path: Path, state: dict[str, Any], arrays: dict[str, Any]) -> Checkpoint:
     other = arrays["state.safetensors"]
     return Checkpoint(
         path=path,
         model=arrays["model.safetensors"],
         optimizer=_decode(state.get("optimizer"), arrays["optimizer.safetensors"], "optimizer"),
         scheduler=_decode(state.get("scheduler"), other, "scheduler"),
-        epoch=int(state.get("epoch", 0)),
-        step=int(state.get("step", 0)),
+        epoch=_counter(path, state, "epoch"),
+        step=_counter(path, state, "step"),
         config=_decode(state.get("config"), other, "config"),
         rng=state.get("rng") or {},
         loader_state=_decode(state.get("loader"), other, "loader"),

@@ -22,7 +22,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .checkpoint import capture_rng, load_checkpoint, resolve_checkpoint, restore_rng
+from .checkpoint import (
+    CheckpointError,
+    capture_rng,
+    load_checkpoint,
+    resolve_checkpoint,
+    restore_rng,
+)
 from .checkpoint import save_checkpoint as _save_checkpoint
 from .checkpoint_state import check_trainer_state
 
@@ -146,7 +152,12 @@ def resume_trainer(trainer: Trainer, path: str | os.PathLike) -> None:
         if state is not None and hasattr(loader, "load_state_dict"):
             loader.load_state_dict(state)
     for callback, entry in zip(trainer.user_callbacks, ckpt.callbacks_state or []):
-        callback.load_state_dict(entry["state"])
+        try:
+            callback.load_state_dict(entry["state"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            name = type(callback).__name__
+            raise CheckpointError(f"checkpoint {ckpt.path}: callback {name}'s state is "
+                                  f"invalid ({type(exc).__name__}: {exc})") from exc  # fmt: skip
     trainer.history.load_state_dict({"records": ckpt.history or []})
     loop = (ckpt.extra or {}).get("trainer", {})
     trainer.epoch, trainer.global_step = ckpt.epoch, ckpt.step

@@ -5,7 +5,7 @@ names; a manifest can be re-signed by whoever edits the folder.  So every value
 a resume would use is checked for type and range first: weight dtypes and
 shapes equal the model's, optimizer moments are finite arrays shaped like their
 parameter (second moments non-negative), learning rates are finite and
-positive, counters are non-negative integers, scheduler values have the live
+non-negative (a cosine schedule ends at 0), counters are non-negative integers, scheduler values have the live
 scheduler's types, generator states name the live bit generator, loader seeds
 and epochs are non-negative, logger offsets lie within their log files.  The
 first problem found raises `CheckpointError` with one line naming it.
@@ -95,8 +95,8 @@ def check_optimizer(ckpt: Checkpoint, optimizer: Any) -> None:
             raise _fail(ckpt, f"optimizer group {i} has {len(group['params'])} parameters, "
                               f"this run's has {len(live['params'])}")  # fmt: skip
         lr = _number(ckpt, f"optimizer group {i} lr", group.get("lr", live.get("lr", 1.0)))
-        if lr <= 0:
-            raise _fail(ckpt, f"optimizer group {i} lr must be > 0, got {lr!r}")
+        if lr < 0:  # NOTE: 0 is legitimate: a cosine schedule ends at eta_min=0
+            raise _fail(ckpt, f"optimizer group {i} lr must be >= 0, got {lr!r}")
         for key, value in group.items():
             if key != "params" and key in live:
                 _like(ckpt, f"optimizer group {i} {key}", value, live[key])
@@ -131,10 +131,9 @@ def _like(ckpt: Checkpoint, name: str, saved: Any, live: Any) -> None:
     elif isinstance(live, (numbers.Real, np.generic)) and live is not None:
         if not math.isfinite(float(live)) and isinstance(saved, float):
             return  # e.g. ReduceLROnPlateau's best before any epoch: inf
-        if saved is not None:
-            value = _number(ckpt, name, saved)
-            if isinstance(live, numbers.Integral) and value != int(value):
-                raise _fail(ckpt, f"{name} must be an integer, got {saved!r}")
+        value = _number(ckpt, name, saved)
+        if isinstance(live, numbers.Integral) and value != int(value):
+            raise _fail(ckpt, f"{name} must be an integer, got {saved!r}")
 
 
 def check_rng(ckpt: Checkpoint, generator: np.random.Generator | None) -> None:
