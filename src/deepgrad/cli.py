@@ -211,6 +211,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         inputs = np.load(args.input, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise CLIError(f"cannot read {args.input}: {e}") from e
+    if inputs.dtype.kind not in "biuf":
+        raise CLIError(f"{args.input} holds {inputs.dtype} values; predict needs real numbers")
+    if inputs.dtype.kind == "f" and not np.all(np.isfinite(inputs)):
+        raise CLIError(f"{args.input} holds NaN or infinite values; predict needs finite inputs")
     logits = predict_run(args.run_dir, inputs)
     if args.output:
         np.save(args.output, logits)
@@ -244,7 +248,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from deepgrad.recipes._commands import parse_grid, parse_space, search
+    from deepgrad.recipes._commands import check_monitor, parse_grid, parse_space, search
 
     recipe = _recipe(args.recipe)
     base = _config(recipe, args)
@@ -253,8 +257,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise CLIError(f"--kfold must be >= 2, got {args.kfold}")
     if args.random is not None and (args.random < 1 or not args.space):
         raise CLIError("--random N needs N >= 1 and --space KEY=SPEC ...")
-    grid = parse_grid(args.grid, defaults) if args.grid else None
-    space = parse_space(args.space, defaults) if args.random else None
+    grid = parse_grid(args.grid, defaults, recipe) if args.grid else None
+    space = parse_space(args.space, defaults, recipe) if args.random else None
+    check_monitor(recipe, base, args.monitor, kfold=bool(args.kfold))
     out = Path(args.out or Path("runs") / f"search-{recipe.name}")
     results = search(recipe, base, grid, space, args.random or 0, args.kfold, out, args.monitor)
     print(results.to_markdown())
