@@ -124,6 +124,7 @@ def check_out_folder(out: Path, force: bool = False) -> None:
         return
     if not out.is_dir():
         raise RecipeError(f"--out {out} exists and is not a folder")
+    refuse_links(out)
     if force or not any(out.iterdir()):
         return
     try:
