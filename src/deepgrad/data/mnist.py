@@ -45,6 +45,7 @@ _IDX_DTYPES: dict[int, str] = {
 _IDX_CODES = {np.dtype(v).newbyteorder("="): k for k, v in _IDX_DTYPES.items()}
 
 MAX_IDX_BYTES = 1 << 31  # 2 GiB: far above MNIST's 47 MB; no IDX file is read past this
+MAX_DATASET_BYTES = 64 << 20  # an MNIST-format file: 47 MB at most (60,000 28x28 images)
 MAX_NDIM = 8  # IDX files in use have 1-4 dimensions
 _CHUNK = 1 << 20
 
@@ -76,10 +77,12 @@ ARCHIVE_SHA256: dict[str, str] = {
 }  # fmt: skip
 
 
-def idx_header(head: bytes, name: str = "<bytes>") -> tuple[np.dtype, tuple[int, ...], int]:
+def idx_header(
+    head: bytes, name: str = "<bytes>", max_bytes: int = MAX_IDX_BYTES
+) -> tuple[np.dtype, tuple[int, ...], int]:
     """`(dtype, shape, header_bytes)` from an IDX file's first bytes, checked before the payload:
     zero magic bytes, a known dtype code, 1..MAX_NDIM dimensions, non-negative sizes whose
-    product (in bytes) fits `MAX_IDX_BYTES`.  Raises ValueError naming the file."""
+    product (in bytes) fits `max_bytes`.  Raises ValueError naming the file."""
     if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
         raise ValueError(f"read_idx: {name} is not an IDX file (header {head[:4].hex()})")
     dtype, ndim = np.dtype(_IDX_DTYPES[head[2]]), head[3]
@@ -93,9 +96,9 @@ def idx_header(head: bytes, name: str = "<bytes>") -> tuple[np.dtype, tuple[int,
     if any(d < 0 for d in shape):
         raise ValueError(f"read_idx: {name} has negative sizes {shape}")
     total = _nbytes(dtype, shape)
-    if total > MAX_IDX_BYTES:
+    if total > max_bytes:
         raise ValueError(f"read_idx: {name} claims shape {shape} ({total} bytes), over the "
-                         f"limit of {MAX_IDX_BYTES}")  # fmt: skip
+                         f"limit of {max_bytes}")  # fmt: skip
     return dtype, shape, size
 
 
@@ -107,7 +110,7 @@ def _nbytes(dtype: np.dtype, shape: tuple[int, ...]) -> int:
     return total
 
 
-def _gunzip_limited(raw: bytes, name: str) -> bytes:
+def _gunzip_limited(raw: bytes, name: str, max_bytes: int = MAX_IDX_BYTES) -> bytes:
     """Decompress `raw` as a stream: check the IDX header from the first bytes, then stop one
     byte past the size it announces, so a decompression bomb never expands in memory."""
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -120,11 +123,13 @@ def _gunzip_limited(raw: bytes, name: str) -> bytes:
             out += piece
             have_header = len(out) >= 4 and len(out) >= 4 + 4 * min(out[3], MAX_NDIM)
             if limit is None and (have_header or d.eof):
-                dtype, shape, header = idx_header(bytes(out[: 4 + 4 * MAX_NDIM]), name)
+                dtype, shape, header = idx_header(bytes(out[: 4 + 4 * MAX_NDIM]), name, max_bytes)
                 limit = header + _nbytes(dtype, shape)
             if limit is not None and len(out) > limit:
-                raise ValueError(f"read_idx: {name} decompresses to more than the {limit} bytes "
-                                 "its header announces (refused: a gzip bomb or a corrupt file)")
+                raise ValueError(
+                    f"read_idx: {name} decompresses to more than the {limit} bytes "
+                    "its header announces (refused: a gzip bomb or a corrupt file)"
+                )
             if not piece and not tail:
                 break  # the input ended before the gzip stream did
     except zlib.error as exc:
@@ -134,19 +139,19 @@ def _gunzip_limited(raw: bytes, name: str) -> bytes:
     return bytes(out)
 
 
-def _read_bytes(path: str | os.PathLike) -> bytes:
+def _read_bytes(path: str | os.PathLike, max_bytes: int = MAX_IDX_BYTES) -> bytes:
     """The file's content, gunzipped (with the limits above) when it starts with the gzip magic."""
     size = os.stat(path).st_size
-    if size > MAX_IDX_BYTES:
-        raise ValueError(f"read_idx: {path} is {size} bytes, over the limit of {MAX_IDX_BYTES}")
+    if size > max_bytes + 4 + 4 * MAX_NDIM:
+        raise ValueError(f"read_idx: {path} is {size} bytes, over the limit of {max_bytes}")
     with open(path, "rb") as f:
         raw = f.read()
-    return _gunzip_limited(raw, str(path)) if raw[:2] == GZIP_MAGIC else raw
+    return _gunzip_limited(raw, str(path), max_bytes) if raw[:2] == GZIP_MAGIC else raw
 
 
-def parse_idx(buf: bytes, name: str = "<bytes>") -> np.ndarray:
+def parse_idx(buf: bytes, name: str = "<bytes>", max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Decode IDX bytes into a native-endian ndarray, checking the header against the size."""
-    dtype, shape, header = idx_header(buf[: 4 + 4 * MAX_NDIM], name)
+    dtype, shape, header = idx_header(buf[: 4 + 4 * MAX_NDIM], name, max_bytes)
     expected = _nbytes(dtype, shape)
     if len(buf) - header != expected:
         raise ValueError(
@@ -157,12 +162,14 @@ def parse_idx(buf: bytes, name: str = "<bytes>") -> np.ndarray:
     return data.astype(dtype.newbyteorder("="))
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def read_idx(path: str | os.PathLike, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Read an IDX file, raw or gzip-compressed (sniffed from the first two bytes).
 
     Returns a writable native-endian array, e.g. uint8 (60000, 28, 28) for MNIST images.
+    The header is checked before the payload and a payload over `max_bytes` is refused
+    (ValueError naming the file), however small the compressed file.
     """
-    return parse_idx(_read_bytes(path), str(path))
+    return parse_idx(_read_bytes(path, max_bytes), str(path), max_bytes)
 
 
 def write_idx(path: str | os.PathLike, array: Any) -> None:
@@ -338,9 +345,9 @@ class _IDXImageDataset(Dataset):
 
     def _load(self, path: Path, stem: str) -> np.ndarray:
         """Read, verify and decode one IDX file."""
-        buf = _read_bytes(path)
+        buf = _read_bytes(path, MAX_DATASET_BYTES)
         self._verify(buf, stem, str(path))
-        return parse_idx(buf, str(path))
+        return parse_idx(buf, str(path), MAX_DATASET_BYTES)
 
     def _check_structure(self, paths: list[Path]) -> None:
         """Images uint8 (N, 28, 28), labels (N,) in range(len(classes))."""
