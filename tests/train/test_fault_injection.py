@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 SAVER = """
 import sys
 from pathlib import Path
+import numpy as np
 import deepgrad as dg
 from deepgrad import nn, optim
 from deepgrad.train import save_checkpoint

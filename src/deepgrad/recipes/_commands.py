@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad import plots
+from deepgrad.fileio import atomic_write
 from deepgrad.train import Trainer, grid_search, lr_find, random_search
 from deepgrad.train.doctor import Doctor, Report, _same_optimizer, diagnose, history_verdict
 from deepgrad.train.search import choice, loguniform, randint, uniform
@@ -196,7 +197,7 @@ def search(recipe: Recipe, base: dict[str, Any], grid: dict[str, list] | None,
         results = random_search(fn, space or {}, n_iter=n_iter, seed=int(base["seed"]), **common)
     results.to_csv(out / "search.csv")
     text = f"# search: {recipe.name}\n\nsorted by {monitor}\n\n{results.to_markdown()}\n"
-    (out / "search.md").write_text(text)
+    atomic_write(out / "search.md", text)
     write_json(out / "config.json", {**base, "recipe": recipe.name, "grid": grid,
                                      "random": None if space is None else n_iter})  # fmt: skip
     return results

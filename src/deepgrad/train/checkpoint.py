@@ -442,8 +442,7 @@ def read_checkpoint(dirpath: str | os.PathLike) -> Checkpoint:
         assert state.get("version") == VERSION
     except (ValueError, AssertionError, UnicodeDecodeError, RecursionError) as exc:
         raise CheckpointError(
-            f"checkpoint {path}: state.json (training state) is not deepgrad JSON "
-            f"version {VERSION}"
+            f"checkpoint {path}: state.json (training state) is not deepgrad JSON version {VERSION}"
         ) from exc
     try:
         return _decoded(path, state, arrays)

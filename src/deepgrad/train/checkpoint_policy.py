@@ -70,6 +70,8 @@ class CheckpointPolicy:
         self.every_steps = _positive("every_steps", every_steps, (int,), "int")
         self.on_interrupt = bool(on_interrupt)
         self.keep_last = _positive("keep_last", keep_last, (int,), "int")
+        if self.keep_last is None:
+            raise ValueError("CheckpointPolicy: keep_last must be a positive int, got None")
         self._last_time = time.monotonic()
         self._last_step: int | None = None
 

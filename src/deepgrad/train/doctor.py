@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from deepgrad.core.tensor import Tensor
 from .callbacks import Callback
 from .evaluate import split_batch
 from .probe import isolated
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .fit import Trainer
 
 ICON = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 HEALTHY_RATIO = 1e-3  # update/weight ratio per step (CS231n, Karpathy)
@@ -541,7 +544,7 @@ class Doctor(Callback):
         self.before: list[Finding] = []
         self.report: Report | None = None
 
-    def on_train_begin(self, trainer: Any) -> None:
+    def on_train_begin(self, trainer: Trainer) -> None:
         if not self.checks or self.before or getattr(trainer, "resumed", False):
             return
         with trainer.probe():  # drawing a batch may move a loader or a generator
@@ -554,7 +557,7 @@ class Doctor(Callback):
             self.before = pre_training_checks(trainer.model, trainer.loss_fn, x, y,
                                               self.num_classes, make, self.overfit_steps)  # fmt: skip
 
-    def on_train_end(self, trainer: Any) -> None:
+    def on_train_end(self, trainer: Trainer) -> None:
         first = next((f for f in self.before if f.check == "initial loss"), None)
         initial = None if first is None else first.data.get("loss")
         verdict = history_verdict(trainer.history, self.patience, initial)
