@@ -220,3 +220,30 @@ def test_prefetching_loader_with_random_augmentation_resumes_bitwise(tmp_path):
     a, b = _weights(full.model), _weights(again.model)
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert [r["loss"] for r in full.history] == [r["loss"] for r in again.history]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd_momentum", "rmsprop", "adamw"])
+def test_one_cycle_per_step_schedule_resumes_bitwise_after_interrupts(tmp_path, optimizer):
+    """A user script: one-cycle stepped per batch, interrupted twice mid-epoch and resumed."""
+
+    def run(callbacks, policy=None, resume=None):
+        model, _, _, train, rng = _setup()
+        params = model.parameters()
+        opt = {"sgd_momentum": lambda: optim.SGD(params, lr=0.05, momentum=0.9),
+               "rmsprop": lambda: optim.RMSprop(params, lr=0.01),
+               "adamw": lambda: optim.AdamW(params, lr=0.01)}[optimizer]()  # fmt: skip
+        sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=30)
+        trainer = Trainer(model, nn.CrossEntropyLoss(), opt, scheduler=sched,
+                          scheduler_interval="step", verbose=0, generator=rng,
+                          callbacks=callbacks, checkpoint=policy)  # fmt: skip
+        trainer.fit(train, epochs=5, resume_from=resume)
+        return trainer
+
+    full = run([_Record()])
+    policy = CheckpointPolicy(tmp_path / "ck", every_s=3600)
+    run([_Interrupt(at=4), _Record()], policy)
+    run([_Interrupt(at=17), _Record()], policy, resume=tmp_path / "ck")
+    again = run([_Interrupt(at=-1), _Record()], resume=tmp_path / "ck")
+    a, b = _weights(full.model), _weights(again.model)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert [r["lr"] for r in full.history] == [r["lr"] for r in again.history]

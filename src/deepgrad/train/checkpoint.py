@@ -32,6 +32,7 @@ import json
 import os
 import secrets
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,7 +268,8 @@ def save_checkpoint(
     files = _serialise(model, optimizer, scheduler, meta)
     _refuse_non_checkpoint(dirpath)
     parent, token = dirpath.parent, secrets.token_hex(6)
-    snapshot = parent / f".{dirpath.name}{_SNAPSHOT}{int(step):09d}-{token}"
+    # step, then the clock: snapshots sort in the order they were written (see `_collect`)
+    snapshot = parent / f".{dirpath.name}{_SNAPSHOT}{int(step):09d}-{time.time_ns():019d}-{token}"
     try:
         parent.mkdir(parents=True, exist_ok=True)
         snapshot.mkdir()

@@ -79,15 +79,21 @@ class CheckpointPolicy:
     def _due_by_time(self) -> bool:
         return self.every_s is not None and time.monotonic() - self._last_time >= self.every_s
 
+    def _due_by_steps(self, trainer: Trainer) -> bool:
+        return self.every_steps is not None and trainer.global_step % self.every_steps == 0
+
     def after_batch(self, trainer: Trainer) -> None:
-        """Write when `every_steps` divides the step count or `every_s` has passed."""
-        by_steps = self.every_steps is not None and trainer.global_step % self.every_steps == 0
-        if self.dirpath is not None and (by_steps or self._due_by_time()):
+        """Write when `every_steps` divides the step count or `every_s` has passed (an epoch's
+        last batch leaves it to `after_epoch`, so one state is never written twice)."""
+        if self.dirpath is None or trainer.batch_in_epoch == trainer.batches_per_epoch():
+            return
+        if self._due_by_steps(trainer) or self._due_by_time():
             self.save(trainer)
 
     def after_epoch(self, trainer: Trainer) -> None:
         """Write after an epoch (every epoch without `every_s`; else once it is due)."""
-        if self.dirpath is not None and (self.every_s is None or self._due_by_time()):
+        due = self.every_s is None or self._due_by_time() or self._due_by_steps(trainer)
+        if self.dirpath is not None and due:
             self.save(trainer)
 
     def at_end(self, trainer: Trainer) -> None:
