@@ -280,10 +280,15 @@ def load_run(run_dir: str | Path, which: str = "last") -> tuple[Recipe, dict[str
     if not recipe.trainable:
         raise RecipeError(f"{run_dir} is a {recipe.name!r} experiment run, not a trained model")
     path = run_dir / CHECKPOINT / which
-    if not path.exists():
+    if not os.path.lexists(path):
         raise RecipeError(f"{run_dir} has no checkpoint ({path} is missing)")
+    from deepgrad.train.checkpoint import read_checkpoint
+    from deepgrad.train.checkpoint_state import check_weights
+
+    refuse_links(run_dir)
     setup, _ = build(recipe, config)
     try:
+        check_weights(read_checkpoint(path), setup.model)  # names, shapes and dtypes first
         load_checkpoint(resolve_checkpoint(path), setup.model)
     except CheckpointError as e:
         raise RecipeError(str(e)) from e
