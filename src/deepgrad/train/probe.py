@@ -88,6 +88,16 @@ class _OptimizerSnapshot:
             setattr(self.optimizer, key, copy.deepcopy(value))
 
 
+class _StateDictSnapshot:
+    """`state_dict()` / `load_state_dict()` for objects without `state` and `param_groups`."""
+
+    def __init__(self, obj: Any) -> None:
+        self.obj, self.state = obj, copy.deepcopy(obj.state_dict())
+
+    def restore(self) -> None:
+        self.obj.load_state_dict(copy.deepcopy(self.state))
+
+
 def _plain(value: Any) -> bool:
     """Counters and settings an optimizer keeps as attributes (step counts, flags)."""
     return value is None or isinstance(value, (bool, int, float, str))
@@ -118,7 +128,11 @@ def isolated(
     True
     """
     snapshot = _ModelSnapshot(model)
-    opt = None if optimizer is None else _OptimizerSnapshot(optimizer)
+    opt: Any = None
+    if optimizer is not None:
+        # an optimizer of deepgrad's shape is restored in place; any other through its state dict
+        has_state = hasattr(optimizer, "state") and hasattr(optimizer, "param_groups")
+        opt = _OptimizerSnapshot(optimizer) if has_state else _StateDictSnapshot(optimizer)
     sched = None if scheduler is None else copy.deepcopy(scheduler.state_dict())
     gens = [(g, copy.deepcopy(g.bit_generator.state)) for g in generators if g is not None]
     default = copy.deepcopy(get_rng_state())
