@@ -247,3 +247,11 @@ def test_one_cycle_per_step_schedule_resumes_bitwise_after_interrupts(tmp_path, 
     a, b = _weights(full.model), _weights(again.model)
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert [r["lr"] for r in full.history] == [r["lr"] for r in again.history]
+
+
+def test_request_stop_refuses_an_unknown_kind():
+    model, opt, _, _, _ = _setup()
+    trainer = Trainer(model, nn.CrossEntropyLoss(), opt, verbose=0)
+    with pytest.raises(ValueError, match="Trainer.request_stop: kind must be"):
+        trainer.request_stop("why", "pause")
+    assert not trainer.stop_training

@@ -152,6 +152,11 @@ class Trainer:
     def request_stop(self, reason: str, kind: str = "final") -> None:
         """Stop after the current batch: `kind` "final" (early stopping, NaN), "max_steps" or
         "interrupt" (Ctrl-C; the epoch is left unfinished and resumes where it stopped)."""
+        if kind not in ("final", "max_steps", "interrupt"):
+            raise ValueError(
+                f"Trainer.request_stop: kind must be 'final', 'max_steps' or 'interrupt', "
+                f"got {kind!r}"
+            )
         self.stop_training, self.stop_reason, self.stop_kind = True, reason, kind
 
     def probe(self) -> contextlib.AbstractContextManager[None]:
