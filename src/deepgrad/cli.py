@@ -14,6 +14,7 @@ checkpoint and exits with status 130.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -32,6 +33,17 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"{PROG}: error: {message} (see '{self.prog} --help')", file=sys.stderr)
         sys.exit(2)
+
+
+def _seconds(text: str) -> float:
+    """A finite positive number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _add_config_options(p: argparse.ArgumentParser) -> None:
@@ -57,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (default: runs/RECIPE)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
+    p.add_argument("--save-every", type=_seconds, default=5.0, metavar="SECONDS",
+                   help="seconds between periodic checkpoints (default 5)")  # fmt: skip
+    p.add_argument("--force", action="store_true",
+                   help="allow --out to be an existing folder that is not a deepgrad run")  # fmt: skip
     p = sub.add_parser("eval", help="evaluate a trained run on a split")
     p.add_argument("run_dir")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
@@ -137,17 +153,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         recipe = _recipe(args.recipe)
         config = _config(recipe, args)
         out = Path(args.out or Path("runs") / recipe.name)
-    return _run_training(recipe, config, out, bool(args.resume), 0 if args.quiet else 1)
+        from deepgrad.recipes._runner import check_out_folder
+
+        check_out_folder(out, bool(args.force))
+    return _run_training(recipe, config, out, args, 0 if args.quiet else 1)
 
 
-def _run_training(recipe: Any, config: dict, out: Path, resume: bool, verbose: int) -> int:
+def _run_training(recipe: Any, config: dict, out: Path, args: Any, verbose: int) -> int:
     from deepgrad.recipes._runner import Interrupted, check_writable, train_recipe
 
+    resume = bool(args.resume)
     check_writable(out)
     print(f"{PROG}: {'resuming' if resume else 'training'} {recipe.name} -> {out}", flush=True)
     try:
         if recipe.trainable:
-            summary = train_recipe(recipe, config, out, resume=resume, verbose=verbose)
+            summary = train_recipe(recipe, config, out, resume=resume, verbose=verbose,
+                                   every_s=args.save_every)  # fmt: skip
         else:
             if resume:
                 raise CLIError(f"{recipe.name} is an experiment; it cannot be resumed")
@@ -190,6 +211,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         inputs = np.load(args.input, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise CLIError(f"cannot read {args.input}: {e}") from e
+    if inputs.dtype.kind not in "biuf":
+        raise CLIError(f"{args.input} holds {inputs.dtype} values; predict needs real numbers")
+    if inputs.dtype.kind == "f" and not np.all(np.isfinite(inputs)):
+        raise CLIError(f"{args.input} holds NaN or infinite values; predict needs finite inputs")
     logits = predict_run(args.run_dir, inputs)
     if args.output:
         np.save(args.output, logits)
@@ -223,7 +248,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from deepgrad.recipes._commands import parse_grid, parse_space, search
+    from deepgrad.recipes._commands import check_monitor, parse_grid, parse_space, search
 
     recipe = _recipe(args.recipe)
     base = _config(recipe, args)
@@ -232,8 +257,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise CLIError(f"--kfold must be >= 2, got {args.kfold}")
     if args.random is not None and (args.random < 1 or not args.space):
         raise CLIError("--random N needs N >= 1 and --space KEY=SPEC ...")
-    grid = parse_grid(args.grid, defaults) if args.grid else None
-    space = parse_space(args.space, defaults) if args.random else None
+    grid = parse_grid(args.grid, defaults, recipe) if args.grid else None
+    space = parse_space(args.space, defaults, recipe) if args.random else None
+    check_monitor(recipe, base, args.monitor, kfold=bool(args.kfold))
     out = Path(args.out or Path("runs") / f"search-{recipe.name}")
     results = search(recipe, base, grid, space, args.random or 0, args.kfold, out, args.monitor)
     print(results.to_markdown())

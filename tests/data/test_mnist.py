@@ -4,7 +4,10 @@ import functools
 import gzip
 import hashlib
 import http.server
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from pathlib import Path
 
@@ -89,7 +92,7 @@ def test_mnist_checksum_failure(tmp_path):
     with pytest.raises(ValueError, match="MD5 of decompressed train-images"):
         MNIST(root=tmp_path, md5=digests)
     # the built-in digests reject fake files unless verification is off
-    with pytest.raises(ValueError, match="6bbc9ace898e44ae57da46a324031adb"):
+    with pytest.raises(ValueError, match="SHA-256 .*ba891046e6505d7aadcbbe25680a0738ad16aec9"):
         MNIST(root=tmp_path)
     assert len(MNIST(root=tmp_path, verify=False)) == 20
 
@@ -117,29 +120,57 @@ def test_no_socket_without_download(tmp_path, monkeypatch):
     assert str(tmp_path / "empty") in message and "download=True" in message
 
 
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made here with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a self-signed certificate")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
 @pytest.fixture
-def http_server(tmp_path):
-    """Serve tmp_path/served on 127.0.0.1 from a background thread; yield its base URL."""
+def https_server(tmp_path, monkeypatch):
+    """Serve tmp_path/served over HTTPS on 127.0.0.1 (a self-signed certificate the loader is
+    told to trust); yield the folder and its base URL."""
     served = tmp_path / "served"
     served.mkdir()
+    cert, key = _certificate(tmp_path)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     handler.log_message = lambda *a, **k: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield served, f"http://127.0.0.1:{server.server_address[1]}/"
+    monkeypatch.setattr(mnist, "SSL_CONTEXT", ssl.create_default_context(cafile=str(cert)))
+    yield served, f"https://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     server.server_close()
     thread.join()
 
 
-def test_download_from_local_server(tmp_path, http_server, monkeypatch):
-    served, url = http_server
-    digests = _write_split(served, train=True, gz=True)
-    dead = "http://127.0.0.1:9/nothing/"  # discard port: refused, so the next mirror is tried
+def _pin(monkeypatch, served: Path) -> None:
+    """Pin the SHA-256 of the decompressed fake files, as the real ones are pinned."""
+    for path in served.glob("*.gz"):
+        digest = hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()
+        monkeypatch.setitem(mnist.SHA256, f"mnist/{path.name[:-3]}", digest)
+
+
+def test_download_over_https_checked_against_pinned_digests(tmp_path, https_server, monkeypatch):
+    served, url = https_server
+    _write_split(served, train=True, gz=True)
+    _pin(monkeypatch, served)
+    dead = "https://127.0.0.1:9/nothing/"  # discard port: refused, so the next mirror is tried
     monkeypatch.setitem(mnist.MIRRORS, "mnist", [dead, url])
     root = tmp_path / "cache"
-    ds = MNIST(root=root, train=True, download=True, md5=digests)
+    ds = MNIST(root=root, train=True, download=True)
     assert len(ds) == 20
     assert sorted(p.name for p in (root / "mnist").iterdir()) == [
         "train-images-idx3-ubyte.gz",
@@ -147,14 +178,48 @@ def test_download_from_local_server(tmp_path, http_server, monkeypatch):
     ]  # no temporary files left behind
 
 
-def test_download_failure_reports_each_mirror(tmp_path, http_server, monkeypatch):
-    served, url = http_server
+def test_download_failure_reports_each_mirror(tmp_path, https_server, monkeypatch):
+    served, url = https_server
     _write_split(served, train=True)
+    monkeypatch.setitem(mnist.SHA256, "mnist/train-images-idx3-ubyte", "f" * 64)
     monkeypatch.setitem(mnist.MIRRORS, "mnist", [url + "missing/", url])
     with pytest.raises(FileNotFoundError, match="404") as info:
-        MNIST(root=tmp_path / "cache", download=True, md5={"train-images-idx3-ubyte": "f" * 32})
-    assert "MD5" in str(info.value)  # the second mirror served a file that failed the check
+        MNIST(root=tmp_path / "cache", download=True)
+    assert "SHA-256 of the decompressed file" in str(info.value)  # the 2nd mirror's bytes
     assert not any((tmp_path / "cache" / "mnist").glob("*train-images*"))
+
+
+def test_plain_http_mirrors_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", ["http://127.0.0.1:9/"])
+    with pytest.raises(FileNotFoundError, match="HTTPS only"):
+        MNIST(root=tmp_path, download=True)
+
+
+def test_every_download_has_a_pinned_https_source():
+    for folder, mirrors in mnist.MIRRORS.items():
+        assert mirrors and all(m.startswith("https://") for m in mirrors), folder
+        for stem in (*STEMS[True], *STEMS[False]):
+            key = f"{folder}/{stem}"
+            digest = mnist.SHA256.get(key) or mnist.ARCHIVE_SHA256.get(key)
+            assert digest is not None and len(digest) == 64, key
+
+
+def test_pinned_digests_checked_on_local_bytes(tmp_path):
+    """The verification a download runs, on bytes made here (no network)."""
+    fake = gzip.compress(b"not the Fashion-MNIST archive")
+    with pytest.raises(ValueError, match="SHA-256 of the archive"):
+        mnist.verify_digest(fake, "fashion-mnist/train-images-idx3-ubyte", "x")
+    write_idx(tmp_path / "labels.gz", np.arange(5, dtype=np.uint8))  # a valid IDX, wrong data
+    with pytest.raises(ValueError, match="SHA-256 of the decompressed file"):
+        mnist.verify_digest((tmp_path / "labels.gz").read_bytes(), "mnist/t10k-labels-idx1-ubyte",
+                            "x")  # fmt: skip
+    with pytest.raises(ValueError, match="not an IDX file"):
+        mnist.verify_digest(fake, "mnist/t10k-labels-idx1-ubyte", "x")
+    with pytest.raises(ValueError, match="no pinned SHA-256"):
+        mnist.verify_digest(fake, "emnist/letters", "x")
+    if REAL_MNIST.is_dir():  # the real files pass
+        raw = (REAL_MNIST / "t10k-labels-idx1-ubyte.gz").read_bytes()
+        mnist.verify_digest(raw, "mnist/t10k-labels-idx1-ubyte", "real")
 
 
 @pytest.mark.skipif(not REAL_MNIST.is_dir(), reason=f"real MNIST files not found at {REAL_MNIST}")

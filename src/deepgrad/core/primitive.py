@@ -14,6 +14,7 @@ in the tangents).  Keyword arguments are static parameters.
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -129,10 +130,15 @@ def primitive(
     return deco
 
 
+# the installed package's own folder (`Path(deepgrad.__file__).parent`): a frame is deepgrad's
+# when its file lies under it, whatever the folder a user cloned the repository into is called
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
 def _creation_site() -> str:
-    """The first stack frame outside deepgrad, as 'file:line in func'."""
+    """The first stack frame outside the deepgrad package, as 'file:line in func'."""
     for frame in reversed(traceback.extract_stack()[:-2]):
-        if "/deepgrad/" not in frame.filename.replace("\\", "/"):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
             return f"{frame.filename}:{frame.lineno} in {frame.name}"
     return "<deepgrad internals>"
 

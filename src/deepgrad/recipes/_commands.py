@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad import plots
+from deepgrad.fileio import atomic_write
 from deepgrad.train import Trainer, grid_search, lr_find, random_search
 from deepgrad.train.doctor import Doctor, Report, _same_optimizer, diagnose, history_verdict
 from deepgrad.train.search import choice, loguniform, randint, uniform
@@ -69,8 +70,18 @@ def doctor_run(run_dir: str | Path) -> Report:
 
 
 # -- search ------------------------------------------------------------------------------
-def parse_grid(items: Sequence[str], defaults: dict[str, Any]) -> dict[str, list[Any]]:
-    """`["lr=0.1,0.01", "hidden=32,64"]` -> `{"lr": [0.1, 0.01], "hidden": [32, 64]}`."""
+def check_setting(recipe: Recipe | None, key: str, value: Any) -> None:
+    """`value` against the recipe's schema (ConfigError naming the setting when out of range)."""
+    if recipe is not None:
+        from ._schema import check, schema
+
+        check(recipe.name, schema(recipe)[key], value)
+
+
+def parse_grid(items: Sequence[str], defaults: dict[str, Any],
+               recipe: Recipe | None = None) -> dict[str, list[Any]]:  # fmt: skip
+    """`["lr=0.1,0.01", "hidden=32,64"]` -> `{"lr": [0.1, 0.01], "hidden": [32, 64]}`; every
+    value is checked against the recipe's schema before the search starts."""
     from ._config import coerce
 
     grid: dict[str, list[Any]] = {}
@@ -80,30 +91,58 @@ def parse_grid(items: Sequence[str], defaults: dict[str, Any]) -> dict[str, list
         if not values:
             raise RecipeError(f"--grid expects KEY=V1,V2,..., got {item!r}")
         grid[key] = [coerce(key, v, defaults[key]) for v in values.split(",")]
+        for value in grid[key]:
+            check_setting(recipe, key, value)
     return grid
 
 
-def parse_space(items: Sequence[str], defaults: dict[str, Any]) -> dict[str, Any]:
-    """`KEY=log:LO:HI` (log-uniform), `KEY=LO:HI` (uniform; integers: randint), `KEY=A,B,C`."""
+def parse_space(items: Sequence[str], defaults: dict[str, Any],
+                recipe: Recipe | None = None) -> dict[str, Any]:  # fmt: skip
+    """`KEY=log:LO:HI` (log-uniform), `KEY=LO:HI` (uniform; integers: randint), `KEY=A,B,C`.
+
+    Both ends of a range (and every choice) are checked against the recipe's schema, so a
+    space that could draw an invalid setting is refused before the search starts.
+    """
     from ._config import coerce
 
     space: dict[str, Any] = {}
     for item in items:
-        key, _, spec = item.partition("=")
+        key, sep, spec = item.partition("=")
+        if not sep:
+            raise RecipeError(f"--space expects KEY=SPEC, got {item!r}")
         _check_key(key, defaults)
         parts = spec.split(":")
         try:
             if parts[0] == "log" and len(parts) == 3:
+                ends = [coerce(key, v, defaults[key]) for v in parts[1:]]
                 space[key] = loguniform(float(parts[1]), float(parts[2]))
-            elif len(parts) == 2 and isinstance(defaults[key], int):
-                space[key] = randint(int(parts[0]), int(parts[1]) + 1)
-            elif len(parts) == 2:
-                space[key] = uniform(float(parts[0]), float(parts[1]))
+            elif len(parts) == 2 and isinstance(defaults[key], (int, float)):
+                ends = [coerce(key, v, defaults[key]) for v in parts]
+                kind = isinstance(defaults[key], int) and not isinstance(defaults[key], bool)
+                space[key] = randint(ends[0], ends[1] + 1) if kind else uniform(*map(float, ends))
             else:
-                space[key] = choice([coerce(key, v, defaults[key]) for v in spec.split(",")])
+                ends = [coerce(key, v, defaults[key]) for v in spec.split(",")]
+                space[key] = choice(ends)
         except ValueError as e:
-            raise RecipeError(f"--random: bad range {item!r}: {e}") from e
+            raise RecipeError(f"--space: bad range {item!r}: {e}") from e
+        for value in ends:
+            check_setting(recipe, key, value)
     return space
+
+
+def check_monitor(
+    recipe: Recipe, config: dict[str, Any], monitor: str, kfold: bool = False
+) -> None:
+    """Refuse a `--monitor` the recipe's runs never log, before any trial runs."""
+    from deepgrad.train.evaluate import make_metrics
+
+    setup, _ = build(recipe, config)
+    names = ["loss", *(m.name for m in make_metrics([m for m in setup.metrics if m != "loss"]))]
+    has_val = setup.val is not None or kfold
+    logged = names + [f"val_{n}" for n in names] if has_val else names
+    if monitor not in logged:
+        raise RecipeError(f"--monitor {monitor!r} is not logged by {recipe.name}; choose one of "
+                          f"{', '.join(logged)}")  # fmt: skip
 
 
 def _check_key(key: str, defaults: dict[str, Any]) -> None:
@@ -123,9 +162,16 @@ def _trial(recipe: Recipe, base: dict[str, Any]) -> Callable[..., dict[str, floa
             setup.val = (fold.X_val, fold.y_val)
         if setup.val is None:
             raise RecipeError(f"{recipe.name} has no validation split to score a search on")
-        trainer = Trainer(setup.model, setup.loss_fn, setup.optimizer, metrics=list(setup.metrics),
-                          scheduler=setup.scheduler, verbose=0, seed=int(config["seed"]),
-                          generator=rng)  # fmt: skip
+        trainer = Trainer(
+            setup.model,
+            setup.loss_fn,
+            setup.optimizer,
+            metrics=list(setup.metrics),
+            scheduler=setup.scheduler,
+            verbose=0,
+            seed=None,
+            generator=rng,
+        )  # fmt: skip   seed=None: `build` seeded the trial
         history = trainer.fit(*loaders(setup, config), epochs=int(config["epochs"]))
         last = history[-1]
         return {k: float(v) for k, v in last.items() if k.startswith("val_") or k == "loss"}
@@ -151,7 +197,7 @@ def search(recipe: Recipe, base: dict[str, Any], grid: dict[str, list] | None,
         results = random_search(fn, space or {}, n_iter=n_iter, seed=int(base["seed"]), **common)
     results.to_csv(out / "search.csv")
     text = f"# search: {recipe.name}\n\nsorted by {monitor}\n\n{results.to_markdown()}\n"
-    (out / "search.md").write_text(text)
+    atomic_write(out / "search.md", text)
     write_json(out / "config.json", {**base, "recipe": recipe.name, "grid": grid,
                                      "random": None if space is None else n_iter})  # fmt: skip
     return results

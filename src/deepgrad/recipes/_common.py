@@ -18,8 +18,9 @@ import numpy as np
 
 from deepgrad import optim
 from deepgrad.data import DataLoader, TensorDataset
-from deepgrad.fileio import atomic_write
+from deepgrad.fileio import atomic_write, read_nofollow
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few hundred bytes; never read a huge one
 CHECKPOINT = "checkpoint"  # run_dir / CHECKPOINT / "last" (and "best")
 
 # name -> (class, extra keyword arguments); the learning rate comes from the config.
@@ -123,11 +124,15 @@ def write_csv(path: str | os.PathLike, records: Sequence[dict[str, Any]]) -> Non
 def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     """The `config.json` of a run folder (RecipeError when it is not one)."""
     path = Path(run_dir) / "config.json"
+    if os.path.islink(run_dir) or os.path.islink(path):
+        raise RecipeError(f"{path}: a symbolic link in a run folder; deepgrad does not follow it")
     if not path.is_file():
         raise RecipeError(f"{run_dir} is not a run folder (no config.json)")
     try:
-        config = json.loads(path.read_text())
-    except ValueError as e:
+        config = json.loads(read_nofollow(path, MAX_CONFIG_BYTES))
+    except OSError as e:
+        raise RecipeError(f"cannot read {path}: {e.strerror or e}") from e
+    except (ValueError, UnicodeDecodeError) as e:
         raise RecipeError(f"{path} is not valid JSON: {e}") from e
     if not isinstance(config, dict) or "recipe" not in config:
         raise RecipeError(f"{path} does not name its recipe")

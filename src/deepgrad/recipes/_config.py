@@ -15,12 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from . import Recipe
-from ._common import OPTIMIZERS, RecipeError
+from ._schema import ConfigError, check, schema
 
-
-class ConfigError(RecipeError):
-    """An invalid config key or value."""
-
+__all__ = ["ConfigError", "coerce", "load_file", "parse_assignments", "resolve", "validate"]
 
 _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
 
@@ -54,8 +51,10 @@ def load_file(path: str | Path) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as e:
         raise ConfigError(f"config file {path} is not valid {path.suffix[1:].upper()}: {e}") from e
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a table of settings")
+        raise ConfigError(f"config file {path} must hold a table of settings at its top level")
     data = data.get("config", data)
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: its [config] must be a table of settings")
     data.pop("recipe", None)
     return data
 
@@ -96,28 +95,13 @@ def coerce(key: str, value: Any, default: Any) -> Any:
     return value
 
 
-def _positive(config: Mapping[str, Any], key: str, minimum: float, strict: bool) -> None:
-    if key in config:
-        v = config[key]
-        bad = v <= minimum if strict else v < minimum
-        if bad or (isinstance(v, float) and not math.isfinite(v)):
-            rel = ">" if strict else ">="
-            raise ConfigError(f"{key} must be {rel} {minimum:g}, got {v!r}")
-
-
 def validate(recipe: Recipe, config: dict[str, Any]) -> None:
-    """The checks shared by every recipe, then the recipe's own `validate(config)` if any."""
-    _positive(config, "epochs", 1, strict=False)
-    _positive(config, "lr", 0, strict=True)
-    _positive(config, "batch_size", 1, strict=False)
-    _positive(config, "seed", 0, strict=False)
-    _positive(config, "weight_decay", 0, strict=False)
-    for key in ("val_fraction", "dropout"):
-        if key in config and not 0 <= config[key] < 1:
-            raise ConfigError(f"{key} must be in [0, 1), got {config[key]!r}")
-    if "optimizer" in config and recipe.trainable and config["optimizer"] not in OPTIMIZERS:
-        choices = ", ".join(OPTIMIZERS)
-        raise ConfigError(f"unknown optimizer {config['optimizer']!r}; choose one of {choices}")
+    """Every setting against the recipe's schema (`_schema`), then the recipe's own
+    `validate(config)` if any."""
+    fields = schema(recipe)
+    for key, value in config.items():
+        if key in fields:
+            check(recipe.name, fields[key], value)
     own = getattr(recipe.module, "validate", None)
     if own is not None:
         try:

@@ -9,14 +9,17 @@ and writes the run folder:
     *.png            learning curves and the recipe's own plots
     summary.md       final metrics, time, parameter count, the doctor's verdict
 
-Ctrl-C (SIGINT) sets a flag; training stops after the current batch, the
-checkpoint is written and `Interrupted` is raised (the CLI exits 130).  A second
-Ctrl-C stops at once (the last epoch's checkpoint is still valid).
+Ctrl-C (SIGINT) calls `trainer.request_stop(..., "interrupt")`: training stops
+after the current batch, the trainer's `CheckpointPolicy` writes the unfinished
+epoch, `on_train_end` runs, and `Interrupted` is raised (the CLI exits 130).  A
+second Ctrl-C stops at once (the previous checkpoint is still valid).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import signal
 import sys
 import threading
@@ -29,9 +32,10 @@ import numpy as np
 
 from deepgrad import plots
 from deepgrad.core.random import manual_seed
+from deepgrad.fileio import NOFOLLOW
 from deepgrad.train import CSVLogger, JSONLinesLogger, Trainer, evaluate
-from deepgrad.train.callbacks import Callback
 from deepgrad.train.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
+from deepgrad.train.checkpoint_policy import CheckpointPolicy
 from deepgrad.train.doctor import Doctor
 
 from . import Recipe
@@ -47,55 +51,19 @@ class Interrupted(Exception):
         self.run_dir = run_dir
 
 
-class _StopOnSignal(Callback):
-    """Raise `_Stop` at the end of the batch during which SIGINT arrived."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def on_batch_end(self, trainer: Any, step: int, logs: dict[str, Any]) -> None:
-        if self.requested:
-            raise _Stop
-
-
-class _Stop(Exception):
-    pass
-
-
-class _ThrottledCheckpoint(Callback):
-    """Let the trainer write `checkpoint/last` at most every `every_s` seconds (and at the end).
-
-    The Trainer checkpoints after an epoch's callbacks when `checkpoint_dir` is set;
-    this callback sets it only when a save is due, so a fast run is not dominated
-    by fsyncs.  Ctrl-C always saves (see `train_recipe`).
-    """
-
-    order = 1000  # after every other epoch-end callback
-
-    def __init__(self, dirpath: Path, every_s: float = 5.0) -> None:
-        self.dirpath, self.every_s = dirpath, every_s
-        self.last_save = time.monotonic()
-
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
-        now = time.monotonic()
-        final = epoch + 1 >= trainer.epochs or trainer.stop_training
-        due = final or now - self.last_save >= self.every_s
-        trainer.checkpoint_dir = self.dirpath if due else None
-        if due:
-            self.last_save = now
-
-
 @contextlib.contextmanager
-def _sigint_sets(stopper: _StopOnSignal) -> Iterator[None]:
-    """First Ctrl-C: ask the loop to stop after this batch; second: KeyboardInterrupt."""
+def _sigint_stops(trainer: Trainer) -> Iterator[None]:
+    """First Ctrl-C: `trainer.request_stop(..., "interrupt")`, so the loop stops after this
+    batch, the checkpoint policy writes the unfinished epoch and `on_train_end` runs; a
+    second Ctrl-C raises KeyboardInterrupt at once (the previous checkpoint stays valid)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
-        if stopper.requested:
+        if trainer.stop_kind == "interrupt":
             raise KeyboardInterrupt
-        stopper.requested = True
+        trainer.request_stop("interrupted by Ctrl-C (SIGINT)", "interrupt")
         print("\nCtrl-C: stopping after this batch and saving a checkpoint...", file=sys.stderr)
 
     old = signal.signal(signal.SIGINT, handler)
@@ -105,15 +73,67 @@ def _sigint_sets(stopper: _StopOnSignal) -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
+def refuse_links(out_dir: Path) -> None:
+    """Refuse a run folder holding a symbolic link deepgrad did not make: a planted link
+    (metrics.jsonl -> ~/.bashrc, a plot -> elsewhere) would be read or written through.
+    Checkpoint links must name their own hidden snapshot (`checkpoint/last` -> `.last.ckpt-*`)."""
+    from deepgrad.train.checkpoint import _own_link
+
+    if not out_dir.is_dir():
+        return
+    for entry in out_dir.iterdir():
+        if entry.is_symlink():
+            raise RecipeError(f"run folder {out_dir}: {entry.name} is a symbolic link; deepgrad "
+                              "never follows links in run folders (remove it)")  # fmt: skip
+    ckpt = out_dir / CHECKPOINT
+    if ckpt.is_dir():
+        for entry in ckpt.iterdir():
+            if entry.is_symlink():
+                try:
+                    _own_link(entry)
+                except CheckpointError as e:
+                    raise RecipeError(str(e)) from None
+
+
 def check_writable(out_dir: Path) -> None:
-    """Create `out_dir` or raise RecipeError saying why it cannot be written."""
+    """Create `out_dir` or raise RecipeError saying why it cannot be written.
+
+    A run folder that is a symbolic link is refused; the write probe is created with
+    O_CREAT | O_EXCL | O_NOFOLLOW under a random name, so it is never written through a link.
+    """
+    if out_dir.is_symlink():
+        raise RecipeError(f"--out {out_dir} is a symbolic link; deepgrad does not follow links "
+                          "in run folders (pass the real folder)")  # fmt: skip
+    refuse_links(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".deepgrad-write-test"
-        probe.write_text("")
-        probe.unlink()
+        probe = out_dir / f".deepgrad-write-test-{secrets.token_hex(6)}"
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600)
+        os.close(fd)
+        os.unlink(probe)
     except OSError as e:
         raise RecipeError(f"cannot write to --out {out_dir}: {e.strerror or e}") from e
+
+
+def check_out_folder(out: Path, force: bool = False) -> None:
+    """Refuse `--out` when it exists and is not a deepgrad run (nor empty) unless `force`:
+    a run overwrites config.json, metrics and plots, so a folder of other files is not one."""
+    if os.path.islink(out):
+        raise RecipeError(f"--out {out} is a symbolic link; pass the real folder")
+    if not os.path.lexists(out):
+        return
+    if not out.is_dir():
+        raise RecipeError(f"--out {out} exists and is not a folder")
+    refuse_links(out)
+    if force or not any(out.iterdir()):
+        return
+    try:
+        read_config(out)
+    except RecipeError:
+        raise RecipeError(
+            f"--out {out} is a folder that is not a deepgrad run (no valid "
+            "config.json); pass --force to write into it anyway"
+        ) from None
 
 
 def build(recipe: Recipe, config: dict[str, Any]) -> tuple[Setup, np.random.Generator]:
@@ -131,46 +151,71 @@ def loaders(setup: Setup, config: dict[str, Any]) -> tuple[Any, Any]:
     return train, val
 
 
-def _trainer(setup: Setup, config: dict[str, Any], out: Path, rng, verbose: int):
-    stopper = _StopOnSignal()
+def _trainer(setup: Setup, config: dict[str, Any], out: Path, rng, verbose: int,
+             every_s: float) -> tuple[Trainer, Doctor]:  # fmt: skip
     doctor = Doctor(num_classes=setup.num_classes)
-    callbacks = [JSONLinesLogger(out / "metrics.jsonl"), CSVLogger(out / "metrics.csv"), doctor,
-                 stopper, _ThrottledCheckpoint(out / CHECKPOINT)]  # fmt: skip
+    callbacks = [JSONLinesLogger(out / "metrics.jsonl"), CSVLogger(out / "metrics.csv"), doctor]
+    policy = CheckpointPolicy(out / CHECKPOINT, every_s=every_s, on_interrupt=True)
+    # NOTE: seed=None: `build` seeded the run once, before the model was initialised
     trainer = Trainer(
         setup.model, setup.loss_fn, setup.optimizer, callbacks=callbacks,
-        metrics=list(setup.metrics), scheduler=setup.scheduler, checkpoint_dir=None,
-        verbose=verbose, seed=int(config.get("seed", 0)), generator=rng, config=config,
+        metrics=list(setup.metrics), scheduler=setup.scheduler, checkpoint=policy,
+        verbose=verbose, seed=None, generator=rng, config=config,
     )  # fmt: skip
-    return trainer, stopper, doctor
+    return trainer, doctor
+
+
+def _check_resume(trainer: Trainer, last: Path, epochs: int) -> None:
+    """Verify the checkpoint and every state in it against this run before anything is
+    written; refuse a resume to fewer epochs than the run has already trained."""
+    from deepgrad.train.checkpoint import read_checkpoint
+    from deepgrad.train.checkpoint_state import check_trainer_state
+
+    ckpt = read_checkpoint(resolve_checkpoint(last))
+    check_trainer_state(ckpt, trainer)
+    saved = {k: v for k, v in (ckpt.config or {}).items() if k != "epochs"}
+    if saved != {k: v for k, v in (trainer.config or {}).items() if k != "epochs"}:
+        raise RecipeError(f"cannot resume {last.parent.parent}: config.json differs from the "
+                          "config its checkpoint was trained with")  # fmt: skip
+    if ckpt.epoch > epochs:
+        raise RecipeError(f"cannot resume to --epochs {epochs}: {last.parent.parent} has already "
+                          f"trained {ckpt.epoch} epochs (pass --epochs >= {ckpt.epoch})")  # fmt: skip
 
 
 def train_recipe(
     recipe: Recipe, config: dict[str, Any], out_dir: str | Path, resume: bool = False,
-    verbose: int = 1,
+    verbose: int = 1, every_s: float = 5.0,
 ) -> dict[str, Any]:  # fmt: skip
-    """Train a training recipe into `out_dir` (continuing its checkpoint when `resume`)."""
+    """Train a training recipe into `out_dir` (continuing its checkpoint when `resume`).
+
+    `every_s`: seconds between periodic checkpoints (one is also written at the end and on
+    Ctrl-C).  On resume every file and state is verified before anything in the folder
+    changes, so a refused resume leaves the folder byte-identical.
+    """
     out = Path(out_dir)
     check_writable(out)
     config = {**config, "recipe": recipe.name}
     last = out / CHECKPOINT / "last"
-    if resume and not last.exists():
+    if resume and not os.path.lexists(last):
         raise RecipeError(f"cannot resume {out}: it has no checkpoint ({last} is missing)")
-    write_json(out / "config.json", config)
     setup, rng = build(recipe, config)
     train_loader, val_loader = loaders(setup, config)
-    trainer, stopper, doctor = _trainer(setup, config, out, rng, verbose)
-    start = time.perf_counter()
+    trainer, doctor = _trainer(setup, config, out, rng, verbose, every_s)
+    trainer.train_loader, trainer.val_loader = train_loader, val_loader
     try:
-        with _sigint_sets(stopper):
+        if resume:
+            _check_resume(trainer, last, int(config["epochs"]))
+        write_json(out / "config.json", config)
+        start = time.perf_counter()
+        with _sigint_stops(trainer):
             trainer.fit(train_loader, val_loader, int(config["epochs"]),
                         resume_from=last if resume else None)  # fmt: skip
-    except _Stop:
-        trainer.save_checkpoint(last)
-        msg = (f"interrupted at epoch {trainer.epoch + 1}, step {trainer.global_step}; checkpoint"
-               f" saved to {last}\nresume with: deepgrad train --resume {out}")  # fmt: skip
-        raise Interrupted(msg, out) from None
     except CheckpointError as e:
         raise RecipeError(str(e)) from e
+    if trainer.stop_kind == "interrupt":
+        msg = (f"interrupted at epoch {trainer.epoch + 1}, step {trainer.global_step}; checkpoint"
+               f" saved to {last}\nresume with: deepgrad train --resume {out}")  # fmt: skip
+        raise Interrupted(msg, out)
     wall = time.perf_counter() - start
     return finish(recipe, setup, config, trainer, doctor, out, wall)
 
@@ -235,10 +280,15 @@ def load_run(run_dir: str | Path, which: str = "last") -> tuple[Recipe, dict[str
     if not recipe.trainable:
         raise RecipeError(f"{run_dir} is a {recipe.name!r} experiment run, not a trained model")
     path = run_dir / CHECKPOINT / which
-    if not path.exists():
+    if not os.path.lexists(path):
         raise RecipeError(f"{run_dir} has no checkpoint ({path} is missing)")
+    from deepgrad.train.checkpoint import read_checkpoint
+    from deepgrad.train.checkpoint_state import check_weights
+
+    refuse_links(run_dir)
     setup, _ = build(recipe, config)
     try:
+        check_weights(read_checkpoint(path), setup.model)  # names, shapes and dtypes first
         load_checkpoint(resolve_checkpoint(path), setup.model)
     except CheckpointError as e:
         raise RecipeError(str(e)) from e

@@ -11,6 +11,7 @@ where they overlap.
 
 from ..fileio import atomic_write
 from . import doctor, metrics
+from .callback_list import CallbackList
 from .callbacks import (
     Callback,
     CSVLogger,
@@ -30,6 +31,7 @@ from .checkpoint import (
     restore_rng,
     save_checkpoint,
 )
+from .checkpoint_policy import CheckpointPolicy
 from .doctor import Doctor, Finding, Report, curve_verdict, diagnose, history_verdict
 from .ensemble import Ensemble, bagging
 from .evaluate import evaluate, predict
@@ -60,6 +62,7 @@ from .metrics import (
     recall,
     top_k_accuracy,
 )
+from .probe import isolated
 from .search import (
     Fold,
     SearchResults,
@@ -75,8 +78,10 @@ __all__ = [
     "Accuracy",
     "CSVLogger",
     "Callback",
+    "CallbackList",
     "Checkpoint",
     "CheckpointError",
+    "CheckpointPolicy",
     "ConfusionMatrix",
     "Doctor",
     "EarlyStopping",
@@ -119,6 +124,7 @@ __all__ = [
     "get_metric",
     "grid_search",
     "history_verdict",
+    "isolated",
     "load_checkpoint",
     "loguniform",
     "lr_find",

@@ -1,8 +1,9 @@
 """Callbacks: code that `fit` runs at fixed points of training (the Keras design).
 
-Hooks receive the `Trainer`; `on_epoch_end` and `on_batch_end` also get the
-logs (a flat dict of numbers).  A callback stops training by setting
-`trainer.stop_training = True`.  `state_dict()`/`load_state_dict()` let a
+Hooks receive the `Trainer` (typed as such) through the trainer's `CallbackList`;
+`on_epoch_end` and `on_batch_end` also get the logs (a flat dict of numbers).  A
+callback stops training by setting `trainer.stop_training = True` and a
+`trainer.stop_reason`; the loop then ends the epoch and `on_train_end` runs.  `state_dict()`/`load_state_dict()` let a
 resumed run continue exactly where the checkpoint left it.  Callbacks run in
 the order given, stably sorted by their `order` (ModelCheckpoint runs last, so
 the checkpoint it writes already holds every other callback's epoch-end state).
@@ -18,11 +19,16 @@ import os
 import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from deepgrad.fileio import open_nofollow
+
 from .history import is_better, resolve_mode
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .fit import Trainer
 
 
 class Callback:
@@ -30,22 +36,22 @@ class Callback:
 
     order: int = 0
 
-    def on_train_begin(self, trainer: Any) -> None:
+    def on_train_begin(self, trainer: Trainer) -> None:
         """Before the first epoch (also on a resumed run, after states are restored)."""
 
-    def on_train_end(self, trainer: Any) -> None:
+    def on_train_end(self, trainer: Trainer) -> None:
         """After the last epoch, or when training stopped."""
 
-    def on_epoch_begin(self, trainer: Any, epoch: int) -> None:
+    def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
         """Before epoch `epoch`'s first batch."""
 
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         """After validation; `logs` is the epoch's record (training and `val_` metrics)."""
 
-    def on_batch_begin(self, trainer: Any, step: int) -> None:
+    def on_batch_begin(self, trainer: Trainer, step: int) -> None:
         """Before optimizer step `step` (counted over the whole run)."""
 
-    def on_batch_end(self, trainer: Any, step: int, logs: dict[str, Any]) -> None:
+    def on_batch_end(self, trainer: Trainer, step: int, logs: dict[str, Any]) -> None:
         """After the optimizer step; `logs` holds the batch `loss`."""
 
     def state_dict(self) -> dict[str, Any]:
@@ -96,11 +102,11 @@ class EarlyStopping(Callback):
         self.wait, self.best, self.best_epoch, self.stopped_epoch = 0, self.baseline, None, None
         self.best_weights: dict[str, np.ndarray] | None = None
 
-    def on_train_begin(self, trainer: Any) -> None:
+    def on_train_begin(self, trainer: Trainer) -> None:
         if not getattr(trainer, "resumed", False):
             self._reset()
 
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         current = _monitored(logs, self.monitor, "EarlyStopping")
         if is_better(current, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = current, epoch, 0
@@ -116,7 +122,7 @@ class EarlyStopping(Callback):
                 f"(epoch {self.best_epoch}) for {self.wait} epochs"
             )
 
-    def on_train_end(self, trainer: Any) -> None:
+    def on_train_end(self, trainer: Trainer) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             trainer.model.load_state_dict(self.best_weights)
 
@@ -125,8 +131,10 @@ class EarlyStopping(Callback):
         return {k: getattr(self, k) for k in keys}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for key, value in state.items():
-            setattr(self, key, value)
+        # only the keys state_dict() writes: a checkpoint cannot set any other attribute
+        for key in ("wait", "best", "best_epoch", "stopped_epoch", "best_weights"):
+            if key in state:
+                setattr(self, key, state[key])
 
 
 class ModelCheckpoint(Callback):
@@ -151,7 +159,7 @@ class ModelCheckpoint(Callback):
         self.best: float | None = None
         self.best_epoch: int | None = None
 
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         improved = False
         if self.save_best:
             current = _monitored(logs, self.monitor, "ModelCheckpoint")
@@ -194,11 +202,11 @@ class LRSchedulerCallback(Callback):
         else:
             self.scheduler.step()
 
-    def on_batch_end(self, trainer: Any, step: int, logs: dict[str, Any]) -> None:
+    def on_batch_end(self, trainer: Trainer, step: int, logs: dict[str, Any]) -> None:
         if self.interval == "step":
             self._step(logs)
 
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         if self.interval == "epoch":
             self._step(logs)
 
@@ -223,22 +231,27 @@ class _FileLogger(Callback, ABC):
     def _line(self, logs: dict[str, Any]) -> str:
         """Implemented by subclasses."""
 
-    def on_train_begin(self, trainer: Any) -> None:
+    def on_train_begin(self, trainer: Trainer) -> None:
+        # NOTE: every open refuses a symbolic link (O_NOFOLLOW): a log planted as a link to
+        # a file elsewhere must never be truncated or appended to
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if getattr(trainer, "resumed", False) and self._resume_offset is not None:
-            if self.path.exists() and self.path.stat().st_size > self._resume_offset:
-                with open(self.path, "r+b") as fh:
-                    fh.truncate(self._resume_offset)
+            fd = open_nofollow(self.path, os.O_WRONLY | os.O_CREAT)
+            try:
+                if os.fstat(fd).st_size > self._resume_offset:
+                    os.ftruncate(fd, self._resume_offset)
+            finally:
+                os.close(fd)
             self.offset = self._resume_offset
         elif self.append and self.path.exists():
-            self.offset = self.path.stat().st_size
+            self.offset = os.lstat(self.path).st_size
         else:
-            with open(self.path, "wb"):
-                pass
+            os.close(open_nofollow(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC))
             self.offset = 0
 
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
-        with open(self.path, "ab") as fh:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
+        fd = open_nofollow(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "ab") as fh:
             fh.write(self._line(logs).encode())
             fh.flush()
             os.fsync(fh.fileno())
@@ -301,7 +314,7 @@ class CSVLogger(_FileLogger):
 class TerminateOnNaN(Callback):
     """Stop training at the first batch whose loss is NaN or infinite."""
 
-    def on_batch_end(self, trainer: Any, step: int, logs: dict[str, Any]) -> None:
+    def on_batch_end(self, trainer: Trainer, step: int, logs: dict[str, Any]) -> None:
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             trainer.stop_training = True
@@ -330,7 +343,7 @@ class ProgressBar(Callback):
         stream = self.stream or sys.stdout
         return bool(getattr(stream, "isatty", lambda: False)())
 
-    def on_epoch_begin(self, trainer: Any, epoch: int) -> None:
+    def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
         if self._tty():
             try:
                 from tqdm.auto import tqdm
@@ -339,12 +352,12 @@ class ProgressBar(Callback):
             total = trainer.batches_per_epoch()
             self._bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{trainer.epochs}", leave=False)
 
-    def on_batch_end(self, trainer: Any, step: int, logs: dict[str, Any]) -> None:
+    def on_batch_end(self, trainer: Trainer, step: int, logs: dict[str, Any]) -> None:
         if self._bar is not None:
             self._bar.update(1)
             self._bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.4g}", refresh=False)
 
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None

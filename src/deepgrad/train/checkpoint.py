@@ -32,6 +32,7 @@ import json
 import os
 import secrets
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ import numpy as np
 
 from deepgrad.core.random import get_rng_state, set_rng_state
 from deepgrad.core.tensor import Tensor
-from deepgrad.fileio import _fsync_dir, _write_file
+from deepgrad.fileio import _fsync_dir, _write_file, read_nofollow
 
 FORMAT, VERSION = "deepgrad.checkpoint", 1
 PARTS = {
@@ -220,13 +221,19 @@ def _point_link(link: Path, target_name: str) -> str | None:
     return old
 
 
-def _collect(parent: Path, name: str, keep: str | None) -> None:
-    """Delete snapshots of `name` that `name` no longer points to (e.g. from killed writes)."""
+def _collect(parent: Path, name: str, current: str | None, keep: int = 1) -> None:
+    """Delete snapshots of `name` beyond the newest `keep` (with `current`), e.g. killed writes."""
     prefix = f".{name}{_SNAPSHOT}"
+    snapshots = sorted(
+        (e for e in parent.iterdir() if e.name.startswith(prefix) and e.name != current),
+        key=lambda e: e.name[len(prefix) :],  # the zero-padded step, then a random token
+        reverse=True,
+    )
+    others = max(0, keep - 1) if current is not None else 0
+    for entry in snapshots[others:]:
+        shutil.rmtree(entry, ignore_errors=True)
     for entry in parent.iterdir():
-        if entry.name.startswith(prefix) and entry.name != keep:
-            shutil.rmtree(entry, ignore_errors=True)
-        elif entry.name.startswith(f".{name}.link-"):
+        if entry.name.startswith(f".{name}.link-"):
             entry.unlink(missing_ok=True)
 
 
@@ -244,11 +251,13 @@ def save_checkpoint(
     loader_state: dict[str, Any] | None = None,
     callbacks_state: Any = None,
     history: list[dict[str, Any]] | None = None,
+    keep: int = 1,
 ) -> Path:
     """Write a checkpoint at `dirpath` atomically (see the module docstring); return the snapshot.
 
     `rng` defaults to `capture_rng()` (the default generator's state).  Nothing is
-    left behind when the write fails: the error names the folder.
+    left behind when the write fails: the error names the folder.  `keep` snapshots
+    stay on disk (`dirpath` points at the newest; the older ones are hidden siblings).
     """
     dirpath = Path(dirpath)
     meta = {
@@ -259,7 +268,8 @@ def save_checkpoint(
     files = _serialise(model, optimizer, scheduler, meta)
     _refuse_non_checkpoint(dirpath)
     parent, token = dirpath.parent, secrets.token_hex(6)
-    snapshot = parent / f".{dirpath.name}{_SNAPSHOT}{int(step):09d}-{token}"
+    # step, then the clock: snapshots sort in the order they were written (see `_collect`)
+    snapshot = parent / f".{dirpath.name}{_SNAPSHOT}{int(step):09d}-{time.time_ns():019d}-{token}"
     try:
         parent.mkdir(parents=True, exist_ok=True)
         snapshot.mkdir()
@@ -278,7 +288,7 @@ def save_checkpoint(
         if isinstance(exc, OSError):
             raise CheckpointError(f"save_checkpoint: writing {dirpath} failed: {exc}") from exc
         raise
-    _collect(parent, dirpath.name, keep=snapshot.name if dirpath.is_symlink() else None)
+    _collect(parent, dirpath.name, snapshot.name if dirpath.is_symlink() else None, keep)
     return snapshot
 
 
@@ -303,12 +313,44 @@ class Checkpoint:
     extra: Any = None
 
 
+MAX_MANIFEST_BYTES = 1 << 20  # a manifest names five files: a few hundred bytes
+MAX_PART_BYTES = 1 << 34  # 16 GiB: no part is read past this, whatever its manifest says
+
+
+def _own_link(link: Path) -> Path:
+    """The snapshot a checkpoint link of deepgrad's own names, without following any other link.
+
+    `last` is the only symbolic link deepgrad makes (see the module docstring): it must
+    name a hidden sibling snapshot of the same name (`.last.ckpt-...`), a plain folder.
+    """
+    target = os.readlink(link)
+    prefix = f".{link.name}{_SNAPSHOT}"
+    snapshot = link.parent / target
+    if "/" in target or "\\" in target or not target.startswith(prefix):
+        raise CheckpointError(f"checkpoint {link}: a symbolic link to {target!r}, not to one of "
+                              "its own snapshots; deepgrad does not follow it")  # fmt: skip
+    if os.path.islink(snapshot) or not snapshot.is_dir():
+        raise CheckpointError(f"checkpoint {link}: its snapshot {target} is not a plain folder")
+    return snapshot
+
+
+def _real(path: Path) -> Path:
+    """`path` itself, or the snapshot when it is a checkpoint link (nothing else followed)."""
+    return _own_link(path) if os.path.islink(path) else path
+
+
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
-    """`path` when it holds a manifest, else `path/last`; FileNotFoundError naming both."""
-    path = Path(path)
+    """`path` when it holds a manifest, else `path/last`; FileNotFoundError naming both.
+
+    The returned folder is real (no link in its last component); a link other than a
+    checkpoint's own `last` is refused.
+    """
+    path = _real(Path(path))
     for candidate in (path, path / "last"):
-        if (candidate / MANIFEST).is_file():
-            return candidate
+        if os.path.lexists(candidate / MANIFEST) or os.path.islink(candidate):
+            candidate = _real(candidate)
+            if os.path.lexists(candidate / MANIFEST):
+                return candidate
     if path.is_dir() and not (path / MANIFEST).exists() and any(path.glob("*.safetensors")):
         raise CheckpointError(f"checkpoint {path}: no {MANIFEST}, so not a complete checkpoint")
     raise FileNotFoundError(
@@ -316,31 +358,59 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     )
 
 
-def _read_verified(path: Path) -> dict[str, bytes]:
-    """Every file named by the manifest, after checking its size and SHA-256."""
+def _manifest(path: Path) -> dict[str, Any]:
+    """The manifest's file table, after its size, format and version are checked."""
     try:
-        manifest = json.loads((path / MANIFEST).read_bytes())
+        manifest = json.loads(read_nofollow(path / MANIFEST, MAX_MANIFEST_BYTES))
         entries = manifest["files"]
         assert manifest.get("format") == FORMAT and isinstance(entries, dict)
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint {path}: {MANIFEST}: {exc}") from exc
     except (ValueError, KeyError, TypeError, AssertionError, UnicodeDecodeError) as exc:
         raise CheckpointError(
-            f"checkpoint {path}: {MANIFEST} is not a deepgrad manifest ({exc!r})"
+            f"checkpoint {path}: {MANIFEST} is not a deepgrad manifest ({type(exc).__name__})"
         ) from exc
+    if manifest.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint {path}: manifest version {manifest.get('version')!r} "
+                              f"is not one this deepgrad reads ({VERSION})")  # fmt: skip
+    unknown = sorted(set(entries) - set(PARTS))
+    if unknown:
+        raise CheckpointError(f"checkpoint {path}: the manifest lists unknown files {unknown}")
     missing = sorted(set(PARTS) - set(entries))
     if missing:
         raise CheckpointError(f"checkpoint {path}: the manifest lists no {missing}")
+    for name, entry in entries.items():
+        size = entry.get("bytes") if isinstance(entry, dict) else None
+        digest = entry.get("sha256") if isinstance(entry, dict) else None
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_PART_BYTES:
+            raise CheckpointError(f"checkpoint {path}: the manifest gives {name} a size of "
+                                  f"{size!r} bytes (limit {MAX_PART_BYTES})")  # fmt: skip
+        if not isinstance(digest, str) or len(digest) != 64:
+            raise CheckpointError(f"checkpoint {path}: the manifest's SHA-256 of {name} is invalid")
+    return entries
+
+
+def _read_verified(path: Path) -> dict[str, bytes]:
+    """Every file named by the manifest, after checking its size (before reading) and SHA-256."""
+    entries = _manifest(path)
+    present = {e.name for e in path.iterdir()}
+    if extra := sorted(present - set(PARTS) - {MANIFEST}):
+        raise CheckpointError(f"checkpoint {path}: files not in the manifest: {extra}")
     files = {}
     for name, part in PARTS.items():
         entry, target = entries[name], path / name
-        if not target.is_file():
+        if not os.path.lexists(target):
             raise CheckpointError(f"checkpoint {path}: {name} ({part}) is missing")
-        data = target.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != entry.get("sha256"):
-            why = "truncated" if len(data) < entry.get("bytes", 0) else "corrupted"
+        try:
+            data = read_nofollow(target, MAX_PART_BYTES, expected=entry["bytes"])
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            raise CheckpointError(f"checkpoint {path}: {name} ({part}): {why}; nothing was "
+                                  "loaded") from exc  # fmt: skip
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise CheckpointError(
-                f"checkpoint {path}: {name} ({part}) fails its SHA-256 check "
-                f"({why}: {len(data)} bytes, expected {entry.get('bytes')}); nothing was loaded"
+                f"checkpoint {path}: {name} ({part}) fails its SHA-256 check (corrupted: "
+                f"{len(data)} bytes); nothing was loaded"
             )
         files[name] = data
     return files
@@ -371,18 +441,36 @@ def read_checkpoint(dirpath: str | os.PathLike) -> Checkpoint:
     try:
         state = json.loads(files["state.json"])
         assert isinstance(state, dict) and state.get("format") == FORMAT
-    except (ValueError, AssertionError, UnicodeDecodeError) as exc:
+        assert state.get("version") == VERSION
+    except (ValueError, AssertionError, UnicodeDecodeError, RecursionError) as exc:
         raise CheckpointError(
-            f"checkpoint {path}: state.json (training state) is not deepgrad JSON"
+            f"checkpoint {path}: state.json (training state) is not deepgrad JSON version {VERSION}"
         ) from exc
+    try:
+        return _decoded(path, state, arrays)
+    except (RecursionError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path}: state.json (training state) has an invalid structure "
+            f"({type(exc).__name__})"
+        ) from exc
+
+
+def _counter(path: Path, state: dict[str, Any], key: str) -> int:
+    value = state.get(key, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise CheckpointError(f"checkpoint {path}: {key} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def _decoded(path: Path, state: dict[str, Any], arrays: dict[str, Any]) -> Checkpoint:
     other = arrays["state.safetensors"]
     return Checkpoint(
         path=path,
         model=arrays["model.safetensors"],
         optimizer=_decode(state.get("optimizer"), arrays["optimizer.safetensors"], "optimizer"),
         scheduler=_decode(state.get("scheduler"), other, "scheduler"),
-        epoch=int(state.get("epoch", 0)),
-        step=int(state.get("step", 0)),
+        epoch=_counter(path, state, "epoch"),
+        step=_counter(path, state, "step"),
         config=_decode(state.get("config"), other, "config"),
         rng=state.get("rng") or {},
         loader_state=_decode(state.get("loader"), other, "loader"),

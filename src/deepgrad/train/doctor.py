@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,10 @@ from deepgrad.core.tensor import Tensor
 
 from .callbacks import Callback
 from .evaluate import split_batch
+from .probe import isolated
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .fit import Trainer
 
 ICON = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 HEALTHY_RATIO = 1e-3  # update/weight ratio per step (CS231n, Karpathy)
@@ -258,16 +262,6 @@ def initial_loss(model: Any, loss_fn: Callable, x: Any, y: Any, num_classes: int
     return check_initial_loss(loss, num_classes)
 
 
-def _snapshot(model) -> list[np.ndarray]:
-    return [p.data.copy() for p in model.parameters()]
-
-
-def _restore(model, saved: list[np.ndarray]) -> None:
-    for p, data in zip(model.parameters(), saved):
-        p.data = data
-        p.grad = None
-
-
 def overfit_batch(
     model: Any,
     loss_fn: Callable,
@@ -279,12 +273,11 @@ def overfit_batch(
 ) -> Finding:
     """Train on one tiny batch: a correct model and loss drive its loss near zero.
 
-    The model's weights are restored afterwards.
+    Runs inside `isolated(model)`: weights, gradients and generators are restored in place.
     """
-    saved, was_training = _snapshot(model), model.training
     opt = make_optimizer(list(model.parameters()))
     losses = []
-    try:
+    with isolated(model):
         model.eval()  # dropout off: the question is whether the net *can* memorise
         for _ in range(steps):
             opt.zero_grad()
@@ -294,9 +287,6 @@ def overfit_batch(
             losses.append(float(loss.item()))
             if losses[-1] < threshold or not math.isfinite(losses[-1]):
                 break
-    finally:
-        _restore(model, saved)
-        model.train(was_training)
     n = len(x)
     data = {"losses": losses, "steps": len(losses)}
     if losses and losses[-1] < threshold:
@@ -328,8 +318,7 @@ def gradient_stats(
     """
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
     kinds = {name or "(root)": type(m).__name__ for name, m in model.named_modules()}
-    saved = _snapshot(model)
-    try:
+    with isolated(model):
         model.zero_grad()
         _loss(model, loss_fn, x, y).backward()
         grads = {n: None if p.grad is None else np.array(p.grad.data) for n, p in params}
@@ -345,8 +334,6 @@ def gradient_stats(
             layer = _layer_of(n)
             rows.append({"layer": layer, "kind": kinds.get(layer, ""), "param": n,
                          "grad_norm": gnorm, "weight_norm": w, "ratio": ratio})  # fmt: skip
-    finally:
-        _restore(model, saved)
     return rows
 
 
@@ -557,18 +544,20 @@ class Doctor(Callback):
         self.before: list[Finding] = []
         self.report: Report | None = None
 
-    def on_train_begin(self, trainer: Any) -> None:
+    def on_train_begin(self, trainer: Trainer) -> None:
         if not self.checks or self.before or getattr(trainer, "resumed", False):
             return
-        batch = next(iter(trainer.train_loader), None)
+        with trainer.probe():  # drawing a batch may move a loader or a generator
+            batch = next(iter(trainer.train_loader), None)
         if batch is None:
             return
         x, y = split_batch(batch)
         make = _same_optimizer(trainer.optimizer)
-        self.before = pre_training_checks(trainer.model, trainer.loss_fn, x, y, self.num_classes,
-                                          make, self.overfit_steps)  # fmt: skip
+        with trainer.probe():
+            self.before = pre_training_checks(trainer.model, trainer.loss_fn, x, y,
+                                              self.num_classes, make, self.overfit_steps)  # fmt: skip
 
-    def on_train_end(self, trainer: Any) -> None:
+    def on_train_end(self, trainer: Trainer) -> None:
         first = next((f for f in self.before if f.check == "initial loss"), None)
         initial = None if first is None else first.data.get("loss")
         verdict = history_verdict(trainer.history, self.patience, initial)

@@ -16,11 +16,11 @@ model selection is done.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
 import time
-import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,13 @@ import numpy as np
 from deepgrad.core.random import manual_seed
 from deepgrad.core.tensor import Tensor
 
+from .callback_list import CallbackList
 from .callbacks import Callback, LRSchedulerCallback, ProgressBar
-from .checkpoint import capture_rng, load_checkpoint, resolve_checkpoint, restore_rng
-from .checkpoint import save_checkpoint as _save_checkpoint
+from .checkpoint_policy import CheckpointPolicy, resume_trainer
 from .evaluate import MetricSpec, batch_size_of, evaluate, make_metrics, split_batch
 from .history import History
 from .metrics import Mean
+from .probe import isolated
 
 
 def clip_grad_value(parameters: Iterable[Tensor], clip_value: float) -> None:
@@ -79,7 +80,11 @@ class Trainer:
 
     Attributes callbacks may read: `model`, `optimizer`, `scheduler`, `epoch` (the running
     epoch; the next one once `on_epoch_end` is called),
-    `global_step`, `history`, `epochs`; set `stop_training = True` to stop.
+    `global_step`, `history`, `epochs`.  Every stop goes through `stop_training` plus a
+    `stop_reason` (callbacks set both; `request_stop` does it for the loop, max_steps and
+    Ctrl-C), so `on_train_end` always runs.  One owner per concern: `checkpointing` (a
+    `CheckpointPolicy`) writes every checkpoint, `callbacks` (a `CallbackList`) calls every
+    hook, the seed is set once (in `fit`, not on resume), and probes run in `probe()`.
     """
 
     def __init__(
@@ -103,6 +108,7 @@ class Trainer:
         seed: int | None = None,
         generator: np.random.Generator | None = None,
         config: dict[str, Any] | None = None,
+        checkpoint: CheckpointPolicy | None = None,
     ) -> None:
         self.model, self.loss_fn, self.optimizer, self.scheduler = (
             model,
@@ -114,34 +120,55 @@ class Trainer:
         self.clip_norm, self.clip_value = clip_grad_norm, clip_grad_value
         self.max_steps, self.limit_batches = max_steps, limit_batches
         self.overfit_batches = int(overfit_batches)
-        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
-        self.checkpoint_every_steps = checkpoint_every_steps
+        if checkpoint is not None and checkpoint_dir is not None:
+            raise ValueError("Trainer: pass checkpoint=CheckpointPolicy(...) or checkpoint_dir")
+        self.checkpointing = checkpoint or CheckpointPolicy(
+            checkpoint_dir, every_steps=checkpoint_every_steps
+        )
         self.seed, self.generator, self.config = seed, generator, config
         self.user_callbacks = list(callbacks)
         self.callbacks = self._assemble(scheduler, scheduler_interval, verbose)
         self.history = History()
         self.epoch = self.global_step = self.batch_in_epoch = 0
         self.epochs = 0
-        self.stop_training, self.stop_reason, self.resumed = False, None, False
+        self.stop_training, self.resumed = False, False
+        self.stop_reason: str | None = None
+        self.stop_kind: str | None = None  # "final", "max_steps" or "interrupt"
         self.train_loader: Any = None
         self.val_loader: Any = None
         self._fixed_batches: list[Any] | None = None
         self._reset_epoch_metrics()
 
     # -- bookkeeping ------------------------------------------------------------------------
-    def _assemble(self, scheduler: Any, interval: str, verbose: int) -> list[Callback]:
+    def _assemble(self, scheduler: Any, interval: str, verbose: int) -> CallbackList:
         """The user's callbacks plus the scheduler and progress ones, stably sorted by order."""
         internal: list[Callback] = []
         if scheduler is not None:
             internal.append(LRSchedulerCallback(scheduler, interval, owns_state=False))
         if verbose and not any(isinstance(c, ProgressBar) for c in self.user_callbacks):
             internal.append(ProgressBar())
-        ordered = [*internal, *self.user_callbacks]
-        return sorted(ordered, key=lambda c: getattr(c, "order", 0))
+        return CallbackList([*internal, *self.user_callbacks])
 
-    def _call(self, hook: str, *args: Any) -> None:
-        for callback in self.callbacks:
-            getattr(callback, hook)(self, *args)
+    def request_stop(self, reason: str, kind: str = "final") -> None:
+        """Stop after the current batch: `kind` "final" (early stopping, NaN), "max_steps" or
+        "interrupt" (Ctrl-C; the epoch is left unfinished and resumes where it stopped)."""
+        if kind not in ("final", "max_steps", "interrupt"):
+            raise ValueError(
+                f"Trainer.request_stop: kind must be 'final', 'max_steps' or 'interrupt', "
+                f"got {kind!r}"
+            )
+        self.stop_training, self.stop_reason, self.stop_kind = True, reason, kind
+
+    def probe(self) -> contextlib.AbstractContextManager[None]:
+        """A context in which the doctor, the LR finder or any probe may use the live model:
+        weights (in place), optimizer, scheduler, generators and loaders are restored on exit."""
+        return isolated(
+            self.model,
+            self.optimizer,
+            scheduler=self.scheduler,
+            generators=[self.generator],
+            loaders=[self.train_loader, self.val_loader],
+        )
 
     def _reset_epoch_metrics(self) -> None:
         self.loss_mean = Mean("loss")
@@ -164,73 +191,9 @@ class Trainer:
         return float(groups[0]["lr"]) if groups else None
 
     # -- checkpoints ----------------------------------------------------------------------
-    def _loader_states(self) -> dict[str, Any]:
-        return {
-            name: loader.state_dict()
-            for name, loader in (("train", self.train_loader), ("val", self.val_loader))
-            if hasattr(loader, "state_dict")
-        }
-
     def save_checkpoint(self, dirpath: str | os.PathLike) -> Path:
-        """Write a resumable checkpoint of the run as it stands now."""
-        trainer_state = {
-            "batch_in_epoch": self.batch_in_epoch,
-            "stop_training": self.stop_training,
-            "stop_reason": self.stop_reason,
-            "loss_mean": self.loss_mean.state_dict(),
-            "metrics": [m.state_dict() for m in self.train_metrics],
-            "epoch_time": self.epoch_time,
-        }
-        callbacks = [
-            {"class": type(c).__name__, "state": c.state_dict()} for c in self.user_callbacks
-        ]
-        return _save_checkpoint(
-            dirpath, self.model, self.optimizer, self.scheduler,
-            epoch=self.epoch, step=self.global_step, config=self.config,
-            rng=capture_rng(self.generator), loader_state=self._loader_states(),
-            callbacks_state=callbacks, history=self.history.to_records(),
-            extra={"trainer": trainer_state},
-        )  # fmt: skip
-
-    def _restore_callbacks(self, saved: list[dict[str, Any]] | None) -> None:
-        saved = saved or []
-        if len(saved) != len(self.user_callbacks):
-            warnings.warn(
-                f"resume: the checkpoint holds {len(saved)} callback states but fit got "
-                f"{len(self.user_callbacks)} callbacks; matching them by position",
-                stacklevel=4,
-            )
-        for callback, entry in zip(self.user_callbacks, saved):
-            if entry["class"] != type(callback).__name__:
-                raise ValueError(
-                    f"resume: callback {type(callback).__name__} sits where the checkpoint "
-                    f"has {entry['class']}; pass the callbacks in the original order"
-                )
-            callback.load_state_dict(entry["state"])
-
-    def _resume(self, path: str | os.PathLike) -> None:
-        """Restore everything a checkpoint holds; the loop continues where it stopped."""
-        ckpt = load_checkpoint(resolve_checkpoint(path), self.model, self.optimizer, self.scheduler)
-        restore_rng(ckpt.rng, self.generator)
-        for name, loader in (("train", self.train_loader), ("val", self.val_loader)):
-            state = (ckpt.loader_state or {}).get(name)
-            if state is not None and hasattr(loader, "load_state_dict"):
-                loader.load_state_dict(state)
-        self._restore_callbacks(ckpt.callbacks_state)
-        self.history.load_state_dict({"records": ckpt.history or []})
-        trainer = (ckpt.extra or {}).get("trainer", {})
-        self.epoch, self.global_step = ckpt.epoch, ckpt.step
-        self.batch_in_epoch = int(trainer.get("batch_in_epoch", 0))
-        self.stop_reason = trainer.get("stop_reason")
-        # NOTE: a stop by max_steps is re-decided by this call's max_steps; a callback's stop
-        # (early stopping, NaN) is final, as it would have been in the uninterrupted run.
-        by_steps = str(self.stop_reason or "").startswith("max_steps")
-        self.stop_training = bool(trainer.get("stop_training", False)) and not by_steps
-        self.loss_mean.load_state_dict(trainer.get("loss_mean", {}))
-        for metric, state in zip(self.train_metrics, trainer.get("metrics", [])):
-            metric.load_state_dict(state)
-        self.epoch_time = float(trainer.get("epoch_time", 0.0))
-        self.resumed = True
+        """Write a resumable checkpoint of the run as it stands now (through the policy)."""
+        return self.checkpointing.save(self, dirpath)
 
     # -- the loop -------------------------------------------------------------------------
     def _train_batches(self, epoch: int, skip: int) -> Iterable[Any]:
@@ -269,33 +232,37 @@ class Trainer:
         return {"loss": value}
 
     def _run_epoch(self, epoch: int) -> None:
-        """Train one epoch (from `batch_in_epoch`), validate, call the epoch-end callbacks."""
+        """Train one epoch (from `batch_in_epoch`), validate, call the epoch-end callbacks.
+
+        An interrupt leaves the epoch unfinished (no record, no validation): the checkpoint
+        written for it resumes at the next batch, as if nothing had happened.
+        """
         self.epoch = epoch
         if self.batch_in_epoch == 0:
             self._reset_epoch_metrics()
-        self._call("on_epoch_begin", epoch)
+        self.callbacks.on_epoch_begin(self, epoch)
         self.model.train()
         start = time.perf_counter()
         for batch in self._train_batches(epoch, self.batch_in_epoch):
-            self._call("on_batch_begin", self.global_step)
+            self.callbacks.on_batch_begin(self, self.global_step)
             logs = self._train_step(batch)
             self.global_step += 1
             self.batch_in_epoch += 1
-            self._call("on_batch_end", self.global_step, logs)
-            if self._out_of_steps():
-                self.stop_training, self.stop_reason = True, f"max_steps={self.max_steps} reached"
+            self.callbacks.on_batch_end(self, self.global_step, logs)
+            if self._out_of_steps() and not self.stop_training:
+                self.request_stop(f"max_steps={self.max_steps} reached", "max_steps")
+            self.epoch_time += time.perf_counter() - start
             if self.stop_training:
                 break
-            every = self.checkpoint_every_steps
-            if self.checkpoint_dir is not None and every and self.global_step % every == 0:
-                self.epoch_time += time.perf_counter() - start
-                start = time.perf_counter()
-                self.save_checkpoint(self.checkpoint_dir / "last")
-        self.epoch_time += time.perf_counter() - start
-        self._end_epoch(epoch)
+            self.checkpointing.after_batch(self)
+            start = time.perf_counter()
+        else:
+            self.epoch_time += time.perf_counter() - start
+        if self.stop_kind != "interrupt":
+            self._end_epoch(epoch)
 
     def _end_epoch(self, epoch: int) -> None:
-        """Validate, record the epoch, run callbacks, then checkpoint the finished epoch."""
+        """Validate, record the epoch, run callbacks, then let the policy checkpoint it."""
         record: dict[str, Any] = {"epoch": epoch, "loss": self.loss_mean.compute()}
         record.update({m.name: m.compute() for m in self.train_metrics})
         if self.val_loader is not None:
@@ -312,9 +279,11 @@ class Trainer:
         # NOTE: the epoch counts as done before its callbacks run, so a checkpoint written by
         # one (ModelCheckpoint) resumes at the next epoch instead of replaying this one.
         self.epoch, self.batch_in_epoch = epoch + 1, 0
-        self._call("on_epoch_end", epoch, record)
-        if self.checkpoint_dir is not None:
-            self.save_checkpoint(self.checkpoint_dir / "last")
+        self.callbacks.on_epoch_end(self, epoch, record)
+        if self.stop_training and self.stop_kind is None:  # a callback set only the flag
+            self.stop_kind = "final"
+            self.stop_reason = self.stop_reason or "stop_training set by a callback"
+        self.checkpointing.after_epoch(self)
 
     def fit(
         self,
@@ -323,18 +292,23 @@ class Trainer:
         epochs: int = 1,
         resume_from: str | os.PathLike | None = None,
     ) -> History:
-        """Train for `epochs` epochs (counted from 0, including resumed ones); return the history."""
+        """Train for `epochs` epochs (counted from 0, including resumed ones); return the history.
+
+        The seed is set here, once per run (a resumed run restores generator states instead);
+        whatever stops training, `on_train_end` runs after the policy's last checkpoint.
+        """
         if epochs < 0:
             raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
         self.train_loader, self.val_loader, self.epochs = train_loader, val_loader, int(epochs)
         if resume_from is not None:
-            self._resume(resume_from)
+            resume_trainer(self, resume_from)
         elif self.seed is not None:
             manual_seed(self.seed)
-        self._call("on_train_begin")
+        self.callbacks.on_train_begin(self)
         while self.epoch < self.epochs and not self.stop_training and not self._out_of_steps():
             self._run_epoch(self.epoch)
-        self._call("on_train_end")
+        self.checkpointing.at_end(self)
+        self.callbacks.on_train_end(self)
         return self.history
 
     def _out_of_steps(self) -> bool:
@@ -364,6 +338,7 @@ def fit(
     seed: int | None = None,
     generator: np.random.Generator | None = None,
     config: dict[str, Any] | None = None,
+    checkpoint: CheckpointPolicy | None = None,
 ) -> History:
     """Train `model` to minimise `loss_fn(model(x), y)` over `train_loader`; return a `History`.
 
@@ -378,6 +353,8 @@ def fit(
     `max_steps` ends the epoch early and records it.  `checkpoint_dir` gets a resumable checkpoint `last`
     after each epoch (and every `checkpoint_every_steps` steps);
     `resume_from=<checkpoint or checkpoint_dir>` continues a run exactly.
+    `checkpoint=CheckpointPolicy(dir, every_s=..., keep_last=...)` instead of
+    `checkpoint_dir` chooses when checkpoints are written.
     `seed` reseeds deepgrad's default generator (not on resume, where RNG states
     are restored); `generator`, a run generator of your own, is checkpointed too.  The test split is never an argument: use `evaluate` on it once.
     """
@@ -387,6 +364,6 @@ def fit(
         clip_grad_value=clip_grad_value, max_steps=max_steps, limit_batches=limit_batches,
         overfit_batches=overfit_batches, checkpoint_dir=checkpoint_dir,
         checkpoint_every_steps=checkpoint_every_steps, verbose=verbose, seed=seed,
-        generator=generator, config=config,
+        generator=generator, config=config, checkpoint=checkpoint,
     )  # fmt: skip
     return trainer.fit(train_loader, val_loader, epochs, resume_from)

@@ -11,7 +11,6 @@ dL / d log lr).  The model and optimizer are restored afterwards.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..optim import SGD, Optimizer
+from .probe import isolated
 
 
 @dataclass
@@ -127,25 +127,12 @@ def lr_find(
         raise ValueError(f"lr_find: smooth_f must be in (0, 1], got {smooth_f!r}")
     if optimizer is None:
         optimizer = SGD(model.parameters(), lr=start_lr)
-    model_state = copy.deepcopy(model.state_dict())
-    opt_state = copy.deepcopy(optimizer.state_dict())
-    try:
+    # NOTE: a probe: weights (in place), optimizer state and generators are all restored
+    with isolated(model, optimizer):
         lrs, raw, smooth, diverged = _sweep(
-            model,
-            loss_fn,
-            loader,
-            optimizer,
-            start_lr,
-            end_lr,
-            num_iter,
-            step_mode,
-            smooth_f,
+            model, loss_fn, loader, optimizer, start_lr, end_lr, num_iter, step_mode, smooth_f,
             diverge_th,
-        )
-    finally:
-        model.load_state_dict(model_state)
-        optimizer.load_state_dict(opt_state)
-        optimizer.zero_grad()
+        )  # fmt: skip
     stop = len(smooth) - 1 if diverged else len(smooth)  # the diverged point is not a candidate
     best = int(np.argmin(smooth)) if smooth else None
     result = LRFinderResult(
