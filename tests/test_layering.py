@@ -20,6 +20,7 @@ ROOT_LEVEL = {
     "__main__": "cli",
     "cli": "cli",
     "plots": "train",
+    "linalg": "ops",
 }
 
 
