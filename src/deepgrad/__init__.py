@@ -29,8 +29,17 @@ int32 = "int32"
 
 # torch.linalg's namespace, and its pre-linalg names at the top level (torch.inverse, ...).
 from . import linalg
-from .linalg import cholesky_inverse, cholesky_solve, det, inverse, logdet, matrix_exp
+from .linalg import (
+    cholesky_inverse,
+    cholesky_solve,
+    det,
+    inverse,
+    matrix_exp,
+    matrix_power,
+    pinverse,
+    slogdet,
+)
 from .linalg import cholesky_legacy as cholesky
-from .linalg import matrix_power, pinverse, slogdet
 from .linalg import qr_legacy as qr
 from .linalg import svd_legacy as svd
+from .ops.linalg_decomp import logdet

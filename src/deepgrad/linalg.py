@@ -30,7 +30,6 @@ from .ops.linalg_decomp import (
     cholesky,
     det,
     inv,
-    logdet,
     matrix_exp,
     pinv,
     slogdet,
@@ -68,7 +67,6 @@ def _axes(fn: str, x: Tensor, dim) -> tuple[int, ...]:
     return tuple(sorted(int(d) % max(x.ndim, 1) for d in dims))
 
 
-
 def vector_norm(x, ord: float = 2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Vector p-norm $\\|x\\|_p = (\\sum_i |x_i|^p)^{1/p}$ over `dim` (all elements when None);
     ord inf/-inf give max/min |x_i|, ord 0 counts the non-zeros (no gradient)."""
@@ -78,7 +76,7 @@ def vector_norm(x, ord: float = 2, dim=None, keepdim: bool = False, *, dtype=Non
     if x.data.dtype.kind not in "fc":
         raise TypeError(f"linalg.vector_norm: x must be a floating point tensor, got {x.dtype}")
     if isinstance(ord, str):
-        raise ValueError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
+        raise TypeError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
     ax = _axes("linalg.vector_norm", x, dim)
     if ord == 2:
         return _norm2(x, 2, axis=ax, keepdims=keepdim)
@@ -132,7 +130,6 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     raise ValueError(
         f"linalg.matrix_norm: ord must be 'fro', 'nuc', 1, -1, 2, -2, inf or -inf, got {ord!r}"
     )
-
 
 
 def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -217,7 +214,6 @@ def matrix_power(A, n: int) -> Tensor:
         if k:
             base = matmul(base, base)
     return result
-
 
 
 def matrix_rank(A, *, atol: float | None = None, rtol: float | None = None) -> Tensor:

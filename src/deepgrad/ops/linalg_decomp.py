@@ -114,8 +114,12 @@ _SQUARE = [Case(((3, 3),)), Case(((2, 2, 2),)), Case(((1, 1),)), Case(((2, 1, 3,
         _SQUARE,
         fn=lambda a: inv(_well_posed(a)),
         errors=[
-            ErrorCase(lambda: inv(Tensor(np.ones((2, 3)))), ValueError, r"linalg.inv: A .*\(2, 3\)"),
-            ErrorCase(lambda: inv(Tensor(np.zeros((2, 2)))), LinAlgError, r"linalg.inv: .*singular"),
+            ErrorCase(
+                lambda: inv(Tensor(np.ones((2, 3)))), ValueError, r"linalg.inv: A .*\(2, 3\)"
+            ),
+            ErrorCase(
+                lambda: inv(Tensor(np.zeros((2, 2)))), LinAlgError, r"linalg.inv: .*singular"
+            ),
         ],
     ),
 )
@@ -290,9 +294,7 @@ def _spd(a: Tensor) -> Tensor:
 def _cholesky(a):
     """$A = L L^T$ (L lower); dL = L Phi(L^{-1} dA L^{-T}) with Phi the lower triangle,
     diagonal halved; the gradient is symmetrised, as the input is taken symmetric."""
-    return _lapack(
-        "linalg.cholesky", "the input is not positive-definite", np.linalg.cholesky, a
-    )
+    return _lapack("linalg.cholesky", "the input is not positive-definite", np.linalg.cholesky, a)
 
 
 def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
@@ -365,9 +367,9 @@ def pinv(
     `hermitian` is accepted for PyTorch compatibility (the SVD path is used)."""
     A = _check_matrix("linalg.pinv", A, square=False)
     if rtol is None:
-        rtol = 0.0 if atol is not None and atol > 0 else max(A.shape[-2:]) * np.finfo(
-            A.data.dtype
-        ).eps
+        rtol = (
+            0.0 if atol is not None and atol > 0 else max(A.shape[-2:]) * np.finfo(A.data.dtype).eps
+        )
     return apply(_pinv, A, atol=float(atol or 0.0), rtol=float(rtol))
 
 
