@@ -112,4 +112,8 @@ __all__ = [
 from . import conv as _conv
 
 __all__ += _conv.__all__  # its layers are part of this namespace too
+from . import activation_extra as _activation_extra
 from .conv import *
+
+__all__ += _activation_extra.__all__  # CELU, GLU, Mish, ... (issue 13)
+from .activation_extra import *

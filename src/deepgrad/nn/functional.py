@@ -216,4 +216,8 @@ def group_norm(
 from . import conv_functional as _conv_functional
 
 __all__ += _conv_functional.__all__  # its layers are part of this namespace too
+from . import activation_extra_functional as _activation_extra_functional
 from .conv_functional import *
+
+__all__ += _activation_extra_functional.__all__
+from .activation_extra_functional import *
