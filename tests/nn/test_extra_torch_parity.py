@@ -1,0 +1,66 @@
+"""Optional: the issue-13 layers and functions against PyTorch (float64 values and input grads).
+
+PyTorch is not a dependency; this file is skipped when it is not installed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deepgrad as dg
+from deepgrad import nn
+from deepgrad.nn import functional as F
+
+torch = pytest.importorskip("torch", reason="PyTorch parity checks need torch installed")
+tnn = torch.nn
+TF = torch.nn.functional
+RNG = np.random.default_rng(5)
+
+# (id, deepgrad callable, torch callable, input shapes)
+CASES = [
+    ("CELU", nn.CELU(0.7), tnn.CELU(0.7), [(3, 4)]),
+    ("GLU", nn.GLU(1), tnn.GLU(1), [(2, 4, 3)]),
+    ("Hardsigmoid", nn.Hardsigmoid(), tnn.Hardsigmoid(), [(3, 4)]),
+    ("Hardswish", nn.Hardswish(), tnn.Hardswish(), [(3, 4)]),
+    ("Mish", nn.Mish(), tnn.Mish(), [(3, 4)]),
+    ("Softsign", nn.Softsign(), tnn.Softsign(), [(3, 4)]),
+    ("Softshrink", nn.Softshrink(0.3), tnn.Softshrink(0.3), [(3, 4)]),
+    ("Hardshrink", nn.Hardshrink(0.3), tnn.Hardshrink(0.3), [(3, 4)]),
+    ("Tanhshrink", nn.Tanhshrink(), tnn.Tanhshrink(), [(3, 4)]),
+    ("Threshold", nn.Threshold(0.2, -1.5), tnn.Threshold(0.2, -1.5), [(3, 4)]),
+    ("Softmin", nn.Softmin(1), tnn.Softmin(1), [(3, 4)]),
+    ("RReLU-eval", nn.RReLU(0.1, 0.3).eval(), tnn.RReLU(0.1, 0.3).eval(), [(3, 4)]),
+    ("CosineSimilarity", nn.CosineSimilarity(1), tnn.CosineSimilarity(1), [(3, 4), (3, 4)]),
+    ("CosineSimilarity-bcast", nn.CosineSimilarity(-1), tnn.CosineSimilarity(-1), [(3, 4), (1, 4)]),
+    ("PairwiseDistance", nn.PairwiseDistance(), tnn.PairwiseDistance(), [(3, 4), (3, 4)]),
+    (
+        "PairwiseDistance-p1",
+        nn.PairwiseDistance(1.0, keepdim=True),
+        tnn.PairwiseDistance(1.0, keepdim=True),
+        [(3, 4), (3, 4)],
+    ),
+    (
+        "normalize",
+        lambda x: F.normalize(x, p=3.0, dim=0),
+        lambda x: TF.normalize(x, p=3.0, dim=0),
+        [(3, 4)],
+    ),
+]
+
+
+@pytest.mark.parametrize(("ours", "theirs", "shapes"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])  # fmt: skip
+def test_matches_torch(ours, theirs, shapes):
+    arrays = [RNG.uniform(-2, 2, size=s) for s in shapes]
+    xs = [dg.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, ref = ours(*xs), theirs(*ts)
+    assert out.shape == tuple(ref.shape)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    w = RNG.normal(size=out.shape)
+    (out * dg.tensor(w)).sum().backward()
+    (ref * torch.tensor(w)).sum().backward()
+    for x, t in zip(xs, ts):
+        # rtol 1e-6: some of torch's CPU backward kernels (celu, hardsigmoid) round a constant
+        # through float32, a 3e-8 relative difference.
+        np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-6, atol=1e-10)
