@@ -64,3 +64,91 @@ def test_matches_torch(ours, theirs, shapes):
         # rtol 1e-6: some of torch's CPU backward kernels (celu, hardsigmoid) round a constant
         # through float32, a 3e-8 relative difference.
         np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-6, atol=1e-10)
+
+
+def _signs(shape):
+    return RNG.choice(np.array([-1.0, 1.0]), size=shape)
+
+
+_ML = np.array([[3, 0, -1, 1], [1, -1, -1, -1], [0, 1, 2, 3]])
+# (id, deepgrad loss, torch loss, differentiable input shapes, non-differentiable target)
+LOSSES = [
+    (
+        "MarginRanking",
+        nn.MarginRankingLoss(margin=0.2),
+        tnn.MarginRankingLoss(margin=0.2),
+        [(5,), (5,)],
+        _signs((5,)),
+    ),
+    (
+        "SoftMargin",
+        nn.SoftMarginLoss(reduction="sum"),
+        tnn.SoftMarginLoss(reduction="sum"),
+        [(3, 4)],
+        _signs((3, 4)),
+    ),
+    ("MultiLabelMargin", nn.MultiLabelMarginLoss(), tnn.MultiLabelMarginLoss(), [(3, 4)], _ML),
+    (
+        "MultiLabelMargin-none",
+        nn.MultiLabelMarginLoss(reduction="none"),
+        tnn.MultiLabelMarginLoss(reduction="none"),
+        [(3, 4)],
+        _ML,
+    ),
+    (
+        "MultiLabelSoftMargin",
+        nn.MultiLabelSoftMarginLoss(weight=np.array([1.0, 2.0, 0.5, 1.0])),
+        tnn.MultiLabelSoftMarginLoss(
+            weight=torch.tensor([1.0, 2.0, 0.5, 1.0], dtype=torch.float64)
+        ),
+        [(3, 4)],
+        RNG.integers(0, 2, (3, 4)) * 1.0,
+    ),
+    (
+        "PoissonNLL",
+        nn.PoissonNLLLoss(),
+        tnn.PoissonNLLLoss(),
+        [(3, 4)],
+        RNG.poisson(2.0, (3, 4)) * 1.0,
+    ),
+    (
+        "PoissonNLL-full",
+        nn.PoissonNLLLoss(log_input=False, full=True),
+        tnn.PoissonNLLLoss(log_input=False, full=True),
+        [(3, 4)],
+        RNG.poisson(2.0, (3, 4)) * 1.0,
+    ),
+    (
+        "TripletMargin",
+        nn.TripletMarginLoss(margin=2.0),
+        tnn.TripletMarginLoss(margin=2.0),
+        [(3, 4)] * 3,
+        None,
+    ),
+    (
+        "TripletMargin-swap-p1",
+        nn.TripletMarginLoss(margin=3.0, p=1.0, swap=True),
+        tnn.TripletMarginLoss(margin=3.0, p=1.0, swap=True),
+        [(3, 4)] * 3,
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "shapes", "target"), [c[1:] for c in LOSSES], ids=[c[0] for c in LOSSES]
+)
+def test_losses_match_torch(ours, theirs, shapes, target):
+    lows = 0.5 if "PoissonNLL" in type(ours).__name__ and not ours.log_input else -2.0
+    arrays = [RNG.uniform(lows, 2, size=s) for s in shapes]
+    xs = [dg.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    extra = [] if target is None else [target]
+    out = ours(*xs, *extra)
+    ref = theirs(*ts, *[torch.tensor(t) for t in extra])
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    w = RNG.normal(size=out.shape)
+    (out * dg.tensor(w)).sum().backward()
+    (ref * torch.tensor(w)).sum().backward()
+    for x, t in zip(xs, ts):
+        np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-8, atol=1e-10)

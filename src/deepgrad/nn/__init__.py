@@ -116,4 +116,8 @@ from . import activation_extra as _activation_extra
 from .conv import *
 
 __all__ += _activation_extra.__all__  # CELU, GLU, Mish, ... (issue 13)
+from . import loss_extra as _loss_extra
 from .activation_extra import *
+
+__all__ += _loss_extra.__all__  # TripletMarginLoss, PoissonNLLLoss, ... (issue 13)
+from .loss_extra import *

@@ -220,4 +220,8 @@ from . import activation_extra_functional as _activation_extra_functional
 from .conv_functional import *
 
 __all__ += _activation_extra_functional.__all__
+from . import loss_extra_functional as _loss_extra_functional
 from .activation_extra_functional import *
+
+__all__ += _loss_extra_functional.__all__
+from .loss_extra_functional import *
