@@ -21,6 +21,7 @@ ROOT_LEVEL = {
     "cli": "cli",
     "plots": "train",
     "linalg": "ops",
+    "serialization": "core",
 }
 
 

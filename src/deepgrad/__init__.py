@@ -43,3 +43,4 @@ from .linalg import cholesky_legacy as cholesky
 from .linalg import qr_legacy as qr
 from .linalg import svd_legacy as svd
 from .ops.linalg_decomp import logdet
+from .serialization import load, save
