@@ -27,8 +27,11 @@ float64 = "float64"
 int64 = "int64"
 int32 = "int32"
 
-# torch.linalg's namespace, and its pre-linalg names at the top level (torch.inverse, ...).
-from . import linalg
+# Issue 13: dg.linalg and its pre-linalg names (torch.inverse, ...), dg.save/dg.load, dg.utils.data.
+from . import (
+    linalg,
+    utils,  # torch.utils.data's path
+)
 from .linalg import (
     cholesky_inverse,
     cholesky_solve,
