@@ -152,3 +152,58 @@ def test_losses_match_torch(ours, theirs, shapes, target):
     (ref * torch.tensor(w)).sum().backward()
     for x, t in zip(xs, ts):
         np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def _copy_params(ours, theirs):
+    with torch.no_grad():
+        for (name, p), (tname, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
+            assert name == tname
+            tp.copy_(torch.tensor(p.data))
+
+
+LAYERS = [
+    (
+        "Bilinear",
+        nn.Bilinear(3, 2, 4, dtype="float64"),
+        tnn.Bilinear(3, 2, 4, dtype=torch.float64),
+        [(5, 3), (5, 2)],
+    ),
+    ("RMSNorm", nn.RMSNorm(4, dtype="float64"), tnn.RMSNorm(4, dtype=torch.float64), [(3, 4)]),
+    (
+        "RMSNorm-2d",
+        nn.RMSNorm((2, 3), eps=1e-5, dtype="float64"),
+        tnn.RMSNorm((2, 3), eps=1e-5, dtype=torch.float64),
+        [(4, 2, 3)],
+    ),
+    (
+        "LocalResponseNorm",
+        nn.LocalResponseNorm(3, alpha=0.5, k=2.0),
+        tnn.LocalResponseNorm(3, alpha=0.5, k=2.0),
+        [(2, 5, 3)],
+    ),
+    ("LocalResponseNorm-4d", nn.LocalResponseNorm(2), tnn.LocalResponseNorm(2), [(1, 4, 2, 2)]),
+    ("ChannelShuffle", nn.ChannelShuffle(2), tnn.ChannelShuffle(2), [(1, 4, 2, 3)]),
+    ("ZeroPad1d", nn.ZeroPad1d((2, 1)), tnn.ZeroPad1d((2, 1)), [(1, 2, 4)]),
+    ("ConstantPad3d", nn.ConstantPad3d(1, 0.5), tnn.ConstantPad3d(1, 0.5), [(1, 1, 2, 2, 2)]),
+    (
+        "ReflectionPad3d",
+        nn.ReflectionPad3d((1, 0, 2, 1, 0, 2)),
+        tnn.ReflectionPad3d((1, 0, 2, 1, 0, 2)),
+        [(1, 1, 3, 3, 3)],
+    ),
+    ("ReplicationPad1d", nn.ReplicationPad1d((2, 1)), tnn.ReplicationPad1d((2, 1)), [(1, 2, 4)]),
+    ("ReplicationPad3d", nn.ReplicationPad3d(1), tnn.ReplicationPad3d(1), [(1, 1, 2, 2, 2)]),
+    ("CircularPad1d", nn.CircularPad1d((2, 1)), tnn.CircularPad1d((2, 1)), [(1, 2, 4)]),
+    ("CircularPad3d", nn.CircularPad3d(1), tnn.CircularPad3d(1), [(1, 1, 2, 2, 2)]),
+]
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "shapes"), [c[1:] for c in LAYERS], ids=[c[0] for c in LAYERS]
+)
+def test_layers_match_torch(ours, theirs, shapes):
+    _copy_params(ours, theirs)
+    test_matches_torch(ours, theirs, shapes)
+    for (_, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-8, atol=1e-10)
+        p.grad = None

@@ -120,4 +120,8 @@ from . import loss_extra as _loss_extra
 from .activation_extra import *
 
 __all__ += _loss_extra.__all__  # TripletMarginLoss, PoissonNLLLoss, ... (issue 13)
+from . import layers_extra as _layers_extra
 from .loss_extra import *
+
+__all__ += _layers_extra.__all__  # Bilinear, RMSNorm, ParameterList, pads, ... (issue 13)
+from .layers_extra import *
