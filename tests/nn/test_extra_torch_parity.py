@@ -207,3 +207,44 @@ def test_layers_match_torch(ours, theirs, shapes):
     for (_, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
         np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-8, atol=1e-10)
         p.grad = None
+
+
+POOLS = [
+    ("Unfold", nn.Unfold(2), tnn.Unfold(2), [(1, 2, 3, 3)]),
+    (
+        "Unfold-strided",
+        nn.Unfold((2, 3), dilation=(1, 2), padding=1, stride=2),
+        tnn.Unfold((2, 3), dilation=(1, 2), padding=1, stride=2),
+        [(2, 1, 4, 5)],
+    ),
+    ("Fold", nn.Fold((3, 3), 2), tnn.Fold((3, 3), 2), [(1, 8, 4)]),
+    (
+        "Fold-strided",
+        nn.Fold((4, 5), (2, 3), dilation=(1, 2), padding=1, stride=2),
+        tnn.Fold((4, 5), (2, 3), dilation=(1, 2), padding=1, stride=2),
+        [(2, 6, 6)],
+    ),
+    ("LPPool1d", nn.LPPool1d(2, 3, 2), tnn.LPPool1d(2, 3, 2), [(2, 2, 7)]),
+    ("LPPool2d", nn.LPPool2d(2, 2), tnn.LPPool2d(2, 2), [(1, 2, 4, 4)]),  # p = 2: no roots of negatives
+    (
+        "AdaptiveMaxPool3d",
+        nn.AdaptiveMaxPool3d((1, 2, 2)),
+        tnn.AdaptiveMaxPool3d((1, 2, 2)),
+        [(1, 2, 2, 3, 4)],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "shapes"), [c[1:] for c in POOLS], ids=[c[0] for c in POOLS]
+)
+def test_pools_match_torch(ours, theirs, shapes):
+    test_matches_torch(ours, theirs, shapes)
+
+
+def test_one_hot_matches_torch():
+    labels = np.array([[0, 3], [2, 1]])
+    ours = F.one_hot(dg.tensor(labels), 5)
+    theirs = TF.one_hot(torch.tensor(labels), 5).numpy()
+    assert ours.data.dtype == theirs.dtype
+    np.testing.assert_array_equal(ours.data, theirs)

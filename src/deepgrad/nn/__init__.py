@@ -125,3 +125,6 @@ from .loss_extra import *
 
 __all__ += _layers_extra.__all__  # Bilinear, RMSNorm, ParameterList, pads, ... (issue 13)
 from .layers_extra import *
+from .pooling_extra import AdaptiveMaxPool3d, Fold, LPPool1d, LPPool2d, Unfold
+
+__all__ += ["AdaptiveMaxPool3d", "Fold", "LPPool1d", "LPPool2d", "Unfold"]

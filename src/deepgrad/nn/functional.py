@@ -225,3 +225,6 @@ from .activation_extra_functional import *
 
 __all__ += _loss_extra_functional.__all__
 from .loss_extra_functional import *
+from .pooling_extra import adaptive_max_pool3d, fold, lp_pool1d, lp_pool2d, one_hot, unfold
+
+__all__ += ["adaptive_max_pool3d", "fold", "lp_pool1d", "lp_pool2d", "one_hot", "unfold"]
