@@ -228,3 +228,6 @@ from .loss_extra_functional import *
 from .pooling_extra import adaptive_max_pool3d, fold, lp_pool1d, lp_pool2d, one_hot, unfold
 
 __all__ += ["adaptive_max_pool3d", "fold", "lp_pool1d", "lp_pool2d", "one_hot", "unfold"]
+from .spatial_functional import affine_grid, grid_sample
+
+__all__ += ["affine_grid", "grid_sample"]
