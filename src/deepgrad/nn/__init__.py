@@ -128,3 +128,6 @@ from .layers_extra import *
 from .pooling_extra import AdaptiveMaxPool3d, Fold, LPPool1d, LPPool2d, Unfold
 
 __all__ += ["AdaptiveMaxPool3d", "Fold", "LPPool1d", "LPPool2d", "Unfold"]
+from .ctc import CTCLoss
+
+__all__ += ["CTCLoss"]

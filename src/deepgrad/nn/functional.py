@@ -231,3 +231,6 @@ __all__ += ["adaptive_max_pool3d", "fold", "lp_pool1d", "lp_pool2d", "one_hot", 
 from .spatial_functional import affine_grid, grid_sample
 
 __all__ += ["affine_grid", "grid_sample"]
+from .ctc import ctc_loss
+
+__all__ += ["ctc_loss"]
