@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .core.tensor import Tensor, as_tensor
+from .core.tensor import Tensor, as_tensor, register_method
 from .ops import abs as _abs
 from .ops import matmul, permute, pow, squeeze, swapaxes
 from .ops import max as _amax
@@ -288,3 +288,21 @@ def cholesky_legacy(A, upper: bool = False) -> Tensor:
 def qr_legacy(A, some: bool = True) -> QRResult:
     """`torch.qr`: reduced QR when `some` (the default), complete otherwise."""
     return qr(A, "reduced" if some else "complete")
+
+
+def _install_methods() -> None:
+    """Tensor methods with PyTorch's names (x.inverse(), x.det(), x.svd(), ...)."""
+    from .ops.linalg_decomp import logdet
+
+    methods = {
+        "inverse": inverse, "det": det, "logdet": logdet, "slogdet": slogdet,
+        "pinverse": pinverse, "matrix_exp": matrix_exp, "matrix_power": matrix_power,
+        "cholesky": cholesky_legacy, "cholesky_solve": cholesky_solve,
+        "cholesky_inverse": cholesky_inverse, "qr": qr_legacy, "svd": svd_legacy,
+    }  # fmt: skip
+    for name, fn in methods.items():
+        if not hasattr(Tensor, name):  # never replace a method defined elsewhere
+            register_method(name, fn)
+
+
+_install_methods()

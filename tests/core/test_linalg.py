@@ -226,3 +226,15 @@ def test_old_top_level_names():
 def test_errors_name_the_function(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_tensor_methods_with_pytorch_names():
+    sq = dg.tensor(_spd(3))
+    np.testing.assert_allclose(sq.inverse().data, np.linalg.inv(sq.data), atol=1e-12)
+    np.testing.assert_allclose(sq.det().item(), np.linalg.det(sq.data))
+    np.testing.assert_allclose(sq.logdet().item(), np.log(np.linalg.det(sq.data)))
+    np.testing.assert_allclose(sq.matrix_power(2).data, sq.data @ sq.data)
+    L = sq.cholesky()
+    np.testing.assert_allclose(L.data @ L.data.T, sq.data, atol=1e-12)
+    U, S, V = sq.svd()
+    np.testing.assert_allclose((U.data * S.data) @ V.data.T, sq.data, atol=1e-12)
