@@ -50,6 +50,22 @@ def _unnormalize(coord: Tensor, size: int, align_corners: bool) -> Tensor:
     return E.div(E.sub(E.mul(E.add(coord, 1.0), float(size)), 1.0), 2.0)
 
 
+def _reflect(coord: Tensor, size: int, align_corners: bool) -> Tensor:
+    """Fold a pixel coordinate back into the image by mirroring at its borders (PyTorch's
+    reflect_coordinates), then clamp to [0, size - 1]."""
+    lo, hi = (0.0, 2.0 * (size - 1)) if align_corners else (-1.0, 2.0 * size - 1.0)
+    if lo == hi:
+        return E.mul(coord, 0.0)
+    low, span = lo / 2.0, (hi - lo) / 2.0
+    dist = E.abs(E.sub(coord, low))
+    flips = np.floor(dist.data / span)  # piecewise constant: no gradient of its own
+    extra = E.sub(dist, Tensor(span * flips))
+    even = flips % 2 == 0
+    sign = Tensor(np.where(even, 1.0, -1.0).astype(coord.data.dtype))
+    offset = Tensor(np.where(even, low, span + low).astype(coord.data.dtype))
+    return E.clip(E.add(E.mul(extra, sign), offset), 0.0, float(size - 1))
+
+
 def _gather(x: Tensor, yi: np.ndarray, xi: np.ndarray, zeros: bool) -> Tensor:
     """x[n, :, yi, xi] as (N, Ho, Wo, C), zero where (yi, xi) is outside and `zeros`."""
     n, _, h, w = x.shape
@@ -69,8 +85,8 @@ def grid_sample(
     align_corners: bool = False,
 ) -> Tensor:
     """$y[n, c, i, j] = \\sum_{p \\in corners} w_p \\, x[n, c, p]$ at the point grid[n, i, j]
-    (bilinear weights; `nearest` takes the closest pixel).  padding_mode 'zeros' or
-    'border' (clamp to the edge); 'reflection' is not implemented here.  With `nearest`
+    (bilinear weights; `nearest` takes the closest pixel).  padding_mode 'zeros',
+    'border' (clamp to the edge) or 'reflection' (mirror at the borders).  With `nearest`
     the grid gets no gradient (None; PyTorch returns zeros): the output is piecewise
     constant in it."""
     input, grid = as_tensor(input), as_tensor(grid)
@@ -81,16 +97,19 @@ def grid_sample(
         )
     if mode not in ("bilinear", "nearest"):
         raise ValueError(f"grid_sample: mode must be 'bilinear' or 'nearest', got {mode!r}")
-    if padding_mode not in ("zeros", "border"):
+    if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(
-            f"grid_sample: padding_mode must be 'zeros' or 'border', got {padding_mode!r}"
+            "grid_sample: padding_mode must be 'zeros', 'border' or 'reflection', got "
+            f"{padding_mode!r}"
         )
     h, w = input.shape[2:]
     x = _unnormalize(grid[..., 0], w, align_corners)
     y = _unnormalize(grid[..., 1], h, align_corners)
     zeros = padding_mode == "zeros"
-    if not zeros:
+    if padding_mode == "border":
         x, y = E.clip(x, 0.0, float(w - 1)), E.clip(y, 0.0, float(h - 1))
+    elif padding_mode == "reflection":
+        x, y = _reflect(x, w, align_corners), _reflect(y, h, align_corners)
     if mode == "nearest":
         out = _gather(input, np.rint(y.data).astype(np.int64), np.rint(x.data).astype(np.int64), zeros)  # fmt: skip
         return permute(out, 0, 3, 1, 2)
