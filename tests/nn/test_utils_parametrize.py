@@ -117,3 +117,13 @@ def test_match_torch():
 
     tprune.l1_unstructured(b, "weight", 0.4)
     np.testing.assert_array_equal(a.weight_mask.data, b.weight_mask.numpy())
+
+
+def test_legacy_entry_points_wrap_and_unwrap():
+    m = nn.utils.spectral_norm(nn.Linear(3, 2), generator=np.random.default_rng(0))
+    assert parametrize.is_parametrized(m, "weight")
+    nn.utils.remove_spectral_norm(m)
+    assert type(m) is nn.Linear and "weight" in m.state_dict()
+    w = nn.utils.weight_norm(nn.Linear(3, 2))
+    nn.utils.remove_weight_norm(w)
+    assert sorted(w.state_dict()) == ["bias", "weight"]

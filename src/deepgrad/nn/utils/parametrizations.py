@@ -19,9 +19,9 @@ from ...ops.reduce import norm as _norm
 from ...ops.reduce import sum as _sum
 from ...ops.shape import permute, reshape
 from ..module import Module
-from .parametrize import register_parametrization
+from .parametrize import register_parametrization, remove_parametrizations
 
-__all__ = ["spectral_norm", "weight_norm"]
+__all__ = ["remove_spectral_norm", "remove_weight_norm", "spectral_norm", "weight_norm"]
 
 
 def _norm_except_dim(v: Tensor, dim: int | None) -> Tensor:
@@ -129,3 +129,13 @@ def spectral_norm(
     sn = _SpectralNorm(weight, n_power_iterations, dim, eps, generator)
     register_parametrization(module, name, sn)
     return module
+
+
+def remove_weight_norm(module: Module, name: str = "weight") -> Module:
+    """Undo `weight_norm`: `module.<name>` becomes a plain Parameter holding g v / ||v||."""
+    return remove_parametrizations(module, name)
+
+
+def remove_spectral_norm(module: Module, name: str = "weight") -> Module:
+    """Undo `spectral_norm`: `module.<name>` becomes a plain Parameter holding W / sigma."""
+    return remove_parametrizations(module, name)
