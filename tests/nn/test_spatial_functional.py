@@ -79,3 +79,24 @@ def test_matches_torch(mode, padding_mode, align_corners):
         assert ours_t.grad is None and not tt.grad.numpy().any()
     else:
         np.testing.assert_allclose(ours_t.grad.data, tt.grad.numpy(), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+def test_volumetric_matches_torch(mode, padding_mode):
+    torch = pytest.importorskip("torch", reason="PyTorch parity checks need torch installed")
+    TF = torch.nn.functional
+    x = RNG.normal(size=(2, 2, 3, 4, 3))
+    eye = np.array([[[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0]]])
+    theta = np.tile(eye, (2, 1, 1)) * 1.2 + 0.2 * RNG.normal(size=(2, 3, 4))
+    ours_x, ours_t = dg.tensor(x, requires_grad=True), dg.tensor(theta, requires_grad=True)
+    tx, tt = torch.tensor(x, requires_grad=True), torch.tensor(theta, requires_grad=True)
+    size = (2, 2, 2, 3, 3)
+    out = F.grid_sample(ours_x, F.affine_grid(ours_t, size), mode, padding_mode)
+    ref = TF.grid_sample(tx, TF.affine_grid(tt, size, False), mode, padding_mode, False)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    (out * out).sum().backward()
+    (ref * ref).sum().backward()
+    np.testing.assert_allclose(ours_x.grad.data, tx.grad.numpy(), rtol=1e-8, atol=1e-10)
+    if mode == "bilinear":
+        np.testing.assert_allclose(ours_t.grad.data, tt.grad.numpy(), rtol=1e-7, atol=1e-9)

@@ -1,6 +1,6 @@
 """The spatial transformer's two functions (Jaderberg et al. 2015): `affine_grid` and
-`grid_sample` for 4-d (N, C, H, W) inputs, as composites of ops (exported from
-`deepgrad.nn.functional`).
+`grid_sample` for 4-d (N, C, H, W) and 5-d (N, C, D, H, W) inputs, as composites of
+ops (exported from `deepgrad.nn.functional`).
 
 Coordinates are normalised to [-1, 1] (x along W, y along H).  With
 `align_corners=True`, -1 and 1 are the centres of the corner pixels; with False
@@ -9,6 +9,8 @@ input through the gathered values and to the grid through the bilinear weights.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -29,19 +31,24 @@ def _base(n: int, align_corners: bool) -> np.ndarray:
 
 
 def affine_grid(theta: Tensor, size, align_corners: bool = False) -> Tensor:
-    """Sampling grid (N, H, W, 2) of $\\theta [x, y, 1]^T$ over the output pixels of
-    `size` = (N, C, H, W); theta is (N, 2, 3)."""
+    """Sampling grid of $\\theta [x, y, 1]^T$ over the output pixels: (N, H, W, 2) for
+    `size` = (N, C, H, W) and theta (N, 2, 3), or (N, D, H, W, 3) for a 5-d size and
+    theta (N, 3, 4)."""
     theta = as_tensor(theta)
     size = tuple(int(s) for s in size)
-    if len(size) != 4:
-        raise ValueError(f"affine_grid: size must be (N, C, H, W) (4-d only here), got {size}")
-    n, _, h, w = size
-    if theta.shape != (n, 2, 3):
-        raise ValueError(f"affine_grid: theta must be ({n}, 2, 3) for size {size}, got {theta.shape}")  # fmt: skip
-    ys, xs = np.meshgrid(_base(h, align_corners), _base(w, align_corners), indexing="ij")
-    base = np.stack([xs.ravel(), ys.ravel(), np.ones(h * w)], axis=1).astype(theta.data.dtype)
-    grid = matmul(Tensor(base), swapaxes(theta, 1, 2))  # (N, H W, 2)
-    return reshape(grid, (n, h, w, 2))
+    if len(size) not in (4, 5):
+        raise ValueError(f"affine_grid: size must be (N, C, H, W) or (N, C, D, H, W), got {size}")
+    n, spatial = size[0], size[2:]
+    d = len(spatial)
+    if theta.shape != (n, d, d + 1):
+        raise ValueError(
+            f"affine_grid: theta must be ({n}, {d}, {d + 1}) for size {size}, got {theta.shape}"
+        )
+    axes = np.meshgrid(*[_base(k, align_corners) for k in spatial], indexing="ij")
+    coords = [a.ravel() for a in reversed(axes)]  # x (last axis) first, as PyTorch
+    base = np.stack(coords + [np.ones(coords[0].size)], axis=1).astype(theta.data.dtype)
+    grid = matmul(Tensor(base), swapaxes(theta, 1, 2))  # (N, prod(spatial), d)
+    return reshape(grid, (n, *spatial, d))
 
 
 def _unnormalize(coord: Tensor, size: int, align_corners: bool) -> Tensor:
@@ -66,12 +73,15 @@ def _reflect(coord: Tensor, size: int, align_corners: bool) -> Tensor:
     return E.clip(E.add(E.mul(extra, sign), offset), 0.0, float(size - 1))
 
 
-def _gather(x: Tensor, yi: np.ndarray, xi: np.ndarray, zeros: bool) -> Tensor:
-    """x[n, :, yi, xi] as (N, Ho, Wo, C), zero where (yi, xi) is outside and `zeros`."""
-    n, _, h, w = x.shape
-    inside = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
-    rows = np.arange(n).reshape(n, 1, 1)
-    vals = getitem(x, (rows, slice(None), np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)))
+def _gather(x: Tensor, idx: list[np.ndarray], zeros: bool) -> Tensor:
+    """x[n, :, *idx] as (N, *out, C), zero where idx is outside the input and `zeros`."""
+    n, spatial = x.shape[0], x.shape[2:]
+    inside = np.ones(idx[0].shape, dtype=bool)
+    for i, k in zip(idx, spatial):
+        inside &= (i >= 0) & (i < k)
+    rows = np.arange(n).reshape((n,) + (1,) * (idx[0].ndim - 1))
+    clipped = tuple(np.clip(i, 0, k - 1) for i, k in zip(idx, spatial))
+    vals = getitem(x, (rows, slice(None), *clipped))
     if zeros and not inside.all():
         vals = E.mul(vals, Tensor(inside[..., None].astype(x.data.dtype)))
     return vals
@@ -85,15 +95,22 @@ def grid_sample(
     align_corners: bool = False,
 ) -> Tensor:
     """$y[n, c, i, j] = \\sum_{p \\in corners} w_p \\, x[n, c, p]$ at the point grid[n, i, j]
-    (bilinear weights; `nearest` takes the closest pixel).  padding_mode 'zeros',
+    (bilinear weights, trilinear for 5-d inputs; `nearest` takes the closest pixel).
+    padding_mode 'zeros',
     'border' (clamp to the edge) or 'reflection' (mirror at the borders).  With `nearest`
     the grid gets no gradient (None; PyTorch returns zeros): the output is piecewise
     constant in it."""
     input, grid = as_tensor(input), as_tensor(grid)
-    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+    d = input.ndim - 2
+    if (
+        d not in (2, 3)
+        or grid.ndim != d + 2
+        or grid.shape[-1] != d
+        or grid.shape[0] != input.shape[0]
+    ):
         raise ValueError(
-            f"grid_sample: expects input (N, C, H, W) and grid (N, Ho, Wo, 2), got {input.shape} "
-            f"and {grid.shape}"
+            "grid_sample: expects input (N, C, H, W) with grid (N, Ho, Wo, 2), or input "
+            f"(N, C, D, H, W) with grid (N, Do, Ho, Wo, 3); got {input.shape} and {grid.shape}"
         )
     if mode not in ("bilinear", "nearest"):
         raise ValueError(f"grid_sample: mode must be 'bilinear' or 'nearest', got {mode!r}")
@@ -102,25 +119,29 @@ def grid_sample(
             "grid_sample: padding_mode must be 'zeros', 'border' or 'reflection', got "
             f"{padding_mode!r}"
         )
-    h, w = input.shape[2:]
-    x = _unnormalize(grid[..., 0], w, align_corners)
-    y = _unnormalize(grid[..., 1], h, align_corners)
+    spatial = input.shape[2:]
+    coords = []  # pixel coordinates along each spatial axis, in axis order (z, y, x)
+    for axis, size in enumerate(spatial):
+        c = _unnormalize(grid[..., d - 1 - axis], size, align_corners)
+        if padding_mode == "border":
+            c = E.clip(c, 0.0, float(size - 1))
+        elif padding_mode == "reflection":
+            c = _reflect(c, size, align_corners)
+        coords.append(c)
     zeros = padding_mode == "zeros"
-    if padding_mode == "border":
-        x, y = E.clip(x, 0.0, float(w - 1)), E.clip(y, 0.0, float(h - 1))
-    elif padding_mode == "reflection":
-        x, y = _reflect(x, w, align_corners), _reflect(y, h, align_corners)
+    back = (0, d + 1, *range(1, d + 1))  # (N, *out, C) -> (N, C, *out)
     if mode == "nearest":
-        out = _gather(input, np.rint(y.data).astype(np.int64), np.rint(x.data).astype(np.int64), zeros)  # fmt: skip
-        return permute(out, 0, 3, 1, 2)
-    x0, y0 = np.floor(x.data), np.floor(y.data)
-    wx1 = E.sub(x, Tensor(x0))  # weights are differentiable in the grid
-    wy1 = E.sub(y, Tensor(y0))
-    wx0, wy0 = E.rsub(wx1, 1.0), E.rsub(wy1, 1.0)
-    xi, yi = x0.astype(np.int64), y0.astype(np.int64)
+        idx = [np.rint(c.data).astype(np.int64) for c in coords]
+        return permute(_gather(input, idx, zeros), *back)
+    lows = [np.floor(c.data) for c in coords]
+    upper = [E.sub(c, Tensor(lo)) for c, lo in zip(coords, lows)]  # differentiable in grid
+    weights = [(E.rsub(w1, 1.0), w1) for w1 in upper]
     out = None
-    for dy, wy in ((0, wy0), (1, wy1)):
-        for dx, wx in ((0, wx0), (1, wx1)):
-            term = E.mul(_gather(input, yi + dy, xi + dx, zeros), unsqueeze(E.mul(wy, wx), -1))
-            out = term if out is None else E.add(out, term)
-    return permute(out, 0, 3, 1, 2)
+    for corner in itertools.product((0, 1), repeat=d):
+        idx = [lo.astype(np.int64) + k for lo, k in zip(lows, corner)]
+        wt = weights[0][corner[0]]
+        for axis in range(1, d):
+            wt = E.mul(wt, weights[axis][corner[axis]])
+        term = E.mul(_gather(input, idx, zeros), unsqueeze(wt, -1))
+        out = term if out is None else E.add(out, term)
+    return permute(out, *back)
