@@ -73,7 +73,9 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
     if isinstance(obj, dict):
         if all(isinstance(k, str) and not k.startswith("__") for k in obj):
             return {k: _encode(v, arrays, f"{path}[{k!r}]") for k, v in obj.items()}
-        items = [[_encode(k, arrays, path), _encode(v, arrays, f"{path}[{k!r}]")] for k, v in obj.items()]  # fmt: skip
+        items = [
+            [_encode(k, arrays, path), _encode(v, arrays, f"{path}[{k!r}]")] for k, v in obj.items()
+        ]
         return {"__dict__": items}
     if isinstance(obj, tuple):
         return {"__tuple__": [_encode(v, arrays, f"{path}[{i}]") for i, v in enumerate(obj)]}
@@ -116,7 +118,8 @@ def _serialize(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes
         if code is None:
             raise TypeError(f"save: arrays of dtype {arr.dtype} cannot be stored (key {key})")
         data = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
-        header[key] = {"dtype": code, "shape": list(arr.shape), "data_offsets": [offset, offset + len(data)]}  # fmt: skip
+        span = [offset, offset + len(data)]
+        header[key] = {"dtype": code, "shape": list(arr.shape), "data_offsets": span}
         chunks.append(data)
         offset += len(data)
     text = json.dumps(header, separators=(",", ":")).encode()
@@ -171,7 +174,8 @@ def load(
     A plain safetensors file loads as a dict of arrays."""
     if map_location is not None and "cuda" in str(map_location):
         raise ValueError(
-            f"load: map_location={map_location!r}: deepgrad runs on the CPU only; pass 'cpu' or None"
+            f"load: map_location={map_location!r}: deepgrad runs on the CPU only; "
+            "pass 'cpu' or None"
         )
     if isinstance(f, (str, os.PathLike)):
         with open(f, "rb") as fh:

@@ -196,7 +196,8 @@ class DataLoader:
     def __len__(self) -> int:
         if self.batch_sampler is not None:
             return len(self.batch_sampler)  # type: ignore[arg-type]
-        n = len(self.sampler) if self.sampler is not None else len(self.dataset)  # type: ignore[arg-type]
+        source = self.sampler if self.sampler is not None else self.dataset
+        n = len(source)  # type: ignore[arg-type]
         if self.batch_size is None:
             return n
         if self.drop_last:

@@ -123,7 +123,9 @@ class WeightedRandomSampler(Sampler):
         super().__init__(None)
         w = np.asarray(weights.data if isinstance(weights, Tensor) else weights, dtype=np.float64)
         if w.ndim != 1 or w.size == 0:
-            raise ValueError(f"WeightedRandomSampler: weights must be a non-empty 1-D sequence, got shape {w.shape}")  # fmt: skip
+            raise ValueError(
+                f"WeightedRandomSampler: weights must be a non-empty 1-D sequence, got {w.shape}"
+            )
         if np.any(w < 0) or not np.all(np.isfinite(w)) or w.sum() <= 0:
             raise ValueError("WeightedRandomSampler: weights must be finite, >= 0, not all zero")
         self.num_samples = _positive_int("WeightedRandomSampler", "num_samples", num_samples)

@@ -200,9 +200,11 @@ def _pad_layer(name: str, mode: str, n: int, doc: str, zero: bool = False):
     cls = type(name, (_PadNd,), {"_mode": mode, "_n": n, "__init__": __init__})
     cls.__doc__ = f"{doc} {sides}."
     cls.__module__ = __name__
-    layer_cases(LayerCase(lambda: cls(pads) if mode != "constant" or zero else cls(pads, 0.5), shape))(cls)  # fmt: skip
+    value = () if mode != "constant" or zero else (0.5,)
+    layer_cases(LayerCase(lambda: cls(pads, *value), shape))(cls)
     bad = (1,) * (n + 1)
-    layer_errors(ErrorCase(lambda: cls(bad), ValueError, rf"{name}: padding must be an int or {n} ints"))(cls)  # fmt: skip
+    message = rf"{name}: padding must be an int or {n} ints"
+    layer_errors(ErrorCase(lambda: cls(bad), ValueError, message))(cls)
     return cls
 
 

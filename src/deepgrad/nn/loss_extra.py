@@ -97,7 +97,8 @@ class MultiLabelMarginLoss(_Loss):
     )
 )
 class MultiLabelSoftMarginLoss(_WeightedLoss):
-    """$\\ell_n = -\\frac1C \\sum_c w_c [y_c \\log \\sigma(x_c) + (1 - y_c) \\log \\sigma(-x_c)]$."""
+    """$\\ell_n = -\\frac1C \\sum_c w_c [y_c \\log \\sigma(x_c)
+    + (1 - y_c) \\log \\sigma(-x_c)]$."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return LF.multilabel_soft_margin_loss(input, target, self.weight, self.reduction)

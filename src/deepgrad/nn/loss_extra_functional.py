@@ -26,7 +26,8 @@ __all__ = [
 def margin_ranking_loss(
     input1: Tensor, input2: Tensor, target, margin: float = 0.0, reduction: str = "mean"
 ) -> Tensor:
-    """$\\ell = \\max(0, -y (x_1 - x_2) + m)$ with $y \\in \\{1, -1\\}$ (which input ranks higher)."""
+    """$\\ell = \\max(0, -y (x_1 - x_2) + m)$ with $y \\in \\{1, -1\\}$ saying which input
+    should rank higher."""
     check_reduction("margin_ranking_loss", reduction)
     if input1.shape != input2.shape:
         raise ValueError(

@@ -160,5 +160,4 @@ def _like(o, s):
 _install()
 FUNCTIONS["stack"] = stack
 # Families that build on the basic ops above (and register more primitives).
-from . import conv, nnops, pool, resample
-from . import linalg_decomp, linalg_spectral
+from . import conv, linalg_decomp, linalg_spectral, nnops, pool, resample

@@ -68,7 +68,9 @@ class ParametrizationList(ModuleList):
                         "the parametrized tensor cannot be assigned"
                     )
             values = value if isinstance(value, tuple) else (value,)
-            names = ["original"] if self.ntensors == 1 else [f"original{i}" for i in range(self.ntensors)]  # fmt: skip
+            names = [f"original{i}" for i in range(self.ntensors)]
+            if self.ntensors == 1:
+                names = ["original"]
             for name, v in zip(names, values):
                 getattr(self, name).data[...] = v.data if isinstance(v, Tensor) else v
 
