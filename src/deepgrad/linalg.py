@@ -49,9 +49,9 @@ from .ops.reduce import norm as _norm2
 
 __all__ = [
     "EighResult", "LinAlgError", "LstsqResult", "QRResult", "SVDResult", "SlogdetResult",
-    "cholesky", "det", "eigh", "eigvalsh", "inv", "lstsq", "matmul", "matrix_exp",
+    "cholesky", "cond", "cross", "det", "eigh", "eigvalsh", "inv", "lstsq", "matmul", "matrix_exp",
     "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet",
-    "solve", "svd", "svdvals", "vector_norm",
+    "solve", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm",
 ]  # fmt: skip
 
 _INF = float("inf")
@@ -235,6 +235,70 @@ def multi_dot(tensors) -> Tensor:
     for t in tensors[1:]:
         out = matmul(out, t)
     return out
+
+
+def vecdot(x, y, *, dim: int = -1) -> Tensor:
+    """$\\sum_i x_i y_i$ along `dim` (real tensors; broadcasting as `mul`)."""
+    from .ops import mul as _mul
+
+    return _sum(_mul(as_tensor(x), as_tensor(y)), axis=dim)
+
+
+def cross(x, y, *, dim: int = -1) -> Tensor:
+    """Cross product $x \\times y$ of 3-vectors along `dim`."""
+    from .ops import mul as _mul
+    from .ops import stack, sub
+
+    x, y = as_tensor(x), as_tensor(y)
+    if x.shape[dim] != 3 or y.shape[dim] != 3:
+        raise ValueError(f"linalg.cross: dim {dim} must have size 3, got {x.shape} and {y.shape}")
+    ax = dim % x.ndim
+
+    def part(t: Tensor, k: int) -> Tensor:
+        return t[(slice(None),) * ax + (k,)]
+
+    comps = [
+        sub(
+            _mul(part(x, (k + 1) % 3), part(y, (k + 2) % 3)),
+            _mul(part(x, (k + 2) % 3), part(y, (k + 1) % 3)),
+        )
+        for k in range(3)
+    ]
+    return stack(comps, axis=ax)
+
+
+def solve_triangular(
+    A, B, *, upper: bool, left: bool = True, unitriangular: bool = False
+) -> Tensor:
+    """Solve $A X = B$ (or $X A = B$) reading only A's upper or lower triangle (its diagonal
+    taken as ones when `unitriangular`); the gradient reaches that triangle only."""
+    from .ops import add as _add
+    from .ops import mul as _mul
+
+    A = _check_matrix("linalg.solve_triangular", A)
+    n = A.shape[-1]
+    keep = np.triu(np.ones((n, n))) if upper else np.tril(np.ones((n, n)))
+    if unitriangular:
+        keep = keep - np.eye(n)
+    T = _mul(A, Tensor(keep.astype(A.data.dtype)))
+    if unitriangular:
+        T = _add(T, Tensor(np.eye(n, dtype=A.data.dtype)))
+    B = _check_matrix("linalg.solve_triangular", B, square=False, name="B")
+    return solve(T, B, left=left)
+
+
+def cond(A, p=None) -> Tensor:
+    """Condition number: $\\sigma_{max} / \\sigma_{min}$ for p None or 2 (-2: the inverse),
+    else $\\|A\\|_p \\|A^{-1}\\|_p$ for p in 'fro', 'nuc', 1, -1, inf, -inf."""
+    from .ops import div as _div
+    from .ops import mul as _mul
+
+    A = _check_matrix("linalg.cond", A, square=p not in (None, 2, -2))
+    if p in (None, 2, -2):
+        s = svdvals(A)
+        big, small = _amax(s, axis=-1), _amin(s, axis=-1)
+        return _div(big, small) if p != -2 else _div(small, big)
+    return _mul(matrix_norm(A, p), matrix_norm(inv(A), p))
 
 
 # --- the pre-torch.linalg names (torch.inverse, torch.svd, ...) ------------------------

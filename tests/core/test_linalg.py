@@ -238,3 +238,19 @@ def test_tensor_methods_with_pytorch_names():
     np.testing.assert_allclose(L.data @ L.data.T, sq.data, atol=1e-12)
     U, S, V = sq.svd()
     np.testing.assert_allclose((U.data * S.data) @ V.data.T, sq.data, atol=1e-12)
+
+
+def test_vecdot_cross_solve_triangular_cond_match_numpy():
+    a, b = _rand(4, 3), _rand(4, 3)
+    np.testing.assert_allclose(LA.vecdot(dg.tensor(a), dg.tensor(b)).data, (a * b).sum(-1))
+    np.testing.assert_allclose(LA.cross(dg.tensor(a), dg.tensor(b)).data, np.cross(a, b))
+    t = np.triu(_rand(3, 3)) + 3 * np.eye(3)
+    rhs = _rand(3, 2)
+    noisy = t + np.tril(_rand(3, 3), -1)  # the lower part must be ignored
+    got = LA.solve_triangular(dg.tensor(noisy), dg.tensor(rhs), upper=True).data
+    np.testing.assert_allclose(got, np.linalg.solve(t, rhs), atol=1e-12)
+    sq = _spd(3)
+    np.testing.assert_allclose(LA.cond(dg.tensor(sq)).item(), np.linalg.cond(sq))
+    np.testing.assert_allclose(LA.cond(dg.tensor(sq), 1).item(), np.linalg.cond(sq, 1))
+    with pytest.raises(ValueError, match=r"linalg.cross: dim -1 must have size 3"):
+        LA.cross(dg.tensor(_rand(2, 4)), dg.tensor(_rand(2, 4)))

@@ -42,6 +42,12 @@ def _eigh_free(a, lib):
     return w, (v * w[..., None, :] ** 2) @ _T(v, lib)
 
 
+def _cond_fro(a, lib):
+    if lib is LA:
+        return lib.cond(a, "fro")
+    return lib.matrix_norm(a, "fro") * lib.matrix_norm(lib.inv(a), "fro")
+
+
 def _qr(a, lib):
     return tuple(lib.qr(a))
 
@@ -76,6 +82,24 @@ CASES = [
     ),
     ("norm-default", lambda a, lib: (lib.norm(a),), [(2, 3, 4)]),
     ("norm-vector-dim", lambda a, lib: (lib.norm(a, dim=-1),), [(2, 3, 4)]),
+    ("vecdot", lambda a, b, lib: (lib.vecdot(a, b, dim=1),), [(3, 4), (3, 4)]),
+    ("cross", lambda a, b, lib: (lib.cross(a, b, dim=0),), [(3, 2), (3, 2)]),
+    (
+        "solve_triangular-upper",
+        lambda a, b, lib: (lib.solve_triangular(_shift(a, lib), b, upper=True),),
+        [(2, 3, 3), (2, 3, 2)],
+    ),
+    (
+        "solve_triangular-unit-right",
+        lambda a, b, lib: (
+            lib.solve_triangular(a, b, upper=False, left=False, unitriangular=True),
+        ),
+        [(3, 3), (2, 3)],
+    ),
+    ("cond", lambda a, lib: (lib.cond(a),), [(2, 3, 3)]),
+    # torch.linalg.cond(A, "fro") fails in backward (an in-place op on a saved tensor in
+    # torch 2.13), so the reference is its definition ||A|| ||A^-1|| in torch.
+    ("cond-fro", lambda a, lib: (_cond_fro(_shift(a, lib), lib),), [(3, 3)]),
 ]
 
 
