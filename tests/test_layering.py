@@ -20,6 +20,8 @@ ROOT_LEVEL = {
     "__main__": "cli",
     "cli": "cli",
     "plots": "train",
+    "linalg": "ops",
+    "serialization": "core",
 }
 
 

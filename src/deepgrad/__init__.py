@@ -26,3 +26,24 @@ float32 = "float32"
 float64 = "float64"
 int64 = "int64"
 int32 = "int32"
+
+# Issue 13: dg.linalg and its pre-linalg names (torch.inverse, ...), dg.save/dg.load, dg.utils.data.
+from . import (
+    linalg,
+    utils,  # torch.utils.data's path
+)
+from .linalg import (
+    cholesky_inverse,
+    cholesky_solve,
+    det,
+    inverse,
+    matrix_exp,
+    matrix_power,
+    pinverse,
+    slogdet,
+)
+from .linalg import cholesky_legacy as cholesky
+from .linalg import qr_legacy as qr
+from .linalg import svd_legacy as svd
+from .ops.linalg_decomp import logdet
+from .serialization import load, save

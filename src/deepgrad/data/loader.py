@@ -11,7 +11,8 @@ from __future__ import annotations
 import inspect
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from deepgrad.core.random import default_generator
 from deepgrad.core.tensor import Tensor
 
 from .dataset import Dataset
+from .workers import run_workers
 
 _DONE = object()  # end-of-epoch marker put on the prefetch queue
 
@@ -50,6 +52,55 @@ def default_collate(batch: list[Any]) -> Any:
     return Tensor(np.stack(arrays))
 
 
+def default_convert(data: Any) -> Any:
+    """Arrays (and NumPy scalars) to Tensors, keeping tuples, lists and dicts: what the
+    loader yields per sample when `batch_size=None` (PyTorch's default_convert)."""
+    if isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind in "biuf":
+        return Tensor(np.asarray(data))
+    if isinstance(data, tuple) and not hasattr(data, "_fields"):
+        return tuple(default_convert(d) for d in data)
+    if isinstance(data, list):
+        return [default_convert(d) for d in data]
+    if isinstance(data, dict):
+        return {k: default_convert(v) for k, v in data.items()}
+    return data
+
+
+def _fetch(dataset: Any, index: np.ndarray, collate_fn: Callable | None, unbatched: bool) -> Any:
+    """One collated batch: fancy indexing on `dataset.arrays` when possible."""
+    if unbatched:
+        sample = dataset[int(index[0])]
+        return (collate_fn or default_convert)(sample)
+    arrays = getattr(dataset, "arrays", None) if collate_fn is None else None
+    if arrays is not None:
+        return tuple(Tensor(a[index]) for a in arrays)
+    samples = [dataset[int(i)] for i in index]
+    return (collate_fn or default_collate)(samples)
+
+
+def _check_options(batch_size, shuffle, sampler, batch_sampler, drop_last, num_workers) -> None:
+    """PyTorch's rules for which loader options exclude each other."""
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+    ):
+        raise TypeError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+    if batch_size is not None and batch_size <= 0:
+        raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
+    if sampler is not None and shuffle:
+        raise ValueError("DataLoader: sampler is mutually exclusive with shuffle=True")
+    if batch_sampler is not None and (
+        batch_size != 1 or shuffle or sampler is not None or drop_last
+    ):
+        raise ValueError(
+            "DataLoader: batch_sampler is mutually exclusive with batch_size, shuffle, "
+            "sampler and drop_last"
+        )
+    if batch_size is None and drop_last:
+        raise ValueError("DataLoader: drop_last=True needs a batch_size (got batch_size=None)")
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"DataLoader: num_workers must be an int >= 0, got {num_workers!r}")
+
+
 def _accepts_generator(fn: Callable) -> bool:
     """Whether `fn` can be called as `fn(x, generator=rng)`."""
     try:
@@ -68,6 +119,13 @@ class DataLoader:
     a tuple), receiving a generator derived from (seed, epoch) when it takes one.
     `prefetch=k > 0` builds up to `k` batches ahead in a background thread.
 
+    PyTorch's options work as there: `sampler` (indices in its order) or
+    `batch_sampler` (lists of indices) replace the shuffled order; `batch_size=None`
+    yields single converted samples; `num_workers=k` loads batches in k worker
+    processes (seeded per worker, then `worker_init_fn(i)`), yielded in order and
+    identical to `num_workers=0`; `pin_memory` and `persistent_workers` are
+    accepted and have no effect (CPU only; workers start each epoch).
+
     >>> import numpy as np
     >>> from deepgrad.data import TensorDataset
     >>> loader = DataLoader(TensorDataset(np.arange(10.0)), batch_size=4, shuffle=True, seed=0)
@@ -78,32 +136,52 @@ class DataLoader:
     def __init__(
         self,
         dataset: Dataset,
-        batch_size: int = 1,
-        shuffle: bool = False,
-        drop_last: bool = False,
+        batch_size: int | None = 1,
+        shuffle: bool | None = None,
+        sampler: Iterable[int] | None = None,
+        batch_sampler: Iterable[Sequence[int]] | None = None,
+        num_workers: int = 0,
         collate_fn: Callable[[list[Any]], Any] | None = None,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Callable[[int], None] | None = None,
+        multiprocessing_context: Any = None,
         generator: np.random.Generator | None = None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
         seed: int | None = None,
         prefetch: int = 0,
         transform: Callable | None = None,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
-        if batch_size <= 0:
-            raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
+        shuffle = bool(shuffle)
+        _check_options(batch_size, shuffle, sampler, batch_sampler, drop_last, num_workers)
+        if prefetch_factor is not None and num_workers == 0:
+            raise ValueError(
+                "DataLoader: prefetch_factor is only used with worker processes (num_workers > 0)"
+            )
         if prefetch < 0:
             raise ValueError(f"DataLoader: prefetch must be >= 0, got {prefetch}")
         n = len(dataset)
-        if drop_last and 0 < n < batch_size:
+        if drop_last and batch_sampler is None and sampler is None and 0 < n < batch_size:
             raise ValueError(
                 f"DataLoader: drop_last=True with a dataset of {n} samples, shorter than one "
                 f"batch of {batch_size}: every epoch would be empty"
             )
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = shuffle
+        self.sampler, self.batch_sampler = sampler, batch_sampler
         self.drop_last = drop_last
         self.collate_fn = collate_fn
+        self.num_workers, self.timeout = int(num_workers), float(timeout)
+        self.worker_init_fn, self.multiprocessing_context = worker_init_fn, multiprocessing_context
+        self.prefetch_factor = 2 if prefetch_factor is None else int(prefetch_factor)
+        # Accepted for PyTorch compatibility: deepgrad has no pinned (page-locked) memory,
+        # and workers are started for each epoch.
+        self.pin_memory, self.persistent_workers = pin_memory, persistent_workers
         self.prefetch = int(prefetch)
         self.transform = transform
         self._transform_takes_rng = transform is not None and _accepts_generator(transform)
@@ -116,7 +194,12 @@ class DataLoader:
         self.epoch = 0
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)  # type: ignore[arg-type]
+        source = self.sampler if self.sampler is not None else self.dataset
+        n = len(source)  # type: ignore[arg-type]
+        if self.batch_size is None:
+            return n
         if self.drop_last:
             return n // self.batch_size
         return (n + self.batch_size - 1) // self.batch_size
@@ -137,25 +220,24 @@ class DataLoader:
     def batch_indices(self, epoch: int | None = None) -> list[np.ndarray]:
         """The sample indices of every batch of `epoch` (default: the current one)."""
         epoch = self.epoch if epoch is None else int(epoch)
-        n = len(self.dataset)
-        if self.shuffle:
-            order = np.random.default_rng([self.seed, epoch]).permutation(n)
+        if self.batch_sampler is not None:
+            return [np.asarray(list(b), dtype=np.int64) for b in self.batch_sampler]
+        if self.sampler is not None:
+            order = np.fromiter((int(i) for i in self.sampler), dtype=np.int64)
+        elif self.shuffle:
+            order = np.random.default_rng([self.seed, epoch]).permutation(len(self.dataset))
         else:
-            order = np.arange(n)
-        stops = range(self.batch_size, n + self.batch_size, self.batch_size)
-        batches = [order[stop - self.batch_size : stop] for stop in stops]
-        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            order = np.arange(len(self.dataset))
+        n, size = len(order), self.batch_size or 1
+        stops = range(size, n + size, size)
+        batches = [order[stop - size : stop] for stop in stops]
+        if self.drop_last and batches and len(batches[-1]) < size:
             batches.pop()
         return [b for b in batches if len(b)]
 
     def _fetch(self, index: np.ndarray) -> Any:
-        """One collated batch: fancy indexing on `dataset.arrays` when possible."""
-        arrays = getattr(self.dataset, "arrays", None) if self.collate_fn is None else None
-        if arrays is not None:
-            return tuple(Tensor(a[index]) for a in arrays)
-        samples = [self.dataset[int(i)] for i in index]
-        collate = self.collate_fn or default_collate
-        return collate(samples)
+        """One collated batch (or, with batch_size=None, one converted sample)."""
+        return _fetch(self.dataset, index, self.collate_fn, self.batch_size is None)
 
     def _apply_transform(self, batch: Any, rng: np.random.Generator) -> Any:
         """`transform` on the batch, or on its first element when the batch is a tuple."""
@@ -169,8 +251,17 @@ class DataLoader:
     def _batches(self, epoch: int) -> Iterator[Any]:
         """Produce epoch `epoch`'s batches (runs in the consumer or the prefetch thread)."""
         rng = np.random.default_rng([self.seed, epoch, 1]) if self.transform is not None else None
-        for index in self.batch_indices(epoch):
-            batch = self._fetch(index)
+        indices = self.batch_indices(epoch)
+        if self.num_workers > 0:
+            fetch = partial(_fetch, collate_fn=self.collate_fn, unbatched=self.batch_size is None)
+            base_seed = int(np.random.default_rng([self.seed, epoch, 2]).integers(0, 2**31))
+            source = run_workers(
+                fetch, self.dataset, indices, self.num_workers, base_seed, self.worker_init_fn,
+                self.prefetch_factor, self.timeout, self.multiprocessing_context,
+            )  # fmt: skip
+        else:
+            source = (self._fetch(index) for index in indices)
+        for batch in source:
             if self.transform is not None:
                 batch = self._apply_transform(batch, rng)
             yield batch

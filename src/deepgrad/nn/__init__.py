@@ -109,10 +109,20 @@ __all__ = [
     "utils",
 ]  # fmt: skip
 
+from . import activation_extra as _activation_extra
 from . import conv as _conv
 from . import graph as _graph
-
-# their layers are part of this namespace too (graph: message passing, GCN, SAGE, GAT, pooling)
-__all__ += _conv.__all__ + _graph.__all__
+from . import layers_extra as _layers_extra
+from . import loss_extra as _loss_extra
+from .activation_extra import *
 from .conv import *
+from .ctc import CTCLoss
 from .graph import *
+from .layers_extra import *
+from .loss_extra import *
+from .pooling_extra import AdaptiveMaxPool3d, Fold, LPPool1d, LPPool2d, Unfold
+
+# their layers are part of this namespace too: conv; CELU, GLU, Mish, ...; TripletMarginLoss,
+# PoissonNLLLoss, ...; Bilinear, RMSNorm, ParameterList, pads, ... (issue 13); graph layers
+__all__ += _conv.__all__ + _activation_extra.__all__ + _loss_extra.__all__ + _layers_extra.__all__
+__all__ += _graph.__all__ + ["AdaptiveMaxPool3d", "CTCLoss", "Fold", "LPPool1d", "LPPool2d", "Unfold"]

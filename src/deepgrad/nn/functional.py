@@ -216,4 +216,21 @@ def group_norm(
 from . import conv_functional as _conv_functional
 
 __all__ += _conv_functional.__all__  # its layers are part of this namespace too
+from . import activation_extra_functional as _activation_extra_functional
 from .conv_functional import *
+
+__all__ += _activation_extra_functional.__all__
+from . import loss_extra_functional as _loss_extra_functional
+from .activation_extra_functional import *
+
+__all__ += _loss_extra_functional.__all__
+from .loss_extra_functional import *
+from .pooling_extra import adaptive_max_pool3d, fold, lp_pool1d, lp_pool2d, one_hot, unfold
+
+__all__ += ["adaptive_max_pool3d", "fold", "lp_pool1d", "lp_pool2d", "one_hot", "unfold"]
+from .spatial_functional import affine_grid, grid_sample
+
+__all__ += ["affine_grid", "grid_sample"]
+from .ctc import ctc_loss
+
+__all__ += ["ctc_loss"]

@@ -160,4 +160,4 @@ def _like(o, s):
 _install()
 FUNCTIONS["stack"] = stack
 # Families that build on the basic ops above (and register more primitives).
-from . import conv, nnops, pool, resample, roi, segment
+from . import conv, linalg_decomp, linalg_spectral, nnops, pool, resample, roi, segment

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from . import flat, line_search, lr_scheduler, swa_utils
 from .adaptive import Adagrad, Adam, AdamW, RMSprop
+from .adaptive_extra import ASGD, Adadelta, Adamax, NAdam, RAdam, Rprop
 from .hypergradient import SGDHD, AdamHD, differentiate_through_optimization, unrolled
 from .least_squares import GaussNewton, LevenbergMarquardt, conjugate_gradient, least_squares
 from .line_search import LineSearchResult, armijo_backtracking, strong_wolfe
@@ -23,21 +24,27 @@ from .sgd import SGD
 from .swa_utils import AveragedModel, get_ema_multi_avg_fn, get_swa_multi_avg_fn, update_bn
 
 __all__ = [
+    "ASGD",
     "BFGS",
     "LBFGS",
     "SGD",
     "SGDHD",
+    "Adadelta",
     "Adagrad",
     "Adam",
     "AdamHD",
     "AdamW",
+    "Adamax",
     "AveragedModel",
     "GaussNewton",
     "LevenbergMarquardt",
     "LineSearchResult",
+    "NAdam",
     "Newton",
     "Optimizer",
+    "RAdam",
     "RMSprop",
+    "Rprop",
     "armijo_backtracking",
     "conjugate_gradient",
     "differentiate_through_optimization",

@@ -242,3 +242,9 @@ class SequentialLR(LRScheduler):
         super().load_state_dict({k: v for k, v in state_dict.items() if k != "_schedulers"})
         for s, sd in zip(self._schedulers, subs):
             s.load_state_dict(sd)
+
+
+from . import lr_scheduler_extra as _extra
+from .lr_scheduler_extra import *
+
+__all__ += _extra.__all__
