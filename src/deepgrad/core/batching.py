@@ -48,6 +48,12 @@ class VmapError(RuntimeError):
 _ACTIVE: list[tuple[int, int]] = []  # (level, batch size) of the running vmaps, outermost first
 _NEXT = [1]
 _WARNED: set[str] = set()
+DISPATCH = [0]  # the level whose batching rule is running (rules read it via dispatch_level)
+
+
+def dispatch_level() -> int:
+    """The vmap level whose batching rule is running now."""
+    return DISPATCH[0]
 
 
 def active_levels() -> list[tuple[int, int]]:
@@ -236,6 +242,9 @@ def batched_apply(prim, inputs, params):
     for x in inputs:
         if type(x) is BatchedTensor and x._blevel > level:
             level = x._blevel
+    for v in params.values():
+        if isinstance(v, LogicalArray) and v._bt._blevel > level:
+            level = v._bt._blevel
     if not level:
         return _prim_mod._apply(prim, inputs, params)
     size = _size_of(level)
@@ -244,9 +253,15 @@ def batched_apply(prim, inputs, params):
         mine = type(x) is BatchedTensor and x._blevel == level
         xs.append(x._bval if mine else x)
         batched.append(mine)
-    _check_static(prim, params)
     rule = prim.batch
-    out = None if rule is None else rule(xs, batched, size, **params)
+    _check_static(prim, params, getattr(rule, "batched_params", ()))
+    out = None
+    if rule is not None:
+        saved, DISPATCH[0] = DISPATCH[0], level
+        try:
+            out = rule(xs, batched, size, **params)
+        finally:
+            DISPATCH[0] = saved
     if out is None:
         out = loop_rule(prim, xs, batched, size, params)
     if out.shape[:1] != (size,):
@@ -256,8 +271,10 @@ def batched_apply(prim, inputs, params):
     return _make(out, level)
 
 
-def _check_static(prim, params) -> None:
+def _check_static(prim, params, allow) -> None:
     for k, v in params.items():
+        if k in allow:
+            continue
         vals = v if isinstance(v, (tuple, list)) else (v,)
         if any(isinstance(a, (LogicalArray, BatchedTensor)) for a in vals):
             raise VmapError(

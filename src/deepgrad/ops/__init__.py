@@ -161,3 +161,5 @@ _install()
 FUNCTIONS["stack"] = stack
 # Families that build on the basic ops above (and register more primitives).
 from . import conv, nnops, pool, resample
+
+from . import batch_rules  # noqa: E402,F401  (vmap's batching rules for the primitives above)
