@@ -9,7 +9,9 @@ dg.grad(dg.grad(dg.sin))(x[0])  # -sin(1)
 from __future__ import annotations
 
 from . import (
+    autograd,  # grad, backward, Function, custom_vjp, custom_jvp
     data,
+    func,  # torch.func's transforms: vmap, grad, jacrev, functional_call, ...
     models,
     nn,
     ops,  # registers every primitive and the Tensor operators
@@ -17,8 +19,7 @@ from . import (
     train,
 )
 from .core import *
-from .core import autodiff as autograd
-from .core import func
+from .autograd import Function, custom_jvp, custom_vjp
 from .ops import *
 
 __version__ = "0.1.0"

@@ -142,27 +142,32 @@ def vmap(
 
 
 def _unwrap_out(out, out_dims, lv: int, size: int):
-    single = not isinstance(out, (tuple, list))
-    outs = [out] if single else list(out)
-    od = [out_dims] * len(outs) if isinstance(out_dims, int) else list(out_dims)
-    if len(od) != len(outs):
-        raise ValueError(f"vmap: out_dims has {len(od)} entries but func returned {len(outs)}")
-    res = []
-    for i, (o, d) in enumerate(zip(outs, od)):
+    """Move the batch axis of every output tensor (dicts, tuples, lists walked) to out_dims."""
+
+    def one(o, d, where):
         if not isinstance(o, Tensor):
             raise ValueError(
-                f"vmap: output {i} of the mapped function is a {type(o).__name__}; "
-                "vmap can only return tensors (or tuples of tensors)"
+                f"vmap: {where} of the mapped function is a {type(o).__name__}; vmap can "
+                "only return tensors (or dicts, tuples, lists of tensors)"
             )
         shape = tuple(o.shape)
         if type(o) is BatchedTensor and o._blevel == lv:
             phys = o._bval
         else:
             phys = _p("broadcast_to", _p("reshape", o, shape=(1,) + shape), shape=(size,) + shape)
-        if not -phys.ndim <= d < phys.ndim:
-            raise ValueError(f"vmap: out_dim {d} is out of range for output {i} of shape {shape}")
-        res.append(_move(phys, 0, d % phys.ndim))
-    return res[0] if single else type(out)(res)
+        if not isinstance(d, int) or not -phys.ndim <= d < phys.ndim:
+            raise ValueError(f"vmap: out_dim {d} is out of range for {where} of shape {shape}")
+        return _move(phys, 0, d % phys.ndim)
+
+    if isinstance(out_dims, (tuple, list)) and isinstance(out, (tuple, list)):
+        if len(out_dims) != len(out):
+            raise ValueError(
+                f"vmap: out_dims has {len(out_dims)} entries but func returned {len(out)} outputs"
+            )
+        return type(out)(
+            _map(o, d, one, f"output {i}") for i, (o, d) in enumerate(zip(out, out_dims))
+        )
+    return _map(out, out_dims, one, "output")
 
 
 def _loop(func, args, dims, size, out_dims, kwargs):
