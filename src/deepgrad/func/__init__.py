@@ -9,11 +9,18 @@ from __future__ import annotations
 from ..core.batching import VmapError
 from ..core.func import hvp, jacobian, value_and_grad
 from ..core.vmap import vmap
+from .deq import DEQ
+from .implicit import cg, fixed_point, gmres, implicit_root
 from .module_call import functional_call, stack_module_state
 from .transforms import grad, grad_and_value, hessian, jacfwd, jacrev, jvp, vjp
 
 __all__ = [
+    "DEQ",
     "VmapError",
+    "cg",
+    "fixed_point",
+    "gmres",
+    "implicit_root",
     "functional_call",
     "grad",
     "grad_and_value",
