@@ -78,7 +78,7 @@ def _val_loss(lam, data):
 
 def test_ridge_hypergradient_matches_closed_form_and_finite_differences():
     data = _ridge_problem()
-    lam = dg.tensor(0.7, requires_grad=True)
+    lam = dg.tensor(0.7, dtype=np.float64, requires_grad=True)
     g = dg.grad(lambda l: _val_loss(l, data))(lam)
     x, y, xv, yv = (d.data for d in data)
     a = x.T @ x + 0.7 * np.eye(5)
@@ -91,7 +91,7 @@ def test_ridge_hypergradient_matches_closed_form_and_finite_differences():
 
 def test_implicit_hyperparameter_optimisation_lowers_validation_loss():
     data = _ridge_problem()
-    log_lam = dg.tensor(2.0, requires_grad=True)
+    log_lam = dg.tensor(2.0, dtype=np.float64, requires_grad=True)
     start = float(_val_loss(dg.exp(log_lam.detach()), data))
     for _ in range(30):
         g = dg.grad(lambda t: _val_loss(dg.exp(t), data))(log_lam)
