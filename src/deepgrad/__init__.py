@@ -17,9 +17,12 @@ from . import (
     ops,  # registers every primitive and the Tensor operators
     optim,
     train,
+    utils,  # utils.checkpoint (recomputation)
 )
 from .core import *
 from .autograd import Function, custom_jvp, custom_vjp
+from .func import fixed_point, implicit_root
+from .utils.checkpoint import checkpoint
 from .ops import *
 
 __version__ = "0.1.0"
