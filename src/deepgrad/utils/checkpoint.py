@@ -40,6 +40,8 @@ def _captured(fn: Any) -> list[Tensor]:
                 add(u)
 
     add(fn if isinstance(fn, Module) else getattr(fn, "__self__", None))
+    for v in getattr(fn, "__defaults__", None) or ():
+        add(v)
     for cell in getattr(fn, "__closure__", None) or ():
         try:
             add(cell.cell_contents)
@@ -110,10 +112,16 @@ def checkpoint(fn: Callable[..., Tensor], *args: Any, preserve_rng_state: bool =
                 set_rng_state(now)
         if not again.requires_grad:
             return [None] * len(inputs)
+        wrt = fresh + leaves
+        live = [k for k, t in enumerate(wrt) if t.requires_grad]
+        out_grads: list = [None] * len(wrt)
         with enable_grad() if create else no_grad():
-            return list(
-                autodiff.grad(again, fresh + leaves, [g], create_graph=create, allow_unused=True)
+            gs = autodiff.grad(
+                again, [wrt[k] for k in live], [g], create_graph=create, allow_unused=True
             )
+        for k, gk in zip(live, gs):
+            out_grads[k] = gk
+        return out_grads
 
     return _node("checkpoint", inputs, out, vjp_all, None)
 
