@@ -26,6 +26,7 @@ from .interpret import (
     saliency,
     smoothgrad,
 )  # fmt: skip
+from .hypernet import HyperMLP
 from .lenet import AlexNet, LeNet5, alexnet, lenet5
 from .resnet import (
     BasicBlock,
@@ -54,6 +55,7 @@ __all__ = [
     "DenseNet",
     "FCN8s",
     "GoogLeNet",
+    "HyperMLP",
     "InceptionModule",
     "LeNet5",
     "MiniXception",
