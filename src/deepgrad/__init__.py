@@ -19,11 +19,11 @@ from . import (
     train,
     utils,  # utils.checkpoint (recomputation)
 )
-from .core import *
 from .autograd import Function, custom_jvp, custom_vjp
+from .core import *
 from .func import fixed_point, implicit_root
-from .utils.checkpoint import checkpoint
 from .ops import *
+from .utils.checkpoint import checkpoint
 
 __version__ = "0.1.0"
 float32 = "float32"

@@ -45,7 +45,7 @@ def test_checkpoint_stores_no_activations_inside_the_segment():
 
 def test_checkpoint_with_dg_grad_and_second_order():
     w = dg.tensor(np.linspace(0.2, 1.0, 4), requires_grad=True)
-    f = lambda x: checkpoint(lambda v: dg.sin(v * w).sum() * v, x)  # noqa: E731
+    f = lambda x: checkpoint(lambda v: dg.sin(v * w).sum() * v, x)
     x = dg.tensor(np.linspace(-1, 1, 4), requires_grad=True)
     assert gradcheck(f, [x], check_forward=False)
     assert gradgradcheck(f, [x], check_forward=False)

@@ -64,7 +64,7 @@ class SplitHalves(dg.autograd.Function):
 
 def test_function_passes_gradcheck_and_gradgradcheck():
     x, w = _x(2, 3), _x(2, 3)
-    f = lambda x, w: Cube.apply(x, w, 0.5)  # noqa: E731
+    f = lambda x, w: Cube.apply(x, w, 0.5)
     assert gradcheck(f, [x, w])
     assert gradgradcheck(f, [x, w])
     check_jvp(f, [x, w])
@@ -79,7 +79,7 @@ def test_function_saving_its_output_gets_second_derivatives_right():
 def test_function_with_two_outputs():
     x = _x(3)
     assert gradcheck(SplitHalves.apply, [x], check_forward=False)
-    a, b = SplitHalves.apply(x)
+    _, b = SplitHalves.apply(x)
     np.testing.assert_allclose(b.data, x.data**2)
 
 
@@ -114,7 +114,9 @@ def test_function_errors_are_clear():
             return g  # one gradient, two arguments
 
     x = _x(3)
-    with pytest.raises(RuntimeError, match=r"Wrong.apply: backward returned 1 gradients, expected 2"):
+    with pytest.raises(
+        RuntimeError, match=r"Wrong.apply: backward returned 1 gradients, expected 2"
+    ):
         Wrong.apply(x, 2.0).sum().backward()
     with pytest.raises(RuntimeError, match="forward mode .* not supported"):
         dg.jvp(lambda v: ExpSavingOutput.apply(v), (x,), (dg.ones_like(x),))

@@ -63,8 +63,8 @@ def test_ensemble_with_stack_module_state():
     params, buffers = func.stack_module_state(models)
     assert params["weight"].shape == (4, 2, 3) and params["weight"].requires_grad
     x = dg.tensor(RNG.standard_normal((6, 3)))
-    out = func.vmap(lambda p, b, x: func.functional_call(models[0], (p, b), (x,)), in_dims=(0, 0, None))(
-        params, buffers, x
-    )
+    out = func.vmap(
+        lambda p, b, x: func.functional_call(models[0], (p, b), (x,)), in_dims=(0, 0, None)
+    )(params, buffers, x)
     for i, m in enumerate(models):
         np.testing.assert_allclose(out.data[i], m(x).data, rtol=1e-12)

@@ -34,7 +34,9 @@ def test_fixed_point_gradient_matches_unrolled_to_1e6(adjoint):
     a, b = _contractive(), dg.tensor(RNG.standard_normal(4), requires_grad=True)
     w = dg.tensor(RNG.standard_normal(4))
     x0 = dg.zeros(4, dtype=np.float64)
-    ift = dg.grad(lambda a, b: (fixed_point(_f, x0, [a, b], adjoint=adjoint) * w).sum(), (0, 1))(a, b)
+    ift = dg.grad(lambda a, b: (fixed_point(_f, x0, [a, b], adjoint=adjoint) * w).sum(), (0, 1))(
+        a, b
+    )
     unr = dg.grad(lambda a, b: (_unrolled(a, b) * w).sum(), (0, 1))(a, b)
     for g1, g2 in zip(ift, unr):
         np.testing.assert_allclose(g1.data, g2.data, atol=1e-6, rtol=0)
@@ -51,10 +53,12 @@ def test_cg_adjoint_on_a_symmetric_map_matches_the_closed_form():
     h = dg.tensor(m @ m.T + 4 * np.eye(4))
     theta = dg.tensor(RNG.standard_normal(4), requires_grad=True)
     eta = 1.0 / float(np.linalg.eigvalsh(h.data).max())
-    step = lambda x, t: x - eta * (h @ x - t)  # noqa: E731  gradient step: symmetric Jacobian
+    step = lambda x, t: x - eta * (h @ x - t)  # a gradient step: symmetric Jacobian
     g = dg.tensor(RNG.standard_normal(4))
     x0 = dg.zeros(4, dtype=np.float64)
-    got = dg.grad(lambda t: (fixed_point(step, x0, [t], adjoint="cg", max_iter=5000) * g).sum())(theta)
+    got = dg.grad(lambda t: (fixed_point(step, x0, [t], adjoint="cg", max_iter=5000) * g).sum())(
+        theta
+    )
     np.testing.assert_allclose(got.data, np.linalg.solve(h.data, g.data), atol=1e-8)
 
 

@@ -78,7 +78,7 @@ def test_grad_of_vmap_differentiates_through_the_batch():
 
 def test_vmap_of_jvp_jacobian_hessian():
     xs = _t(4, 3)
-    f = lambda x: (x**3).sum()  # noqa: E731
+    f = lambda x: (x**3).sum()
     hs = dg.vmap(dg.hessian(f))(xs)
     np.testing.assert_allclose(hs.data, np.stack([np.diag(6 * x) for x in xs.data]))
     js = dg.vmap(func.jacrev(lambda x: dg.exp(x)))(xs)

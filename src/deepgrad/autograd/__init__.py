@@ -1,8 +1,8 @@
 """`deepgrad.autograd`: the reverse-mode engine's entry points and user-defined functions.
 
-    dg.autograd.grad(outputs, inputs)      # torch.autograd.grad
-    dg.autograd.backward(roots)            # torch.autograd.backward
-    class F(dg.autograd.Function): ...     # torch.autograd.Function
+dg.autograd.grad(outputs, inputs)      # torch.autograd.grad
+dg.autograd.backward(roots)            # torch.autograd.backward
+class F(dg.autograd.Function): ...     # torch.autograd.Function
 """
 
 from __future__ import annotations

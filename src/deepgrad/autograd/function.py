@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..core import autodiff
-from ..core.batching import any_batched, VmapError
+from ..core.batching import VmapError, any_batched
 from ..core.primitive import Primitive, apply
 from ..core.state import STATE, enable_grad, no_grad
 from ..core.tensor import Tensor, _wrap
@@ -206,7 +206,10 @@ def _multi(cls, name, ctx, args, pos, outs):
     flat = np.concatenate([o.data.reshape(-1) for o in outs])
 
     def vjp_all(g, ans):
-        gs = [reshape(getitem(g, (slice(a, b),)), o.shape) for a, b, o in zip(bounds, bounds[1:], outs)]
+        gs = [
+            reshape(getitem(g, (slice(a, b),)), o.shape)
+            for a, b, o in zip(bounds, bounds[1:], outs)
+        ]
         return _call_backward(cls, name, ctx, args, pos, gs)
 
     jvp = _jvp_all(cls, name, ctx, args, pos)
@@ -219,7 +222,8 @@ def _multi(cls, name, ctx, args, pos, outs):
 
     packed = _node(cls.__name__, [args[i] for i in pos], flat, vjp_all, jvp_flat)
     return tuple(
-        reshape(getitem(packed, (slice(a, b),)), o.shape) for a, b, o in zip(bounds, bounds[1:], outs)
+        reshape(getitem(packed, (slice(a, b),)), o.shape)
+        for a, b, o in zip(bounds, bounds[1:], outs)
     )
 
 
@@ -310,11 +314,21 @@ class custom_jvp:
                 t = tangent_out(leaves)
                 return list(
                     autodiff.grad(
-                        (t * g).sum(), leaves, create_graph=create, retain_graph=create, allow_unused=True
+                        (t * g).sum(),
+                        leaves,
+                        create_graph=create,
+                        retain_graph=create,
+                        allow_unused=True,
                     )
                 )
 
-        return _node(self.__name__, [args[i] for i in pos], out.data, vjp_all, lambda ts, ans: tangent_out(ts))
+        return _node(
+            self.__name__,
+            [args[i] for i in pos],
+            out.data,
+            vjp_all,
+            lambda ts, ans: tangent_out(ts),
+        )
 
 
 def _seq(x: Any) -> Sequence:

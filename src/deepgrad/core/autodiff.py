@@ -258,7 +258,7 @@ def grad(
         from .batching import any_batched, batch_grad
 
         if any_batched(outputs, inputs, grad_outputs):
-            kw = dict(retain_graph=retain_graph, create_graph=create_graph)
+            kw = {"retain_graph": retain_graph, "create_graph": create_graph}
             return batch_grad(grad, outputs, inputs, grad_outputs, allow_unused=allow_unused, **kw)
     single_out = isinstance(outputs, Tensor)
     outputs = [outputs] if single_out else list(outputs)

@@ -30,8 +30,6 @@ def _identity_rule(g, ans, x):
 
 def _alias(x: Tensor) -> Tensor:
     """A fresh node standing for `x`: differentiable w.r.t. itself, still linked to `x`."""
-    from .primitive import REGISTRY, apply
-
     if STATE.batch:  # inside vmap: alias the full physical batch (core/batching.py)
         from .batching import batch_alias
 

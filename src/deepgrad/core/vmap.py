@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+
 import numpy as np
 
 from . import random as _random
@@ -98,7 +99,7 @@ def vmap(
             if dim is None:
                 return x
             if not isinstance(x, (Tensor, np.ndarray)):
-                raise ValueError(
+                raise TypeError(
                     f"vmap: {where} has in_dim {dim} but is a {type(x).__name__}, not a tensor"
                 )
             x = x if isinstance(x, Tensor) else Tensor(x)
@@ -110,7 +111,9 @@ def vmap(
             return x
 
         dims = _dims_for(args, in_dims)
-        args = tuple(_map(a, d, measure, f"argument {i}") for i, (a, d) in enumerate(zip(args, dims)))
+        args = tuple(
+            _map(a, d, measure, f"argument {i}") for i, (a, d) in enumerate(zip(args, dims))
+        )
         if not sizes:
             raise ValueError("vmap: at least one argument must be mapped (in_dims are all None)")
         size = sizes[0][1]
@@ -146,7 +149,7 @@ def _unwrap_out(out, out_dims, lv: int, size: int):
 
     def one(o, d, where):
         if not isinstance(o, Tensor):
-            raise ValueError(
+            raise TypeError(
                 f"vmap: {where} of the mapped function is a {type(o).__name__}; vmap can "
                 "only return tensors (or dicts, tuples, lists of tensors)"
             )
@@ -175,7 +178,12 @@ def _loop(func, args, dims, size, out_dims, kwargs):
     per = []
     for b in range(size):
         sample = tuple(
-            _map(a, d, lambda x, dim, w: _p("getitem", x, idx=(slice(None),) * (dim % x.ndim) + (b,)), "")
+            _map(
+                a,
+                d,
+                lambda x, dim, w, b=b: _p("getitem", x, idx=(slice(None),) * (dim % x.ndim) + (b,)),
+                "",
+            )
             if d is not None
             else a
             for a, d in zip(args, dims)

@@ -1,7 +1,7 @@
 """Function transforms under torch.func's names: vmap, grad, jacrev, functional_call, ...
 
-    import deepgrad as dg
-    per_sample = dg.func.vmap(dg.func.grad(loss), in_dims=(None, 0, 0))(params, xs, ys)
+import deepgrad as dg
+per_sample = dg.func.vmap(dg.func.grad(loss), in_dims=(None, 0, 0))(params, xs, ys)
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ __all__ = [
     "VmapError",
     "cg",
     "fixed_point",
-    "gmres",
-    "implicit_root",
     "functional_call",
+    "gmres",
     "grad",
     "grad_and_value",
     "hessian",
     "hvp",
+    "implicit_root",
     "jacfwd",
     "jacobian",
     "jacrev",

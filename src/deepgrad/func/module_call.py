@@ -1,8 +1,8 @@
 """Modules as pure functions: `functional_call` and `stack_module_state` (torch.func).
 
-    functional_call(m, params, x) = m(x) with m's parameters and buffers replaced by
-    `params` for this call only, so d m(x) / d params is an ordinary `grad`, and
-    `vmap(functional_call...)` over stacked states runs an ensemble in one pass.
+functional_call(m, params, x) = m(x) with m's parameters and buffers replaced by
+`params` for this call only, so d m(x) / d params is an ordinary `grad`, and
+`vmap(functional_call...)` over stacked states runs an ensemble in one pass.
 """
 
 from __future__ import annotations
@@ -56,9 +56,13 @@ def functional_call(
     replaced through each of their names).
     """
     if not isinstance(module, Module):
-        raise TypeError(f"functional_call: module must be an nn.Module, got {type(module).__name__}")
-    dicts = [parameter_and_buffer_dicts] if isinstance(parameter_and_buffer_dicts, Mapping) else list(
-        parameter_and_buffer_dicts
+        raise TypeError(
+            f"functional_call: module must be an nn.Module, got {type(module).__name__}"
+        )
+    dicts = (
+        [parameter_and_buffer_dicts]
+        if isinstance(parameter_and_buffer_dicts, Mapping)
+        else list(parameter_and_buffer_dicts)
     )
     merged: dict[str, Tensor] = {}
     for d in dicts:
@@ -73,7 +77,9 @@ def functional_call(
     targets = [(_owner(module, k), v) for k, v in merged.items()]
     for (m, leaf), v in targets:
         if not isinstance(v, Tensor):
-            raise TypeError(f"functional_call: value for {leaf!r} must be a Tensor, got {type(v).__name__}")
+            raise TypeError(
+                f"functional_call: value for {leaf!r} must be a Tensor, got {type(v).__name__}"
+            )
     saved = [(m, leaf, m.__dict__[leaf]) for (m, leaf), _ in targets]
     try:
         for (m, leaf), v in targets:

@@ -9,6 +9,7 @@ Every constructor takes `num_classes` and `in_channels`:
 
 from . import interpret, transfer
 from .densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet121, densenet_bc
+from .hypernet import HyperMLP
 from .inception import (
     BasicConv2d,
     GoogLeNet,
@@ -26,7 +27,6 @@ from .interpret import (
     saliency,
     smoothgrad,
 )  # fmt: skip
-from .hypernet import HyperMLP
 from .lenet import AlexNet, LeNet5, alexnet, lenet5
 from .resnet import (
     BasicBlock,

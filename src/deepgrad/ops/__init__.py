@@ -160,6 +160,6 @@ def _like(o, s):
 _install()
 FUNCTIONS["stack"] = stack
 # Families that build on the basic ops above (and register more primitives).
-from . import conv, nnops, pool, resample
+from . import batch_rules, conv, nnops, pool, resample
 
-from . import batch_rules  # noqa: E402,F401  (vmap's batching rules for the primitives above)
+batch_rules.register()  # vmap's batching rules, now that every family has registered

@@ -261,18 +261,21 @@ RULES = {
     "einsum3": _einsum,
     "linear": _linear,
 }
-_UNARY = """cast identity neg pow_scalar exp log log1p expm1 sqrt sin cos tanh abs sigmoid relu
-sign clip erf softplus"""
-for _n in _UNARY.split():
-    RULES[_n] = elementwise(_n)
-for _n in "add sub mul div pow maximum minimum binary_cross_entropy".split():
-    RULES[_n] = elementwise(_n)
-for _n in "sum max min logsumexp prod norm2".split():
-    RULES[_n] = reduction(_n)
-for _n in "cumsum softmax log_softmax concatenate1 concatenate concatenate3".split():
-    RULES[_n] = along_axis(_n)
-for _n in "conv conv_bias conv_transpose max_pool window_sum window_sum_t channel_bias".split():
-    RULES[_n] = merge_batch(_n)
+_ELEMENTWISE = [
+    "cast", "identity", "neg", "pow_scalar", "exp", "log", "log1p", "expm1", "sqrt", "sin",
+    "cos", "tanh", "abs", "sigmoid", "relu", "sign", "clip", "erf", "softplus",
+    "add", "sub", "mul", "div", "pow", "maximum", "minimum", "binary_cross_entropy",
+]  # fmt: skip
+_REDUCTIONS = ["sum", "max", "min", "logsumexp", "prod", "norm2"]
+_ALONG_AXIS = ["cumsum", "softmax", "log_softmax", "concatenate1", "concatenate", "concatenate3"]
+_MERGE = ["conv", "conv_bias", "conv_transpose", "max_pool", "window_sum", "window_sum_t",
+          "channel_bias"]  # fmt: skip
+for _family, _names in (
+    (elementwise, _ELEMENTWISE), (reduction, _REDUCTIONS), (along_axis, _ALONG_AXIS),
+    (merge_batch, _MERGE),
+):  # fmt: skip
+    for _n in _names:
+        RULES[_n] = _family(_n)
 
 
 def register() -> None:
