@@ -148,3 +148,22 @@ def test_no_warning_on_a_typical_model():
         warnings.simplefilter("error")
         out = dg.vmap(lambda x: net(x.reshape(1, 3)).sum())(_t(6, 3))
     assert out.shape == (6,)
+
+
+def test_per_sample_cross_entropy_with_one_hot_targets():
+    net = dg.nn.Sequential(dg.nn.Linear(3, 4), dg.nn.ReLU(), dg.nn.Linear(4, 3)).to(dg.float64)
+    params = {k: v.detach() for k, v in net.named_parameters()}
+    xs = _t(5, 3)
+    onehot = dg.tensor(np.eye(3)[[0, 2, 1, 1, 0]])
+
+    def loss(p, x, t):
+        logits = func.functional_call(net, p, (x.reshape(1, 3),))
+        return dg.nn.functional.cross_entropy(logits, t.reshape(1, 3))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every primitive on this path has a batching rule
+        per = func.vmap(func.grad(loss), in_dims=(None, 0, 0))(params, xs, onehot)
+    for i in range(5):
+        one = func.grad(loss)(params, xs[i], onehot[i])
+        for k in params:
+            np.testing.assert_allclose(per[k].data[i], one[k].data, rtol=1e-10, atol=1e-13)

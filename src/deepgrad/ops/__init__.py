@@ -160,6 +160,6 @@ def _like(o, s):
 _install()
 FUNCTIONS["stack"] = stack
 # Families that build on the basic ops above (and register more primitives).
-from . import batch_rules, conv, nnops, pool, resample
+from . import batch_rules, batched_linear, conv, nnops, pool, resample
 
 batch_rules.register()  # vmap's batching rules, now that every family has registered

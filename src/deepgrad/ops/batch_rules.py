@@ -228,16 +228,18 @@ def _einsum(xs, batched, nb, /, subscripts):
 
 
 def _linear(xs, batched, nb, /):
+    from .batched_linear import batched_linear
     from .elementwise import add
-    from .linalg import matmul
 
     x, w, b = (*xs, None)[:3]
     if not any(batched[1:]):
         flat = _p("reshape", x, shape=(nb * x.shape[1], x.shape[2]))
         out = _p("linear", flat, *xs[1:])
         return _p("reshape", out, shape=(nb, x.shape[1], w.shape[0]))
-    wt = _p("permute", w, axes=(0, 2, 1)) if batched[1] else _p("permute", w, axes=(1, 0))
-    y = matmul(x, wt)
+    # a per-sample weight (per-sample gradients): one fused product per sample
+    x = x if batched[0] else _bc(x, nb)
+    w = w if batched[1] else _bc(w, nb)
+    y = batched_linear(x, w)
     if b is None:
         return y
     bias = _p("reshape", b, shape=(nb, 1, b.shape[-1])) if batched[2] else b
