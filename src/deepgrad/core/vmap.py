@@ -63,6 +63,35 @@ def _map(x, dim, fn, where: str):
     return fn(x, dim, where)
 
 
+def _batch_size(args: tuple, dims: list) -> tuple[tuple, int]:
+    """The arguments (arrays made tensors) and the common size of their mapped axes."""
+    sizes: list[tuple[str, int]] = []
+
+    def measure(x, dim, where):
+        if dim is None:
+            return x
+        if not isinstance(x, (Tensor, np.ndarray)):
+            raise TypeError(
+                f"vmap: {where} has in_dim {dim} but is a {type(x).__name__}, not a tensor"
+            )
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim == 0 or not -x.ndim <= dim < x.ndim:
+            raise ValueError(f"vmap: in_dim {dim} is out of range for {where} of shape {x.shape}")
+        sizes.append((where, x.shape[dim]))
+        return x
+
+    args = tuple(_map(a, d, measure, f"argument {i}") for i, (a, d) in enumerate(zip(args, dims)))
+    if not sizes:
+        raise ValueError("vmap: at least one argument must be mapped (in_dims are all None)")
+    size = sizes[0][1]
+    bad = [f"{w} has {s}" for w, s in sizes if s != size]
+    if bad:
+        raise ValueError(
+            f"vmap: mapped axes differ in size: {sizes[0][0]} has {size}, {', '.join(bad)}"
+        )
+    return args, size
+
+
 def _move(x: Tensor, src: int, dst: int) -> Tensor:
     if src == dst:
         return x
@@ -93,35 +122,8 @@ def vmap(
 
     @functools.wraps(func)
     def wrapped(*args, **kwargs):
-        sizes: list[tuple[str, int]] = []
-
-        def measure(x, dim, where):
-            if dim is None:
-                return x
-            if not isinstance(x, (Tensor, np.ndarray)):
-                raise TypeError(
-                    f"vmap: {where} has in_dim {dim} but is a {type(x).__name__}, not a tensor"
-                )
-            x = x if isinstance(x, Tensor) else Tensor(x)
-            if not -x.ndim <= dim < max(x.ndim, 0) or x.ndim == 0:
-                raise ValueError(
-                    f"vmap: in_dim {dim} is out of range for {where} of shape {x.shape}"
-                )
-            sizes.append((where, x.shape[dim]))
-            return x
-
         dims = _dims_for(args, in_dims)
-        args = tuple(
-            _map(a, d, measure, f"argument {i}") for i, (a, d) in enumerate(zip(args, dims))
-        )
-        if not sizes:
-            raise ValueError("vmap: at least one argument must be mapped (in_dims are all None)")
-        size = sizes[0][1]
-        bad = [f"{w} has {s}" for w, s in sizes if s != size]
-        if bad:
-            raise ValueError(
-                f"vmap: mapped axes differ in size: {sizes[0][0]} has {size}, {', '.join(bad)}"
-            )
+        args, size = _batch_size(args, dims)
         if randomness == "different":
             return _loop(func, args, dims, size, out_dims, kwargs)
         with level(size) as lv:
