@@ -55,16 +55,3 @@ def test_per_sample_grad_with_functional_call_parity():
     )
     for k in params:
         np.testing.assert_allclose(ours[k].data, theirs[k].numpy(), rtol=1e-10, atol=1e-12)
-
-
-def test_ensemble_with_stack_module_state():
-    dg.manual_seed(1)
-    models = [dg.nn.Linear(3, 2).to(dg.float64) for _ in range(4)]
-    params, buffers = func.stack_module_state(models)
-    assert params["weight"].shape == (4, 2, 3) and params["weight"].requires_grad
-    x = dg.tensor(RNG.standard_normal((6, 3)))
-    out = func.vmap(
-        lambda p, b, x: func.functional_call(models[0], (p, b), (x,)), in_dims=(0, 0, None)
-    )(params, buffers, x)
-    for i, m in enumerate(models):
-        np.testing.assert_allclose(out.data[i], m(x).data, rtol=1e-12)

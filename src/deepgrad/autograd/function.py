@@ -124,6 +124,21 @@ class Function:
     mark_non_differentiable on only some, calling apply on batched tensors in
     vmap, forward mode without a `jvp`; `once_differentiable` is not needed (a
     backward written in NumPy simply cannot be differentiated again).
+
+    >>> import deepgrad as dg
+    >>> class Square(dg.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * x
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 2 * x * g
+    >>> x = dg.tensor(3.0, requires_grad=True)
+    >>> Square.apply(x).backward()
+    >>> float(x.grad)
+    6.0
     """
 
     @staticmethod

@@ -114,6 +114,14 @@ def vmap(
     'same' shares one draw across the batch, 'different' gives each sample its own
     draw (it runs `func` once per sample).  Differences from PyTorch: no
     `chunk_size`; in_dims for keyword arguments are not supported (they are shared).
+
+    >>> import deepgrad as dg
+    >>> xs = dg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> dg.vmap(lambda x: (x * x).sum())(xs).tolist()
+    [5.0, 25.0]
+    >>> w = dg.tensor([1.0, 1.0])
+    >>> dg.vmap(dg.grad(lambda w, x: (w * x).sum() ** 2), in_dims=(None, 0))(w, xs).tolist()
+    [[6.0, 12.0], [42.0, 56.0]]
     """
     if randomness not in _RANDOMNESS:
         raise ValueError(f"vmap: randomness must be one of {_RANDOMNESS}, got {randomness!r}")
