@@ -36,10 +36,12 @@ def test_vjp_and_jvp_with_aux():
     x = _t(3)
     out, fn, aux = func.vjp(lambda x: (dg.sin(x), x.sum()), x, has_aux=True)
     (gx,) = fn(dg.ones(3, dtype=np.float64))
+    np.testing.assert_allclose(out.data, np.sin(x.data))
     np.testing.assert_allclose(gx.data, np.cos(x.data))
     assert float(aux) == pytest.approx(x.data.sum())
-    out, t, aux = func.jvp(lambda x: (dg.exp(x), 7.0), (x,), (dg.ones_like(x),), has_aux=True)
+    out2, t, aux = func.jvp(lambda x: (dg.exp(x), 7.0), (x,), (dg.ones_like(x),), has_aux=True)
     np.testing.assert_allclose(t.data, np.exp(x.data))
+    np.testing.assert_allclose(out2.data, np.exp(x.data))
     assert aux == 7.0
 
 
