@@ -6,10 +6,12 @@ so a cotangent g of x* pulls back to theta as
     dL/dtheta = (dF/dtheta)^T w,   where   (dF/dx)^T w = -g          (the adjoint solve).
 The solve uses only VJPs of F (one reverse sweep per Krylov iteration: GMRES, or
 conjugate gradient when dF/dx is symmetric definite), never the unrolled solver,
-so memory does not grow with the number of forward iterations (Bai, Kolter & Koltun
+so memory does not grow with the number of forward iterations; forward mode solves
+(dF/dx) dx = -(dF/dtheta) dtheta the same way with JVPs (Bai, Kolter & Koltun
 2019, "Deep Equilibrium Models"; Blondel et al. 2022, "Efficient and modular
 implicit differentiation").  A fixed point x* = f(x*, theta) is the root of
-F = f - x.  Gradients of these gradients (second order) are not supported.
+F = f - x.  Second-order derivatives through the solve are not supported (the
+adjoint is a numerical solve, recorded as a constant).
 """
 
 from __future__ import annotations
@@ -121,6 +123,41 @@ def _adjoint_vjp(name, F, params, adjoint, tol, max_iter, negative=False):
     return vjp_all
 
 
+def _isolated_jvp(f, primals, tangents):
+    """`jvp` on graph-free values from inside a JVP rule: the rule hides the levels at
+    and above its own (perturbation confusion guard), and this computation touches
+    none of them, so the guard is lifted for it."""
+    from ..core.func import jvp
+    from ..core.state import STATE
+
+    cutoff, STATE.cutoff = STATE.cutoff, 1 << 62
+    try:
+        return jvp(f, primals, tangents)[1]
+    finally:
+        STATE.cutoff = cutoff
+
+
+def _ift_jvp(F, params, tol, max_iter):
+    """jvp_all for the node x*(params): dx = -(dF/dx)^{-1} (dF/dparams) dparams (GMRES)."""
+
+    def jvp_all(tangents, ans):
+        xs = _wrap(ans.data.copy())
+        ps = [_wrap(p.data) for p in params]
+        ts = [_wrap(np.zeros_like(p.data)) if t is None else _wrap(t.data) for t, p in
+              zip(tangents, params)]  # fmt: skip
+        with no_grad():
+            r = _isolated_jvp(lambda *qs: F(xs, *qs), ps, ts)
+
+            def jx(v: np.ndarray) -> np.ndarray:
+                u = _wrap(v.reshape(xs.shape).astype(xs.dtype))
+                return _isolated_jvp(lambda z: F(z, *ps), (xs,), (u,)).data.reshape(-1)
+
+            v = gmres(jx, -r.data.reshape(-1).astype(np.float64), tol, max_iter)
+        return _wrap(v.reshape(ans.shape).astype(ans.dtype))
+
+    return jvp_all
+
+
 def implicit_root(
     F: Callable[..., Tensor],
     x0: Tensor,
@@ -146,7 +183,8 @@ def implicit_root(
     if not isinstance(x, Tensor) or x.shape != x0.shape:
         raise ValueError(f"implicit_root: the solver must return a tensor of shape {x0.shape}")
     vjp_all = _adjoint_vjp("implicit_root", F, params, adjoint, tol, max_iter)
-    return _node("implicit_root", params, x.data, vjp_all, None)
+    jvp_all = _ift_jvp(F, params, tol, max_iter)
+    return _node("implicit_root", params, x.data, vjp_all, jvp_all)
 
 
 def _newton(G: Callable[[Tensor], Tensor], x0: Tensor, iters: int = 50) -> Tensor:
@@ -194,7 +232,7 @@ def fixed_point(
         return f(z, *ps) - z
 
     vjp_all = _adjoint_vjp("fixed_point", F, params, adjoint, tol, max_iter, negative=True)
-    return _node("fixed_point", params, x.data, vjp_all, None)
+    return _node("fixed_point", params, x.data, vjp_all, _ift_jvp(F, params, tol, max_iter))
 
 
 def _iterate(g: Callable[[Tensor], Tensor], x: Tensor, tol: float, max_iter: int) -> Tensor:
