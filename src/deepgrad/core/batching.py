@@ -80,52 +80,54 @@ class LogicalArray(_mixins.NDArrayOperatorsMixin):
     back into a batched tensor.  Anything else raises `VmapError`.
     """
 
-    __slots__ = ("_bt",)
+    # it holds the physical value and the level, not the batched tensor: no reference
+    # cycle, so a batch's memory is freed by reference counting as soon as it is unused
+    __slots__ = ("_level", "_phys")
     __array_priority__ = 2000
 
-    def __init__(self, bt: BatchedTensor) -> None:
-        self._bt = bt
+    def __init__(self, phys: Tensor, level: int) -> None:
+        self._phys = phys
+        self._level = level
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self._bt._lshape
+        return tuple(self._phys.shape[1:])
 
     @property
     def dtype(self) -> np.dtype:
-        return self._bt._bval.data.dtype
+        return self._phys.data.dtype
 
     @property
     def ndim(self) -> int:
-        return len(self._bt._lshape)
+        return len(self._phys.shape) - 1
 
     @property
     def size(self) -> int:
-        return int(np.prod(self._bt._lshape, dtype=np.int64))
+        return int(np.prod(self.shape, dtype=np.int64))
 
     def _deepgrad_wrap(self) -> BatchedTensor:
-        return self._bt
+        return _make(self._phys, self._level)
 
     def astype(self, dtype, copy: bool = True) -> LogicalArray:
-        phys = self._bt._bval.data.astype(dtype)
-        return _make(_wrap(phys), self._bt._blevel).data
+        return LogicalArray(_wrap(self._phys.data.astype(dtype)), self._level)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method != "__call__" or "out" in kwargs:
             raise _raw_error(f"numpy.{ufunc.__name__}.{method}")
-        level = max(x._bt._blevel for x in inputs if isinstance(x, LogicalArray))
+        level = max(x._level for x in inputs if isinstance(x, LogicalArray))
         nd = max(np.ndim(x) if not isinstance(x, LogicalArray) else x.ndim for x in inputs)
         args = []
         for x in inputs:
-            if isinstance(x, LogicalArray) and x._bt._blevel == level:
-                p = x._bt._bval.data
+            if isinstance(x, LogicalArray) and x._level == level:
+                p = x._phys.data
                 lnd = x.ndim
                 args.append(p.reshape(p.shape[:1] + (1,) * (nd - lnd) + p.shape[1:]))
             else:
                 args.append(x)
         out = ufunc(*args, **kwargs)
         if isinstance(out, tuple):
-            return tuple(_make(_wrap(o), level).data for o in out)
-        return _make(_wrap(out), level).data
+            return tuple(LogicalArray(_wrap(o), level) for o in out)
+        return LogicalArray(_wrap(out), level)
 
     def __array_function__(self, func, types, args, kwargs):
         name = func.__name__
@@ -228,7 +230,7 @@ def _make(phys: Tensor, level: int) -> BatchedTensor:
     b._bval = phys
     b._blevel = level
     b._lshape = tuple(phys.shape[1:])
-    b.data = LogicalArray(b)
+    b.data = LogicalArray(phys, level)
     b.grad = None
     b._prim = None
     b._inputs = None
@@ -243,8 +245,8 @@ def batched_apply(prim, inputs, params):
         if type(x) is BatchedTensor and x._blevel > level:
             level = x._blevel
     for v in params.values():
-        if isinstance(v, LogicalArray) and v._bt._blevel > level:
-            level = v._bt._blevel
+        if isinstance(v, LogicalArray) and v._level > level:
+            level = v._level
     if not level:
         return _prim_mod._apply(prim, inputs, params)
     size = _size_of(level)

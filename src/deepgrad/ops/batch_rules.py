@@ -181,10 +181,8 @@ def _scatter_add(xs, batched, nb, /, dim, index):
 
 
 def _where(xs, batched, nb, /, cond):
-    if isinstance(cond, LogicalArray):
-        bt = cond._bt
-        if bt._blevel == dispatch_level():
-            cond = bt._bval.data
+    if isinstance(cond, LogicalArray) and cond._level == dispatch_level():
+        cond = cond._phys.data
     return _p("where", *_all(xs, batched, nb), cond=cond)
 
 
