@@ -106,6 +106,14 @@ def test_batched_masks_and_casts_inside_rules_stay_per_sample():
     np.testing.assert_allclose(g.data, (xs.data > 0.3).astype(float))
 
 
+def test_where_with_a_batched_condition():
+    xs = _t(4, 3)
+    got = dg.vmap(lambda x: dg.where(x > 0, x, 0.1 * x))(xs)
+    np.testing.assert_allclose(got.data, np.where(xs.data > 0, xs.data, 0.1 * xs.data))
+    g = dg.vmap(dg.grad(lambda x: dg.where(x > 0, x, 0.1 * x).sum()))(xs)
+    np.testing.assert_allclose(g.data, np.where(xs.data > 0, 1.0, 0.1))
+
+
 def test_randomness_modes():
     xs = dg.zeros(4, 3)
     with pytest.raises(dg.func.VmapError, match="randomness='error'"):
