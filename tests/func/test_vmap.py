@@ -175,3 +175,17 @@ def test_per_sample_cross_entropy_with_one_hot_targets():
         one = func.grad(loss)(params, xs[i], onehot[i])
         for k in params:
             np.testing.assert_allclose(per[k].data[i], one[k].data, rtol=1e-10, atol=1e-13)
+
+
+def test_deeper_compositions_equal_loops():
+    w, xs = _t(3), _t(2, 4, 3)
+
+    def f(w, x):
+        return dg.tanh((w * x).sum()) ** 2
+
+    got = dg.vmap(dg.vmap(dg.grad(f), in_dims=(None, 0)), in_dims=(None, 0))(w, xs)
+    want = [[dg.grad(f)(w, xs[i][j]).data for j in range(4)] for i in range(2)]
+    np.testing.assert_allclose(got.data, np.array(want), atol=1e-12)
+    outer = dg.grad(lambda w: dg.vmap(dg.grad(f), in_dims=(None, 0))(w, xs[0]).sum())(w)
+    loop = sum(dg.grad(lambda w, j=j: dg.grad(f)(w, xs[0][j]).sum())(w).data for j in range(4))
+    np.testing.assert_allclose(outer.data, loop, atol=1e-12)
