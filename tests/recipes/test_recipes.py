@@ -25,7 +25,7 @@ PLOTS = {
     "mnist-mlp": ["learning_curves.png", "first_layer_weights.png"],
     "mnist-lenet": ["learning_curves.png", "filters.png", "saliency.png"],
     "mnist-transfer": ["transfer_curves.png"],
-    "meta-lr": ["schedules.png", "meta_curve.png"],
+    "meta-lr": ["schedules.png", "meta_curve.png", "per_layer_rates.png"],
 }  # fmt: skip
 
 
