@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "deepgrad"
-ORDER = ["core", "ops", "nn", "optim", "data", "train", "rl", "models", "recipes", "cli"]
+ORDER = ["core", "ops", "autograd", "nn", "func", "optim", "data", "utils", "train", "rl", "models",
+         "recipes", "cli"]  # fmt: skip
 # Modules at the package root and where they sit in the stack.
 ROOT_LEVEL = {
     "fileio": "core",

@@ -9,17 +9,21 @@ dg.grad(dg.grad(dg.sin))(x[0])  # -sin(1)
 from __future__ import annotations
 
 from . import (
+    autograd,  # grad, backward, Function, custom_vjp, custom_jvp
     data,
+    func,  # torch.func's transforms: vmap, grad, jacrev, functional_call, ...
     models,
     nn,
     ops,  # registers every primitive and the Tensor operators
     optim,
     train,
+    utils,  # utils.checkpoint (recomputation)
 )
+from .autograd import Function, custom_jvp, custom_vjp
 from .core import *
-from .core import autodiff as autograd
-from .core import func
+from .func import fixed_point, implicit_root
 from .ops import *
+from .utils.checkpoint import checkpoint
 
 __version__ = "0.1.0"
 float32 = "float32"

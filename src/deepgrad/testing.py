@@ -181,8 +181,12 @@ def gradgradcheck(
     rtol: float = 1e-3,
     raise_exception: bool = True,
     seed: int = 0,
+    check_forward: bool = True,
 ) -> bool:
-    """Second order: gradcheck of x -> J_f(x)^T u (the VJP itself), with a fixed random u."""
+    """Second order: gradcheck of x -> J_f(x)^T u (the VJP itself), with a fixed random u.
+
+    `check_forward=False` skips forward-over-reverse (for functions without a JVP rule,
+    such as a custom_vjp)."""
     inputs = _check_inputs(inputs)
     rng = np.random.default_rng(seed)
     diff = [i for i, x in enumerate(inputs) if x.requires_grad]
@@ -203,7 +207,7 @@ def gradgradcheck(
             create_graph=True,
         )
 
-    return gradcheck(first, inputs, eps, atol, rtol, raise_exception, check_forward=True)
+    return gradcheck(first, inputs, eps, atol, rtol, raise_exception, check_forward=check_forward)
 
 
 def check_vjp(

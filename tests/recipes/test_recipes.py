@@ -30,6 +30,7 @@ PLOTS = {
     "segment-shapes": ["miou.png", "segmentations.png"],
     "cartpole-dqn": ["returns.png"],
     "cartpole-a2c": ["returns.png"],
+    "meta-lr": ["schedules.png", "meta_curve.png", "per_layer_rates.png"],
 }  # fmt: skip
 
 

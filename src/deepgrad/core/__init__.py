@@ -37,6 +37,7 @@ from .state import (
     set_grad_enabled,
 )  # fmt: skip
 from .tensor import Tensor
+from .vmap import vmap
 
 __all__ = [
     "REGISTRY",
@@ -82,6 +83,7 @@ __all__ = [
     "uniform",
     "value_and_grad",
     "vjp",
+    "vmap",
     "zeros",
     "zeros_like",
 ]  # fmt: skip

@@ -30,6 +30,14 @@ def _identity_rule(g, ans, x):
 
 def _alias(x: Tensor) -> Tensor:
     """A fresh node standing for `x`: differentiable w.r.t. itself, still linked to `x`."""
+    if STATE.batch:  # inside vmap: alias the full physical batch (core/batching.py)
+        from .batching import batch_alias
+
+        return batch_alias(x, _alias_plain)
+    return _alias_plain(x)
+
+
+def _alias_plain(x: Tensor) -> Tensor:
     from .primitive import REGISTRY, apply
 
     if x.requires_grad and STATE.grad:
@@ -172,6 +180,14 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    if STATE.batch:  # inside vmap: push the full physical tangents (core/batching.py)
+        from .batching import batch_jvp
+
+        return batch_jvp(_jvp_plain, f, primals, tangents, _to_tensor)
+    return _jvp_plain(f, primals, tangents)
+
+
+def _jvp_plain(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     level = STATE.next_level
     STATE.next_level += 1
     STATE.levels.add(level)

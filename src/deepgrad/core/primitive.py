@@ -90,10 +90,13 @@ class Primitive:
     is freed with the node.
     """
 
-    __slots__ = ("doc", "domain", "forward", "jvp", "name", "saves", "vjp")
+    __slots__ = ("batch", "doc", "domain", "forward", "jvp", "name", "saves", "vjp")
 
-    def __init__(self, name, forward, vjp, jvp, domain, saves=False):
+    def __init__(self, name, forward, vjp, jvp, domain, saves=False, batch=None):
         self.saves = saves
+        # vmap's batching rule: batch(xs, batched, size, **params) -> output with the batch
+        # axis first (see core/batching.py); None: vmap loops over the batch
+        self.batch = batch
         self.name = name
         self.forward = forward
         self.vjp = tuple(vjp)
@@ -115,15 +118,21 @@ def primitive(
     jvp: Sequence[Callable | None],
     domain: Domain | None,
     saves: bool = False,
+    batch: Callable | None = None,
 ) -> Callable[[Callable], Primitive]:
-    """Decorator turning a NumPy forward function into a registered `Primitive`."""
+    """Decorator turning a NumPy forward function into a registered `Primitive`.
+
+    `batch` is the optional vmap batching rule, `batch(xs, batched, size, **params)`:
+    `xs[i]` has the batch axis first where `batched[i]`, and the rule returns the
+    output for all `size` samples, batch axis first (see `core/batching.py`).
+    """
 
     def deco(forward: Callable) -> Primitive:
         if name in REGISTRY:
             raise ValueError(f"primitive {name!r} is already registered")
         if len(vjp) != len(jvp):
             raise ValueError(f"primitive {name!r}: {len(vjp)} VJP rules but {len(jvp)} JVP rules")
-        prim = Primitive(name, forward, vjp, jvp, domain, saves)
+        prim = Primitive(name, forward, vjp, jvp, domain, saves, batch)
         REGISTRY[name] = prim
         return prim
 
@@ -162,6 +171,13 @@ def _check_finite(arr: np.ndarray, what: str, prim: Primitive, site: str | None)
 
 def apply(prim: Primitive, *inputs, **params):
     """Run `prim` forward on tensors and record it for reverse and forward mode."""
+    if STATE.batch:  # inside vmap: batched inputs go to the primitive's batching rule
+        return _batched_apply(prim, inputs, params)
+    return _apply(prim, inputs, params)
+
+
+def _apply(prim: Primitive, inputs, params):
+    """apply() on plain (unbatched) tensors."""
     if prim.saves:
         return _apply_saving(prim, inputs, params)
     if len(inputs) == 1:
@@ -233,6 +249,11 @@ def _propagate_tangents(res, prim: Primitive, inputs, params) -> None:
             if res._tangents is None:
                 res._tangents = {}
             res._tangents[level] = total
+
+
+def _batched_apply(prim, inputs, params):
+    """vmap's dispatch (set by core/batching.py)."""
+    raise RuntimeError("deepgrad.core.batching not imported")  # replaced at import time
 
 
 def _wrap(arr):

@@ -17,6 +17,7 @@ class _State:
     __slots__ = (
         "anomaly",
         "anomaly_ctx",
+        "batch",
         "cutoff",
         "default_float",
         "fwd",
@@ -31,6 +32,7 @@ class _State:
         self.levels: set[int] = set()  # active forward-mode levels
         self.cutoff = 1 << 62  # levels >= cutoff are hidden while a JVP rule runs
         self.anomaly = False
+        self.batch = 0  # number of running vmaps: `apply` dispatches to batching rules
         self.anomaly_ctx: tuple[str, str | None] | None = None  # (op, site) during backward
         self.next_level = 1
         self.default_float = np.dtype(np.float32)

@@ -210,6 +210,9 @@ _backward_fn = None
 def _wrap(arr) -> Tensor:
     """Build a tensor from a fresh forward result without the checks of `__init__`."""
     if type(arr) is not np.ndarray:
+        batched = getattr(arr, "_deepgrad_wrap", None)  # a batched tensor's data, in vmap
+        if batched is not None:
+            return batched()
         arr = np.asarray(arr)
     t = object.__new__(Tensor)
     t.data = arr

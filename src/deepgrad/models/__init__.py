@@ -9,6 +9,7 @@ Every constructor takes `num_classes` and `in_channels`:
 
 from . import interpret, transfer
 from .densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet121, densenet_bc
+from .hypernet import HyperMLP
 from .inception import (
     BasicConv2d,
     GoogLeNet,
@@ -54,6 +55,7 @@ __all__ = [
     "DenseNet",
     "FCN8s",
     "GoogLeNet",
+    "HyperMLP",
     "InceptionModule",
     "LeNet5",
     "MiniXception",

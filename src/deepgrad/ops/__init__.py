@@ -160,4 +160,17 @@ def _like(o, s):
 _install()
 FUNCTIONS["stack"] = stack
 # Families that build on the basic ops above (and register more primitives).
-from . import conv, linalg_decomp, linalg_spectral, nnops, pool, resample, roi, segment
+from . import (
+    batch_rules,
+    batched_linear,
+    conv,
+    linalg_decomp,
+    linalg_spectral,
+    nnops,
+    pool,
+    resample,
+    roi,
+    segment,
+)
+
+batch_rules.register()  # vmap's batching rules, now that every family has registered

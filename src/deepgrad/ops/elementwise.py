@@ -442,7 +442,8 @@ def minimum(a, b) -> Tensor:
 
 def where(cond, a, b) -> Tensor:
     """Elements of `a` where `cond` holds, else of `b` (broadcasting all three)."""
-    c = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
+    c = cond.data if isinstance(cond, Tensor) else cond
+    c = c if getattr(c, "dtype", None) == bool else np.asarray(c, dtype=bool)  # (vmap: no copy)
     a, b = coerce_pair(a, b)
     a, b = prepare("where", a, b)
     shape = np.broadcast_shapes(a.shape, b.shape, c.shape)

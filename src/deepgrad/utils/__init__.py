@@ -1,5 +1,8 @@
-"""PyTorch's `torch.utils` paths: `deepgrad.utils.data` is `deepgrad.data` under that name."""
+"""Utilities under PyTorch's paths: `deepgrad.utils.data` (`deepgrad.data` under that name) and
+`deepgrad.utils.checkpoint.checkpoint` (recomputation)."""
 
-from . import data
+from __future__ import annotations
 
-__all__ = ["data"]
+from . import checkpoint, data
+
+__all__ = ["checkpoint", "data"]
