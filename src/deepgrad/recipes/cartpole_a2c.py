@@ -17,12 +17,13 @@ from ._rl import experiment, run_cartpole
 
 NAME = "cartpole-a2c"
 DESCRIPTION = "advantage actor-critic (8 envs, 16-step returns) on CartPole-v0: return curves"
-QUICK = {"steps": 2000}
+QUICK = {"steps": 2000, "eval_every": 1000}
 
 
 def default_config() -> dict[str, Any]:
     return {"steps": 150000, "lr": 0.003, "hidden": 64, "gamma": 0.99, "n_envs": 8,
-            "n_steps": 16, "entropy_coef": 0.0, "value_coef": 0.5, "seed": 0}  # fmt: skip
+            "n_steps": 16, "entropy_coef": 0.0, "value_coef": 0.5, "eval_every": 25000,
+            "seed": 0}  # fmt: skip
 
 
 def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str, Any]:
@@ -32,4 +33,4 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                 value_coef=config["value_coef"], seed=config["seed"])  # fmt: skip
     envs = [CartPole(max_episode_steps=200) for _ in range(config["n_envs"])]
     return run_cartpole(exp, "A2C", agent,
-                        lambda cb: agent.learn(envs, config["steps"], cb), config)  # fmt: skip
+                        lambda until, cb: agent.learn(envs, until, cb), config)  # fmt: skip
