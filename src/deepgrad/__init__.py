@@ -12,6 +12,7 @@ from . import (
     data,
     models,
     nn,
+    onnx,  # export; needs the optional onnx extra only when called
     ops,  # registers every primitive and the Tensor operators
     optim,
     train,
