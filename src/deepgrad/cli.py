@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gradcheck", help="finite-difference check of every primitive and layer")
     p.add_argument("--quick", action="store_true", help="one case per primitive and layer")
     p.add_argument("--only", metavar="NAME", help="only names containing NAME")
+    p = sub.add_parser("export", help="write a trained run's model as an ONNX file")
+    p.add_argument("run_dir")
+    p.add_argument("output", metavar="MODEL.onnx")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
     return parser
 
 
@@ -271,11 +275,20 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from deepgrad.recipes._export import export_run
+
+    path = export_run(args.run_dir, args.output, args.opset)
+    print(f"wrote {path}")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "list": cmd_list,
     "doctor": cmd_doctor, "search": cmd_search, "lr-find": cmd_lr_find,
     "gradcheck": cmd_gradcheck,
 }  # fmt: skip
+COMMANDS["export"] = cmd_export
 
 
 def _fail(message: str) -> int:
