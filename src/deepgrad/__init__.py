@@ -20,6 +20,7 @@ from . import (
 from .core import *
 from .core import autodiff as autograd
 from .core import func
+from .io import load_torch_state_dict, save_torch_state_dict
 from .ops import *
 
 __version__ = "0.1.0"
