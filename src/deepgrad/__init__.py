@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import (
     data,
+    distributed,  # data-parallel training on MPI; mpi4py is imported by init() only
     models,
     nn,
     onnx,  # export; needs the optional onnx extra only when called

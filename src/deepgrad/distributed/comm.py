@@ -1,0 +1,121 @@
+"""The process group: MPI through mpi4py, initialised once by `init()`.
+
+Before `init()` (or without MPI) the world is this one process: `rank() == 0`,
+`world_size() == 1` and every collective is the identity, so code written for
+N ranks runs unchanged in one.  mpi4py is imported by `init()` only, never when
+deepgrad is imported.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+_COMM: Any = None  # mpi4py's COMM_WORLD once init() ran
+
+
+def init() -> int:
+    """Join the MPI job this process was started in (`mpiexec -n N ...`); return the rank.
+
+    Installs an exception hook so that an uncaught error on any rank prints
+    `deepgrad.distributed: rank R failed: ...` and aborts the whole job (MPI_Abort),
+    instead of leaving the other ranks waiting in a collective forever.
+    """
+    global _COMM
+    if _COMM is not None:
+        return _COMM.Get_rank()
+    try:
+        from mpi4py import MPI
+    except ImportError as e:
+        raise ImportError(
+            "deepgrad.distributed.init: needs mpi4py and an MPI: pip install 'deepgrad[mpi]'"
+        ) from e
+    _COMM = MPI.COMM_WORLD
+    sys.excepthook = _abort_on_error
+    return _COMM.Get_rank()
+
+
+def _abort_on_error(exc_type, exc, tb) -> None:
+    """Report the failing rank and end every rank of the job with a non-zero status."""
+    r = rank()
+    lines = "".join(traceback.format_exception(exc_type, exc, tb))
+    sys.stderr.write(f"deepgrad.distributed: rank {r} failed: {exc_type.__name__}: {exc}\n{lines}")
+    sys.stderr.flush()
+    if _COMM is not None and world_size() > 1:
+        _COMM.Abort(1)
+    sys.exit(1)
+
+
+def is_initialized() -> bool:
+    """True once `init()` joined an MPI job."""
+    return _COMM is not None
+
+
+def rank() -> int:
+    """This process's rank in [0, world_size()); 0 before `init()`."""
+    return 0 if _COMM is None else _COMM.Get_rank()
+
+
+def world_size() -> int:
+    """The number of processes in the job; 1 before `init()`."""
+    return 1 if _COMM is None else _COMM.Get_size()
+
+
+def is_main() -> bool:
+    """True on rank 0, the rank that logs and writes checkpoints."""
+    return rank() == 0
+
+
+def barrier() -> None:
+    """Wait until every rank reaches this call."""
+    if _COMM is not None:
+        _COMM.Barrier()
+
+
+def all_reduce_array(buf: np.ndarray, op: str = "sum") -> np.ndarray:
+    """Reduce a contiguous NumPy array across ranks in place ("sum", "mean", "max" or "min")."""
+    if op not in ("sum", "mean", "max", "min"):
+        raise ValueError(f"all_reduce: op must be 'sum', 'mean', 'max' or 'min', got {op!r}")
+    if not buf.flags.c_contiguous:
+        raise ValueError("all_reduce: the buffer must be C-contiguous")
+    if _COMM is None or world_size() == 1:
+        return buf
+    from mpi4py import MPI
+
+    mpi_op = {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}[op]
+    _COMM.Allreduce(MPI.IN_PLACE, buf, op=mpi_op)
+    if op == "mean":
+        buf /= world_size()
+    return buf
+
+
+def broadcast_array(buf: np.ndarray, root: int = 0) -> np.ndarray:
+    """Overwrite `buf` (contiguous) on every rank with rank `root`'s copy."""
+    if _COMM is not None and world_size() > 1:
+        _COMM.Bcast(buf, root=root)
+    return buf
+
+
+def broadcast_object(obj: Any, root: int = 0) -> Any:
+    """Rank `root`'s Python object (JSON-like values) on every rank."""
+    if _COMM is None or world_size() == 1:
+        return obj
+    return _COMM.bcast(obj, root=root)
+
+
+def broadcast_parameters(module_or_tensors: Any, root: int = 0) -> None:
+    """Give every rank rank `root`'s parameters and buffers (in place), as at the start of
+    data-parallel training, so all replicas start equal."""
+    if hasattr(module_or_tensors, "_state_tensors"):
+        tensors: Iterable[Any] = module_or_tensors._state_tensors().values()
+    else:
+        tensors = module_or_tensors
+    for t in tensors:
+        arr = t.data
+        if not arr.flags.c_contiguous:
+            t.data = arr = np.ascontiguousarray(arr)
+        broadcast_array(arr, root)

@@ -1,0 +1,101 @@
+"""Run under `mpiexec -n N python mpi_worker.py SCENARIO OUT_DIR` by test_mpi.py.
+
+Each scenario asserts on every rank; a failed assertion aborts the whole job
+through deepgrad.distributed's exception hook (non-zero exit status).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import deepgrad as dg
+import deepgrad.distributed as dist
+from deepgrad import nn
+from deepgrad.data import TensorDataset
+
+
+def _data(n: int = 24, d: int = 5, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)), rng.integers(0, 3, n)
+
+
+def _model(sync_bn: bool) -> nn.Module:
+    dg.manual_seed(0)
+    norm = dist.SyncBatchNorm(6) if sync_bn else nn.BatchNorm1d(6)
+    return nn.Sequential(nn.Linear(5, 6), norm, nn.Tanh(), nn.Linear(6, 3)).to(dtype=np.float64)
+
+
+def _grads(model) -> list[np.ndarray]:
+    return [p.grad.data.copy() for p in model.parameters()]
+
+
+def _global_batch(n: int, loader, per_rank: int, epoch: int) -> np.ndarray:
+    """The global batch: every rank's first batch of `epoch`, from the shared permutation."""
+    world = dist.world_size()
+    shards = [dist.DistributedSampler(n, world, r, True, loader.seed).indices(epoch)
+              for r in range(world)]  # fmt: skip
+    return np.concatenate([s[:per_rank] for s in shards])
+
+
+def _check_step(model, ref, X, y, loader, per_rank: int, epoch: int) -> None:
+    dist.broadcast_parameters(model)
+    ref.load_state_dict(model.state_dict())
+    loader.set_epoch(epoch)
+    xb, yb = next(iter(loader))
+    nn.functional.cross_entropy(model(xb), yb).backward()
+    dist.all_reduce_gradients(model.parameters(), bucket_bytes=200)  # several buckets
+    idx = _global_batch(len(X), loader, per_rank, epoch)
+    nn.functional.cross_entropy(ref(dg.tensor(X[idx])), dg.tensor(y[idx])).backward()
+    for g, w in zip(_grads(model), _grads(ref)):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)
+
+
+def scenario_grad(out: Path) -> None:
+    """Averaged gradient == the single-process gradient of the global batch (float64), for
+    an MLP and for one with SyncBatchNorm (whose statistics span the global batch)."""
+    X, y = _data()
+    per_rank = 3
+    loader = dist.DistributedDataLoader(TensorDataset(X, y), batch_size=per_rank, shuffle=True,
+                                        seed=7)  # fmt: skip
+    dg.manual_seed(1)
+    plain = [nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 3)).to(dtype=np.float64)
+             for _ in range(2)]  # fmt: skip
+    _check_step(plain[0], plain[1], X, y, loader, per_rank, 0)
+    _check_step(_model(True), _model(False), X, y, loader, per_rank, 1)
+    if dist.is_main():
+        (out / "grad.ok").write_text("ok")
+
+
+def scenario_steps(out: Path) -> None:
+    """100 steps of fit(distributed=True): parameters equal on every rank, written per rank."""
+    X, y = _data(40)
+    dg.manual_seed(100 + dist.rank())  # different inits: broadcast_parameters must fix them
+    model = nn.Sequential(nn.Linear(5, 8), dist.SyncBatchNorm(8), nn.ReLU(), nn.Linear(8, 3))
+    opt = dg.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loader = dist.DistributedDataLoader(TensorDataset(X.astype(np.float32), y), batch_size=2,
+                                        shuffle=True, seed=3)  # fmt: skip
+    hist = dg.train.fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=100, max_steps=100,
+                        verbose=0, distributed=True)  # fmt: skip
+    assert hist.records, "no epoch recorded"
+    state = model.state_dict()
+    np.savez(out / f"params_rank{dist.rank()}.npz", **state)
+
+
+def scenario_fail(out: Path) -> None:
+    """Rank 1 fails while the others wait in a collective: the job must end, naming rank 1."""
+    dist.barrier()
+    if dist.rank() == 1:
+        raise RuntimeError("boom on purpose")
+    buf = np.ones(3)
+    dist.all_reduce_array(buf)  # never completes: rank 1 is gone
+    time.sleep(60)
+
+
+if __name__ == "__main__":
+    dist.init()
+    name, out = sys.argv[1], Path(sys.argv[2])
+    {"grad": scenario_grad, "steps": scenario_steps, "fail": scenario_fail}[name](out)
