@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (default: runs/RECIPE)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the ranks of mpiexec -n N (batch size per rank)")  # fmt: skip
     p = sub.add_parser("eval", help="evaluate a trained run on a split")
     p.add_argument("run_dir")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
@@ -141,17 +143,28 @@ def cmd_train(args: argparse.Namespace) -> int:
         recipe = _recipe(args.recipe)
         config = _config(recipe, args)
         out = Path(args.out or Path("runs") / recipe.name)
-    return _run_training(recipe, config, out, bool(args.resume), 0 if args.quiet else 1)
+    verbose = 0 if args.quiet else 1
+    if args.distributed:
+        from deepgrad.recipes._distributed import guarded, scratch_unless_main, start
+
+        if not recipe.trainable:
+            raise CLIError(f"--distributed trains a training recipe; {recipe.name} is an experiment")
+        start()
+        out = scratch_unless_main(out)
+        return guarded(lambda: _run_training(recipe, config, out, bool(args.resume), verbose, True))
+    return _run_training(recipe, config, out, bool(args.resume), verbose)
 
 
-def _run_training(recipe: Any, config: dict, out: Path, resume: bool, verbose: int) -> int:
+def _run_training(recipe: Any, config: dict, out: Path, resume: bool, verbose: int,
+                  distributed: bool = False) -> int:  # fmt: skip
     from deepgrad.recipes._runner import Interrupted, check_writable, train_recipe
 
     check_writable(out)
     print(f"{PROG}: {'resuming' if resume else 'training'} {recipe.name} -> {out}", flush=True)
     try:
         if recipe.trainable:
-            summary = train_recipe(recipe, config, out, resume=resume, verbose=verbose)
+            summary = train_recipe(recipe, config, out, resume=resume, verbose=verbose,
+                                   distributed=distributed)  # fmt: skip
         else:
             if resume:
                 raise CLIError(f"{recipe.name} is an experiment; it cannot be resumed")

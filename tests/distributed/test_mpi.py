@@ -21,14 +21,24 @@ MPIEXEC = str(_LOCAL) if _LOCAL.exists() else shutil.which("mpiexec")
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec on PATH or beside python")
 
 
-def mpirun(n: int, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """`mpiexec -n N python mpi_worker.py ARGS` (MPICH runs more ranks than cores as is)."""
+def _launch(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """Run `cmd`; a job still running after `timeout` s is reported as status -9 with its
+    output so far (a hang then fails the test with the ranks' messages, not a bare timeout)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     src = str(HERE.parents[1] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [MPIEXEC, "-n", str(n), sys.executable, str(WORKER), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
-                          check=False)  # fmt: skip
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
+                              check=False)  # fmt: skip
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else e.stdout or ""
+        err = e.stderr.decode() if isinstance(e.stderr, bytes) else e.stderr or ""
+        return subprocess.CompletedProcess(cmd, -9, out, f"TIMEOUT after {timeout} s\n{err}")
+
+
+def mpirun(n: int, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`mpiexec -n N python mpi_worker.py ARGS` (MPICH runs more ranks than cores as is)."""
+    return _launch([MPIEXEC, "-n", str(n), sys.executable, str(WORKER), *args], timeout)
 
 
 @pytest.mark.parametrize("n", [2, 4])
@@ -57,3 +67,16 @@ def test_a_failing_rank_ends_the_job_naming_it(tmp_path):
     assert proc.returncode != 0
     assert elapsed < 30, f"the job took {elapsed:.1f} s to end"
     assert "deepgrad.distributed: rank 1 failed: RuntimeError: boom on purpose" in proc.stderr
+
+
+def test_cli_train_distributed_writes_one_run_folder(tmp_path):
+    out = tmp_path / "spiral"
+    cmd = [MPIEXEC, "-n", "2", sys.executable, "-m", "deepgrad", "train", "spiral", "--quick",
+           "--epochs", "3", "--out", str(out), "--distributed"]  # fmt: skip
+    proc = _launch(cmd, 120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("deepgrad: training spiral") == 1  # rank 0 reports alone
+    assert proc.stdout.count("epoch 3/3") == 1
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+    assert (out / "checkpoint" / "last").exists()

@@ -14,6 +14,7 @@ identity.
 
 from ..train.fit import register_distributed
 from .comm import (
+    abort,
     all_reduce_array,
     barrier,
     broadcast_array,
@@ -39,6 +40,7 @@ __all__ = [
     "GradientReducer",
     "MPIStrategy",
     "SyncBatchNorm",
+    "abort",
     "all_reduce",
     "all_reduce_array",
     "all_reduce_gradients",

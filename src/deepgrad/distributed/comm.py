@@ -41,13 +41,18 @@ def init() -> int:
 
 def _abort_on_error(exc_type, exc, tb) -> None:
     """Report the failing rank and end every rank of the job with a non-zero status."""
-    r = rank()
     lines = "".join(traceback.format_exception(exc_type, exc, tb))
-    sys.stderr.write(f"deepgrad.distributed: rank {r} failed: {exc_type.__name__}: {exc}\n{lines}")
+    abort(f"{exc_type.__name__}: {exc}\n{lines}")
+
+
+def abort(message: str, code: int = 1) -> None:
+    """Print `deepgrad.distributed: rank R failed: MESSAGE` and end the whole job (MPI_Abort),
+    so no other rank waits forever in a collective this one will never join."""
+    sys.stderr.write(f"deepgrad.distributed: rank {rank()} failed: {message.rstrip()}\n")
     sys.stderr.flush()
     if _COMM is not None and world_size() > 1:
-        _COMM.Abort(1)
-    sys.exit(1)
+        _COMM.Abort(code)
+    sys.exit(code)
 
 
 def is_initialized() -> bool:

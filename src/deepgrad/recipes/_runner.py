@@ -124,14 +124,22 @@ def build(recipe: Recipe, config: dict[str, Any]) -> tuple[Setup, np.random.Gene
     return recipe.module.build(config, rng), rng
 
 
-def loaders(setup: Setup, config: dict[str, Any]) -> tuple[Any, Any]:
+def loaders(setup: Setup, config: dict[str, Any], distributed: bool = False) -> tuple[Any, Any]:
     seed, bs = int(config.get("seed", 0)), int(config["batch_size"])
-    train = loader(setup.train, bs, seed, shuffle=True, transform=setup.transform)
+    if distributed:  # batch_size per rank; validation: the whole split on every rank
+        from deepgrad.data import TensorDataset
+        from deepgrad.distributed import DistributedDataLoader
+
+        train = DistributedDataLoader(TensorDataset(*setup.train), bs, shuffle=True, seed=seed,
+                                      transform=setup.transform)  # fmt: skip
+    else:
+        train = loader(setup.train, bs, seed, shuffle=True, transform=setup.transform)
     val = None if setup.val is None else loader(setup.val, max(bs, 256), seed, shuffle=False)
     return train, val
 
 
-def _trainer(setup: Setup, config: dict[str, Any], out: Path, rng, verbose: int):
+def _trainer(setup: Setup, config: dict[str, Any], out: Path, rng, verbose: int,
+             distributed: bool = False):  # fmt: skip
     stopper = _StopOnSignal()
     doctor = Doctor(num_classes=setup.num_classes)
     callbacks = [JSONLinesLogger(out / "metrics.jsonl"), CSVLogger(out / "metrics.csv"), doctor,
@@ -140,15 +148,23 @@ def _trainer(setup: Setup, config: dict[str, Any], out: Path, rng, verbose: int)
         setup.model, setup.loss_fn, setup.optimizer, callbacks=callbacks,
         metrics=list(setup.metrics), scheduler=setup.scheduler, checkpoint_dir=None,
         verbose=verbose, seed=int(config.get("seed", 0)), generator=rng, config=config,
+        distributed=distributed,
     )  # fmt: skip
     return trainer, stopper, doctor
 
 
 def train_recipe(
     recipe: Recipe, config: dict[str, Any], out_dir: str | Path, resume: bool = False,
-    verbose: int = 1,
+    verbose: int = 1, distributed: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """Train a training recipe into `out_dir` (continuing its checkpoint when `resume`)."""
+    """Train a training recipe into `out_dir` (continuing its checkpoint when `resume`).
+
+    `distributed`: one of N MPI ranks (`deepgrad.distributed`); rank 0 writes the run
+    folder, the others run the same loop and callbacks writing into a scratch folder."""
+    if distributed:
+        from deepgrad.recipes._distributed import scratch_unless_main
+
+        out_dir = scratch_unless_main(out_dir)
     out = Path(out_dir)
     check_writable(out)
     config = {**config, "recipe": recipe.name}
@@ -157,8 +173,8 @@ def train_recipe(
         raise RecipeError(f"cannot resume {out}: it has no checkpoint ({last} is missing)")
     write_json(out / "config.json", config)
     setup, rng = build(recipe, config)
-    train_loader, val_loader = loaders(setup, config)
-    trainer, stopper, doctor = _trainer(setup, config, out, rng, verbose)
+    train_loader, val_loader = loaders(setup, config, distributed)
+    trainer, stopper, doctor = _trainer(setup, config, out, rng, verbose, distributed)
     start = time.perf_counter()
     try:
         with _sigint_sets(stopper):
