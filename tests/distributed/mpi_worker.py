@@ -85,6 +85,32 @@ def scenario_steps(out: Path) -> None:
     np.savez(out / f"params_rank{dist.rank()}.npz", **state)
 
 
+def _resume_run(out: Path, epochs: int, ckpt: Path | None, resume: bool) -> dict:
+    X, y = _data(30)
+    dg.manual_seed(5)
+    model = nn.Sequential(nn.Linear(5, 6), dist.SyncBatchNorm(6), nn.ReLU(), nn.Linear(6, 3))
+    opt = dg.optim.Adam(model.parameters(), lr=0.01)
+    loader = dist.DistributedDataLoader(TensorDataset(X.astype(np.float32), y), batch_size=2,
+                                        shuffle=True, seed=11)  # fmt: skip
+    dg.train.fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=epochs, verbose=0,
+                 checkpoint_dir=ckpt, resume_from=ckpt / "last" if resume else None,
+                 distributed=True)  # fmt: skip
+    return model.state_dict()
+
+
+def scenario_resume(out: Path) -> None:
+    """Stopping after 2 epochs and resuming to 4 gives the uninterrupted run's weights."""
+    straight = _resume_run(out, 4, None, False)
+    ckpt = out / "ckpt"
+    _resume_run(out, 2, ckpt, False)
+    dist.barrier()  # rank 0 wrote the checkpoint every rank resumes from
+    resumed = _resume_run(out, 4, ckpt, True)
+    for k, v in straight.items():
+        np.testing.assert_array_equal(resumed[k], v, err_msg=k)
+    if dist.is_main():
+        (out / "resume.ok").write_text("ok")
+
+
 def scenario_fail(out: Path) -> None:
     """Rank 1 fails while the others wait in a collective: the job must end, naming rank 1."""
     dist.barrier()
@@ -98,4 +124,6 @@ def scenario_fail(out: Path) -> None:
 if __name__ == "__main__":
     dist.init()
     name, out = sys.argv[1], Path(sys.argv[2])
-    {"grad": scenario_grad, "steps": scenario_steps, "fail": scenario_fail}[name](out)
+    scenarios = {"grad": scenario_grad, "steps": scenario_steps, "resume": scenario_resume,
+                 "fail": scenario_fail}  # fmt: skip
+    scenarios[name](out)

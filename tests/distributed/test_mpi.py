@@ -60,6 +60,12 @@ def test_parameters_identical_on_every_rank_after_100_steps(n, tmp_path):
             np.testing.assert_array_equal(states[r][k], states[0][k], err_msg=f"rank {r}: {k}")
 
 
+def test_resumed_distributed_run_is_bitwise_the_uninterrupted_one(tmp_path):
+    proc = mpirun(2, "resume", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "resume.ok").read_text() == "ok"
+
+
 def test_a_failing_rank_ends_the_job_naming_it(tmp_path):
     start = time.monotonic()
     proc = mpirun(2, "fail", str(tmp_path), timeout=60)
