@@ -121,6 +121,8 @@ def broadcast_parameters(module_or_tensors: Any, root: int = 0) -> None:
         tensors = module_or_tensors
     for t in tensors:
         arr = t.data
-        if not arr.flags.c_contiguous:
-            t.data = arr = np.ascontiguousarray(arr)
-        broadcast_array(arr, root)
+        if arr.flags.c_contiguous or arr.flags.f_contiguous:
+            broadcast_array(arr, root)  # in place, keeping the layout (Linear is column-major)
+        else:
+            tmp = broadcast_array(np.ascontiguousarray(arr), root)
+            arr[...] = tmp
