@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="KEY=log:LO:HI, KEY=LO:HI or KEY=A,B,C")  # fmt: skip
     p.add_argument("--kfold", type=int, metavar="K", help="K-fold cross-validation")
     p.add_argument("--monitor", default="val_loss", help="score to sort by (default val_loss)")
+    p.add_argument("--distributed", action="store_true",
+                   help="spread the trials over the ranks of mpiexec -n N")  # fmt: skip
     p.add_argument("--out", help="folder for search.csv/search.md (default runs/search-RECIPE)")
     _add_config_options(p)
     p = sub.add_parser("lr-find", help="the learning-rate range test, with its plot")
@@ -252,7 +254,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     grid = parse_grid(args.grid, defaults) if args.grid else None
     space = parse_space(args.space, defaults) if args.random else None
     out = Path(args.out or Path("runs") / f"search-{recipe.name}")
+    if args.distributed:
+        from deepgrad.recipes._distributed import guarded, start
+
+        start()
+        return guarded(lambda: _print_search(
+            search(recipe, base, grid, space, args.random or 0, args.kfold, out, args.monitor,
+                   distributed=True), out))  # fmt: skip
     results = search(recipe, base, grid, space, args.random or 0, args.kfold, out, args.monitor)
+    return _print_search(results, out)
+
+
+def _print_search(results: Any, out: Path) -> int:
     print(results.to_markdown())
     print(f"\nbest: {results.best_params}\ntable: {out / 'search.csv'}, {out / 'search.md'}")
     return 0

@@ -111,6 +111,28 @@ def scenario_resume(out: Path) -> None:
         (out / "resume.ok").write_text("ok")
 
 
+def scenario_search(out: Path) -> None:
+    """grid_search with map_trials: each trial runs once, on rank i mod N; every rank gets
+    all rows, equal to a local search's."""
+    seen = []
+
+    def fn(p):
+        seen.append(p["a"])
+        return {"score": (p["a"] - 2.0) ** 2, "on_rank": float(dist.rank())}
+
+    grid = {"a": [0.0, 1.0, 2.0, 3.0, 4.0]}
+    res = dg.train.grid_search(fn, grid, executor=dist.map_trials)
+    n = dist.world_size()
+    assert seen == grid["a"][dist.rank() :: n], seen
+    rows = {r["params"]["a"]: r for r in res}
+    for i, a in enumerate(grid["a"]):
+        assert rows[a]["score"] == (a - 2.0) ** 2 and rows[a]["on_rank"] == i % n
+    assert res.best_params == {"a": 2.0}
+    assert dist.broadcast_object({"x": [1, 2]} if dist.is_main() else None) == {"x": [1, 2]}
+    if dist.is_main():
+        (out / "search.ok").write_text("ok")
+
+
 def scenario_fail(out: Path) -> None:
     """Rank 1 fails while the others wait in a collective: the job must end, naming rank 1."""
     dist.barrier()
@@ -125,5 +147,5 @@ if __name__ == "__main__":
     dist.init()
     name, out = sys.argv[1], Path(sys.argv[2])
     scenarios = {"grad": scenario_grad, "steps": scenario_steps, "resume": scenario_resume,
-                 "fail": scenario_fail}  # fmt: skip
+                 "search": scenario_search, "fail": scenario_fail}  # fmt: skip
     scenarios[name](out)

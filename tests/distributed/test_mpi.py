@@ -66,6 +66,13 @@ def test_resumed_distributed_run_is_bitwise_the_uninterrupted_one(tmp_path):
     assert (tmp_path / "resume.ok").read_text() == "ok"
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_search_trials_are_spread_over_ranks(n, tmp_path):
+    proc = mpirun(n, "search", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "search.ok").read_text() == "ok"
+
+
 def test_a_failing_rank_ends_the_job_naming_it(tmp_path):
     start = time.monotonic()
     proc = mpirun(2, "fail", str(tmp_path), timeout=60)
@@ -86,3 +93,14 @@ def test_cli_train_distributed_writes_one_run_folder(tmp_path):
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 3
     assert (out / "checkpoint" / "last").exists()
+
+
+def test_cli_search_distributed(tmp_path):
+    out = tmp_path / "search"
+    cmd = [MPIEXEC, "-n", "2", sys.executable, "-m", "deepgrad", "search", "spiral", "--quick",
+           "--epochs", "2", "--grid", "lr=0.01,0.1,0.3", "--out", str(out), "--distributed"]  # fmt: skip
+    proc = _launch(cmd, 120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("best:") == 1  # rank 0 reports alone
+    rows = (out / "search.csv").read_text().splitlines()
+    assert len(rows) == 4  # header and three trials

@@ -16,6 +16,7 @@ from ..train.fit import register_distributed
 from .comm import (
     abort,
     all_reduce_array,
+    allgather_object,
     barrier,
     broadcast_array,
     broadcast_object,
@@ -23,6 +24,7 @@ from .comm import (
     init,
     is_initialized,
     is_main,
+    map_trials,
     rank,
     world_size,
 )
@@ -44,6 +46,7 @@ __all__ = [
     "all_reduce",
     "all_reduce_array",
     "all_reduce_gradients",
+    "allgather_object",
     "barrier",
     "broadcast_array",
     "broadcast_object",
@@ -51,6 +54,7 @@ __all__ = [
     "init",
     "is_initialized",
     "is_main",
+    "map_trials",
     "rank",
     "world_size",
 ]

@@ -8,9 +8,11 @@ deepgrad is imported.
 
 from __future__ import annotations
 
+import itertools
+import json
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -105,11 +107,44 @@ def broadcast_array(buf: np.ndarray, root: int = 0) -> np.ndarray:
     return buf
 
 
+def _json_bytes(obj: Any) -> np.ndarray:
+    text = json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+    return np.frombuffer(text.encode(), dtype=np.uint8)
+
+
 def broadcast_object(obj: Any, root: int = 0) -> Any:
-    """Rank `root`'s Python object (JSON-like values) on every rank."""
+    """Rank `root`'s JSON-able object on every rank (sent as JSON text, never pickled)."""
     if _COMM is None or world_size() == 1:
         return obj
-    return _COMM.bcast(obj, root=root)
+    data = _json_bytes(obj) if rank() == root else np.empty(0, np.uint8)
+    n = broadcast_array(np.array([data.size], np.int64), root)
+    buf = data.copy() if rank() == root else np.empty(int(n[0]), np.uint8)
+    broadcast_array(buf, root)
+    return json.loads(buf.tobytes().decode())
+
+
+def allgather_object(obj: Any) -> list[Any]:
+    """Every rank's JSON-able object, in rank order, on every rank (JSON text, no pickle)."""
+    if _COMM is None or world_size() == 1:
+        return [obj]
+    data = _json_bytes(obj)
+    sizes = np.empty(world_size(), np.int64)
+    _COMM.Allgather(np.array([data.size], np.int64), sizes)
+    buf = np.empty(int(sizes.sum()), np.uint8)
+    _COMM.Allgatherv(data, [buf, sizes.tolist()])
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    return [json.loads(buf[a:b].tobytes().decode()) for a, b in itertools.pairwise(offsets)]
+
+
+def map_trials(run: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """`[run(item) for item in items]`, item i computed on rank i mod world_size and the
+    results shared with every rank (JSON-able results): a search spread over the ranks."""
+    r, n = rank(), world_size()
+    mine = {str(i): run(items[i]) for i in range(r, len(items), n)}
+    merged: dict[str, Any] = {}
+    for part in allgather_object(mine):
+        merged.update(part)
+    return [merged[str(i)] for i in range(len(items))]
 
 
 def broadcast_parameters(module_or_tensors: Any, root: int = 0) -> None:
