@@ -157,12 +157,14 @@ class _Misc(nn.Module):
         return dg.sqrt(h * h + 1.0).sum(axis=(2, 3)) / h.max(axis=-1).mean(axis=-1)
 
 
-def test_indexing_elementwise_and_upsampling_lowerings(tmp_path):
+@pytest.mark.parametrize("opset", [13, 17, 18, 21])
+def test_indexing_elementwise_and_upsampling_lowerings(opset, tmp_path):
     dg.manual_seed(0)
     model = _Misc()
     rng = np.random.default_rng(0)
     path = dg.onnx.export(model, rng.standard_normal((2, 2, 4, 6)).astype(np.float32),
-                          tmp_path / "m.onnx", opset_version=18)  # fmt: skip
+                          tmp_path / "m.onnx", opset_version=opset)  # fmt: skip
+    assert onnx.load(str(path)).opset_import[0].version == opset
     x = rng.standard_normal((3, 2, 4, 6)).astype(np.float32)
     np.testing.assert_allclose(_run(path, x), _reference(model, x), rtol=1e-5, atol=1e-6)
 
