@@ -150,7 +150,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         from deepgrad.recipes._distributed import guarded, scratch_unless_main, start
 
         if not recipe.trainable:
-            raise CLIError(f"--distributed trains a training recipe; {recipe.name} is an experiment")
+            raise CLIError(
+                f"--distributed trains a training recipe; {recipe.name} is an experiment"
+            )
         start()
         out = scratch_unless_main(out)
         return guarded(lambda: _run_training(recipe, config, out, bool(args.resume), verbose, True))
