@@ -303,3 +303,19 @@ def _window_sum(ctx: LoweringContext, node: Node, x: str) -> str:
     avg = ctx.op("AveragePool", [x], count_include_pad=1, **attrs)
     area = int(np.prod(attrs["kernel_shape"]))
     return ctx.op("Mul", [avg, ctx.const(area, node.output.dtype)])
+
+
+_PAD_MODES = {"reflect": ("reflect", 11), "replicate": ("edge", 11), "circular": ("wrap", 19)}
+
+
+@lowering("pad_nd")
+def _pad_nd(ctx: LoweringContext, node: Node, x: str) -> str:
+    """Reflect / replicate / circular padding: ONNX Pad modes reflect, edge, wrap."""
+    mode, since = _PAD_MODES[node.params["mode"]]
+    if ctx.opset < since:
+        raise UnsupportedPrimitiveError(
+            f"onnx.export: pad_nd mode {node.params['mode']!r} needs opset_version >= {since}"
+        )
+    pw = [(int(a), int(b)) for a, b in node.params["pad"]]
+    pads = ctx.const([a for a, _ in pw] + [b for _, b in pw], np.int64)
+    return ctx.op("Pad", [x, pads], mode=mode)

@@ -130,8 +130,11 @@ def _merge(a, b, n1: int, n2: int, what: str):
     if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
         return tuple(_merge(u, v, n1, n2, what) for u, v in zip(a, b))
     if isinstance(a, np.ndarray):
-        if not (isinstance(b, np.ndarray) and a.shape == b.shape):
-            raise ValueError(f"onnx.export: array {what} depends on the batch size")
+        if not (isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)):
+            raise ValueError(
+                f"onnx.export: {what} is an array computed from the input outside deepgrad's "
+                "primitives (a NumPy mask or index), so the graph cannot recompute it"
+            )
         return a
     if isinstance(a, (int, np.integer)) and not isinstance(a, bool):
         return _merge_dim(a, b, n1, n2, what)
