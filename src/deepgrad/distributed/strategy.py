@@ -27,7 +27,7 @@ class MPIStrategy:
     def __init__(self, bucket_bytes: int = DEFAULT_BUCKET_BYTES) -> None:
         self.bucket_bytes = bucket_bytes
         self._reducer: GradientReducer | None = None
-        self._params: list[Any] | None = None
+        self._params: list[int] | None = None
 
     @property
     def is_main(self) -> bool:
@@ -41,8 +41,9 @@ class MPIStrategy:
         broadcast_parameters(trainer.model)
 
     def reduce_gradients(self, params: list[Any]) -> None:
-        if self._reducer is None or self._params != params:
-            self._reducer, self._params = GradientReducer(params, self.bucket_bytes), params
+        ids = [id(p) for p in params]  # by identity: Tensor == is elementwise
+        if self._reducer is None or self._params != ids:
+            self._reducer, self._params = GradientReducer(params, self.bucket_bytes), ids
         self._reducer.reduce()
 
     def reduce_record(self, record: dict[str, Any]) -> dict[str, Any]:

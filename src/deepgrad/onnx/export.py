@@ -81,12 +81,13 @@ def export(
         raise ValueError(
             f"onnx.export: example_input must have a batch axis 0 of size >= 1, got {x.shape}"
         )
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
         graph = trace(model, x, _state_names(model))
     finally:
-        model.train(was_training)
+        for m, training in modes:  # each module's own mode (a frozen norm stays in eval)
+            m.training = training
     ctx = _lower(graph, int(opset_version))
     g = onnx.helper.make_graph(
         ctx.nodes,
