@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "deepgrad"
-ORDER = ["core", "ops", "autograd", "nn", "func", "optim", "data", "utils", "train", "rl", "models",
+ORDER = ["core", "ops", "autograd", "nn", "func", "optim", "data", "utils", "train", "rl", "io", "onnx",
+         "distributed", "models",
          "recipes", "cli"]  # fmt: skip
 # Modules at the package root and where they sit in the stack.
 ROOT_LEVEL = {

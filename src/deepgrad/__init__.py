@@ -11,9 +11,11 @@ from __future__ import annotations
 from . import (
     autograd,  # grad, backward, Function, custom_vjp, custom_jvp
     data,
+    distributed,  # data-parallel training on MPI; mpi4py is imported by init() only
     func,  # torch.func's transforms: vmap, grad, jacrev, functional_call, ...
     models,
     nn,
+    onnx,  # export; needs the optional onnx extra only when called
     ops,  # registers every primitive and the Tensor operators
     optim,
     train,
@@ -22,6 +24,7 @@ from . import (
 from .autograd import Function, custom_jvp, custom_vjp
 from .core import *
 from .func import fixed_point, implicit_root
+from .io import load_torch_state_dict, save_torch_state_dict
 from .ops import *
 from .utils.checkpoint import checkpoint
 
@@ -33,8 +36,7 @@ int32 = "int32"
 
 # Issue 13: dg.linalg and its pre-linalg names (torch.inverse, ...), dg.save/dg.load, dg.utils.data.
 from . import (
-    linalg,
-    utils,  # torch.utils.data's path
+    linalg,  # torch.utils.data's path
 )
 from .linalg import (
     cholesky_inverse,

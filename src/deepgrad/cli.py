@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds between periodic checkpoints (default 5)")  # fmt: skip
     p.add_argument("--force", action="store_true",
                    help="allow --out to be an existing folder that is not a deepgrad run")  # fmt: skip
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the ranks of mpiexec -n N (batch size per rank)")  # fmt: skip
     p = sub.add_parser("eval", help="evaluate a trained run on a split")
     p.add_argument("run_dir")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
@@ -93,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="KEY=log:LO:HI, KEY=LO:HI or KEY=A,B,C")  # fmt: skip
     p.add_argument("--kfold", type=int, metavar="K", help="K-fold cross-validation")
     p.add_argument("--monitor", default="val_loss", help="score to sort by (default val_loss)")
+    p.add_argument("--distributed", action="store_true",
+                   help="spread the trials over the ranks of mpiexec -n N")  # fmt: skip
     p.add_argument("--out", help="folder for search.csv/search.md (default runs/search-RECIPE)")
     _add_config_options(p)
     p = sub.add_parser("lr-find", help="the learning-rate range test, with its plot")
@@ -103,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gradcheck", help="finite-difference check of every primitive and layer")
     p.add_argument("--quick", action="store_true", help="one case per primitive and layer")
     p.add_argument("--only", metavar="NAME", help="only names containing NAME")
+    p = sub.add_parser("export", help="write a trained run's model as an ONNX file")
+    p.add_argument("run_dir")
+    p.add_argument("output", metavar="MODEL.onnx")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
     return parser
 
 
@@ -156,10 +164,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         from deepgrad.recipes._runner import check_out_folder
 
         check_out_folder(out, bool(args.force))
-    return _run_training(recipe, config, out, args, 0 if args.quiet else 1)
+    verbose = 0 if args.quiet else 1
+    if args.distributed:
+        from deepgrad.recipes._distributed import guarded, scratch_unless_main, start
+
+        if not recipe.trainable:
+            raise CLIError(
+                f"--distributed trains a training recipe; {recipe.name} is an experiment"
+            )
+        start()
+        out = scratch_unless_main(out)
+        return guarded(lambda: _run_training(recipe, config, out, args, verbose, True))
+    return _run_training(recipe, config, out, args, verbose)
 
 
-def _run_training(recipe: Any, config: dict, out: Path, args: Any, verbose: int) -> int:
+def _run_training(recipe: Any, config: dict, out: Path, args: Any, verbose: int,
+                  distributed: bool = False) -> int:  # fmt: skip
     from deepgrad.recipes._runner import Interrupted, check_writable, train_recipe
 
     resume = bool(args.resume)
@@ -168,7 +188,7 @@ def _run_training(recipe: Any, config: dict, out: Path, args: Any, verbose: int)
     try:
         if recipe.trainable:
             summary = train_recipe(recipe, config, out, resume=resume, verbose=verbose,
-                                   every_s=args.save_every)  # fmt: skip
+                                   every_s=args.save_every, distributed=distributed)  # fmt: skip
         else:
             if resume:
                 raise CLIError(f"{recipe.name} is an experiment; it cannot be resumed")
@@ -261,7 +281,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     space = parse_space(args.space, defaults, recipe) if args.random else None
     check_monitor(recipe, base, args.monitor, kfold=bool(args.kfold))
     out = Path(args.out or Path("runs") / f"search-{recipe.name}")
+    if args.distributed:
+        from deepgrad.recipes._distributed import guarded, start
+
+        start()
+        return guarded(lambda: _print_search(
+            search(recipe, base, grid, space, args.random or 0, args.kfold, out, args.monitor,
+                   distributed=True), out))  # fmt: skip
     results = search(recipe, base, grid, space, args.random or 0, args.kfold, out, args.monitor)
+    return _print_search(results, out)
+
+
+def _print_search(results: Any, out: Path) -> int:
     print(results.to_markdown())
     print(f"\nbest: {results.best_params}\ntable: {out / 'search.csv'}, {out / 'search.md'}")
     return 0
@@ -297,11 +328,20 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from deepgrad.recipes._export import export_run
+
+    path = export_run(args.run_dir, args.output, args.opset)
+    print(f"wrote {path}")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "list": cmd_list,
     "doctor": cmd_doctor, "search": cmd_search, "lr-find": cmd_lr_find,
     "gradcheck": cmd_gradcheck,
 }  # fmt: skip
+COMMANDS["export"] = cmd_export
 
 
 def _fail(message: str) -> int:

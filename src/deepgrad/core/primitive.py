@@ -211,6 +211,8 @@ def _record(res, prim: Primitive, inputs, params):
         if res._prim is not None:
             res._site = site
         _check_finite(res.data, "the forward pass", prim, site)
+    if STATE.tracer is not None:
+        STATE.tracer(res, prim, inputs, params)
     return res
 
 

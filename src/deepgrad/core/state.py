@@ -24,6 +24,7 @@ class _State:
         "grad",
         "levels",
         "next_level",
+        "tracer",
     )
 
     def __init__(self) -> None:
@@ -36,6 +37,7 @@ class _State:
         self.anomaly_ctx: tuple[str, str | None] | None = None  # (op, site) during backward
         self.next_level = 1
         self.default_float = np.dtype(np.float32)
+        self.tracer = None  # callback(res, prim, inputs, params) inside trace_ops()
 
 
 STATE = _State()
@@ -101,6 +103,24 @@ def detect_anomaly() -> Iterator[None]:
         yield
     finally:
         STATE.anomaly = old
+
+
+@contextlib.contextmanager
+def trace_ops(callback) -> Iterator[None]:
+    """Call `callback(result, primitive, inputs, params)` after every primitive applied inside.
+
+    Exporters (ONNX) record a forward pass with it.  It also raises the forward-mode
+    counter, the flag the ops' hot paths check, so every op goes through `apply`
+    and is seen (no tangents exist, so forward mode itself does nothing extra).
+    """
+    old = STATE.tracer
+    STATE.tracer = callback
+    STATE.fwd += 1
+    try:
+        yield
+    finally:
+        STATE.fwd -= 1
+        STATE.tracer = old
 
 
 def set_default_dtype(dtype) -> None:

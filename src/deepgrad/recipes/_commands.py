@@ -181,20 +181,32 @@ def _trial(recipe: Recipe, base: dict[str, Any]) -> Callable[..., dict[str, floa
 
 def search(recipe: Recipe, base: dict[str, Any], grid: dict[str, list] | None,
            space: dict[str, Any] | None, n_iter: int, kfold: int | None, out: Path,
-           monitor: str = "val_loss") -> Any:  # fmt: skip
-    """Grid or random search (optionally k-fold on the training split); writes search.csv/md."""
+           monitor: str = "val_loss", distributed: bool = False) -> Any:  # fmt: skip
+    """Grid or random search (optionally k-fold on the training split); writes search.csv/md.
+
+    `distributed`: under `mpiexec -n N`, trial i runs on rank i mod N
+    (`deepgrad.distributed.map_trials`); rank 0 writes the files."""
     _require_training(recipe, "search")
-    check_writable(out)
+    executor, main = None, True
+    if distributed:
+        from deepgrad import distributed as dist
+
+        executor, main = dist.map_trials, dist.is_main()
+    if main:
+        check_writable(out)
     fn = _trial(recipe, base)
     data = None
     if kfold:
         setup, _ = build(recipe, base)
         data = setup.train
-    common = {"cv": kfold or None, "data": data, "monitor": monitor, "mode": "auto"}
+    common = {"cv": kfold or None, "data": data, "monitor": monitor, "mode": "auto",
+              "executor": executor}  # fmt: skip
     if grid is not None:
         results = grid_search(fn, grid, **common)
     else:
         results = random_search(fn, space or {}, n_iter=n_iter, seed=int(base["seed"]), **common)
+    if not main:
+        return results
     results.to_csv(out / "search.csv")
     text = f"# search: {recipe.name}\n\nsorted by {monitor}\n\n{results.to_markdown()}\n"
     atomic_write(out / "search.md", text)

@@ -144,15 +144,22 @@ def build(recipe: Recipe, config: dict[str, Any]) -> tuple[Setup, np.random.Gene
     return recipe.module.build(config, rng), rng
 
 
-def loaders(setup: Setup, config: dict[str, Any]) -> tuple[Any, Any]:
+def loaders(setup: Setup, config: dict[str, Any], distributed: bool = False) -> tuple[Any, Any]:
     seed, bs = int(config.get("seed", 0)), int(config["batch_size"])
-    train = loader(setup.train, bs, seed, shuffle=True, transform=setup.transform)
+    if distributed:  # batch_size per rank; validation: the whole split on every rank
+        from deepgrad.data import TensorDataset
+        from deepgrad.distributed import DistributedDataLoader
+
+        train = DistributedDataLoader(TensorDataset(*setup.train), bs, shuffle=True, seed=seed,
+                                      transform=setup.transform)  # fmt: skip
+    else:
+        train = loader(setup.train, bs, seed, shuffle=True, transform=setup.transform)
     val = None if setup.val is None else loader(setup.val, max(bs, 256), seed, shuffle=False)
     return train, val
 
 
 def _trainer(setup: Setup, config: dict[str, Any], out: Path, rng, verbose: int,
-             every_s: float) -> tuple[Trainer, Doctor]:  # fmt: skip
+             every_s: float, distributed: bool = False) -> tuple[Trainer, Doctor]:  # fmt: skip
     doctor = Doctor(num_classes=setup.num_classes)
     callbacks = [JSONLinesLogger(out / "metrics.jsonl"), CSVLogger(out / "metrics.csv"), doctor]
     policy = CheckpointPolicy(out / CHECKPOINT, every_s=every_s, on_interrupt=True)
@@ -160,7 +167,7 @@ def _trainer(setup: Setup, config: dict[str, Any], out: Path, rng, verbose: int,
     trainer = Trainer(
         setup.model, setup.loss_fn, setup.optimizer, callbacks=callbacks,
         metrics=list(setup.metrics), scheduler=setup.scheduler, checkpoint=policy,
-        verbose=verbose, seed=None, generator=rng, config=config,
+        verbose=verbose, seed=None, generator=rng, config=config, distributed=distributed,
     )  # fmt: skip
     return trainer, doctor
 
@@ -184,14 +191,20 @@ def _check_resume(trainer: Trainer, last: Path, epochs: int) -> None:
 
 def train_recipe(
     recipe: Recipe, config: dict[str, Any], out_dir: str | Path, resume: bool = False,
-    verbose: int = 1, every_s: float = 5.0,
+    verbose: int = 1, every_s: float = 5.0, distributed: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Train a training recipe into `out_dir` (continuing its checkpoint when `resume`).
 
     `every_s`: seconds between periodic checkpoints (one is also written at the end and on
     Ctrl-C).  On resume every file and state is verified before anything in the folder
-    changes, so a refused resume leaves the folder byte-identical.
+    changes, so a refused resume leaves the folder byte-identical.  `distributed`: one of N
+    MPI ranks (`deepgrad.distributed`); rank 0 writes the run folder, the others run the
+    same loop and callbacks writing into a scratch folder.
     """
+    if distributed:
+        from deepgrad.recipes._distributed import scratch_unless_main
+
+        out_dir = scratch_unless_main(out_dir)
     out = Path(out_dir)
     check_writable(out)
     config = {**config, "recipe": recipe.name}
@@ -199,8 +212,8 @@ def train_recipe(
     if resume and not os.path.lexists(last):
         raise RecipeError(f"cannot resume {out}: it has no checkpoint ({last} is missing)")
     setup, rng = build(recipe, config)
-    train_loader, val_loader = loaders(setup, config)
-    trainer, doctor = _trainer(setup, config, out, rng, verbose, every_s)
+    train_loader, val_loader = loaders(setup, config, distributed)
+    trainer, doctor = _trainer(setup, config, out, rng, verbose, every_s, distributed)
     trainer.train_loader, trainer.val_loader = train_loader, val_loader
     try:
         if resume:

@@ -78,7 +78,7 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
         obj = obj.data
     if isinstance(obj, (np.ndarray, np.generic)):
         key = f"{len(arrays)}:{path}"
-        arrays[key] = np.ascontiguousarray(obj)
+        arrays[key] = np.asarray(obj, order="C")  # keeps 0-d (ascontiguousarray makes it 1-d)
         return {"__array__" if isinstance(obj, np.ndarray) else "__scalar__": key}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
@@ -124,7 +124,7 @@ def _decode(obj: Any, arrays: dict[str, np.ndarray], part: str) -> Any:
 def _model_arrays(model: Any) -> dict[str, np.ndarray]:
     """The model's state dict as contiguous ndarrays."""
     return {
-        k: np.ascontiguousarray(v.data if isinstance(v, Tensor) else v)
+        k: np.asarray(v.data if isinstance(v, Tensor) else v, order="C")
         for k, v in model.state_dict().items()
     }
 

@@ -106,7 +106,12 @@ class CheckpointPolicy:
 
     # -- writing -------------------------------------------------------------------------
     def save(self, trainer: Trainer, path: str | os.PathLike | None = None) -> Path:
-        """Write a resumable checkpoint of `trainer` at `path` (default `dirpath/last`)."""
+        """Write a resumable checkpoint of `trainer` at `path` (default `dirpath/last`).
+
+        In a distributed run only rank 0 writes (every rank holds the same state)."""
+        strategy = getattr(trainer, "strategy", None)
+        if strategy is not None and not strategy.is_main:
+            return Path(path if path is not None else self.dirpath or ".")
         if path is None:
             if self.dirpath is None:
                 raise ValueError("CheckpointPolicy.save: no dirpath and no path given")

@@ -66,6 +66,33 @@ def clip_grad_norm(parameters: Iterable[Tensor], max_norm: float) -> float:
     return total
 
 
+# The strategy `distributed=True` selects.  `deepgrad.distributed` (above this package,
+# never imported here) registers its MPI strategy on import.
+_DISTRIBUTED: list[Any] = []
+
+
+def register_distributed(factory: Any) -> None:
+    """Make `factory()` the strategy behind `Trainer(distributed=True)`.
+
+    A strategy has `is_main`, `setup(trainer)`, `reduce_gradients(params)` and
+    `reduce_record(record)` (see `deepgrad.distributed.strategy`).
+    """
+    _DISTRIBUTED[:] = [factory]
+
+
+def _strategy(distributed: Any) -> Any:
+    if distributed is False or distributed is None:
+        return None
+    if distributed is True:
+        if not _DISTRIBUTED:
+            raise RuntimeError(
+                "fit: distributed=True needs deepgrad.distributed (import it; it needs the "
+                "optional mpi extra: pip install 'deepgrad[mpi]')"
+            )
+        return _DISTRIBUTED[0]()
+    return distributed
+
+
 def _limited(n: int, limit: float | None) -> int:
     """`n` capped by `limit`: a count (int) or a fraction of `n` (float, at least one batch)."""
     if limit is None:
@@ -109,7 +136,11 @@ class Trainer:
         generator: np.random.Generator | None = None,
         config: dict[str, Any] | None = None,
         checkpoint: CheckpointPolicy | None = None,
+        distributed: Any = False,
     ) -> None:
+        self.strategy = _strategy(distributed)
+        if self.strategy is not None and not self.strategy.is_main:
+            verbose = 0  # rank 0 prints progress
         self.model, self.loss_fn, self.optimizer, self.scheduler = (
             model,
             loss_fn,
@@ -192,7 +223,8 @@ class Trainer:
 
     # -- checkpoints ----------------------------------------------------------------------
     def save_checkpoint(self, dirpath: str | os.PathLike) -> Path:
-        """Write a resumable checkpoint of the run as it stands now (through the policy)."""
+        """Write a resumable checkpoint of the run as it stands now (through the policy; rank 0
+        only when distributed: every rank holds the same state)."""
         return self.checkpointing.save(self, dirpath)
 
     # -- the loop -------------------------------------------------------------------------
@@ -218,6 +250,8 @@ class Trainer:
         loss = self.loss_fn(out) if y is None else self.loss_fn(out, y)
         loss.backward()
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        if self.strategy is not None:
+            self.strategy.reduce_gradients(params)
         if self.clip_value is not None:
             clip_grad_value(params, self.clip_value)
         if self.clip_norm is not None:
@@ -275,6 +309,8 @@ class Trainer:
             record.update({f"val_{k}": v for k, v in val.items()})
         record["lr"] = self.current_lr()
         record["time"] = self.epoch_time
+        if self.strategy is not None:
+            record = self.strategy.reduce_record(record)
         self.history.records.append(record)
         # NOTE: the epoch counts as done before its callbacks run, so a checkpoint written by
         # one (ModelCheckpoint) resumes at the next epoch instead of replaying this one.
@@ -304,6 +340,8 @@ class Trainer:
             resume_trainer(self, resume_from)
         elif self.seed is not None:
             manual_seed(self.seed)
+        if self.strategy is not None:
+            self.strategy.setup(self)
         self.callbacks.on_train_begin(self)
         while self.epoch < self.epochs and not self.stop_training and not self._out_of_steps():
             self._run_epoch(self.epoch)
@@ -339,6 +377,7 @@ def fit(
     generator: np.random.Generator | None = None,
     config: dict[str, Any] | None = None,
     checkpoint: CheckpointPolicy | None = None,
+    distributed: Any = False,
 ) -> History:
     """Train `model` to minimise `loss_fn(model(x), y)` over `train_loader`; return a `History`.
 
@@ -357,6 +396,8 @@ def fit(
     `checkpoint_dir` chooses when checkpoints are written.
     `seed` reseeds deepgrad's default generator (not on resume, where RNG states
     are restored); `generator`, a run generator of your own, is checkpointed too.  The test split is never an argument: use `evaluate` on it once.
+    `distributed=True` trains data-parallel over MPI ranks (`deepgrad.distributed`):
+    gradients averaged every step, rank 0 logging and checkpointing.
     """
     trainer = Trainer(
         model, loss_fn, optimizer, callbacks=callbacks, metrics=metrics, scheduler=scheduler,
@@ -364,6 +405,6 @@ def fit(
         clip_grad_value=clip_grad_value, max_steps=max_steps, limit_batches=limit_batches,
         overfit_batches=overfit_batches, checkpoint_dir=checkpoint_dir,
         checkpoint_every_steps=checkpoint_every_steps, verbose=verbose, seed=seed,
-        generator=generator, config=config, checkpoint=checkpoint,
+        generator=generator, config=config, checkpoint=checkpoint, distributed=distributed,
     )  # fmt: skip
     return trainer.fit(train_loader, val_loader, epochs, resume_from)

@@ -250,10 +250,15 @@ class SearchResults:
         return f"SearchResults({len(self)} trials{best})"
 
 
-def _search(fn, configs, cv, data, n_samples, monitor, mode) -> SearchResults:
+def _search(fn, configs, cv, data, n_samples, monitor, mode, executor=None) -> SearchResults:
     X, y = (None, None) if data is None else data
     folds = None if cv is None else _folds(cv, X, y, n_samples)
-    rows = [_run_trial(fn, params, folds, monitor) for params in configs]
+
+    def run(params: dict[str, Any]) -> dict[str, Any]:
+        return _run_trial(fn, params, folds, monitor)
+
+    # `executor(run, configs)` may run the trials elsewhere (deepgrad.distributed.map_trials)
+    rows = [run(params) for params in configs] if executor is None else executor(run, configs)
     return SearchResults(rows, monitor, mode)
 
 
@@ -265,11 +270,14 @@ def grid_search(
     n_samples: int | None = None,
     monitor: str = "score",
     mode: str = "min",
+    executor: Callable | None = None,
 ) -> SearchResults:
     """Try every combination of `grid` (a dict of lists); return the rows sorted best-first.
 
     `cv=k` (or a KFold/StratifiedKFold) calls `fn(params, fold)` per fold with
-    `data=(X, y)` sliced into it (or only indices, given `n_samples`).
+    `data=(X, y)` sliced into it (or only indices, given `n_samples`).  `executor(run,
+    configs)`, if given, runs the trials (e.g. `deepgrad.distributed.map_trials` spreads
+    them over MPI ranks); by default they run here, in order.
 
     >>> res = grid_search(lambda p: (p["a"] - 2) ** 2, {"a": [1, 2, 3]})
     >>> res.best_params, [r["score"] for r in res]
@@ -282,7 +290,7 @@ def grid_search(
                 f"grid_search: grid[{name!r}] must be a non-empty list, got {values!r}"
             )
     configs = [dict(zip(names, combo)) for combo in itertools.product(*grid.values())]
-    return _search(fn, configs, cv, data, n_samples, monitor, mode)
+    return _search(fn, configs, cv, data, n_samples, monitor, mode, executor)
 
 
 def random_search(
@@ -295,6 +303,7 @@ def random_search(
     n_samples: int | None = None,
     monitor: str = "score",
     mode: str = "min",
+    executor: Callable | None = None,
 ) -> SearchResults:
     """Try `n_iter` configurations sampled from `space` (Bergstra & Bengio 2012).
 
@@ -305,4 +314,4 @@ def random_search(
         raise ValueError(f"random_search: n_iter must be positive, got {n_iter}")
     rng = np.random.default_rng(seed)
     configs = [_sample_space(space, rng) for _ in range(n_iter)]
-    return _search(fn, configs, cv, data, n_samples, monitor, mode)
+    return _search(fn, configs, cv, data, n_samples, monitor, mode, executor)

@@ -1,0 +1,29 @@
+"""`deepgrad.onnx`: export a model to ONNX by tracing its forward pass.
+
+    import deepgrad as dg
+    dg.onnx.export(model, x, "model.onnx", opset_version=17)
+
+Needs the optional `onnx` extra (`pip install 'deepgrad[onnx]'`); importing this
+package does not, only `export` does.  Lowerings are registered per primitive
+name with `@lowering("name")` (see `lowering.py`).
+"""
+
+from . import lowerings as _lowerings  # registers the lowerings
+from .export import MAX_OPSET, MIN_OPSET, export
+from .lowering import LOWERINGS, LoweringContext, UnsupportedPrimitiveError, lowering
+from .trace import Dyn, Graph, Node, Value, trace
+
+__all__ = [
+    "LOWERINGS",
+    "MAX_OPSET",
+    "MIN_OPSET",
+    "Dyn",
+    "Graph",
+    "LoweringContext",
+    "Node",
+    "UnsupportedPrimitiveError",
+    "Value",
+    "export",
+    "lowering",
+    "trace",
+]
