@@ -27,6 +27,8 @@ def _as_array(data: Any, dtype=None) -> np.ndarray:
         arr = data.data
         return arr if dtype is None else arr.astype(dtype)
     if isinstance(data, np.ndarray):
+        if data.dtype.kind == "O":
+            raise TypeError("tensor: object arrays are not supported (got dtype object)")
         return data if dtype is None else data.astype(dtype, copy=False)
     if isinstance(data, np.generic):
         return np.asarray(data, dtype=dtype)

@@ -11,6 +11,7 @@ from ..core.state import STATE
 from ..core.tensor import Tensor
 from ..ops.nnops import linear
 from ..ops.shape import flatten, reshape
+from ..ops.validation import check_dim, check_int
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -71,8 +72,8 @@ class Linear(Module):
         generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
+        self.in_features = check_int("Linear", "in_features", in_features)
+        self.out_features = check_int("Linear", "out_features", out_features)
         dt = _float(dtype)
         self.weight = Parameter(np.empty((in_features, out_features), dt).T)
         if bias:
@@ -134,7 +135,7 @@ class Unflatten(Module):
         self.unflattened_size = tuple(unflattened_size)
 
     def forward(self, x: Tensor) -> Tensor:
-        d = self.dim % max(x.ndim, 1)
+        d = check_dim(self.describe(), self.dim, x.ndim)
         try:
             return reshape(x, x.shape[:d] + self.unflattened_size + x.shape[d + 1 :])
         except ValueError:
@@ -167,7 +168,10 @@ class Embedding(Module):
         generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
+        check_int("Embedding", "num_embeddings", num_embeddings)
+        check_int("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
+            check_int("Embedding", "padding_idx", padding_idx, None)
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
                     f"Embedding: padding_idx {padding_idx} must be in "

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..core.tensor import Tensor
 from ..ops.shape import reshape
+from ..ops.validation import check_int
 from . import functional as F
 from .linear import _float
 from .module import Module, Parameter
@@ -43,7 +44,7 @@ class _NormBase(Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        self.num_features = num_features
+        self.num_features = check_int(type(self).__name__, "num_features", num_features)
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
@@ -224,7 +225,7 @@ class LayerNorm(Module):
     ) -> None:
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
-        self.normalized_shape = tuple(int(s) for s in shape)
+        self.normalized_shape = tuple(check_int("LayerNorm", "normalized_shape", s) for s in shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dt = _float(dtype)
@@ -261,7 +262,9 @@ class GroupNorm(Module):
         self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, dtype=None
     ) -> None:
         super().__init__()
-        if num_groups <= 0 or num_channels % num_groups:
+        check_int("GroupNorm", "num_groups", num_groups, 1)
+        check_int("GroupNorm", "num_channels", num_channels)
+        if num_channels % num_groups:
             raise ValueError(
                 f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                 f"({num_groups})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.tensor import Tensor
+from ..ops.validation import check_int, check_ints
 from . import conv_functional as F
 from .module import Module
 from .registry import LayerCase, layer_cases
@@ -19,6 +20,19 @@ __all__ = [
 ]  # fmt: skip
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+def _default_stride(module: Module, kernel_size, stride):
+    """PyTorch's default stride (the kernel size) for None or []; checked sizes otherwise.
+
+    NOTE: not `stride or kernel_size`, which would silently turn stride 0 into the kernel.
+    """
+    op, d = type(module).__name__, module._dims
+    check_ints(op, "kernel_size", kernel_size, d, low=1)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        return kernel_size
+    check_ints(op, "stride", stride, d, low=1)
+    return stride
 
 
 class _Pool(Module):
@@ -36,7 +50,8 @@ class _MaxPoolNd(_Pool):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:  # fmt: skip
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+        stride = _default_stride(self, kernel_size, stride)
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
 
     def forward(self, x: Tensor):
@@ -83,8 +98,11 @@ class _AvgPoolNd(_Pool):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override=None) -> None:  # fmt: skip
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+        stride = _default_stride(self, kernel_size, stride)
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        if divisor_override is not None:
+            check_int(type(self).__name__, "divisor_override", divisor_override, low=1)
         self.divisor_override = divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
@@ -219,7 +237,8 @@ class GlobalAvgPool2d(Module):
 class _MaxUnpoolNd(_Pool):
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+        stride = _default_stride(self, kernel_size, stride)
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x: Tensor, indices, output_size=None) -> Tensor:
         self._check(x)
@@ -319,11 +338,7 @@ class _PadNd(Module):
 
     def __init__(self, padding, value: float = 0.0) -> None:
         super().__init__()
-        self.padding = (
-            (int(padding),) * self._n if np.isscalar(padding) else tuple(map(int, padding))
-        )
-        if len(self.padding) != self._n:
-            raise ValueError(f"{type(self).__name__}: padding must be an int or {self._n} ints")
+        self.padding = check_ints(type(self).__name__, "padding", padding, self._n, low=None)
         self.value = value
 
     def forward(self, x: Tensor) -> Tensor:

@@ -13,6 +13,7 @@ import numpy as np
 from ..core.primitive import Case, Domain, ErrorCase, apply, primitive
 from ..core.state import STATE
 from ..core.tensor import Tensor, _wrap, as_tensor
+from .validation import DimError
 
 __all__ = ["Case", "Domain", "ErrorCase", "Tensor", "_wrap", "apply", "as_tensor", "primitive"]
 
@@ -157,7 +158,7 @@ def norm_axis(axis, ndim: int, op: str) -> tuple[int, ...] | None:
     out = []
     for a in axes:
         if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+            raise DimError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")

@@ -27,6 +27,7 @@ import numpy as np
 from . import _conv_kernels as K
 from ._base import Case, Domain, Tensor, apply, primitive
 from .index import getitem
+from .validation import check_ints
 
 __all__ = [
     "channel_bias",
@@ -59,12 +60,7 @@ def conv_transpose_out_size(
 
 def norm_tuple(value, d: int, name: str, op: str) -> tuple[int, ...]:
     """An int or a length-d sequence of ints, as a tuple of d ints."""
-    if isinstance(value, (int, np.integer)):
-        return (int(value),) * d
-    t = tuple(int(v) for v in value)
-    if len(t) != d:
-        raise ValueError(f"{op}: {name} must be an int or {d} ints, got {value!r}")
-    return t
+    return check_ints(op, name, value, d, low=None)
 
 
 def norm_padding(padding, d: int, op: str) -> tuple[tuple[int, int], ...]:
@@ -74,9 +70,7 @@ def norm_padding(padding, d: int, op: str) -> tuple[tuple[int, int], ...]:
     p = tuple(padding)
     if len(p) != d:
         raise ValueError(f"{op}: padding must be an int, {d} ints or {d} pairs, got {padding!r}")
-    out = tuple(
-        (int(a), int(a)) if isinstance(a, (int, np.integer)) else tuple(map(int, a)) for a in p
-    )
+    out = tuple(check_ints(op, "padding", a, 2, low=None) for a in p)
     if any(len(a) != 2 or a[0] < 0 or a[1] < 0 for a in out):
         raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
     return out

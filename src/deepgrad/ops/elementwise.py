@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import (
-    ErrorCase,
     BINARY_CASES,
     UNARY_CASES,
     Case,
     Domain,
+    ErrorCase,
     Tensor,
     _wrap,
     apply,
@@ -24,6 +24,7 @@ from ._base import (
     prepare,
     primitive,
 )
+from .validation import floating, real
 
 # --- arithmetic ---------------------------------------------------------------
 
@@ -358,7 +359,7 @@ def reciprocal(x) -> Tensor:
 
 def neg(x: Tensor) -> Tensor:
     """$-x$."""
-    return apply(_neg, x)
+    return apply(_neg, real("neg", x))
 
 
 def pow(a, b) -> Tensor:
@@ -372,62 +373,62 @@ def pow(a, b) -> Tensor:
 
 def exp(x: Tensor) -> Tensor:
     """$e^x$."""
-    return apply(_exp, x)
+    return apply(_exp, floating("exp", x))
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm."""
-    return apply(_log, x)
+    return apply(_log, floating("log", x))
 
 
 def log1p(x: Tensor) -> Tensor:
     """$\\log(1 + x)$, accurate for small x."""
-    return apply(_log1p, x)
+    return apply(_log1p, floating("log1p", x))
 
 
 def expm1(x: Tensor) -> Tensor:
     """$e^x - 1$, accurate for small x."""
-    return apply(_expm1, x)
+    return apply(_expm1, floating("expm1", x))
 
 
 def sqrt(x: Tensor) -> Tensor:
     """Square root."""
-    return apply(_sqrt, x)
+    return apply(_sqrt, floating("sqrt", x))
 
 
 def sin(x: Tensor) -> Tensor:
     """Sine."""
-    return apply(_sin, x)
+    return apply(_sin, floating("sin", x))
 
 
 def cos(x: Tensor) -> Tensor:
     """Cosine."""
-    return apply(_cos, x)
+    return apply(_cos, floating("cos", x))
 
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent."""
-    return apply(_tanh, x)
+    return apply(_tanh, floating("tanh", x))
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """Logistic sigmoid, stable for any |x| (no overflow warning)."""
-    return apply(_sigmoid, x)
+    return apply(_sigmoid, floating("sigmoid", x))
 
 
 def relu(x: Tensor) -> Tensor:
     """$\\max(0, x)$ with derivative 0 at 0."""
-    return apply(_relu, x)
+    return apply(_relu, real("relu", x))
 
 
 def abs(x: Tensor) -> Tensor:
     """$|x|$."""
-    return apply(_abs, x)
+    return apply(_abs, real("abs", x))
 
 
 def sign(x: Tensor) -> Tensor:
     """Sign of x (-1, 0 or 1)."""
-    return apply(_sign, x)
+    return apply(_sign, real("sign", x))
 
 
 def maximum(a, b) -> Tensor:

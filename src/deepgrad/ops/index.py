@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import Case, Domain, Tensor, _wrap, apply, primitive
+from .validation import check_dim
 
 
 def _is_basic(idx) -> bool:
@@ -145,7 +146,7 @@ def _check_index(op, x, dim, index):
     if index.dtype.kind not in "iu":
         raise TypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
     n = x.shape[dim]
-    if index.size and (index.min() < -n or index.max() >= n):
+    if index.size and (index.min() < 0 or index.max() >= n):
         raise IndexError(
             f"{op}: index values must lie in [0, {n}) along dim {dim}; got "
             f"min {index.min()}, max {index.max()}"
@@ -155,7 +156,7 @@ def _check_index(op, x, dim, index):
 def gather(x: Tensor, dim: int, index) -> Tensor:
     """PyTorch's `gather`: out[i][j] = x[i][index[i][j]] for dim=1."""
     index = np.asarray(index.data if isinstance(index, Tensor) else index)
-    dim = dim % x.ndim
+    dim = check_dim("gather", dim, x.ndim)
     _check_index("gather", x, dim, index)
     return apply(_gather, x, dim=dim, index=index)
 
@@ -163,7 +164,7 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
 def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
     """NumPy's `take_along_axis` (gather with broadcastable indices)."""
     idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
-    axis = axis % x.ndim
+    axis = check_dim("take_along_axis", axis, x.ndim, "axis")
     shape = list(
         np.broadcast_shapes(
             tuple(1 if i == axis else s for i, s in enumerate(x.shape)),
@@ -180,7 +181,7 @@ def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
 
     src = as_tensor(src, like=x)
     index = np.asarray(index.data if isinstance(index, Tensor) else index)
-    dim = dim % x.ndim
+    dim = check_dim("scatter_add", dim, x.ndim)
     _check_index("scatter_add", x, dim, index)
     if index.shape != src.shape:
         raise ValueError(f"scatter_add: index shape {index.shape} must equal src shape {src.shape}")

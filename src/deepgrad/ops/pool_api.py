@@ -23,6 +23,7 @@ from .pool import (
     put_flat,
     take_flat,
 )  # fmt: skip
+from .validation import check_int
 
 __all__ = [
     "adaptive_avg_pool",
@@ -132,6 +133,8 @@ def avg_pool(
     The divisor counts zero padding when `count_include_pad`, never the ceil_mode
     overhang (as PyTorch).  (LeCun et al. 1998; Lin et al. 2014 for the global form.)
     """
+    if divisor_override is not None:
+        check_int("avg_pool", "divisor_override", divisor_override, low=1)
     p = _pool_params("avg_pool", x, kernel_size, stride, padding, 1, ceil_mode)
     out = pool_out_size_all(x.shape[2:], p)
     s = apply(_window_sum, x, **_primitive_params(x, p))

@@ -9,8 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import Case, Domain, Tensor, _wrap, apply, norm_axis, pick_axis, primitive
+from .cast import cast
 from .elementwise import add, div, eq, exp, isfinite, mul, sqrt, sub, where
+from .index import take_along_axis
 from .shape import broadcast_to, reshape
+from .validation import accumulator, check_dim, floating
 
 _RED_CASES = [
     Case(((2, 3),), {"axis": None, "keepdims": False}),
@@ -44,8 +47,10 @@ def _expand(g: Tensor, x: Tensor, axis, keepdims) -> Tensor:
     domain=Domain(_RED_CASES),
 )
 def _sum(x, axis, keepdims):
-    """$\\sum_i x_i$ over `axis`; d/dx_i = 1."""
+    """$\\sum_i x_i$ over `axis`; d/dx_i = 1 (float16/bfloat16 accumulate in float32)."""
     if x.dtype.kind == "f":  # the ufunc directly: np.sum's Python wrapper costs ~2 us a call
+        if x.dtype.itemsize < 4:  # half precision accumulates in float32, as PyTorch
+            return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=np.float32).astype(x.dtype)
         return np.add.reduce(x, axis=axis, keepdims=keepdims)
     return np.sum(x, axis=axis, keepdims=keepdims)
 
@@ -68,11 +73,10 @@ def mean(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Ten
     axis, keepdims = pick_axis("mean", axis, dim, keepdims, keepdim)
     ax = norm_axis(axis, x.ndim, "mean")
     n = _count(x, ax)
-    if x.data.dtype.kind != "f":
-        from ..core.state import STATE
-        from .cast import cast
-
-        x = cast(x, STATE.default_float)
+    x = floating("mean", x)
+    acc = accumulator(x.data.dtype)
+    if acc is not None:  # half precision: the sum and the division in float32, as PyTorch
+        return cast(mean(cast(x, acc), axis=ax, keepdims=keepdims), x.data.dtype)
     return mul(sum(x, axis=ax, keepdims=keepdims), 1.0 / n if n else np.nan)
 
 
@@ -146,11 +150,18 @@ def _extreme(prim, argfn, name, x, axis, keepdims, dim, keepdim):
     ax = norm_axis(axis, x.ndim, name)
     if x.size == 0:
         raise ValueError(f"{name}: reduction over an empty tensor of shape {x.shape}")
-    values = apply(prim, x, axis=ax, keepdims=keepdims)
-    if dim is not None and isinstance(dim, int):
-        idx = argfn(x.data, axis=dim, keepdims=keepdims)
+    if dim is not None and isinstance(dim, (int, np.integer)):
+        # As PyTorch: max/min along a dim return (values, indices), and the gradient goes
+        # to the returned index (the first extreme), not split among ties.
+        idx = argfn(x.data, axis=ax[0], keepdims=True)
+        values = take_along_axis(x, idx, ax[0])
+        if not keepdims:
+            values, idx = (
+                reshape(values, values.shape[: ax[0]] + values.shape[ax[0] + 1 :]),
+                idx.squeeze(ax[0]),
+            )
         return values, _wrap(idx)
-    return values
+    return apply(prim, x, axis=ax, keepdims=keepdims)
 
 
 def max(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -169,12 +180,16 @@ def min(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None):
 def argmax(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
     """Index of the maximum (first one on ties); not differentiable."""
     axis, keepdims = pick_axis("argmax", axis, dim, keepdims, keepdim)
+    if axis is not None:
+        axis = check_dim("argmax", axis, x.ndim)
     return _wrap(np.argmax(x.data, axis=axis, keepdims=keepdims))
 
 
 def argmin(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
     """Index of the minimum (first one on ties); not differentiable."""
     axis, keepdims = pick_axis("argmin", axis, dim, keepdims, keepdim)
+    if axis is not None:
+        axis = check_dim("argmin", axis, x.ndim)
     return _wrap(np.argmin(x.data, axis=axis, keepdims=keepdims))
 
 

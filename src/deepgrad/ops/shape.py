@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import UNARY_CASES, Case, Domain, Tensor, apply, norm_axis, primitive
+from .validation import check_dim
 
 
 def _sum_to_shape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -141,7 +142,7 @@ def permute(x: Tensor, *axes) -> Tensor:
     """Reorder the axes of `x` (PyTorch's `permute`, NumPy's `transpose(axes)`)."""
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
-    axes = tuple(int(a) % max(x.ndim, 1) for a in axes)
+    axes = tuple(check_dim("permute", a, x.ndim, "dims") for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of {x.shape}")
     if axes == tuple(range(x.ndim)):
@@ -175,9 +176,7 @@ def squeeze(x: Tensor, dim=None, *, axis=None) -> Tensor:
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     """Insert a size-1 axis at position `dim`."""
-    if not -x.ndim - 1 <= dim <= x.ndim:
-        raise ValueError(f"unsqueeze: dim {dim} out of range for a tensor with {x.ndim} dims")
-    dim = dim % (x.ndim + 1)
+    dim = check_dim("unsqueeze", dim, x.ndim, extra=1)
     return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
 
@@ -186,9 +185,12 @@ expand_dims = unsqueeze
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge axes start_dim..end_dim into one."""
+    s = check_dim("flatten", start_dim, x.ndim, "start_dim")
+    e = check_dim("flatten", end_dim, x.ndim, "end_dim")
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = start_dim % x.ndim, end_dim % x.ndim
     return reshape(x, x.shape[:s] + (int(np.prod(x.shape[s : e + 1])),) + x.shape[e + 1 :])
 
 
@@ -292,7 +294,7 @@ def stack(tensors, axis: int = 0, *, dim: int | None = None) -> Tensor:
     for i, t in enumerate(ts):
         if t.shape != ts[0].shape:
             raise ValueError(f"stack: tensor {i} has shape {t.shape}, expected {ts[0].shape}")
-    ax = axis % (ts[0].ndim + 1)
+    ax = check_dim("stack", axis, ts[0].ndim, extra=1)
     return concatenate([unsqueeze(t, ax) for t in ts], axis=ax)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from ._base import Case, Domain, Tensor, apply, primitive
 from .elementwise import exp, mul, sub
 from .reduce import sum as _sum
+from .validation import check_dim, check_float
 
 _CASES = [Case(((2, 3),), {"axis": 1}), Case(((4,),), {"axis": 0}), Case(((2, 3, 2),), {"axis": 1})]
 
@@ -41,11 +42,13 @@ def _log_softmax(x, axis):
 
 def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """Softmax along `axis` (PyTorch: `dim`)."""
-    ax = (dim if dim is not None else axis) % max(x.ndim, 1)
+    x = check_float("softmax", "input", x)
+    ax = check_dim("softmax", dim if dim is not None else axis, x.ndim)
     return apply(_softmax, x, axis=ax)
 
 
 def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """log(softmax(x)) computed stably along `axis`."""
-    ax = (dim if dim is not None else axis) % max(x.ndim, 1)
+    x = check_float("log_softmax", "input", x)
+    ax = check_dim("log_softmax", dim if dim is not None else axis, x.ndim)
     return apply(_log_softmax, x, axis=ax)
