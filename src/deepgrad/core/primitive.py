@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -78,6 +78,38 @@ class Domain:
     fd_eps: float = 1e-6
     errors: Sequence[ErrorCase] = ()
 
+    def with_errors(self, *errors: ErrorCase) -> Domain:
+        """This domain with its own invalid calls (for a domain shared by several ops)."""
+        return replace(self, errors=list(errors))
+
+
+class each(Sequence):
+    """The per-input rules of a variadic primitive (concatenate, einsum): rule i is
+    `factory(i)`, made on first use, so one primitive serves every number of inputs.
+
+    >>> rules = each(lambda i: (lambda g, ans, *xs: g * i))
+    >>> rules[3](2, None)
+    6
+    """
+
+    __slots__ = ("_rules", "factory")
+
+    def __init__(self, factory: Callable[[int], Callable]) -> None:
+        self.factory = factory
+        self._rules: dict[int, Callable] = {}
+
+    def __len__(self) -> int:
+        return 1  # as a declaration: one rule (factory) for all inputs
+
+    def __getitem__(self, i: int) -> Callable:
+        rule = self._rules.get(i)
+        if rule is None:
+            rule = self._rules[i] = self.factory(i)
+        return rule
+
+    def __iter__(self):
+        yield self[0]
+
 
 class Primitive:
     """A named differentiable operation: forward, per-input VJP and JVP rules, domain.
@@ -95,8 +127,8 @@ class Primitive:
         self.saves = saves
         self.name = name
         self.forward = forward
-        self.vjp = tuple(vjp)
-        self.jvp = tuple(jvp)
+        self.vjp = vjp if isinstance(vjp, each) else tuple(vjp)
+        self.jvp = jvp if isinstance(jvp, each) else tuple(jvp)
         self.domain = domain
         self.doc = forward.__doc__
 

@@ -17,7 +17,7 @@ from ..ops.validation import check_int
 from . import functional as F
 from .linear import _float
 from .module import Module, Parameter
-from .registry import LayerCase, layer_cases
+from .registry import ErrorCase, LayerCase, layer_cases, layer_errors, ones_input
 
 
 def _affine_params(module: Module, shape, dtype, weight: bool, bias: bool) -> None:
@@ -121,6 +121,16 @@ class _BatchNorm(_NormBase):
         )
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: BatchNorm1d(3)(ones_input(2, 4)),
+        ValueError,
+        r"BatchNorm1d 3 expects input \(N, 3\) or \(N, 3, L\), got \(2, 4\)",
+    ),
+    ErrorCase(
+        lambda: BatchNorm1d(-1), ValueError, r"BatchNorm1d: num_features must be >= 0, got -1"
+    ),
+)
 @layer_cases(
     LayerCase(lambda: BatchNorm1d(3), [(4, 3)]),
     LayerCase(lambda: BatchNorm1d(2, momentum=None), [(3, 2, 4)]),
@@ -194,6 +204,11 @@ class _InstanceNorm(_NormBase):
         return y if batched else reshape(y, y.shape[1:])
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: InstanceNorm1d(3)(ones_input(3)), ValueError, r"InstanceNorm1d 3 expects input"
+    )
+)
 @layer_cases(
     LayerCase(lambda: InstanceNorm1d(3), [(2, 3, 5)]),
     LayerCase(lambda: InstanceNorm1d(2, affine=True), [(2, 4)]),
@@ -206,6 +221,16 @@ class InstanceNorm1d(_InstanceNorm):
     _ndims = (3, 2)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: LayerNorm(4)(ones_input(2, 3)),
+        ValueError,
+        r"LayerNorm \(4,\) expects input \(\*, 4\), got \(2, 3\)",
+    ),
+    ErrorCase(
+        lambda: LayerNorm(-1), ValueError, r"LayerNorm: normalized_shape must be >= 0, got -1"
+    ),
+)
 @layer_cases(
     LayerCase(lambda: LayerNorm(4), [(2, 3, 4)]),
     LayerCase(lambda: LayerNorm((2, 3), elementwise_affine=False), [(2, 2, 3)]),
@@ -249,6 +274,18 @@ class LayerNorm(Module):
         )
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: GroupNorm(2, 3),
+        ValueError,
+        r"GroupNorm: num_channels \(3\) must be divisible by num_groups \(2\)",
+    ),
+    ErrorCase(
+        lambda: GroupNorm(1, 3)(ones_input(2, 4)),
+        ValueError,
+        r"GroupNorm.* expects input \(N, 3, \*\)",
+    ),
+)
 @layer_cases(
     LayerCase(lambda: GroupNorm(2, 4), [(2, 4, 3)]),
     LayerCase(lambda: GroupNorm(1, 3, affine=False), [(2, 3)]),

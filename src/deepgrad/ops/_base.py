@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.primitive import Case, Domain, ErrorCase, apply, primitive
+from ..core.primitive import Case, Domain, ErrorCase, apply, each, primitive
 from ..core.state import STATE
 from ..core.tensor import Tensor, _wrap, as_tensor
 from .validation import DimError
 
-__all__ = ["Case", "Domain", "ErrorCase", "Tensor", "_wrap", "apply", "as_tensor", "primitive"]
+__all__ = [
+    "Case", "Domain", "ErrorCase", "Tensor", "_ones", "_wrap", "apply", "as_tensor", "each",
+    "primitive",
+]  # fmt: skip
+
+
+def _ones(*shape: int, dtype=np.float64) -> Tensor:
+    """A constant tensor of ones, for the invalid calls that error cases make."""
+    return Tensor(np.ones(shape, dtype))
+
 
 UNARY_SHAPES = [(), (1,), (3,), (2, 3), (0,), (2, 1, 3)]
 UNARY_CASES = [Case((s,)) for s in UNARY_SHAPES]

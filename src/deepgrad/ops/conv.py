@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _conv_kernels as K
-from ._base import Case, Domain, Tensor, apply, primitive
+from ._base import Case, Domain, ErrorCase, Tensor, _ones, apply, primitive
 from .index import getitem
 from .validation import check_ints
 
@@ -128,7 +128,12 @@ _CONV_DOMAIN = Domain(
         lambda t, ans, x, w, **p: apply(_conv, t, w, **_strip(p)),
         lambda t, ans, x, w, **p: apply(_conv, x, t, **_strip(p)),
     ],
-    domain=_CONV_DOMAIN,
+    domain=_CONV_DOMAIN.with_errors(
+        ErrorCase(lambda: conv(_ones(1, 2, 5), _ones(3, 3, 3)), ValueError, r"conv: "),
+        ErrorCase(
+            lambda: conv(_ones(1, 3, 5), _ones(3, 3, 3), stride=0), ValueError, r"conv: stride"
+        ),
+    ),
     saves=True,
 )
 def _conv(x, w, stride, padding, dilation, groups, save):
@@ -153,7 +158,14 @@ def _conv(x, w, stride, padding, dilation, groups, save):
             _case((1, 2, 3), (2, 2, 2), (2,), ((1, 2),), (2,), 1, size=(6,)),
             _case((1, 4, 3, 2), (4, 2, 2, 3), (2, 1), ((1, 1), (0, 2)), (1, 2), 2, size=(5, 4)),
             _case((1, 2, 2, 3), (2, 1, 3, 2), (2, 2), ((1, 0), (0, 0)), (1, 1), 2, size=(4, 6)),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: conv_transpose(_ones(1, 1, 3), _ones(1, 1, 3), stride=2, output_padding=2),
+                ValueError,
+                r"conv_transpose: output_padding 2 must be smaller than stride 2",
+            )
+        ],
     ),
 )
 def _conv_transpose(y, w, stride, padding, dilation, groups, size):
@@ -177,7 +189,14 @@ def _conv_transpose(y, w, stride, padding, dilation, groups, size):
             _case((2, 3, 5), (2, 2, 3), (1,), ((0, 0),), (1,), 1, ksize=(3,)),
             _case((1, 2, 6), (1, 2, 3), (2,), ((1, 2),), (2,), 1, ksize=(2,)),
             _case((1, 4, 5, 4), (1, 4, 3, 2), (2, 1), ((1, 1), (0, 2)), (1, 2), 2, ksize=(2, 3)),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: conv_weight_grad(_ones(1, 1, 5), _ones(1, 1, 3), (3, 3)),
+                ValueError,
+                r"conv_weight_grad: kernel_size must be an int or 1 ints",
+            )
+        ],
     ),
 )
 def _conv_weight_grad(x, y, stride, padding, dilation, groups, ksize, saved=None):
@@ -202,7 +221,14 @@ def _bias_case(xs, ws, stride, padding, dilation, groups):
         lambda t, ans, x, w, b, **p: apply(_conv, x, t, **_strip(p)),
         lambda t, ans, x, w, b, **p: _broadcast(_channel_view(t, x.ndim), ans.shape),
     ],
-    domain=Domain([_bias_case(*c.shapes, **c.params) for c in _CONV_DOMAIN.cases[:3]]),
+    domain=Domain(
+        [_bias_case(*c.shapes, **c.params) for c in _CONV_DOMAIN.cases[:3]],
+        errors=[
+            ErrorCase(
+                lambda: conv(_ones(1, 3, 5), _ones(2, 3, 3), bias=_ones(3)), ValueError, r"conv: "
+            )
+        ],
+    ),
     saves=True,
 )
 def _conv_bias(x, w, b, stride, padding, dilation, groups, save):
@@ -227,7 +253,14 @@ def _channel_view(b: Tensor, ndim: int) -> Tensor:
         lambda t, ans, y, b: _broadcast(_channel_view(t, y.ndim), y.shape),
     ],
     domain=Domain(
-        [Case(((2, 3, 4, 5), (3,))), Case(((1, 2, 3), (2,))), Case(((2, 1, 2, 2, 2), (1,)))]
+        [Case(((2, 3, 4, 5), (3,))), Case(((1, 2, 3), (2,))), Case(((2, 1, 2, 2, 2), (1,)))],
+        errors=[
+            ErrorCase(
+                lambda: channel_bias(_ones(2, 3, 4), _ones(2)),
+                ValueError,
+                r"channel_bias: expected y \(N, C, \*\) and bias \(C,\), got \(2, 3, 4\) and \(2,\)",
+            )
+        ],
     ),
 )
 def _channel_bias(y, b):
@@ -239,7 +272,16 @@ def _channel_bias(y, b):
     "channel_sum",
     vjp=[lambda g, ans, x: _broadcast(_channel_view(g, x.ndim), x.shape)],
     jvp=[lambda t, ans, x: apply(_channel_sum, t)],
-    domain=Domain([Case(((2, 3, 4, 5),)), Case(((1, 2, 3),)), Case(((3, 1, 2, 2, 2),))]),
+    domain=Domain(
+        [Case(((2, 3, 4, 5),)), Case(((1, 2, 3),)), Case(((3, 1, 2, 2, 2),))],
+        errors=[
+            ErrorCase(
+                lambda: channel_sum(_ones(3)),
+                ValueError,
+                r"channel_sum: expected x \(N, C, \*\) with >= 2 dims, got \(3,\)",
+            )
+        ],
+    ),
 )
 def _channel_sum(x):
     """$s[c] = \\sum_{n,p} x[n,c,p]$ (one matrix-vector product); dx = s broadcast back."""
@@ -254,11 +296,17 @@ def _broadcast(x: Tensor, shape) -> Tensor:
 
 def channel_bias(y: Tensor, bias: Tensor) -> Tensor:
     """y + bias along axis 1 (N, C, *S) in one primitive: its bias gradient is one GEMV."""
+    if y.ndim < 2 or bias.shape != (y.shape[1],):
+        raise ValueError(
+            f"channel_bias: expected y (N, C, *) and bias (C,), got {y.shape} and {bias.shape}"
+        )
     return apply(_channel_bias, y, bias)
 
 
 def channel_sum(x: Tensor) -> Tensor:
     """Sum of (N, C, *S) over every axis but the channels, shape (C,)."""
+    if x.ndim < 2:
+        raise ValueError(f"channel_sum: expected x (N, C, *) with >= 2 dims, got {x.shape}")
     return apply(_channel_sum, x)
 
 
@@ -334,6 +382,11 @@ def conv(
     from ..core.tensor import as_tensor
 
     bias = as_tensor(bias)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(
+            f"conv: bias must have shape ({weight.shape[0]},) (one per output channel), "
+            f"got {bias.shape}"
+        )
     if bias.dtype == x.dtype and bias.shape == (weight.shape[0],):
         return apply(_conv_bias, x, weight, bias, **p)
     from .elementwise import add

@@ -16,9 +16,11 @@ from ._base import (
     Domain,
     ErrorCase,
     Tensor,
+    _ones,
     _wrap,
     apply,
     binary,
+    broadcast_shapes,
     coerce_pair,
     fast_binary,
     prepare,
@@ -54,7 +56,17 @@ def _add(a, b):
     "sub",
     vjp=[lambda g, ans, a, b: g, lambda g, ans, a, b: neg(g)],
     jvp=[lambda t, ans, a, b: t, lambda t, ans, a, b: neg(t)],
-    domain=Domain(BINARY_CASES, fn=lambda a, b: sub(a, b)),
+    domain=Domain(
+        BINARY_CASES,
+        fn=lambda a, b: sub(a, b),
+        errors=[
+            ErrorCase(
+                lambda: sub(_ones(2, 3), _ones(4)),
+                ValueError,
+                r"sub: shapes \(2, 3\) and \(4,\) cannot be broadcast",
+            )
+        ],
+    ),
 )
 def _sub(a, b):
     """$a - b$; d/da = 1, d/db = -1."""
@@ -65,7 +77,17 @@ def _sub(a, b):
     "mul",
     vjp=[lambda g, ans, a, b: mul(g, b), lambda g, ans, a, b: mul(g, a)],
     jvp=[lambda t, ans, a, b: mul(t, b), lambda t, ans, a, b: mul(a, t)],
-    domain=Domain(BINARY_CASES, fn=lambda a, b: mul(a, b)),
+    domain=Domain(
+        BINARY_CASES,
+        fn=lambda a, b: mul(a, b),
+        errors=[
+            ErrorCase(
+                lambda: mul(_ones(2, 3), _ones(4)),
+                ValueError,
+                r"mul: shapes \(2, 3\) and \(4,\) cannot be broadcast",
+            )
+        ],
+    ),
 )
 def _mul(a, b):
     """$a b$; d/da = b, d/db = a."""
@@ -76,7 +98,19 @@ def _mul(a, b):
     "div",
     vjp=[lambda g, ans, a, b: div(g, b), lambda g, ans, a, b: neg(mul(g, div(ans, b)))],
     jvp=[lambda t, ans, a, b: div(t, b), lambda t, ans, a, b: neg(mul(t, div(ans, b)))],
-    domain=Domain(BINARY_CASES, avoid=(0.0,), margin=0.3, fn=lambda a, b: div(a, b)),
+    domain=Domain(
+        BINARY_CASES,
+        avoid=(0.0,),
+        margin=0.3,
+        fn=lambda a, b: div(a, b),
+        errors=[
+            ErrorCase(
+                lambda: div(_ones(2, 3), _ones(4)),
+                ValueError,
+                r"div: shapes \(2, 3\) and \(4,\) cannot be broadcast",
+            )
+        ],
+    ),
 )
 def _div(a, b):
     """$a / b$; d/da = 1/b, d/db = -a/b^2."""
@@ -87,7 +121,16 @@ def _div(a, b):
     "neg",
     vjp=[lambda g, ans, x: neg(g)],
     jvp=[lambda t, ans, x: neg(t)],
-    domain=Domain(UNARY_CASES),
+    domain=Domain(
+        UNARY_CASES,
+        errors=[
+            ErrorCase(
+                lambda: neg(_ones(2, dtype=complex)),
+                TypeError,
+                r"neg: complex tensors are not supported",
+            )
+        ],
+    ),
 )
 def _neg(x):
     """$-x$; d/dx = -1."""
@@ -105,7 +148,24 @@ def _pow_vjp_b(g, ans, a, b):
         lambda t, ans, a, b: mul(t, mul(b, pow(a, sub(b, 1)))),
         lambda t, ans, a, b: mul(t, mul(ans, log(a))),
     ],
-    domain=Domain(BINARY_CASES, low=0.5, high=2.0, fn=lambda a, b: pow(a, b)),
+    domain=Domain(
+        BINARY_CASES,
+        low=0.5,
+        high=2.0,
+        fn=lambda a, b: pow(a, b),
+        errors=[
+            ErrorCase(
+                lambda: pow(_ones(2, 3), _ones(4)),
+                ValueError,
+                r"pow: shapes \(2, 3\) and \(4,\) cannot be broadcast",
+            ),
+            ErrorCase(
+                lambda: pow(_ones(2, dtype=complex), _ones(2)),
+                TypeError,
+                r"pow: complex tensors are not supported",
+            ),
+        ],
+    ),
 )
 def _pow(a, b):
     """$a^b$; d/da = b a^{b-1}, d/db = a^b log a."""
@@ -120,6 +180,13 @@ def _pow(a, b):
         [Case(c.shapes, {"p": p}) for c in UNARY_CASES for p in (2.0, 3.0, -1.5, 0.5)],
         low=0.3,
         high=2.0,
+        errors=[
+            ErrorCase(
+                lambda: pow(_ones(2, dtype=complex), 2.0),
+                TypeError,
+                r"pow: complex tensors are not supported",
+            )
+        ],
     ),
 )
 def _pow_scalar(x, p):
@@ -153,9 +220,35 @@ def _unary(name, fwd, vjp_scale, doc, **dom):
     )(fwd)
 
 
-_exp = _unary("exp", np.exp, lambda ans, x: ans, "$e^x$; d/dx = e^x.")
+_exp = _unary(
+    "exp",
+    np.exp,
+    lambda ans, x: ans,
+    "$e^x$; d/dx = e^x.",
+    errors=[
+        ErrorCase(
+            lambda: exp(_ones(2, dtype=complex)),
+            TypeError,
+            r"exp: complex tensors are not supported",
+        ),
+        ErrorCase(lambda: exp("x"), TypeError, r"exp: expected a Tensor, got str"),
+    ],
+)
 _log = _unary(
-    "log", np.log, lambda ans, x: reciprocal(x), "$\\log x$; d/dx = 1/x.", low=0.2, high=3.0
+    "log",
+    np.log,
+    lambda ans, x: reciprocal(x),
+    "$\\log x$; d/dx = 1/x.",
+    low=0.2,
+    high=3.0,
+    errors=[
+        ErrorCase(
+            lambda: log(_ones(2, dtype=complex)),
+            TypeError,
+            r"log: complex tensors are not supported",
+        ),
+        ErrorCase(lambda: log("x"), TypeError, r"log: expected a Tensor, got str"),
+    ],
 )
 _log1p = _unary(
     "log1p",
@@ -164,8 +257,29 @@ _log1p = _unary(
     "$\\log(1 + x)$; d/dx = 1/(1+x).",
     low=-0.7,
     high=3.0,
+    errors=[
+        ErrorCase(
+            lambda: log1p(_ones(2, dtype=complex)),
+            TypeError,
+            r"log1p: complex tensors are not supported",
+        ),
+        ErrorCase(lambda: log1p("x"), TypeError, r"log1p: expected a Tensor, got str"),
+    ],
 )
-_expm1 = _unary("expm1", np.expm1, lambda ans, x: add(ans, 1.0), "$e^x - 1$; d/dx = e^x.")
+_expm1 = _unary(
+    "expm1",
+    np.expm1,
+    lambda ans, x: add(ans, 1.0),
+    "$e^x - 1$; d/dx = e^x.",
+    errors=[
+        ErrorCase(
+            lambda: expm1(_ones(2, dtype=complex)),
+            TypeError,
+            r"expm1: complex tensors are not supported",
+        ),
+        ErrorCase(lambda: expm1("x"), TypeError, r"expm1: expected a Tensor, got str"),
+    ],
+)
 _sqrt = _unary(
     "sqrt",
     np.sqrt,
@@ -173,14 +287,70 @@ _sqrt = _unary(
     "$\\sqrt{x}$; d/dx = 1/(2 sqrt x).",
     low=0.2,
     high=3.0,
+    errors=[
+        ErrorCase(
+            lambda: sqrt(_ones(2, dtype=complex)),
+            TypeError,
+            r"sqrt: complex tensors are not supported",
+        ),
+        ErrorCase(lambda: sqrt("x"), TypeError, r"sqrt: expected a Tensor, got str"),
+    ],
 )
-_sin = _unary("sin", np.sin, lambda ans, x: cos(x), "$\\sin x$; d/dx = cos x.")
-_cos = _unary("cos", np.cos, lambda ans, x: neg(sin(x)), "$\\cos x$; d/dx = -sin x.")
+_sin = _unary(
+    "sin",
+    np.sin,
+    lambda ans, x: cos(x),
+    "$\\sin x$; d/dx = cos x.",
+    errors=[
+        ErrorCase(
+            lambda: sin(_ones(2, dtype=complex)),
+            TypeError,
+            r"sin: complex tensors are not supported",
+        ),
+        ErrorCase(lambda: sin("x"), TypeError, r"sin: expected a Tensor, got str"),
+    ],
+)
+_cos = _unary(
+    "cos",
+    np.cos,
+    lambda ans, x: neg(sin(x)),
+    "$\\cos x$; d/dx = -sin x.",
+    errors=[
+        ErrorCase(
+            lambda: cos(_ones(2, dtype=complex)),
+            TypeError,
+            r"cos: complex tensors are not supported",
+        ),
+        ErrorCase(lambda: cos("x"), TypeError, r"cos: expected a Tensor, got str"),
+    ],
+)
 _tanh = _unary(
-    "tanh", np.tanh, lambda ans, x: rsub(mul(ans, ans), 1.0), "$\\tanh x$; d/dx = 1 - tanh^2 x."
+    "tanh",
+    np.tanh,
+    lambda ans, x: rsub(mul(ans, ans), 1.0),
+    "$\\tanh x$; d/dx = 1 - tanh^2 x.",
+    errors=[
+        ErrorCase(
+            lambda: tanh(_ones(2, dtype=complex)),
+            TypeError,
+            r"tanh: complex tensors are not supported",
+        ),
+        ErrorCase(lambda: tanh("x"), TypeError, r"tanh: expected a Tensor, got str"),
+    ],
 )
 _abs = _unary(
-    "abs", np.abs, lambda ans, x: sign(x), "$|x|$; d/dx = sign(x) (0 at 0).", avoid=(0.0,)
+    "abs",
+    np.abs,
+    lambda ans, x: sign(x),
+    "$|x|$; d/dx = sign(x) (0 at 0).",
+    avoid=(0.0,),
+    errors=[
+        ErrorCase(
+            lambda: abs(_ones(2, dtype=complex)),
+            TypeError,
+            r"abs: complex tensors are not supported",
+        )
+    ],
 )
 
 
@@ -197,6 +367,14 @@ _sigmoid = _unary(
     "$\\sigma(x) = 1/(1+e^{-x})$; d/dx = sigma (1 - sigma).",
     low=-4.0,
     high=4.0,
+    errors=[
+        ErrorCase(
+            lambda: sigmoid(_ones(2, dtype=complex)),
+            TypeError,
+            r"sigmoid: complex tensors are not supported",
+        ),
+        ErrorCase(lambda: sigmoid("x"), TypeError, r"sigmoid: expected a Tensor, got str"),
+    ],
 )
 
 
@@ -213,6 +391,13 @@ _relu = _unary(
     "$\\max(0, x)$; d/dx = 1 if x > 0 else 0.",
     avoid=(0.0,),
     second_order=False,
+    errors=[
+        ErrorCase(
+            lambda: relu(_ones(2, dtype=complex)),
+            TypeError,
+            r"relu: complex tensors are not supported",
+        )
+    ],
 )
 
 
@@ -220,7 +405,17 @@ _relu = _unary(
     "sign",
     vjp=[lambda g, ans, x: _wrap(np.zeros_like(x.data))],
     jvp=[lambda t, ans, x: _wrap(np.zeros_like(ans.data))],
-    domain=Domain(UNARY_CASES, avoid=(0.0,)),
+    domain=Domain(
+        UNARY_CASES,
+        avoid=(0.0,),
+        errors=[
+            ErrorCase(
+                lambda: sign(_ones(2, dtype=complex)),
+                TypeError,
+                r"sign: complex tensors are not supported",
+            )
+        ],
+    ),
 )
 def _sign(x):
     """$\\mathrm{sign}(x)$; derivative 0 (almost everywhere)."""
@@ -242,7 +437,18 @@ def _max_mask(a, b):
         lambda t, ans, a, b: mul(t, _max_mask(a, b)),
         lambda t, ans, a, b: mul(t, _max_mask(b, a)),
     ],
-    domain=Domain(BINARY_CASES, fn=lambda a, b: maximum(a, b), second_order=False),
+    domain=Domain(
+        BINARY_CASES,
+        fn=lambda a, b: maximum(a, b),
+        second_order=False,
+        errors=[
+            ErrorCase(
+                lambda: maximum(_ones(2, 3), _ones(4)),
+                ValueError,
+                r"maximum: shapes \(2, 3\) and \(4,\) cannot be broadcast",
+            )
+        ],
+    ),
 )
 def _maximum(a, b):
     """$\\max(a, b)$ elementwise; ties share the gradient equally."""
@@ -259,7 +465,18 @@ def _maximum(a, b):
         lambda t, ans, a, b: mul(t, _max_mask(b, a)),
         lambda t, ans, a, b: mul(t, _max_mask(a, b)),
     ],
-    domain=Domain(BINARY_CASES, fn=lambda a, b: minimum(a, b), second_order=False),
+    domain=Domain(
+        BINARY_CASES,
+        fn=lambda a, b: minimum(a, b),
+        second_order=False,
+        errors=[
+            ErrorCase(
+                lambda: minimum(_ones(2, 3), _ones(4)),
+                ValueError,
+                r"minimum: shapes \(2, 3\) and \(4,\) cannot be broadcast",
+            )
+        ],
+    ),
 )
 def _minimum(a, b):
     """$\\min(a, b)$ elementwise; ties share the gradient equally."""
@@ -286,6 +503,13 @@ def _where_mask(cond, like):
             for s in [((3,), (3,)), ((2, 3), (2, 3)), ((), ()), ((2, 1), (2,))]
         ],
         fn=lambda a, b, cond: where(cond, a, b),
+        errors=[
+            ErrorCase(
+                lambda: where(np.ones((2, 3), bool), _ones(2, 3), _ones(4)),
+                ValueError,
+                r"where: shapes \(2, 3\) and \(4,\)",
+            )
+        ],
     ),
 )
 def _where(a, b, cond):
@@ -311,6 +535,13 @@ def _clip_mask(x, lo, hi):
         + [Case(((4,),), {"lo": None, "hi": 0.0}), Case(((4,),), {"lo": 0.0, "hi": None})],
         avoid=(-0.5, 0.7, 0.0),
         second_order=False,
+        errors=[
+            ErrorCase(
+                lambda: clip(_ones(2)),
+                ValueError,
+                r"clip: at least one of min and max must be given",
+            )
+        ],
     ),
 )
 def _clip(x, lo, hi):
@@ -365,10 +596,12 @@ def neg(x: Tensor) -> Tensor:
 def pow(a, b) -> Tensor:
     """$a^b$; a Python-number exponent uses the `pow_scalar` primitive (no log(a) needed)."""
     if isinstance(b, (int, float)) and not isinstance(b, bool) and isinstance(a, Tensor):
+        real("pow", a)
         if b == 1:
             return a
         return apply(_pow_scalar, a, p=float(b) if a.data.dtype.kind == "f" else b)
-    return binary(_pow, a, b)
+    a, b = coerce_pair(a, b)
+    return binary(_pow, real("pow", a), real("pow", b))
 
 
 def exp(x: Tensor) -> Tensor:
@@ -446,7 +679,7 @@ def where(cond, a, b) -> Tensor:
     c = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
     a, b = coerce_pair(a, b)
     a, b = prepare("where", a, b)
-    shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
+    shape = broadcast_shapes("where", a.shape, b.shape, c.shape)
     from ._base import needs
     from .shape import broadcast_to
 
@@ -459,7 +692,7 @@ def clip(x: Tensor, min=None, max=None) -> Tensor:
     """Clamp into [min, max] (either bound may be None)."""
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
-    return apply(_clip, x, lo=min, hi=max)
+    return apply(_clip, real("clip", x), lo=min, hi=max)
 
 
 clamp = clip

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Case, Domain, Tensor, _wrap, apply, primitive
+from ._base import Case, Domain, ErrorCase, Tensor, _ones, _wrap, apply, primitive
 from .validation import check_dim
 
 
@@ -30,7 +30,19 @@ def _is_basic(idx) -> bool:
             Case(((2, 3, 4),), {"idx": (Ellipsis, slice(None, None, -2))}),
             Case(((3, 3),), {"idx": (np.array([0, 1, 1]), np.array([2, 2, 0]))}),
             Case(((3,),), {"idx": (None, 1)}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: getitem(_ones(2, 3), (0, 5)),
+                IndexError,
+                r"getitem: index \(0, 5\) on a tensor of shape \(2, 3\)",
+            ),
+            ErrorCase(
+                lambda: getitem(_ones(2, 3), np.array([0.5])),
+                IndexError,
+                r"getitem: index arrays must be integer or bool",
+            ),
+        ],
     ),
 )
 def _getitem(x, idx):
@@ -46,7 +58,12 @@ def _getitem(x, idx):
         [
             Case(((2,),), {"idx": (slice(1, 3), 0), "shape": (4, 3)}),
             Case(((4,),), {"idx": (np.array([0, 2, 2, 4]),), "shape": (5,)}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: index_add_zeros(_ones(2), (5,), (3,)), IndexError, r"index_add_zeros: "
+            )
+        ],
     ),
 )
 def _index_add_zeros(y, idx, shape):
@@ -87,7 +104,10 @@ def getitem(x: Tensor, idx) -> Tensor:
 
 def index_add_zeros(y: Tensor, idx, shape) -> Tensor:
     """Zeros of `shape` with `y` added at `idx` (the adjoint of getitem)."""
-    return apply(_index_add_zeros, y, idx=_norm_index(idx), shape=tuple(shape))
+    try:
+        return apply(_index_add_zeros, y, idx=_norm_index(idx), shape=tuple(shape))
+    except IndexError as e:
+        raise IndexError(f"index_add_zeros: index {idx!r} into shape {tuple(shape)}: {e}") from None
 
 
 def _full_index(index: np.ndarray, dim: int):
@@ -106,7 +126,24 @@ def _full_index(index: np.ndarray, dim: int):
         [
             Case(((3, 4),), {"dim": 1, "index": np.array([[0, 0], [3, 1], [2, 2]])}),
             Case(((3, 2),), {"dim": 0, "index": np.array([[2, 0], [2, 2]])}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: gather(_ones(2, 3), 2, np.zeros((2, 3), int)),
+                IndexError,
+                r"gather: dim 2 is out of range",
+            ),
+            ErrorCase(
+                lambda: gather(_ones(2, 3), 1, np.full((2, 1), -1)),
+                IndexError,
+                r"gather: index values must lie in \[0, 3\)",
+            ),
+            ErrorCase(
+                lambda: gather(_ones(2, 3), 1, np.zeros(2, int)),
+                ValueError,
+                r"gather: index has 1 dims but the input has 2",
+            ),
+        ],
     ),
 )
 def _gather(x, dim, index):
@@ -129,6 +166,18 @@ def _gather(x, dim, index):
     domain=Domain(
         [Case(((3, 4), (3, 2)), {"dim": 1, "index": np.array([[0, 0], [3, 1], [2, 2]])})],
         fn=lambda x, src, dim, index: scatter_add(x, dim, index, src),
+        errors=[
+            ErrorCase(
+                lambda: scatter_add(_ones(2, 3), 1, np.zeros((2, 1), int), _ones(2, 2)),
+                ValueError,
+                r"scatter_add: index shape \(2, 1\) must equal src shape \(2, 2\)",
+            ),
+            ErrorCase(
+                lambda: scatter_add(_ones(2, 3), 1, np.full((2, 1), 3), _ones(2, 1)),
+                IndexError,
+                r"scatter_add: index values must lie in \[0, 3\)",
+            ),
+        ],
     ),
 )
 def _scatter_add(x, src, dim, index):

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from ._base import Case, Domain, Tensor, apply, primitive
+from ._base import Case, Domain, ErrorCase, Tensor, _ones, apply, primitive
 
 __all__ = [
     "adaptive_avg_pool",
@@ -243,7 +243,17 @@ def _mask_of(x: Tensor, ans: Tensor, p: dict) -> np.ndarray:
     vjp=[lambda g, ans, x, **p: window_put(g, _mask_of(x, ans, p), size=x.shape[2:], **p)],
     jvp=[lambda t, ans, x, **p: window_take(t, _mask_of(x, ans, p), **p)],
     # the second derivative is zero almost everywhere but not smooth at ties
-    domain=Domain(_MAX_CASES, second_order=False),
+    domain=Domain(
+        _MAX_CASES,
+        second_order=False,
+        errors=[
+            ErrorCase(
+                lambda: max_pool(_ones(1, 1, 4, 4), 2, stride=0),
+                ValueError,
+                r"max_pool: kernel \(2, 2\), stride \(0, 0\)",
+            )
+        ],
+    ),
 )
 def _max_pool(x, kernel, stride, padding, dilation):
     """$y[n,c,p] = \\max_k x_{pad}[n,c,s p + d k]$ (-inf padding); dx = g at the first argmax."""
@@ -269,7 +279,14 @@ def _mask_case(shape, kernel, stride, padding, **extra):
         [
             Case(((1, 2, 4, 5),), _mask_case((1, 2, 2, 3), (2, 2), (2, 2), ((0, 0), (0, 1)))),
             Case(((2, 1, 5),), _mask_case((2, 1, 3), (3,), (2,), ((1, 1),))),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: max_pool(_ones(1, 1, 4, 4), 5),
+                ValueError,
+                r"max_pool: kernel larger than the padded input",
+            )
+        ],
     ),
 )
 def _window_take(x, mask, kernel, stride, padding, dilation):
@@ -293,7 +310,14 @@ def _window_take(x, mask, kernel, stride, padding, dilation):
                 _mask_case((1, 2, 2, 3), (2, 2), (2, 2), ((0, 0), (0, 1)), size=(4, 5)),
             ),
             Case(((2, 1, 3),), _mask_case((2, 1, 3), (3,), (2,), ((1, 1),), size=(5,))),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: max_pool(_ones(4, 4), 2),
+                ValueError,
+                r"max_pool: expected a batched input \(N, C, \*spatial\)",
+            )
+        ],
     ),
 )
 def _window_put(y, mask, kernel, stride, padding, dilation, size):
@@ -357,7 +381,14 @@ def window_put(y: Tensor, mask: np.ndarray, **p) -> Tensor:
                 ((1, 2, 6),),
                 {"kernel": (3,), "stride": (2,), "padding": ((1, 2),), "dilation": (1,)},
             ),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: avg_pool(_ones(1, 1, 4, 4), 2, divisor_override=0),
+                ValueError,
+                r"avg_pool: divisor_override must be >= 1, got 0",
+            )
+        ],
     ),
 )
 def _window_sum(x, kernel, stride, padding, dilation):
@@ -399,7 +430,14 @@ def _window_sum(x, kernel, stride, padding, dilation):
                     "size": (6,),
                 },
             ),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: avg_pool(_ones(1, 1, 4, 4), 2, padding=2),
+                ValueError,
+                r"avg_pool: padding 2 should be at most half",
+            )
+        ],
     ),
 )
 def _window_sum_t(y, kernel, stride, padding, dilation, size):
@@ -437,7 +475,14 @@ def _rand_index(rng, shape, n, unique):
         [
             Case(((2, 2, 3, 3),), lambda rng: {"index": _rand_index(rng, (2, 2, 2, 2), 9, False)}),
             Case(((1, 3, 5),), lambda rng: {"index": _rand_index(rng, (1, 3, 4), 5, False)}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: adaptive_max_pool(_ones(1, 1, 4, 4), (0, 2)),
+                ValueError,
+                r"adaptive_max_pool: output_size must be positive",
+            )
+        ],
     ),
 )
 def _take_flat(x, index):
@@ -472,7 +517,14 @@ def _take_flat(x, index):
                     "accumulate": False,
                 },
             ),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: max_unpool(_ones(1, 1, 2, 2), np.zeros((1, 1, 3, 3), int), 2),
+                ValueError,
+                r"max_unpool: indices shape \(1, 1, 3, 3\) must equal input shape \(1, 1, 2, 2\)",
+            )
+        ],
     ),
 )
 def _put_flat(x, index, shape, accumulate):

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Case, Domain, Tensor, _wrap, apply, norm_axis, pick_axis, primitive
+from ._base import (
+    Case,
+    Domain,
+    ErrorCase,
+    Tensor,
+    _ones,
+    _wrap,
+    apply,
+    norm_axis,
+    pick_axis,
+    primitive,
+)
 from .cast import cast
 from .elementwise import add, div, eq, exp, isfinite, mul, sqrt, sub, where
 from .index import take_along_axis
@@ -44,7 +55,13 @@ def _expand(g: Tensor, x: Tensor, axis, keepdims) -> Tensor:
     "sum",
     vjp=[lambda g, ans, x, axis, keepdims: _expand(g, x, axis, keepdims)],
     jvp=[lambda t, ans, x, axis, keepdims: sum(t, axis=axis, keepdims=keepdims)],
-    domain=Domain(_RED_CASES),
+    domain=Domain(
+        _RED_CASES,
+        errors=[
+            ErrorCase(lambda: sum(_ones(2, 3), dim=2), IndexError, r"sum: axis 2 is out of range"),
+            ErrorCase(lambda: sum(_ones(2, 3), dim=(0, 0)), ValueError, r"sum: repeated axis"),
+        ],
+    ),
 )
 def _sum(x, axis, keepdims):
     """$\\sum_i x_i$ over `axis`; d/dx_i = 1 (float16/bfloat16 accumulate in float32)."""
@@ -129,13 +146,31 @@ def _extreme_weights(ans, x, axis, keepdims):
 _MAXMIN_DOMAIN = Domain(_NONEMPTY, second_order=True)
 
 
-@primitive("max", **_weighted_rules(_extreme_weights), domain=_MAXMIN_DOMAIN)
+@primitive(
+    "max",
+    **_weighted_rules(_extreme_weights),
+    domain=_MAXMIN_DOMAIN.with_errors(
+        ErrorCase(lambda: max(_ones(2, 3), dim=2), IndexError, r"max: axis 2 is out of range"),
+        ErrorCase(
+            lambda: max(_ones(0, 3)),
+            ValueError,
+            r"max: reduction over an empty tensor of shape \(0, 3\)",
+        ),
+    ),
+)
 def _max(x, axis, keepdims):
     """$\\max_i x_i$; the gradient goes to the maxima, split equally among ties."""
     return np.max(x, axis=axis, keepdims=keepdims)
 
 
-@primitive("min", **_weighted_rules(_extreme_weights), domain=_MAXMIN_DOMAIN)
+@primitive(
+    "min",
+    **_weighted_rules(_extreme_weights),
+    domain=_MAXMIN_DOMAIN.with_errors(
+        ErrorCase(lambda: min(_ones(2, 3), dim=-3), IndexError, r"min: axis -3 is out of range"),
+        ErrorCase(lambda: min(_ones(0)), ValueError, r"min: reduction over an empty tensor"),
+    ),
+)
 def _min(x, axis, keepdims):
     """$\\min_i x_i$; the gradient goes to the minima, split equally among ties."""
     return np.min(x, axis=axis, keepdims=keepdims)
@@ -203,7 +238,18 @@ def _lse_weights(ans, x, axis, keepdims):
 @primitive(
     "logsumexp",
     **_weighted_rules(_lse_weights),
-    domain=Domain(_NONEMPTY, low=-3.0, high=3.0),
+    domain=Domain(
+        _NONEMPTY,
+        low=-3.0,
+        high=3.0,
+        errors=[
+            ErrorCase(
+                lambda: logsumexp(_ones(2, 3), dim=2),
+                IndexError,
+                r"logsumexp: axis 2 is out of range",
+            )
+        ],
+    ),
 )
 def _logsumexp(x, axis, keepdims):
     """$\\log \\sum_i e^{x_i}$, shifted by the max; d/dx = softmax(x)."""
@@ -238,7 +284,14 @@ def _prod_others(ans, x, axis, keepdims):
 @primitive(
     "prod",
     **_weighted_rules(_prod_others),
-    domain=Domain(_RED_CASES, low=0.5, high=1.5),
+    domain=Domain(
+        _RED_CASES,
+        low=0.5,
+        high=1.5,
+        errors=[
+            ErrorCase(lambda: prod(_ones(2, 3), dim=2), IndexError, r"prod: axis 2 is out of range")
+        ],
+    ),
 )
 def _prod(x, axis, keepdims):
     """$\\prod_i x_i$; d/dx_i = product of the others (exact when some x_j = 0)."""
@@ -261,7 +314,12 @@ def _norm_dir(ans, x, axis, keepdims):
 @primitive(
     "norm2",
     **_weighted_rules(_norm_dir),
-    domain=Domain(_NONEMPTY),
+    domain=Domain(
+        _NONEMPTY,
+        errors=[
+            ErrorCase(lambda: norm(_ones(2, 3), dim=2), IndexError, r"norm: axis 2 is out of range")
+        ],
+    ),
 )
 def _norm2(x, axis, keepdims):
     """$\\|x\\|_2 = \\sqrt{\\sum x_i^2}$; d/dx = x / ||x|| (0 at x = 0, not NaN)."""
@@ -300,7 +358,12 @@ def _rev_cumsum(g, axis):
     vjp=[lambda g, ans, x, axis: _rev_cumsum(g, axis)],
     jvp=[lambda t, ans, x, axis: cumsum(t, axis=axis)],
     domain=Domain(
-        [Case(((4,),), {"axis": 0}), Case(((2, 3),), {"axis": 1}), Case(((2, 3),), {"axis": 0})]
+        [Case(((4,),), {"axis": 0}), Case(((2, 3),), {"axis": 1}), Case(((2, 3),), {"axis": 0})],
+        errors=[
+            ErrorCase(
+                lambda: cumsum(_ones(2, 3), dim=2), IndexError, r"cumsum: axis 2 is out of range"
+            )
+        ],
     ),
 )
 def _cumsum(x, axis):

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ._base import Case, Domain, Tensor, apply, primitive
+from ._base import Case, Domain, ErrorCase, Tensor, _ones, apply, primitive
 from .index import getitem
 from .linalg import matmul
 from .shape import broadcast_to, permute, reshape, swapaxes
@@ -40,7 +40,19 @@ def _source_index(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
             Case(((1, 2, 4, 5),), {"pad": ((0, 0), (0, 0), (1, 2), (2, 1)), "mode": "reflect"}),
             Case(((2, 1, 3, 3),), {"pad": ((0, 0), (0, 0), (2, 0), (1, 3)), "mode": "replicate"}),
             Case(((1, 2, 5),), {"pad": ((0, 0), (0, 0), (2, 3)), "mode": "circular"}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: pad_nd(_ones(2, 3), ((0, 0), (1, 1)), mode="mirror"),
+                ValueError,
+                r"pad_nd: mode must be one of",
+            ),
+            ErrorCase(
+                lambda: pad_nd(_ones(2, 3), ((0, 0), (3, 3))),
+                ValueError,
+                r"pad_nd: reflect padding \(3, 3\) must be smaller than the input size 3",
+            ),
+        ],
     ),
 )
 def _pad_nd(x, pad, mode):
@@ -62,7 +74,14 @@ def _pad_nd(x, pad, mode):
                 ((1, 2, 10),),
                 {"pad": ((0, 0), (0, 0), (2, 3)), "mode": "circular", "size": (1, 2, 5)},
             ),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: pad_nd(_ones(2, 3), ((0, 0), (-1, 1))),
+                ValueError,
+                r"pad_nd: padding .* does not fit",
+            )
+        ],
     ),
 )
 def _pad_nd_t(y, pad, mode, size):

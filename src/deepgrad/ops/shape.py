@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import UNARY_CASES, Case, Domain, Tensor, apply, norm_axis, primitive
+from ._base import (
+    UNARY_CASES,
+    Case,
+    Domain,
+    ErrorCase,
+    Tensor,
+    _ones,
+    apply,
+    each,
+    norm_axis,
+    primitive,
+)
 from .validation import check_dim
 
 
@@ -38,7 +49,10 @@ def _sum_to_shape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
             Case(((2, 1),), {"shape": (2, 4)}),
             Case(((3, 1, 2),), {"shape": (2, 3, 4, 2)}),
             Case(((1,),), {"shape": (0,)}),
-        ]
+        ],
+        errors=[
+            ErrorCase(lambda: broadcast_to(_ones(2, 3), (4, 3)), ValueError, r"broadcast_to: ")
+        ],
     ),
 )
 def _broadcast_to(x, shape):
@@ -56,7 +70,8 @@ def _broadcast_to(x, shape):
             Case(((2, 3),), {"shape": ()}),
             Case(((2, 4),), {"shape": (2, 1)}),
             Case(((2, 3, 4, 2),), {"shape": (3, 1, 2)}),
-        ]
+        ],
+        errors=[ErrorCase(lambda: sum_to(_ones(2, 3), (4,)), ValueError, r"sum_to: ")],
     ),
 )
 def _sum_to(x, shape):
@@ -81,6 +96,8 @@ def sum_to(x: Tensor, shape) -> Tensor:
     shape = tuple(shape)
     if x.shape == shape:
         return x
+    if len(shape) > x.ndim or any(s not in (1, n) for s, n in zip(shape[::-1], x.shape[::-1])):
+        raise ValueError(f"sum_to: cannot sum a tensor of shape {x.shape} down to {shape}")
     return apply(_sum_to, x, shape=shape)
 
 
@@ -97,7 +114,14 @@ expand = broadcast_to
             Case(((6,),), {"shape": (1, 2, 3)}),
             Case(((),), {"shape": (1, 1)}),
             Case(((0, 3),), {"shape": (3, 0)}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: reshape(_ones(2, 3), (4,)),
+                ValueError,
+                r"reshape: cannot reshape a tensor of shape \(2, 3\) into \(4,\)",
+            )
+        ],
     ),
 )
 def _reshape(x, shape):
@@ -130,7 +154,17 @@ def reshape(x: Tensor, *shape) -> Tensor:
             Case(((2, 3),), {"axes": (1, 0)}),
             Case(((2, 3, 4),), {"axes": (2, 0, 1)}),
             Case(((0, 2),), {"axes": (1, 0)}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: permute(_ones(2, 3), 0, 0),
+                ValueError,
+                r"permute: \(0, 0\) is not a permutation",
+            ),
+            ErrorCase(
+                lambda: permute(_ones(2, 3), 0, 2), IndexError, r"permute: dims 2 is out of range"
+            ),
+        ],
     ),
 )
 def _permute(x, axes):
@@ -208,47 +242,42 @@ def _concat_jvp(i):
         from ..core.tensor import _wrap
 
         parts = [t if j == i else _wrap(np.zeros_like(x.data)) for j, x in enumerate(xs)]
-        return apply(_CONCATS[len(xs)], *parts, axis=axis)
+        return apply(_concatenate, *parts, axis=axis)
 
     return rule
 
 
-_CONCATS: dict[int, object] = {}
-
-
-def _concat_prim(n: int):
-    """concatenate has one input per piece: one primitive per arity, made on first use."""
-    if n not in _CONCATS:
-        name = "concatenate" if n == 2 else f"concatenate{n}"
-        dom = None
-        if n == 2:
-            dom = Domain(
-                [
-                    Case(((2, 3), (1, 3)), {"axis": 0}),
-                    Case(((2, 3), (2, 2)), {"axis": 1}),
-                    Case(((0, 2), (3, 2)), {"axis": 0}),
-                ]
-            )
-        elif n == 3:
-            dom = Domain([Case(((2,), (1,), (3,)), {"axis": 0})])
-        else:
-            dom = Domain([Case(tuple((1, 2) for _ in range(n)), {"axis": 0})])
-        _CONCATS[n] = primitive(
-            name,
-            vjp=[_concat_vjp(i) for i in range(n)],
-            jvp=[_concat_jvp(i) for i in range(n)],
-            domain=dom,
-        )(_concat_forward)
-    return _CONCATS[n]
-
-
-def _concat_forward(*xs, axis):
+@primitive(
+    "concatenate",
+    vjp=each(_concat_vjp),
+    jvp=each(_concat_jvp),
+    domain=Domain(
+        [
+            Case(((2, 3), (1, 3)), {"axis": 0}),
+            Case(((2, 3), (2, 2)), {"axis": 1}),
+            Case(((0, 2), (3, 2)), {"axis": 0}),
+            Case(((2,), (1,), (3,)), {"axis": 0}),
+            Case(((1, 2),), {"axis": 0}),
+        ],
+        fn=lambda *xs, axis: concatenate(xs, axis=axis),
+        errors=[
+            ErrorCase(lambda: concatenate([]), ValueError, r"concatenate: expected a non-empty"),
+            ErrorCase(
+                lambda: concatenate([_ones(2, 3), _ones(2, 2)]),
+                ValueError,
+                r"concatenate: tensor 1 has shape \(2, 2\)",
+            ),
+            ErrorCase(
+                lambda: concatenate([_ones(2), _ones(2)], axis=1),
+                IndexError,
+                r"concatenate: axis 1 is out of range",
+            ),
+        ],
+    ),
+)
+def _concatenate(*xs, axis):
     """Pieces joined along `axis`; adjoint: slicing the gradient back into pieces."""
     return np.concatenate(xs, axis=axis)
-
-
-for _n in (1, 2, 3):
-    _concat_prim(_n)
 
 
 def concatenate(tensors, axis: int = 0, *, dim: int | None = None) -> Tensor:
@@ -276,7 +305,7 @@ def concatenate(tensors, axis: int = 0, *, dim: int | None = None) -> Tensor:
 
         ts = [cast(t, dt) for t in ts]
     del prepare
-    return apply(_concat_prim(len(ts)), *ts, axis=ax)
+    return apply(_concatenate, *ts, axis=ax)
 
 
 cat = concatenate
@@ -339,7 +368,8 @@ def _crop(g, pad_width):
             Case(((3,),), {"pad_width": ((1, 2),), "value": 0.0}),
             Case(((2, 3),), {"pad_width": ((0, 1), (2, 0)), "value": 1.5}),
             Case(((0, 2),), {"pad_width": ((1, 1), (0, 0)), "value": 0.0}),
-        ]
+        ],
+        errors=[ErrorCase(lambda: pad(_ones(2, 3), ((1, 1),)), ValueError, r"pad: ")],
     ),
 )
 def _pad(x, pad_width, value):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Case, Domain, Tensor, apply, primitive
+from ._base import Case, Domain, ErrorCase, Tensor, _ones, apply, primitive
 from .elementwise import exp, mul, sub
 from .reduce import sum as _sum
 from .validation import check_dim, check_float
@@ -20,7 +20,21 @@ _CASES = [Case(((2, 3),), {"axis": 1}), Case(((4,),), {"axis": 0}), Case(((2, 3,
     "softmax",
     vjp=[lambda g, ans, x, axis: mul(ans, sub(g, _sum(mul(g, ans), axis=axis, keepdims=True)))],
     jvp=[lambda t, ans, x, axis: mul(ans, sub(t, _sum(mul(t, ans), axis=axis, keepdims=True)))],
-    domain=Domain(_CASES, low=-3.0, high=3.0),
+    domain=Domain(
+        _CASES,
+        low=-3.0,
+        high=3.0,
+        errors=[
+            ErrorCase(
+                lambda: softmax(_ones(2, 3), dim=2), IndexError, r"softmax: dim 2 is out of range"
+            ),
+            ErrorCase(
+                lambda: softmax(_ones(2, dtype=np.int64)),
+                TypeError,
+                r"softmax: input must be a floating-point tensor",
+            ),
+        ],
+    ),
 )
 def _softmax(x, axis):
     """$y_i = e^{x_i} / \\sum_j e^{x_j}$; dx = y * (g - sum(g * y))."""
@@ -32,7 +46,23 @@ def _softmax(x, axis):
     "log_softmax",
     vjp=[lambda g, ans, x, axis: sub(g, mul(exp(ans), _sum(g, axis=axis, keepdims=True)))],
     jvp=[lambda t, ans, x, axis: sub(t, _sum(mul(exp(ans), t), axis=axis, keepdims=True))],
-    domain=Domain(_CASES, low=-3.0, high=3.0),
+    domain=Domain(
+        _CASES,
+        low=-3.0,
+        high=3.0,
+        errors=[
+            ErrorCase(
+                lambda: log_softmax(_ones(2, 3), dim=-3),
+                IndexError,
+                r"log_softmax: dim -3 is out of range",
+            ),
+            ErrorCase(
+                lambda: log_softmax(_ones(2, dtype=np.int64)),
+                TypeError,
+                r"log_softmax: input must be a floating-point tensor",
+            ),
+        ],
+    ),
 )
 def _log_softmax(x, axis):
     """$y_i = x_i - \\log \\sum_j e^{x_j}$; dx = g - softmax(x) * sum(g)."""
