@@ -36,6 +36,7 @@ from .elementwise import (
     reciprocal,
     relu,
     rsub,
+    safe_where,
     sigmoid,
     sign,
     sin,
@@ -88,7 +89,7 @@ __all__ = [
     "expm1", "flatten", "gather", "ge", "getitem", "gt", "index_add_zeros", "isfinite", "isnan",
     "le", "log", "log1p", "log_softmax", "logsumexp", "lt", "matmul", "max", "maximum", "mean",
     "min", "minimum", "mul", "ne", "neg", "norm", "one_hot", "outer", "pad", "permute", "pow",
-    "prod", "reciprocal", "relu", "reshape", "rsub", "scatter_add", "sigmoid", "sign", "sin",
+    "prod", "reciprocal", "relu", "reshape", "rsub", "safe_where", "scatter_add", "sigmoid", "sign", "sin",
     "softmax", "split", "sqrt", "square", "squeeze", "stack", "std", "sub", "sum", "sum_to",
     "swapaxes", "take_along_axis", "tanh", "transpose", "unsqueeze", "var", "where",
 ]  # fmt: skip

@@ -137,16 +137,26 @@ def _neg(x):
     return -x
 
 
-def _pow_vjp_b(g, ans, a, b):
-    return mul(g, mul(ans, log(a)))
+def _pow_da(a, b):
+    """d(a^b)/da = b a^{b-1}, and 0 where b = 0 (so 0**0 has derivative 0, as PyTorch)."""
+    return where(b.data == 0, 0.0, mul(b, pow(a, sub(b, 1))))
+
+
+def _pow_db(ans, a, b):
+    """d(a^b)/db = a^b log a, and 0 where a = 0 and b >= 0 (PyTorch's value at a zero base)."""
+    zero = (a.data == 0) & (b.data >= 0)
+    return where(zero, 0.0, mul(ans, log(where(zero, 1.0, a))))
 
 
 @primitive(
     "pow",
-    vjp=[lambda g, ans, a, b: mul(g, mul(b, pow(a, sub(b, 1)))), _pow_vjp_b],
+    vjp=[
+        lambda g, ans, a, b: mul(g, _pow_da(a, b)),
+        lambda g, ans, a, b: mul(g, _pow_db(ans, a, b)),
+    ],
     jvp=[
-        lambda t, ans, a, b: mul(t, mul(b, pow(a, sub(b, 1)))),
-        lambda t, ans, a, b: mul(t, mul(ans, log(a))),
+        lambda t, ans, a, b: mul(t, _pow_da(a, b)),
+        lambda t, ans, a, b: mul(t, _pow_db(ans, a, b)),
     ],
     domain=Domain(
         BINARY_CASES,
@@ -168,7 +178,11 @@ def _pow_vjp_b(g, ans, a, b):
     ),
 )
 def _pow(a, b):
-    """$a^b$; d/da = b a^{b-1}, d/db = a^b log a."""
+    """$a^b$; d/da = b a^{b-1}, d/db = a^b log a.
+
+    At a zero base, as PyTorch: $0^0 = 1$; d/da is 0 where b = 0 (else b 0^{b-1}: 0 for
+    b > 1, inf for 0 < b < 1); d/db is 0 where b >= 0 and -inf where b < 0.
+    """
     return a**b
 
 
@@ -675,7 +689,12 @@ def minimum(a, b) -> Tensor:
 
 
 def where(cond, a, b) -> Tensor:
-    """Elements of `a` where `cond` holds, else of `b` (broadcasting all three)."""
+    """Elements of `a` where `cond` holds, else of `b` (broadcasting all three).
+
+    The gradient to each branch is masked, so an unselected branch that is
+    non-finite in value or slope (log(0), sqrt'(0)) still poisons it: 0 * inf = NaN,
+    as in PyTorch.  Use `safe_where` (the double-where pattern) in that case.
+    """
     c = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
     a, b = coerce_pair(a, b)
     a, b = prepare("where", a, b)
@@ -686,6 +705,24 @@ def where(cond, a, b) -> Tensor:
     a = broadcast_to(a, shape) if a.shape != shape and needs(a) else a
     b = broadcast_to(b, shape) if b.shape != shape and needs(b) else b
     return apply(_where, a, b, cond=c)
+
+
+def safe_where(cond, fn, x: Tensor, other) -> Tensor:
+    """`where(cond, fn(x), other)` whose gradient stays finite where `cond` is False.
+
+    A plain `where(cond, fn(x), other)` still differentiates `fn` at the unselected
+    points, and 0 * inf = NaN when fn's derivative is infinite there (sqrt at 0, log at
+    0).  This is the double-where pattern: `fn` only ever sees x where cond holds, and
+    a harmless 1 elsewhere, so the unselected branch contributes an exact 0.
+
+    >>> import deepgrad as dg
+    >>> x = dg.tensor([0.0, 4.0], requires_grad=True)
+    >>> safe_where(x.data > 0, sqrt, x, 0.0).sum().backward()
+    >>> x.grad.tolist()
+    [0.0, 0.25]
+    """
+    c = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
+    return where(c, fn(where(c, x, 1.0)), other)
 
 
 def clip(x: Tensor, min=None, max=None) -> Tensor:

@@ -21,7 +21,7 @@ from ._base import (
     primitive,
 )
 from .cast import cast
-from .elementwise import add, div, eq, exp, isfinite, mul, sqrt, sub, where
+from .elementwise import add, div, eq, exp, isfinite, mul, safe_where, sqrt, sub, where
 from .index import take_along_axis
 from .shape import broadcast_to, reshape
 from .validation import accumulator, check_dim, floating
@@ -116,8 +116,14 @@ def var(
 def std(
     x: Tensor, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None, ddof=None
 ) -> Tensor:
-    """Standard deviation: sqrt of `var` with the same `correction`."""
-    return sqrt(var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim, ddof=ddof))
+    """Standard deviation: sqrt of `var` with the same `correction`.
+
+    The gradient is 0 where the input is constant along `axis` (as PyTorch), not
+    0 * inf = NaN: sqrt is taken through `safe_where`, so its infinite slope at 0 is
+    never multiplied in.
+    """
+    v = var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim, ddof=ddof)
+    return safe_where(v.data != 0, sqrt, v, 0.0)
 
 
 def _weighted_rules(weights):
