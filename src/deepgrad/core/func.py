@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import autodiff
+from .primitive import FUNCTIONS, REGISTRY, apply
 from .state import STATE
 from .tensor import Tensor, _wrap
 
@@ -30,8 +31,6 @@ def _identity_rule(g, ans, x):
 
 def _alias(x: Tensor) -> Tensor:
     """A fresh node standing for `x`: differentiable w.r.t. itself, still linked to `x`."""
-    from .primitive import REGISTRY, apply
-
     if x.requires_grad and STATE.grad:
         return apply(REGISTRY["identity"], x)
     a = _wrap(x.data)
@@ -184,8 +183,6 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
             if t.shape != p.shape:
                 raise ValueError(f"jvp: tangent {i} has shape {t.shape}, primal has {p.shape}")
             if p.requires_grad and STATE.grad:
-                from .primitive import REGISTRY, apply
-
                 a = apply(REGISTRY["identity"], p)
             else:
                 a = _wrap(p.data)
@@ -252,8 +249,6 @@ def jacobian(f: Callable, argnums: int = 0, mode: str = "reverse"):
 
 def _stack(ts):
     """Stack tensors as rows (the op is looked up in the registry's function table)."""
-    from .primitive import FUNCTIONS
-
     return FUNCTIONS["stack"]([t.reshape((-1,)) for t in ts], 0)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .state import STATE
+from .tensor import _wrap
 
 REGISTRY: dict[str, Primitive] = {}
 # Composite functions the core's transforms need (e.g. "stack"), registered by ops at import.
@@ -259,8 +260,3 @@ def _propagate_tangents(res, prim: Primitive, inputs, params) -> None:
             if res._tangents is None:
                 res._tangents = {}
             res._tangents[level] = total
-
-
-def _wrap(arr):
-    """Fast Tensor construction from a forward result (set by tensor.py)."""
-    raise RuntimeError("deepgrad.core.tensor not imported")  # replaced at import time

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from . import primitive as _primitive_mod
 from .state import STATE
 
 _FLOAT_KINDS = "fc"
@@ -222,9 +221,6 @@ def _wrap(arr) -> Tensor:
     t._params = None
     t._tangents = None
     return t
-
-
-_primitive_mod._wrap = _wrap
 
 
 def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.primitive import Case, Domain, ErrorCase, apply, each, primitive
+from ..core.primitive import REGISTRY, Case, Domain, ErrorCase, apply, each, primitive
 from ..core.state import STATE
 from ..core.tensor import Tensor, _wrap, as_tensor
 from .validation import DimError
@@ -87,31 +87,23 @@ def coerce_pair(a, b) -> tuple[Tensor, Tensor]:
     return a, b
 
 
-_CAST_BROADCAST: list = []  # (cast, broadcast_to), resolved on first use (import cycle)
-
-
-def _load_cast_broadcast():
-    from .cast import cast
-    from .shape import broadcast_to
-
-    _CAST_BROADCAST[:] = [cast, broadcast_to]
-    return _CAST_BROADCAST
-
-
 def prepare(op: str, *xs: Tensor) -> list[Tensor]:
     """Promote dtypes (NumPy rules) and broadcast differentiable inputs to the common shape."""
-    cast, broadcast_to = _CAST_BROADCAST or _load_cast_broadcast()
+    # cast and broadcast_to are applied through the registry: their families (cast.py,
+    # shape.py) come after this module in the declared order, so it cannot import them.
     xs = list(xs)
     dt0 = xs[0].data.dtype
     if any(x.data.dtype != dt0 for x in xs):
         # Constants are left to NumPy's promotion in the forward; inputs that need a
         # derivative are cast explicitly so every gradient has its input's dtype.
         dt = np.result_type(*[x.data for x in xs])
-        xs = [cast(x, dt) if x.data.dtype != dt and needs(x) else x for x in xs]
+        cast = REGISTRY["cast"]
+        xs = [apply(cast, x, dtype=dt) if x.data.dtype != dt and needs(x) else x for x in xs]
     s0 = xs[0].data.shape
     if any(x.data.shape != s0 for x in xs):
         shape = broadcast_shapes(op, *[x.data.shape for x in xs])
-        xs = [broadcast_to(x, shape) if x.data.shape != shape and needs(x) else x for x in xs]
+        bt = REGISTRY["broadcast_to"]
+        xs = [apply(bt, x, shape=shape) if x.data.shape != shape and needs(x) else x for x in xs]
     return xs
 
 

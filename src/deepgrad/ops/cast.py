@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import UNARY_CASES, Case, Domain, ErrorCase, Tensor, _ones, apply, primitive
+from ._base import UNARY_CASES, Case, Domain, ErrorCase, Tensor, _ones, _wrap, apply, primitive
 
 
 @primitive(
@@ -41,8 +41,6 @@ def cast(x: Tensor, dtype) -> Tensor:
     if x.data.dtype == dt:
         return x
     if dt.kind not in "fc" and x.requires_grad:
-        from ..core.tensor import _wrap
-
         return _wrap(x.data.astype(dt))
     return apply(_cast, x, dtype=dt)
 

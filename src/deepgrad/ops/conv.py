@@ -24,9 +24,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.tensor import as_tensor
 from . import _conv_kernels as K
 from ._base import Case, Domain, ErrorCase, Tensor, _ones, apply, primitive
+from .cast import cast
+from .elementwise import add
 from .index import getitem
+from .shape import broadcast_to, reshape
 from .validation import check_ints
 
 __all__ = [
@@ -240,8 +244,6 @@ def _conv_bias(x, w, b, stride, padding, dilation, groups, save):
 
 
 def _channel_view(b: Tensor, ndim: int) -> Tensor:
-    from .shape import reshape
-
     return reshape(b, (1, b.shape[0]) + (1,) * (ndim - 2))
 
 
@@ -289,8 +291,6 @@ def _channel_sum(x):
 
 
 def _broadcast(x: Tensor, shape) -> Tensor:
-    from .shape import broadcast_to
-
     return broadcast_to(x, shape)
 
 
@@ -320,9 +320,6 @@ def _strip(p: dict) -> dict:
 
 
 def _promote(x: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
-    from ..core.tensor import as_tensor
-    from .cast import cast
-
     x, w = as_tensor(x), as_tensor(w)
     if x.dtype != w.dtype:
         dt = np.result_type(x.data, w.data)
@@ -379,8 +376,6 @@ def conv(
     p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
     if bias is None:
         return apply(_conv, x, weight, **p)
-    from ..core.tensor import as_tensor
-
     bias = as_tensor(bias)
     if bias.shape != (weight.shape[0],):
         raise ValueError(
@@ -389,8 +384,6 @@ def conv(
         )
     if bias.dtype == x.dtype and bias.shape == (weight.shape[0],):
         return apply(_conv_bias, x, weight, bias, **p)
-    from .elementwise import add
-
     return add(apply(_conv, x, weight, **p), _channel_view(bias, x.ndim))
 
 

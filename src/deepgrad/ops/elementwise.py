@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.state import STATE
 from ._base import (
     BINARY_CASES,
     UNARY_CASES,
@@ -23,9 +24,12 @@ from ._base import (
     broadcast_shapes,
     coerce_pair,
     fast_binary,
+    needs,
     prepare,
     primitive,
 )
+from .cast import cast
+from .shape import broadcast_to
 from .validation import floating, real
 
 # --- arithmetic ---------------------------------------------------------------
@@ -590,9 +594,6 @@ def div(a, b) -> Tensor:
     """Elementwise $a / b$ (true division; integers give floats)."""
     a, b = coerce_pair(a, b)
     if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
-        from ..core.state import STATE
-        from .cast import cast
-
         a, b = cast(a, STATE.default_float), cast(b, STATE.default_float)
     return binary(_div, a, b)
 
@@ -699,9 +700,6 @@ def where(cond, a, b) -> Tensor:
     a, b = coerce_pair(a, b)
     a, b = prepare("where", a, b)
     shape = broadcast_shapes("where", a.shape, b.shape, c.shape)
-    from ._base import needs
-    from .shape import broadcast_to
-
     a = broadcast_to(a, shape) if a.shape != shape and needs(a) else a
     b = broadcast_to(b, shape) if b.shape != shape and needs(b) else b
     return apply(_where, a, b, cond=c)

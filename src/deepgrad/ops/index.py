@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.state import STATE
+from ..core.tensor import as_tensor
 from ._base import Case, Domain, ErrorCase, Tensor, _ones, _wrap, apply, primitive
 from .validation import check_dim
 
@@ -226,8 +228,6 @@ def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
 
 def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
     """PyTorch's out-of-place `scatter_add`: x with src added at index along dim."""
-    from ..core.tensor import as_tensor
-
     src = as_tensor(src, like=x)
     index = np.asarray(index.data if isinstance(index, Tensor) else index)
     dim = check_dim("scatter_add", dim, x.ndim)
@@ -239,8 +239,6 @@ def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
 
 def one_hot(labels, num_classes: int = -1, dtype=None) -> Tensor:
     """(..., C) float tensor with 1 at each label (not differentiable)."""
-    from ..core.state import STATE
-
     y = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
     if y.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got dtype {y.dtype}")

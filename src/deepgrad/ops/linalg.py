@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.tensor import as_tensor
 from ._base import (
     Case,
     Domain,
@@ -18,10 +19,13 @@ from ._base import (
     _wrap,
     apply,
     broadcast_shapes,
+    coerce_pair,
     each,
     needs,
+    prepare,
     primitive,
 )
+from .cast import cast
 from .shape import broadcast_to, reshape, swapaxes
 
 
@@ -69,8 +73,6 @@ def _matmul(a, b, order="C"):
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are promoted and the added
     axis removed; leading (batch) axes broadcast."""
-    from ._base import coerce_pair, prepare
-
     if type(a) is not Tensor or type(b) is not Tensor:
         a, b = coerce_pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
@@ -102,8 +104,6 @@ def matmul(a, b) -> Tensor:
 
 
 def _promote(a, b):
-    from .cast import cast
-
     dt = np.result_type(a.data, b.data)
     return cast(a, dt), cast(b, dt)
 
@@ -198,16 +198,12 @@ def _einsum(*xs, subscripts):
 
 def einsum(subscripts: str, *operands) -> Tensor:
     """Einstein summation over named axes (explicit '->' output, or NumPy's implicit one)."""
-    from ..core.tensor import as_tensor
-
     ts = [as_tensor(o) for o in operands]
     ins, out = _parse(subscripts, len(ts))
     for s, t in zip(ins, ts):
         if len(s) != t.ndim:
             raise ValueError(f"einsum: operand '{s}' has {len(s)} indices but shape {t.shape}")
     if len({t.dtype for t in ts}) > 1:
-        from .cast import cast
-
         dt = np.result_type(*[t.data for t in ts])
         ts = [cast(t, dt) for t in ts]
     return apply(_einsum, *ts, subscripts=",".join(ins) + "->" + out)

@@ -21,7 +21,22 @@ from ._base import (
     primitive,
 )
 from .cast import cast
-from .elementwise import add, div, eq, exp, isfinite, mul, safe_where, sqrt, sub, where
+from .elementwise import abs as _abs
+from .elementwise import (
+    add,
+    div,
+    eq,
+    exp,
+    isfinite,
+    maximum,
+    minimum,
+    mul,
+    safe_where,
+    sqrt,
+    sub,
+    where,
+)
+from .elementwise import pow as _pow
 from .index import take_along_axis
 from .shape import broadcast_to, reshape
 from .validation import accumulator, check_dim, floating
@@ -184,8 +199,6 @@ def _min(x, axis, keepdims):
 
 def _extreme(prim, argfn, name, x, axis, keepdims, dim, keepdim):
     if isinstance(axis, Tensor) or (not isinstance(axis, (int, tuple, list)) and axis is not None):
-        from .elementwise import maximum, minimum
-
         return (maximum if name == "max" else minimum)(x, axis)
     axis, keepdims = pick_axis(name, axis, dim, keepdims, keepdim)
     ax = norm_axis(axis, x.ndim, name)
@@ -338,9 +351,6 @@ def norm(x: Tensor, ord=2, axis=None, keepdims=False, *, dim=None, keepdim=None,
     ord 2 is a primitive whose gradient at 0 is 0; ord 1 is sum |x|, inf is max |x|,
     other p give $(\\sum |x|^p)^{1/p}$.
     """
-    from .elementwise import abs as _abs
-    from .elementwise import pow as _pow
-
     if p is not None:
         ord = p
     axis, keepdims = pick_axis("norm", axis, dim, keepdims, keepdim)

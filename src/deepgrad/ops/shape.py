@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.tensor import _wrap, as_tensor
 from ._base import (
     UNARY_CASES,
     Case,
@@ -17,10 +18,12 @@ from ._base import (
     Tensor,
     _ones,
     apply,
+    broadcast_shapes,
     each,
     norm_axis,
     primitive,
 )
+from .cast import cast
 from .validation import check_dim
 
 
@@ -84,8 +87,6 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    from ._base import broadcast_shapes
-
     if broadcast_shapes("broadcast_to", x.shape, shape) != shape:
         raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
     return apply(_broadcast_to, x, shape=shape)
@@ -239,8 +240,6 @@ def _concat_vjp(i):
 
 def _concat_jvp(i):
     def rule(t, ans, *xs, axis):
-        from ..core.tensor import _wrap
-
         parts = [t if j == i else _wrap(np.zeros_like(x.data)) for j, x in enumerate(xs)]
         return apply(_concatenate, *parts, axis=axis)
 
@@ -282,8 +281,6 @@ def _concatenate(*xs, axis):
 
 def concatenate(tensors, axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors along an existing axis (PyTorch's `cat`)."""
-    from ..core.tensor import as_tensor
-
     ts = [as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("concatenate: expected a non-empty sequence of tensors")
@@ -297,14 +294,9 @@ def concatenate(tensors, axis: int = 0, *, dim: int | None = None) -> Tensor:
                 f"concatenate: tensor {i} has shape {t.shape}, which does not match "
                 f"{ts[0].shape} outside axis {ax}"
             )
-    from ._base import prepare
-
     if len({t.dtype for t in ts}) > 1:
         dt = np.result_type(*[t.data for t in ts])
-        from .cast import cast
-
         ts = [cast(t, dt) for t in ts]
-    del prepare
     return apply(_concatenate, *ts, axis=ax)
 
 
@@ -317,8 +309,6 @@ def stack(tensors, axis: int = 0, *, dim: int | None = None) -> Tensor:
     ts = list(tensors)
     if not ts:
         raise ValueError("stack: expected a non-empty sequence of tensors")
-    from ..core.tensor import as_tensor
-
     ts = [as_tensor(t) for t in ts]
     for i, t in enumerate(ts):
         if t.shape != ts[0].shape:
