@@ -105,7 +105,7 @@ def _backprop(t: Tensor, g: Tensor, acc: _Cotangents) -> None:
     prim = t._prim
     if prim is FREED:
         raise _freed_error(t)
-    inputs, params, vjps = t._inputs, t._params, prim.vjp
+    inputs, params, vjps, with_ans = t._inputs, t._params, prim.vjp, prim.ans
     anomaly = STATE.anomaly
     if anomaly:
         STATE.anomaly_ctx = (prim.name, getattr(t, "_site", None))
@@ -113,7 +113,7 @@ def _backprop(t: Tensor, g: Tensor, acc: _Cotangents) -> None:
         rule = vjps[i]
         if not x.requires_grad or rule is None:
             continue
-        gi = rule(g, t, *inputs, **params)
+        gi = rule(g, t, *inputs, **params) if with_ans else rule(g, *inputs, **params)
         if gi.data.shape != x.data.shape:
             raise RuntimeError(
                 f"{prim.name}: VJP rule for input {i} returned a gradient of shape "

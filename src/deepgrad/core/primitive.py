@@ -122,9 +122,10 @@ class Primitive:
     is freed with the node.
     """
 
-    __slots__ = ("doc", "domain", "forward", "jvp", "name", "saves", "vjp")
+    __slots__ = ("ans", "doc", "domain", "forward", "jvp", "name", "saves", "vjp")
 
-    def __init__(self, name, forward, vjp, jvp, domain, saves=False):
+    def __init__(self, name, forward, vjp, jvp, domain, saves=False, ans=True):
+        self.ans = ans  # do the rules take the output `ans` after the cotangent/tangent?
         self.saves = saves
         self.name = name
         self.forward = forward
@@ -143,23 +144,98 @@ class Primitive:
 def primitive(
     name: str,
     *,
-    vjp: Sequence[Callable | None],
-    jvp: Sequence[Callable | None],
+    vjp: Sequence[Callable | None] | None = None,
+    jvp: Sequence[Callable | None] | None = None,
     domain: Domain | None,
     saves: bool = False,
+    linear: bool = False,
+    transpose: Sequence[Callable | None] | None = None,
+    ans: bool | None = None,
 ) -> Callable[[Callable], Primitive]:
-    """Decorator turning a NumPy forward function into a registered `Primitive`."""
+    r"""Decorator turning a NumPy forward function into a registered `Primitive`.
+
+    Rules are given per input (`vjp=[...]`, `jvp=[...]`), or derived:
+
+    * `linear=True`: the op is linear in each input, so its JVP is the op itself,
+      $\dot y = f(0, \ldots, \dot x_i, \ldots, 0)$ (PyTorch's `auto_linear`, JAX's
+      `deflinear`); with `transpose=[T_i(g, *inputs, **params)]` the VJP is that
+      transpose, so a linear op is declared once.
+    * `ans=False`: the rules do not take the output; they are called as
+      `vjp(g, *inputs, **params)` / `jvp(t, *inputs, **params)`.  Derived rules never
+      need it, so `ans` defaults to False when every rule is derived.
+
+    `elementwise(...)` builds both rules of an elementwise op from its partials.
+    """
 
     def deco(forward: Callable) -> Primitive:
         if name in REGISTRY:
             raise ValueError(f"primitive {name!r} is already registered")
-        if len(vjp) != len(jvp):
-            raise ValueError(f"primitive {name!r}: {len(vjp)} VJP rules but {len(jvp)} JVP rules")
-        prim = Primitive(name, forward, vjp, jvp, domain, saves)
+        takes_ans = ans if ans is not None else (vjp is not None or jvp is not None)
+        cell: list[Primitive] = []
+        v, j = _derive(name, vjp, jvp, linear, transpose, takes_ans, cell)
+        if len(v) != len(j):
+            raise ValueError(f"primitive {name!r}: {len(v)} VJP rules but {len(j)} JVP rules")
+        prim = Primitive(name, forward, v, j, domain, saves, takes_ans)
+        cell.append(prim)
         REGISTRY[name] = prim
         return prim
 
     return deco
+
+
+def _derive(name, vjp, jvp, linear, transpose, takes_ans, cell):
+    """The VJP and JVP rule lists, derived from linearity and the transpose where not given."""
+    if vjp is None:
+        if transpose is None:
+            raise ValueError(f"primitive {name!r}: give vjp=[...] or transpose=[...]")
+        vjp = [_adapt(t, takes_ans) for t in transpose]
+    if jvp is None:
+        if not linear:
+            raise ValueError(f"primitive {name!r}: give jvp=[...] or declare linear=True")
+        n = len(vjp)
+        jvp = [_adapt(_linear_jvp(cell, i, n), takes_ans) for i in range(n)]
+    return vjp, jvp
+
+
+def _adapt(rule: Callable | None, takes_ans: bool) -> Callable | None:
+    """A rule written without `ans`, for a primitive whose other rules take it."""
+    if rule is None or not takes_ans:
+        return rule
+    return lambda g, ans, *xs, **p: rule(g, *xs, **p)
+
+
+def _linear_jvp(cell: list[Primitive], i: int, n: int) -> Callable:
+    """JVP of input i of a linear op: the op applied to the tangent (others zero)."""
+    if n == 1:
+        return lambda t, x, **p: apply(cell[0], t, **p)
+
+    def rule(t, *xs, **p):
+        args = [t if k == i else _wrap(np.zeros_like(x.data)) for k, x in enumerate(xs)]
+        return apply(cell[0], *args, **p)
+
+    return rule
+
+
+def elementwise(
+    name: str,
+    partials: Sequence[Callable],
+    *,
+    domain: Domain | None,
+    ans: bool = True,
+) -> Callable[[Callable], Primitive]:
+    r"""Decorator for an n-ary elementwise primitive given its partial derivatives.
+
+    `partials[i](ans, *inputs, **params)` (without `ans` when `ans=False`) returns
+    $\partial f / \partial x_i$ elementwise; then VJP_i = g * partial_i and
+    JVP_i = t * partial_i (PyTorch's `auto_element_wise`), so the rules are not
+    written twice.  Inputs share one shape, as for every elementwise primitive.
+    """
+
+    def scaled(d: Callable) -> Callable:
+        return lambda g, *args, **p: apply(REGISTRY["mul"], g, d(*args, **p))
+
+    rules = [scaled(d) for d in partials]
+    return primitive(name, vjp=rules, jvp=rules, domain=domain, ans=ans)
 
 
 def _creation_site() -> str:
@@ -247,7 +323,7 @@ def _propagate_tangents(res, prim: Primitive, inputs, params) -> None:
                 rule = prim.jvp[i]
                 if t is None or rule is None:
                     continue
-                c = rule(t, res, *inputs, **params)
+                c = rule(t, res, *inputs, **params) if prim.ans else rule(t, *inputs, **params)
                 if c.shape != res.shape:
                     raise RuntimeError(
                         f"{prim.name}: JVP rule for input {i} returned shape {c.shape}, "

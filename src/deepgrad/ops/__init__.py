@@ -6,6 +6,14 @@ attaches the Python operators and methods to `Tensor`.
 
 from __future__ import annotations
 
+# The op families in dependency order: each module imports only from modules listed
+# before it (checked by tests/ops/test_family_order.py), so no import has to hide
+# inside a function.  `pool` re-exports `pool_api`'s public functions at its end.
+FAMILIES = (
+    "validation", "_base", "cast", "shape", "elementwise", "index", "reduce", "softmax",
+    "linalg", "_conv_kernels", "conv", "nnops", "pool", "pool_api", "resample",
+)  # fmt: skip
+
 from ..core.primitive import FUNCTIONS
 from ..core.tensor import Tensor, register_method
 from .cast import cast

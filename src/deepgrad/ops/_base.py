@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.primitive import REGISTRY, Case, Domain, ErrorCase, apply, each, primitive
+from ..core.primitive import REGISTRY, Case, Domain, ErrorCase, apply, each, elementwise, primitive
 from ..core.state import STATE
 from ..core.tensor import Tensor, _wrap, as_tensor
 from .validation import DimError
 
 __all__ = [
     "Case", "Domain", "ErrorCase", "Tensor", "_ones", "_wrap", "apply", "as_tensor", "each",
+    "elementwise",
     "primitive",
 ]  # fmt: skip
 

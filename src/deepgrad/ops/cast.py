@@ -9,8 +9,8 @@ from ._base import UNARY_CASES, Case, Domain, ErrorCase, Tensor, _ones, _wrap, a
 
 @primitive(
     "cast",
-    vjp=[lambda g, ans, x, dtype: cast(g, x.data.dtype)],
-    jvp=[lambda t, ans, x, dtype: cast(t, dtype)],
+    linear=True,
+    transpose=[lambda g, x, dtype: cast(g, x.data.dtype)],
     domain=Domain(
         [Case(c.shapes, {"dtype": np.dtype(np.float64)}) for c in UNARY_CASES],
         errors=[
@@ -47,8 +47,8 @@ def cast(x: Tensor, dtype) -> Tensor:
 
 @primitive(
     "identity",
-    vjp=[lambda g, ans, x: g],
-    jvp=[lambda t, ans, x: t],
+    linear=True,
+    transpose=[lambda g, x: g],
     domain=Domain(
         UNARY_CASES,
         errors=[

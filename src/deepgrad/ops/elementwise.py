@@ -23,6 +23,7 @@ from ._base import (
     binary,
     broadcast_shapes,
     coerce_pair,
+    elementwise,
     fast_binary,
     needs,
     prepare,
@@ -37,8 +38,8 @@ from .validation import floating, real
 
 @primitive(
     "add",
-    vjp=[lambda g, ans, a, b: g, lambda g, ans, a, b: g],
-    jvp=[lambda t, ans, a, b: t, lambda t, ans, a, b: t],
+    linear=True,
+    transpose=[lambda g, a, b: g, lambda g, a, b: g],
     domain=Domain(
         BINARY_CASES,
         fn=lambda a, b: add(a, b),
@@ -58,8 +59,8 @@ def _add(a, b):
 
 @primitive(
     "sub",
-    vjp=[lambda g, ans, a, b: g, lambda g, ans, a, b: neg(g)],
-    jvp=[lambda t, ans, a, b: t, lambda t, ans, a, b: neg(t)],
+    linear=True,
+    transpose=[lambda g, a, b: g, lambda g, a, b: neg(g)],
     domain=Domain(
         BINARY_CASES,
         fn=lambda a, b: sub(a, b),
@@ -77,10 +78,10 @@ def _sub(a, b):
     return a - b
 
 
-@primitive(
+@elementwise(
     "mul",
-    vjp=[lambda g, ans, a, b: mul(g, b), lambda g, ans, a, b: mul(g, a)],
-    jvp=[lambda t, ans, a, b: mul(t, b), lambda t, ans, a, b: mul(a, t)],
+    [lambda a, b: b, lambda a, b: a],
+    ans=False,
     domain=Domain(
         BINARY_CASES,
         fn=lambda a, b: mul(a, b),
@@ -123,8 +124,8 @@ def _div(a, b):
 
 @primitive(
     "neg",
-    vjp=[lambda g, ans, x: neg(g)],
-    jvp=[lambda t, ans, x: neg(t)],
+    linear=True,
+    transpose=[lambda g, x: neg(g)],
     domain=Domain(
         UNARY_CASES,
         errors=[
@@ -230,12 +231,7 @@ def _dpow(x, p):
 def _unary(name, fwd, vjp_scale, doc, **dom):
     """Declare a unary primitive whose VJP and JVP multiply by the same local slope."""
     fwd.__doc__ = doc
-    return primitive(
-        name,
-        vjp=[lambda g, ans, x: mul(g, vjp_scale(ans, x))],
-        jvp=[lambda t, ans, x: mul(t, vjp_scale(ans, x))],
-        domain=Domain(UNARY_CASES, **dom),
-    )(fwd)
+    return elementwise(name, [vjp_scale], domain=Domain(UNARY_CASES, **dom))(fwd)
 
 
 _exp = _unary(
@@ -445,16 +441,10 @@ def _max_mask(a, b):
     return add(gt(a, b), mul(eq(a, b), 0.5))
 
 
-@primitive(
+@elementwise(
     "maximum",
-    vjp=[
-        lambda g, ans, a, b: mul(g, _max_mask(a, b)),
-        lambda g, ans, a, b: mul(g, _max_mask(b, a)),
-    ],
-    jvp=[
-        lambda t, ans, a, b: mul(t, _max_mask(a, b)),
-        lambda t, ans, a, b: mul(t, _max_mask(b, a)),
-    ],
+    [lambda a, b: _max_mask(a, b), lambda a, b: _max_mask(b, a)],
+    ans=False,
     domain=Domain(
         BINARY_CASES,
         fn=lambda a, b: maximum(a, b),
@@ -473,16 +463,10 @@ def _maximum(a, b):
     return np.maximum(a, b)
 
 
-@primitive(
+@elementwise(
     "minimum",
-    vjp=[
-        lambda g, ans, a, b: mul(g, _max_mask(b, a)),
-        lambda g, ans, a, b: mul(g, _max_mask(a, b)),
-    ],
-    jvp=[
-        lambda t, ans, a, b: mul(t, _max_mask(b, a)),
-        lambda t, ans, a, b: mul(t, _max_mask(a, b)),
-    ],
+    [lambda a, b: _max_mask(b, a), lambda a, b: _max_mask(a, b)],
+    ans=False,
     domain=Domain(
         BINARY_CASES,
         fn=lambda a, b: minimum(a, b),

@@ -22,8 +22,8 @@ def _is_basic(idx) -> bool:
 
 @primitive(
     "getitem",
-    vjp=[lambda g, ans, x, idx: index_add_zeros(g, idx, x.shape)],
-    jvp=[lambda t, ans, x, idx: getitem(t, idx)],
+    linear=True,
+    transpose=[lambda g, x, idx: index_add_zeros(g, idx, x.shape)],
     domain=Domain(
         [
             Case(((4, 3),), {"idx": (slice(1, 3), 0)}),
@@ -54,8 +54,8 @@ def _getitem(x, idx):
 
 @primitive(
     "index_add_zeros",
-    vjp=[lambda g, ans, y, idx, shape: getitem(g, idx)],
-    jvp=[lambda t, ans, y, idx, shape: index_add_zeros(t, idx, shape)],
+    linear=True,
+    transpose=[lambda g, y, idx, shape: getitem(g, idx)],
     domain=Domain(
         [
             Case(((2,),), {"idx": (slice(1, 3), 0), "shape": (4, 3)}),

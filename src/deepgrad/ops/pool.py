@@ -273,8 +273,8 @@ def _mask_case(shape, kernel, stride, padding, **extra):
 
 @primitive(
     "window_take",
-    vjp=[lambda g, ans, x, **p: window_put(g, size=x.shape[2:], **p)],
-    jvp=[lambda t, ans, x, **p: window_take(t, **p)],
+    linear=True,
+    transpose=[lambda g, x, **p: window_put(g, size=x.shape[2:], **p)],
     domain=Domain(
         [
             Case(((1, 2, 4, 5),), _mask_case((1, 2, 2, 3), (2, 2), (2, 2), ((0, 0), (0, 1)))),
@@ -301,8 +301,8 @@ def _window_take(x, mask, kernel, stride, padding, dilation):
 
 @primitive(
     "window_put",
-    vjp=[lambda g, ans, y, **p: window_take(g, **_no_size(p))],
-    jvp=[lambda t, ans, y, **p: window_put(t, **p)],
+    linear=True,
+    transpose=[lambda g, y, **p: window_take(g, **_no_size(p))],
     domain=Domain(
         [
             Case(
@@ -355,8 +355,8 @@ def window_put(y: Tensor, mask: np.ndarray, **p) -> Tensor:
 
 @primitive(
     "window_sum",
-    vjp=[lambda g, ans, x, **p: apply(_window_sum_t, g, size=x.shape[2:], **p)],
-    jvp=[lambda t, ans, x, **p: apply(_window_sum, t, **p)],
+    linear=True,
+    transpose=[lambda g, x, **p: apply(_window_sum_t, g, size=x.shape[2:], **p)],
     domain=Domain(
         [
             Case(
@@ -406,8 +406,8 @@ def _window_sum(x, kernel, stride, padding, dilation):
 
 @primitive(
     "window_sum_t",
-    vjp=[lambda g, ans, y, **p: apply(_window_sum, g, **_no_size(p))],
-    jvp=[lambda t, ans, y, **p: apply(_window_sum_t, t, **p)],
+    linear=True,
+    transpose=[lambda g, y, **p: apply(_window_sum, g, **_no_size(p))],
     domain=Domain(
         [
             Case(
@@ -469,8 +469,8 @@ def _rand_index(rng, shape, n, unique):
 
 @primitive(
     "take_flat",
-    vjp=[lambda g, ans, x, index: put_flat(g, index, x.shape)],
-    jvp=[lambda t, ans, x, index: take_flat(t, index)],
+    linear=True,
+    transpose=[lambda g, x, index: put_flat(g, index, x.shape)],
     domain=Domain(
         [
             Case(((2, 2, 3, 3),), lambda rng: {"index": _rand_index(rng, (2, 2, 2, 2), 9, False)}),
@@ -493,12 +493,8 @@ def _take_flat(x, index):
 
 @primitive(
     "put_flat",
-    vjp=[lambda g, ans, x, index, shape, accumulate: take_flat(g, index)],
-    jvp=[
-        lambda t, ans, x, index, shape, accumulate: apply(
-            _put_flat, t, index=index, shape=shape, accumulate=accumulate
-        )
-    ],
+    linear=True,
+    transpose=[lambda g, x, index, shape, accumulate: take_flat(g, index)],
     domain=Domain(
         [
             Case(

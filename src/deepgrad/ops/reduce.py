@@ -68,8 +68,8 @@ def _expand(g: Tensor, x: Tensor, axis, keepdims) -> Tensor:
 
 @primitive(
     "sum",
-    vjp=[lambda g, ans, x, axis, keepdims: _expand(g, x, axis, keepdims)],
-    jvp=[lambda t, ans, x, axis, keepdims: sum(t, axis=axis, keepdims=keepdims)],
+    linear=True,
+    transpose=[lambda g, x, axis, keepdims: _expand(g, x, axis, keepdims)],
     domain=Domain(
         _RED_CASES,
         errors=[
@@ -371,8 +371,8 @@ def _rev_cumsum(g, axis):
 
 @primitive(
     "cumsum",
-    vjp=[lambda g, ans, x, axis: _rev_cumsum(g, axis)],
-    jvp=[lambda t, ans, x, axis: cumsum(t, axis=axis)],
+    linear=True,
+    transpose=[lambda g, x, axis: _rev_cumsum(g, axis)],
     domain=Domain(
         [Case(((4,),), {"axis": 0}), Case(((2, 3),), {"axis": 1}), Case(((2, 3),), {"axis": 0})],
         errors=[

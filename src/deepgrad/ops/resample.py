@@ -33,8 +33,8 @@ def _source_index(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
 
 @primitive(
     "pad_nd",
-    vjp=[lambda g, ans, x, pad, mode: apply(_pad_nd_t, g, pad=pad, mode=mode, size=x.shape)],
-    jvp=[lambda t, ans, x, pad, mode: apply(_pad_nd, t, pad=pad, mode=mode)],
+    linear=True,
+    transpose=[lambda g, x, pad, mode: apply(_pad_nd_t, g, pad=pad, mode=mode, size=x.shape)],
     domain=Domain(
         [
             Case(((1, 2, 4, 5),), {"pad": ((0, 0), (0, 0), (1, 2), (2, 1)), "mode": "reflect"}),
@@ -62,8 +62,8 @@ def _pad_nd(x, pad, mode):
 
 @primitive(
     "pad_nd_t",
-    vjp=[lambda g, ans, y, pad, mode, size: apply(_pad_nd, g, pad=pad, mode=mode)],
-    jvp=[lambda t, ans, y, pad, mode, size: apply(_pad_nd_t, t, pad=pad, mode=mode, size=size)],
+    linear=True,
+    transpose=[lambda g, y, pad, mode, size: apply(_pad_nd, g, pad=pad, mode=mode)],
     domain=Domain(
         [
             Case(

@@ -43,8 +43,8 @@ def _sum_to_shape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 @primitive(
     "broadcast_to",
-    vjp=[lambda g, ans, x, shape: sum_to(g, x.shape)],
-    jvp=[lambda t, ans, x, shape: broadcast_to(t, shape)],
+    linear=True,
+    transpose=[lambda g, x, shape: sum_to(g, x.shape)],
     domain=Domain(
         [
             Case(((1,),), {"shape": (3,)}),
@@ -65,8 +65,8 @@ def _broadcast_to(x, shape):
 
 @primitive(
     "sum_to",
-    vjp=[lambda g, ans, x, shape: broadcast_to(g, x.shape)],
-    jvp=[lambda t, ans, x, shape: sum_to(t, shape)],
+    linear=True,
+    transpose=[lambda g, x, shape: broadcast_to(g, x.shape)],
     domain=Domain(
         [
             Case(((3,),), {"shape": (1,)}),
@@ -107,8 +107,8 @@ expand = broadcast_to
 
 @primitive(
     "reshape",
-    vjp=[lambda g, ans, x, shape: reshape(g, x.shape)],
-    jvp=[lambda t, ans, x, shape: reshape(t, shape)],
+    linear=True,
+    transpose=[lambda g, x, shape: reshape(g, x.shape)],
     domain=Domain(
         [
             Case(((2, 3),), {"shape": (3, 2)}),
@@ -148,8 +148,8 @@ def reshape(x: Tensor, *shape) -> Tensor:
 
 @primitive(
     "permute",
-    vjp=[lambda g, ans, x, axes: permute(g, *np.argsort(axes))],
-    jvp=[lambda t, ans, x, axes: permute(t, *axes)],
+    linear=True,
+    transpose=[lambda g, x, axes: permute(g, *np.argsort(axes))],
     domain=Domain(
         [
             Case(((2, 3),), {"axes": (1, 0)}),
