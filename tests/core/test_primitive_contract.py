@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-from deepgrad.core.primitive import REGISTRY, Domain, apply, each, elementwise, primitive
+from deepgrad.core.primitive import REGISTRY, Domain, apply, each, primitive
+from deepgrad.ops._base import elementwise
 from deepgrad.testing import check_jvp, gradcheck
 
 

@@ -164,7 +164,7 @@ def primitive(
       `vjp(g, *inputs, **params)` / `jvp(t, *inputs, **params)`.  Derived rules never
       need it, so `ans` defaults to False when every rule is derived.
 
-    `elementwise(...)` builds both rules of an elementwise op from its partials.
+    `ops._base.elementwise(...)` builds both rules of an elementwise op from its partials.
     """
 
     def deco(forward: Callable) -> Primitive:
@@ -214,28 +214,6 @@ def _linear_jvp(cell: list[Primitive], i: int, n: int) -> Callable:
         return apply(cell[0], *args, **p)
 
     return rule
-
-
-def elementwise(
-    name: str,
-    partials: Sequence[Callable],
-    *,
-    domain: Domain | None,
-    ans: bool = True,
-) -> Callable[[Callable], Primitive]:
-    r"""Decorator for an n-ary elementwise primitive given its partial derivatives.
-
-    `partials[i](ans, *inputs, **params)` (without `ans` when `ans=False`) returns
-    $\partial f / \partial x_i$ elementwise; then VJP_i = g * partial_i and
-    JVP_i = t * partial_i (PyTorch's `auto_element_wise`), so the rules are not
-    written twice.  Inputs share one shape, as for every elementwise primitive.
-    """
-
-    def scaled(d: Callable) -> Callable:
-        return lambda g, *args, **p: apply(REGISTRY["mul"], g, d(*args, **p))
-
-    rules = [scaled(d) for d in partials]
-    return primitive(name, vjp=rules, jvp=rules, domain=domain, ans=ans)
 
 
 def _creation_site() -> str:

@@ -8,9 +8,11 @@ gradient is ever computed for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
-from ..core.primitive import REGISTRY, Case, Domain, ErrorCase, apply, each, elementwise, primitive
+from ..core.primitive import REGISTRY, Case, Domain, ErrorCase, Primitive, apply, each, primitive
 from ..core.state import STATE
 from ..core.tensor import Tensor, _wrap, as_tensor
 from .validation import DimError
@@ -43,6 +45,28 @@ BINARY_PAIRS = [
     ((2, 0), (2, 1)),
 ]
 BINARY_CASES = [Case(p) for p in BINARY_PAIRS]
+
+
+def elementwise(
+    name: str,
+    partials: Sequence[Callable],
+    *,
+    domain: Domain | None,
+    ans: bool = True,
+) -> Callable[[Callable], Primitive]:
+    r"""Decorator for an n-ary elementwise primitive given its partial derivatives.
+
+    `partials[i](ans, *inputs, **params)` (without `ans` when `ans=False`) returns
+    $\partial f / \partial x_i$ elementwise; then VJP_i = g * partial_i and
+    JVP_i = t * partial_i (PyTorch's `auto_element_wise`), so the rules are not
+    written twice.  Inputs share one shape, as for every elementwise primitive.
+    """
+
+    def scaled(d: Callable) -> Callable:
+        return lambda g, *args, **p: apply(REGISTRY["mul"], g, d(*args, **p))
+
+    rules = [scaled(d) for d in partials]
+    return primitive(name, vjp=rules, jvp=rules, domain=domain, ans=ans)
 
 
 def needs(t: Tensor) -> bool:
