@@ -162,6 +162,7 @@ def test_group_norm_weight_shape():
         (lambda: nn.Embedding(4, -1), r"Embedding: embedding_dim must be >= 0, got -1"),
         (lambda: nn.BatchNorm1d(-2), r"BatchNorm1d: num_features must be >= 0, got -2"),
         (lambda: nn.LayerNorm(-1), r"LayerNorm: normalized_shape must be >= 0, got -1"),
+        (lambda: nn.PReLU(0), r"PReLU: num_parameters must be >= 1, got 0"),
     ],
 )
 def test_invalid_constructor_values_raise(build, match):
@@ -177,6 +178,8 @@ def test_invalid_constructor_values_raise(build, match):
         (lambda: nn.MaxPool2d(2.5), r"MaxPool2d: kernel_size must be an int, got 2.5"),
         (lambda: nn.ZeroPad2d(1.5), r"ZeroPad2d: padding must be an int, got 1.5"),
         (lambda: nn.GroupNorm(1.0, 2), r"GroupNorm: num_groups must be an int"),
+        (lambda: nn.Conv2d(2.0, 3, 3), r"Conv2d: in_channels must be an int, got 2.0"),
+        (lambda: nn.Maxout(2.5, 3), r"Maxout: in_features must be an int, got 2.5"),
     ],
 )
 def test_non_integer_sizes_raise(build, match):

@@ -9,7 +9,9 @@ so a backward pass can itself be recorded and differentiated again.
     jvp[i](t, ans, *inputs, **params) -> output tangent contributed by tangent t of input i
 
 The output tangent is the sum of the per-input contributions (a JVP is linear
-in the tangents).  Keyword arguments are static parameters.
+in the tangents).  Keyword arguments are static parameters.  Rules declared
+with `ans=False` are called without `ans`; a linear op may declare only its
+transpose (`linear=True, transpose=[...]`) and get both rules derived.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from ..core.tensor import Tensor
 from ..ops.nnops import linear
 from ..ops.reduce import max as _max
 from ..ops.shape import reshape
+from ..ops.validation import check_int
 from . import activation_functional as AF
 from . import init
 from .linear import _float
@@ -132,7 +133,7 @@ class PReLU(Module):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=None) -> None:
         super().__init__()
-        self.num_parameters = num_parameters
+        self.num_parameters = check_int("PReLU", "num_parameters", num_parameters, 1)
         self.weight = Parameter(np.full(num_parameters, init, _float(dtype)))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -455,6 +456,9 @@ class Maxout(Module):
         generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
+        check_int("Maxout", "in_features", in_features)
+        check_int("Maxout", "out_features", out_features)
+        check_int("Maxout", "k", k, None)
         if k < 1:
             raise ValueError(f"Maxout: k must be at least 1, got {k}")
         self.in_features, self.out_features, self.k = in_features, out_features, k

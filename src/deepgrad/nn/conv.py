@@ -13,6 +13,7 @@ import numpy as np
 
 from ..core.tensor import Tensor
 from ..ops import conv as _C
+from ..ops.validation import check_int
 from . import conv_functional as F
 from . import conv_norm, init, pooling
 from .conv_norm import *
@@ -41,6 +42,12 @@ class _ConvNd(Module):
                  generator: np.random.Generator | None = None) -> None:  # fmt: skip
         super().__init__()
         d, name = self._dims, type(self).__name__
+        for arg, v in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("groups", groups),
+        ):
+            check_int(name, arg, v, None)
         if in_channels < 1 or out_channels < 1:
             raise ValueError(
                 f"{name}: channel counts must be positive, got {in_channels}, {out_channels}"
