@@ -15,7 +15,7 @@ import numpy as np
 from ..core.primitive import REGISTRY, Case, Domain, ErrorCase, Primitive, apply, each, primitive
 from ..core.state import STATE
 from ..core.tensor import Tensor, _wrap, as_tensor
-from .validation import DimError
+from .validation import check_dims
 
 __all__ = [
     "Case", "Domain", "ErrorCase", "Tensor", "_ones", "_wrap", "apply", "as_tensor", "each",
@@ -178,17 +178,7 @@ def fast_binary(prim):
 
 def norm_axis(axis, ndim: int, op: str) -> tuple[int, ...] | None:
     """Normalise an axis argument (int, tuple or None) to a sorted tuple of non-negative axes."""
-    if axis is None:
-        return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise DimError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
-        out.append(int(a) % max(ndim, 1))
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: repeated axis in {axis}")
-    return tuple(sorted(out))
+    return None if axis is None else check_dims(op, axis, ndim, "axis")
 
 
 def pick_axis(op: str, axis, dim, keepdims, keepdim):

@@ -65,7 +65,7 @@ def check_dims(op: str, dims: Any, ndim: int, arg: str = "dim") -> tuple[int, ..
     items = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
     out = [check_dim(op, d, ndim, arg) for d in items]
     if len(set(out)) != len(out):
-        raise ValueError(f"{op}: {arg} {dims} repeats an axis")
+        raise ValueError(f"{op}: repeated {arg} in {dims}")
     return tuple(sorted(out))
 
 
