@@ -10,7 +10,7 @@ from __future__ import annotations
 # before it (checked by tests/ops/test_family_order.py), so no import has to hide
 # inside a function.  `pool` re-exports `pool_api`'s public functions at its end.
 FAMILIES = (
-    "validation", "_base", "cast", "shape", "elementwise", "index", "reduce", "softmax",
+    "validation", "_base", "cast", "shape", "select", "elementwise", "index", "reduce", "softmax",
     "linalg", "_conv_kernels", "conv", "nnops", "pool", "pool_api", "resample",
 )  # fmt: skip
 

@@ -18,7 +18,21 @@ from ..core.tensor import Tensor, _wrap, as_tensor
 from .validation import check_dims
 
 __all__ = [
-    "Case", "Domain", "ErrorCase", "Tensor", "_ones", "_wrap", "apply", "as_tensor", "each",
+    "BINARY_CASES",
+    "REGISTRY",
+    "UNARY_CASES",
+    "Case",
+    "Domain",
+    "ErrorCase",
+    "Tensor",
+    "_ones",
+    "_wrap",
+    "apply",
+    "as_tensor",
+    "bad_broadcast",
+    "bad_complex",
+    "bad_type",
+    "each",
     "elementwise",
     "primitive",
 ]  # fmt: skip
@@ -27,6 +41,24 @@ __all__ = [
 def _ones(*shape: int, dtype=np.float64) -> Tensor:
     """A constant tensor of ones, for the invalid calls that error cases make."""
     return Tensor(np.ones(shape, dtype))
+
+
+def bad_broadcast(name: str, fn: Callable) -> ErrorCase:
+    """The error case of a binary op: operands (2, 3) and (4,) do not broadcast."""
+    match = rf"{name}: shapes \(2, 3\) and \(4,\) cannot be broadcast"
+    return ErrorCase(lambda: fn(_ones(2, 3), _ones(4)), ValueError, match, "broadcast")
+
+
+def bad_complex(name: str, fn: Callable) -> ErrorCase:
+    """The error case of an op on real tensors: a complex input is refused by name."""
+    match = rf"{name}: complex tensors are not supported"
+    return ErrorCase(lambda: fn(_ones(2, dtype=complex)), TypeError, match, "complex")
+
+
+def bad_type(name: str, fn: Callable) -> ErrorCase:
+    """The error case of a tensor function given a string."""
+    match = rf"{name}: expected a Tensor, got str"
+    return ErrorCase(lambda: fn("x"), TypeError, match, "not a tensor")
 
 
 UNARY_SHAPES = [(), (1,), (3,), (2, 3), (0,), (2, 1, 3)]
