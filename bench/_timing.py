@@ -9,6 +9,10 @@ import statistics
 import time
 from collections.abc import Callable
 
+from deepgrad.core.allocator import tune_allocator
+
+tune_allocator()  # as the CLI does: recycle large temporaries (opt-in, see core/allocator.py)
+
 
 def side_by_side(
     ours: Callable[[], object],

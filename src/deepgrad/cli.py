@@ -352,9 +352,11 @@ def _fail(message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 usage error, 130 Ctrl-C)."""
     args = build_parser().parse_args(argv)
+    from deepgrad.core.allocator import tune_allocator
     from deepgrad.recipes import UnknownRecipe
     from deepgrad.recipes._common import RecipeError
 
+    tune_allocator()  # the CLI opts in to malloc tuning (DEEPGRAD_MALLOC_TUNING=0: off)
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

@@ -1,4 +1,5 @@
-"""Every layer and loss exported from deepgrad.nn declares gradient-check cases, and passes them.
+"""Every layer and loss exported from deepgrad.nn declares gradient-check cases and error
+cases, and passes them.
 
 Each case is built in float64; the gradients with respect to the inputs and to every
 parameter (reverse and forward mode) are checked against central finite differences.
@@ -13,7 +14,7 @@ import pytest
 
 import deepgrad as dg
 from deepgrad import nn
-from deepgrad.nn.registry import EXEMPT, LAYER_CASES, cases_for
+from deepgrad.nn.registry import ERRORS_EXEMPT, EXEMPT, LAYER_CASES, cases_for, errors_for
 from deepgrad.nn.utils import functional_call
 from deepgrad.testing import gradcheck
 
@@ -53,6 +54,25 @@ def test_every_module_declares_cases_or_an_exemption(cls):
         f"{cls.__name__} declares no gradient-check case: add @layer_cases(LayerCase(...)) "
         "next to the class (see deepgrad/nn/registry.py)"
     )
+
+
+@pytest.mark.parametrize("cls", MODULES, ids=lambda c: c.__name__)
+def test_every_module_declares_error_cases_or_an_exemption(cls):
+    """Contract v2: each layer and loss lists invalid constructions or calls it refuses."""
+    if cls in EXEMPT:  # containers: their children declare their own
+        return
+    if cls in ERRORS_EXEMPT:
+        assert ERRORS_EXEMPT[cls].strip(), f"{cls.__name__} is exempt without a reason"
+        return
+    assert errors_for(cls), (
+        f"{cls.__name__} declares no error case: add @layer_errors(ErrorCase(lambda: bad_call(), "
+        "ExcType, r'message naming the module')) next to the class (see deepgrad/nn/registry.py)"
+    )
+
+
+def test_error_exemptions_are_rare():
+    exempt = {c.__name__ for c in MODULES if c in ERRORS_EXEMPT}
+    assert exempt <= {"Identity"}
 
 
 def test_exemptions_are_only_containers():

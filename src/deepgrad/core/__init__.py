@@ -1,9 +1,6 @@
 """The autodiff core: Tensor, the primitive registry, reverse and forward mode, transforms."""
 
-from .allocator import tune_allocator
-
-tune_allocator()  # recycle large NumPy temporaries (see core/allocator.py)
-
+from .allocator import tune_allocator  # opt-in: the CLI and the benchmarks call it
 from .autodiff import backward
 from .autodiff import grad as autograd_grad
 from .creation import (
@@ -80,6 +77,7 @@ __all__ = [
     "set_grad_enabled",
     "set_rng_state",
     "tensor",
+    "tune_allocator",
     "uniform",
     "value_and_grad",
     "vjp",

@@ -12,9 +12,10 @@ through `malloc`, so deepgrad raises the two thresholds instead:
     M_TRIM_THRESHOLD = 256 MiB  (free heap memory is kept for the next step)
 
 The cost: memory freed by a step stays in the process (its resident size stays
-at its high-water mark) instead of going back to the OS.  It is process-wide,
-applied once at `import deepgrad`, only on Linux with glibc; set the environment
-variable `DEEPGRAD_MALLOC_TUNING=0` to leave malloc alone.
+at its high-water mark) instead of going back to the OS.  It is process-wide, so
+it is opt-in: `import deepgrad` never changes malloc; the `deepgrad` command line
+and the benchmarks call `tune_allocator()` (only on Linux with glibc; the
+environment variable `DEEPGRAD_MALLOC_TUNING=0` leaves malloc alone even then).
 """
 
 from __future__ import annotations

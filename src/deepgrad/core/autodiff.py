@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .batching import any_batched, batch_grad
 from .primitive import _check_finite
 from .state import STATE
 from .tensor import Tensor, _wrap, as_tensor
@@ -73,95 +74,107 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
 
     Without `create_graph`, cotangents are summed on their arrays (in place into
     buffers this sweep owns); with it, as tensor ops, so the sum is recorded.
+    Forward-mode tangents ride on tensors (hvp = forward over reverse), so raw-array
+    accumulation is only safe when no forward level is active either.
     """
-    grads: dict[int, object] = {}
-    owned: set[int] = set()  # ids of accumulation buffers this sweep allocated
-    # Forward-mode tangents ride on tensors (hvp = forward over reverse), so raw-array
-    # accumulation is only safe when no forward level is active.
-    keep = create_graph or STATE.fwd > 0
+    acc = _Cotangents(keep=create_graph or STATE.fwd > 0)
     for r, g in zip(roots, root_grads):
         if r.requires_grad:
-            if keep:
-                grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
-            else:
-                _accumulate(grads, owned, id(r), g)
-    order = _toposort(roots, stop)
+            acc.push(id(r), g)
     results: dict[int, tuple[Tensor, Tensor]] = {}
-    anomaly = STATE.anomaly
     old = STATE.grad
     STATE.grad = create_graph
     try:
-        for t in reversed(order):
-            tid = id(t)
-            g = grads.pop(tid, None)
+        for t in reversed(_toposort(roots, stop)):
+            g = acc.pop(id(t))
             if g is None:
                 continue
-            if not keep:
-                owned.discard(id(g))  # from here on g may be shared: never add into it
-            prim = t._prim
-            if prim is None or (stop is not None and tid in stop):
-                results[tid] = (t, g)
+            if t._prim is None or (stop is not None and id(t) in stop):
+                results[id(t)] = (t, g)
                 continue
-            if prim is FREED:
-                raise _freed_error(t)
-            inputs = t._inputs
-            params = t._params
-            vjps = prim.vjp
-            if anomaly:
-                STATE.anomaly_ctx = (prim.name, getattr(t, "_site", None))
-            i = 0
-            for x in inputs:
-                rule = vjps[i]
-                i += 1
-                if not x.requires_grad or rule is None:
-                    continue
-                gi = rule(g, t, *inputs, **params)
-                if gi.data.shape != x.data.shape:
-                    raise RuntimeError(
-                        f"{prim.name}: VJP rule for input {i - 1} returned a gradient of shape "
-                        f"{gi.data.shape}, expected {x.data.shape}"
-                    )
-                if anomaly:
-                    _check_finite(
-                        gi.data,
-                        f"the backward pass (input {i - 1})",
-                        prim,
-                        getattr(t, "_site", None),
-                    )
-                xid = id(x)
-                if keep:
-                    prev = grads.get(xid)
-                    grads[xid] = gi if prev is None else prev + gi
-                elif xid not in grads:
-                    grads[xid] = gi
-                else:
-                    _accumulate(grads, owned, xid, gi)
+            _backprop(t, g, acc)
             if not retain_graph:
-                t._prim = FREED
-                t._inputs = None
-                t._params = None
+                _free(t)
     finally:
         STATE.grad = old
         STATE.anomaly_ctx = None
     return results
 
 
-def _accumulate(grads, owned, key, g: Tensor) -> None:
-    """grads[key] += g on the arrays, in place when this sweep owns the buffer."""
-    prev = grads.get(key)
-    if prev is None:
-        grads[key] = g
-        return
-    a, b = prev.data, g.data
-    if id(prev) in owned and a.shape == b.shape and a.dtype == b.dtype:
-        np.add(a, b, out=a)
-        return
-    buf = a + b
-    if type(buf) is not np.ndarray:  # 0-d sums come back as NumPy scalars
-        buf = np.asarray(buf)
-    total = _wrap(buf)
-    owned.add(id(total))
-    grads[key] = total
+def _backprop(t: Tensor, g: Tensor, acc: _Cotangents) -> None:
+    """Push t's cotangent to each input that needs it: dL/dx_i += vjp_i(g, t, *inputs)."""
+    prim = t._prim
+    if prim is FREED:
+        raise _freed_error(t)
+    inputs, params, vjps, with_ans = t._inputs, t._params, prim.vjp, prim.ans
+    anomaly = STATE.anomaly
+    if anomaly:
+        STATE.anomaly_ctx = (prim.name, getattr(t, "_site", None))
+    for i, x in enumerate(inputs):
+        rule = vjps[i]
+        if not x.requires_grad or rule is None:
+            continue
+        gi = rule(g, t, *inputs, **params) if with_ans else rule(g, *inputs, **params)
+        if gi.data.shape != x.data.shape:
+            raise RuntimeError(
+                f"{prim.name}: VJP rule for input {i} returned a gradient of shape "
+                f"{gi.data.shape}, expected {x.data.shape}"
+            )
+        if anomaly:
+            where = f"the backward pass (input {i})"
+            _check_finite(gi.data, where, prim, getattr(t, "_site", None))
+        acc.push(id(x), gi)
+
+
+def _free(t: Tensor) -> None:
+    """Drop what t's node keeps alive (its inputs and params): the graph is freed as we go."""
+    t._prim = FREED
+    t._inputs = None
+    t._params = None
+
+
+class _Cotangents:
+    """The cotangents accumulated so far, by tensor id.
+
+    With `keep` (create_graph, or forward levels active) sums are tensor ops, so they
+    are recorded; otherwise they are summed on the arrays, in place into buffers this
+    sweep allocated itself (`owned`), never into an array someone else may hold.
+    """
+
+    __slots__ = ("grads", "keep", "owned")
+
+    def __init__(self, keep: bool) -> None:
+        self.grads: dict[int, Tensor] = {}
+        self.owned: set[int] = set()
+        self.keep = keep
+
+    def pop(self, key: int) -> Tensor | None:
+        g = self.grads.pop(key, None)
+        if g is not None and not self.keep:
+            self.owned.discard(id(g))  # from here on g may be shared: never add into it
+        return g
+
+    def push(self, key: int, g: Tensor) -> None:
+        prev = self.grads.get(key)
+        if prev is None:
+            self.grads[key] = g
+        elif self.keep:
+            self.grads[key] = prev + g
+        else:
+            self.grads[key] = self._add_arrays(prev, g)
+
+    def _add_arrays(self, prev: Tensor, g: Tensor) -> Tensor:
+        """prev + g on the arrays, in place when this sweep owns prev's buffer."""
+        a, b = prev.data, g.data
+        if id(prev) in self.owned and a.shape == b.shape and a.dtype == b.dtype:
+            np.add(a, b, out=a)
+            return prev
+        buf = a + b
+        if type(buf) is not np.ndarray:  # 0-d sums come back as NumPy scalars
+            buf = np.asarray(buf)
+        total = _wrap(buf)
+        self.owned.add(id(total))
+        return total
 
 
 def _seed(roots: Sequence[Tensor], grads, op: str) -> list[Tensor]:
@@ -255,8 +268,6 @@ def grad(
     between them and the outputs is visited.
     """
     if STATE.batch:  # inside vmap: differentiate the full physical batch (core/batching.py)
-        from .batching import any_batched, batch_grad
-
         if any_batched(outputs, inputs, grad_outputs):
             kw = {"retain_graph": retain_graph, "create_graph": create_graph}
             return batch_grad(grad, outputs, inputs, grad_outputs, allow_unused=allow_unused, **kw)

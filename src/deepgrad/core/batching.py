@@ -35,7 +35,7 @@ import numpy.lib.mixins as _mixins
 
 from .primitive import FUNCTIONS, REGISTRY
 from .state import STATE
-from .tensor import Tensor, _wrap
+from .tensor import Tensor, _wrap, as_tensor
 
 # the module, not the `primitive` decorator that core/__init__ exports under that name
 _prim_mod = sys.modules[__package__ + ".primitive"]
@@ -381,7 +381,6 @@ def batch_grad(engine_grad, outputs, inputs, grad_outputs, **kw):
 
 
 def _as_t(g, like):
-    from .tensor import as_tensor
 
     return as_tensor(g, like=like)
 

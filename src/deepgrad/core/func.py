@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from . import autodiff
+from .batching import batch_alias, batch_jvp
+from .primitive import FUNCTIONS, REGISTRY, apply
 from .state import STATE
 from .tensor import Tensor, _wrap
 
@@ -31,15 +33,11 @@ def _identity_rule(g, ans, x):
 def _alias(x: Tensor) -> Tensor:
     """A fresh node standing for `x`: differentiable w.r.t. itself, still linked to `x`."""
     if STATE.batch:  # inside vmap: alias the full physical batch (core/batching.py)
-        from .batching import batch_alias
-
         return batch_alias(x, _alias_plain)
     return _alias_plain(x)
 
 
 def _alias_plain(x: Tensor) -> Tensor:
-    from .primitive import REGISTRY, apply
-
     if x.requires_grad and STATE.grad:
         return apply(REGISTRY["identity"], x)
     a = _wrap(x.data)
@@ -181,8 +179,6 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     if STATE.batch:  # inside vmap: push the full physical tangents (core/batching.py)
-        from .batching import batch_jvp
-
         return batch_jvp(_jvp_plain, f, primals, tangents, _to_tensor)
     return _jvp_plain(f, primals, tangents)
 
@@ -200,8 +196,6 @@ def _jvp_plain(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any,
             if t.shape != p.shape:
                 raise ValueError(f"jvp: tangent {i} has shape {t.shape}, primal has {p.shape}")
             if p.requires_grad and STATE.grad:
-                from .primitive import REGISTRY, apply
-
                 a = apply(REGISTRY["identity"], p)
             else:
                 a = _wrap(p.data)
@@ -268,8 +262,6 @@ def jacobian(f: Callable, argnums: int = 0, mode: str = "reverse"):
 
 def _stack(ts):
     """Stack tensors as rows (the op is looked up in the registry's function table)."""
-    from .primitive import FUNCTIONS
-
     return FUNCTIONS["stack"]([t.reshape((-1,)) for t in ts], 0)
 
 

@@ -9,7 +9,9 @@ so a backward pass can itself be recorded and differentiated again.
     jvp[i](t, ans, *inputs, **params) -> output tangent contributed by tangent t of input i
 
 The output tangent is the sum of the per-input contributions (a JVP is linear
-in the tangents).  Keyword arguments are static parameters.
+in the tangents).  Keyword arguments are static parameters.  Rules declared
+with `ans=False` are called without `ans`; a linear op may declare only its
+transpose (`linear=True, transpose=[...]`) and get both rules derived.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from .state import STATE
+from .tensor import _wrap
 
 REGISTRY: dict[str, Primitive] = {}
 # Composite functions the core's transforms need (e.g. "stack"), registered by ops at import.
@@ -79,6 +82,38 @@ class Domain:
     fd_eps: float = 1e-6
     errors: Sequence[ErrorCase] = ()
 
+    def with_errors(self, *errors: ErrorCase) -> Domain:
+        """This domain with its own invalid calls (for a domain shared by several ops)."""
+        return replace(self, errors=list(errors))
+
+
+class each(Sequence):
+    """The per-input rules of a variadic primitive (concatenate, einsum): rule i is
+    `factory(i)`, made on first use, so one primitive serves every number of inputs.
+
+    >>> rules = each(lambda i: (lambda g, ans, *xs: g * i))
+    >>> rules[3](2, None)
+    6
+    """
+
+    __slots__ = ("_rules", "factory")
+
+    def __init__(self, factory: Callable[[int], Callable]) -> None:
+        self.factory = factory
+        self._rules: dict[int, Callable] = {}
+
+    def __len__(self) -> int:
+        return 1  # as a declaration: one rule (factory) for all inputs
+
+    def __getitem__(self, i: int) -> Callable:
+        rule = self._rules.get(i)
+        if rule is None:
+            rule = self._rules[i] = self.factory(i)
+        return rule
+
+    def __iter__(self):
+        yield self[0]
+
 
 class Primitive:
     """A named differentiable operation: forward, per-input VJP and JVP rules, domain.
@@ -90,17 +125,18 @@ class Primitive:
     is freed with the node.
     """
 
-    __slots__ = ("batch", "doc", "domain", "forward", "jvp", "name", "saves", "vjp")
+    __slots__ = ("ans", "batch", "doc", "domain", "forward", "jvp", "name", "saves", "vjp")
 
-    def __init__(self, name, forward, vjp, jvp, domain, saves=False, batch=None):
+    def __init__(self, name, forward, vjp, jvp, domain, saves=False, ans=True, batch=None):
+        self.ans = ans  # do the rules take the output `ans` after the cotangent/tangent?
         self.saves = saves
         # vmap's batching rule: batch(xs, batched, size, **params) -> output with the batch
         # axis first (see core/batching.py); None: vmap loops over the batch
         self.batch = batch
         self.name = name
         self.forward = forward
-        self.vjp = tuple(vjp)
-        self.jvp = tuple(jvp)
+        self.vjp = vjp if isinstance(vjp, each) else tuple(vjp)
+        self.jvp = jvp if isinstance(jvp, each) else tuple(jvp)
         self.domain = domain
         self.doc = forward.__doc__
 
@@ -114,13 +150,28 @@ class Primitive:
 def primitive(
     name: str,
     *,
-    vjp: Sequence[Callable | None],
-    jvp: Sequence[Callable | None],
+    vjp: Sequence[Callable | None] | None = None,
+    jvp: Sequence[Callable | None] | None = None,
     domain: Domain | None,
     saves: bool = False,
     batch: Callable | None = None,
+    linear: bool = False,
+    transpose: Sequence[Callable | None] | None = None,
+    ans: bool | None = None,
 ) -> Callable[[Callable], Primitive]:
-    """Decorator turning a NumPy forward function into a registered `Primitive`.
+    r"""Decorator turning a NumPy forward function into a registered `Primitive`.
+
+    Rules are given per input (`vjp=[...]`, `jvp=[...]`), or derived:
+
+    * `linear=True`: the op is linear in each input, so its JVP is the op itself,
+      $\dot y = f(0, \ldots, \dot x_i, \ldots, 0)$ (PyTorch's `auto_linear`, JAX's
+      `deflinear`); with `transpose=[T_i(g, *inputs, **params)]` the VJP is that
+      transpose, so a linear op is declared once.
+    * `ans=False`: the rules do not take the output; they are called as
+      `vjp(g, *inputs, **params)` / `jvp(t, *inputs, **params)`.  Derived rules never
+      need it, so `ans` defaults to False when every rule is derived.
+
+    `ops._base.elementwise(...)` builds both rules of an elementwise op from its partials.
 
     `batch` is the optional vmap batching rule, `batch(xs, batched, size, **params)`:
     `xs[i]` has the batch axis first where `batched[i]`, and the rule returns the
@@ -130,9 +181,13 @@ def primitive(
     def deco(forward: Callable) -> Primitive:
         if name in REGISTRY:
             raise ValueError(f"primitive {name!r} is already registered")
-        if len(vjp) != len(jvp):
-            raise ValueError(f"primitive {name!r}: {len(vjp)} VJP rules but {len(jvp)} JVP rules")
-        prim = Primitive(name, forward, vjp, jvp, domain, saves, batch)
+        takes_ans = ans if ans is not None else (vjp is not None or jvp is not None)
+        cell: list[Primitive] = []
+        v, j = _derive(name, vjp, jvp, linear, transpose, takes_ans, cell)
+        if len(v) != len(j):
+            raise ValueError(f"primitive {name!r}: {len(v)} VJP rules but {len(j)} JVP rules")
+        prim = Primitive(name, forward, v, j, domain, saves, takes_ans, batch)
+        cell.append(prim)
         REGISTRY[name] = prim
         return prim
 
@@ -142,6 +197,39 @@ def primitive(
 # the installed package's own folder (`Path(deepgrad.__file__).parent`): a frame is deepgrad's
 # when its file lies under it, whatever the folder a user cloned the repository into is called
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _derive(name, vjp, jvp, linear, transpose, takes_ans, cell):
+    """The VJP and JVP rule lists, derived from linearity and the transpose where not given."""
+    if vjp is None:
+        if transpose is None:
+            raise ValueError(f"primitive {name!r}: give vjp=[...] or transpose=[...]")
+        vjp = [_adapt(t, takes_ans) for t in transpose]
+    if jvp is None:
+        if not linear:
+            raise ValueError(f"primitive {name!r}: give jvp=[...] or declare linear=True")
+        n = len(vjp)
+        jvp = [_adapt(_linear_jvp(cell, i, n), takes_ans) for i in range(n)]
+    return vjp, jvp
+
+
+def _adapt(rule: Callable | None, takes_ans: bool) -> Callable | None:
+    """A rule written without `ans`, for a primitive whose other rules take it."""
+    if rule is None or not takes_ans:
+        return rule
+    return lambda g, ans, *xs, **p: rule(g, *xs, **p)
+
+
+def _linear_jvp(cell: list[Primitive], i: int, n: int) -> Callable:
+    """JVP of input i of a linear op: the op applied to the tangent (others zero)."""
+    if n == 1:
+        return lambda t, x, **p: apply(cell[0], t, **p)
+
+    def rule(t, *xs, **p):
+        args = [t if k == i else _wrap(np.zeros_like(x.data)) for k, x in enumerate(xs)]
+        return apply(cell[0], *args, **p)
+
+    return rule
 
 
 def _creation_site() -> str:
@@ -238,7 +326,7 @@ def _propagate_tangents(res, prim: Primitive, inputs, params) -> None:
                 rule = prim.jvp[i]
                 if t is None or rule is None:
                     continue
-                c = rule(t, res, *inputs, **params)
+                c = rule(t, res, *inputs, **params) if prim.ans else rule(t, *inputs, **params)
                 if c.shape != res.shape:
                     raise RuntimeError(
                         f"{prim.name}: JVP rule for input {i} returned shape {c.shape}, "
@@ -256,8 +344,3 @@ def _propagate_tangents(res, prim: Primitive, inputs, params) -> None:
 def _batched_apply(prim, inputs, params):
     """vmap's dispatch (set by core/batching.py)."""
     raise RuntimeError("deepgrad.core.batching not imported")  # replaced at import time
-
-
-def _wrap(arr):
-    """Fast Tensor construction from a forward result (set by tensor.py)."""
-    raise RuntimeError("deepgrad.core.tensor not imported")  # replaced at import time

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from . import primitive as _primitive_mod
 from .state import STATE
 
 _FLOAT_KINDS = "fc"
@@ -27,6 +26,8 @@ def _as_array(data: Any, dtype=None) -> np.ndarray:
         arr = data.data
         return arr if dtype is None else arr.astype(dtype)
     if isinstance(data, np.ndarray):
+        if data.dtype.kind == "O":
+            raise TypeError("tensor: object arrays are not supported (got dtype object)")
         return data if dtype is None else data.astype(dtype, copy=False)
     if isinstance(data, np.generic):
         return np.asarray(data, dtype=dtype)
@@ -223,9 +224,6 @@ def _wrap(arr) -> Tensor:
     t._params = None
     t._tangents = None
     return t
-
-
-_primitive_mod._wrap = _wrap
 
 
 def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:

@@ -11,11 +11,12 @@ from ..core.tensor import Tensor
 from ..ops.nnops import linear
 from ..ops.reduce import max as _max
 from ..ops.shape import reshape
+from ..ops.validation import check_int
 from . import activation_functional as AF
 from . import init
 from .linear import _float
 from .module import Module, Parameter
-from .registry import LayerCase, layer_cases
+from .registry import ErrorCase, LayerCase, layer_cases, layer_errors, ones_input
 
 _KINK = {"avoid": (0.0,), "margin": 0.05}
 
@@ -24,6 +25,13 @@ def _case(ctor, shape=(2, 3), **kw) -> LayerCase:
     return LayerCase(ctor, [shape], **kw)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Sigmoid()(ones_input(2, dtype=complex)),
+        TypeError,
+        r"sigmoid: complex tensors are not supported",
+    )
+)
 @layer_cases(_case(lambda: Sigmoid(), low=-4, high=4))
 class Sigmoid(Module):
     """$\\sigma(x) = 1 / (1 + e^{-x})$."""
@@ -32,6 +40,13 @@ class Sigmoid(Module):
         return AF.sigmoid(x)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Tanh()(ones_input(2, dtype=complex)),
+        TypeError,
+        r"tanh: complex tensors are not supported",
+    )
+)
 @layer_cases(_case(lambda: Tanh()))
 class Tanh(Module):
     """$\\tanh x$ (LeCun et al. 1998 recommend it over the sigmoid: zero-centred)."""
@@ -40,6 +55,13 @@ class Tanh(Module):
         return AF.tanh(x)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: ReLU()(ones_input(2, dtype=complex)),
+        TypeError,
+        r"relu: complex tensors are not supported",
+    )
+)
 @layer_cases(_case(lambda: ReLU(), **_KINK))
 class ReLU(Module):
     """$\\max(0, x)$ (Nair & Hinton 2010); `inplace` is accepted and ignored."""
@@ -51,6 +73,13 @@ class ReLU(Module):
         return AF.relu(x)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: ReLU6()(ones_input(2, dtype=complex)),
+        TypeError,
+        r"hardtanh: complex tensors are not supported",
+    )
+)
 @layer_cases(_case(lambda: ReLU6(), avoid=(0.0, 6.0), low=-3, high=8))
 class ReLU6(Module):
     """$\\min(\\max(0, x), 6)$."""
@@ -62,6 +91,13 @@ class ReLU6(Module):
         return AF.relu6(x)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: LeakyReLU()(ones_input(2, dtype=np.int64)),
+        TypeError,
+        r"leaky_relu: input must be a floating-point tensor, got dtype int64",
+    )
+)
 @layer_cases(_case(lambda: LeakyReLU(0.1), **_KINK))
 class LeakyReLU(Module):
     """$x$ if $x > 0$ else $a x$ (Maas et al. 2013)."""
@@ -77,6 +113,16 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: PReLU(3)(ones_input(2, 4)), ValueError, r"PReLU.* expects input \(N, 3, \*\)"
+    ),
+    ErrorCase(
+        lambda: PReLU(2)(ones_input(2, 2, dtype=np.int64)),
+        TypeError,
+        r"prelu: input must be a floating-point tensor",
+    ),
+)
 @layer_cases(
     _case(lambda: PReLU(), **_KINK),
     _case(lambda: PReLU(3), shape=(2, 3, 4), **_KINK),
@@ -87,7 +133,7 @@ class PReLU(Module):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=None) -> None:
         super().__init__()
-        self.num_parameters = num_parameters
+        self.num_parameters = check_int("PReLU", "num_parameters", num_parameters, 1)
         self.weight = Parameter(np.full(num_parameters, init, _float(dtype)))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -100,6 +146,13 @@ class PReLU(Module):
         return f"num_parameters={self.num_parameters}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: ELU()(ones_input(2, dtype=np.int64)),
+        TypeError,
+        r"elu: input must be a floating-point tensor, got dtype int64",
+    )
+)
 @layer_cases(_case(lambda: ELU(0.7), **_KINK))
 class ELU(Module):
     """$x$ if $x > 0$ else $\\alpha (e^x - 1)$ (Clevert et al. 2016)."""
@@ -115,6 +168,13 @@ class ELU(Module):
         return f"alpha={self.alpha}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: SELU()(ones_input(2, dtype=np.int64)),
+        TypeError,
+        r"selu: input must be a floating-point tensor, got dtype int64",
+    )
+)
 @layer_cases(_case(lambda: SELU(), **_KINK))
 class SELU(Module):
     """$\\lambda\\,\\mathrm{elu}(x, \\alpha)$, $\\lambda \\approx 1.0507$, $\\alpha \\approx 1.6733$
@@ -127,6 +187,16 @@ class SELU(Module):
         return AF.selu(x)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: GELU("fast"), ValueError, r"GELU: approximate must be 'none' or 'tanh', got 'fast'"
+    ),
+    ErrorCase(
+        lambda: GELU()(ones_input(2, dtype=np.int64)),
+        TypeError,
+        r"gelu: input must be a floating-point tensor, got dtype int64",
+    ),
+)
 @layer_cases(_case(lambda: GELU()), _case(lambda: GELU("tanh")))
 class GELU(Module):
     """$x \\Phi(x)$ with the exact erf, or its tanh approximation (Hendrycks & Gimpel 2016)."""
@@ -144,6 +214,13 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: SiLU()(ones_input(2, dtype=np.int64)),
+        TypeError,
+        r"silu: input must be a floating-point tensor, got dtype int64",
+    )
+)
 @layer_cases(_case(lambda: SiLU()))
 class SiLU(Module):
     """$x \\sigma(x)$ (Elfwing et al. 2018)."""
@@ -155,6 +232,13 @@ class SiLU(Module):
         return AF.silu(x)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Swish()(ones_input(2, dtype=np.int64)),
+        TypeError,
+        r"swish: input must be a floating-point tensor, got dtype int64",
+    )
+)
 @layer_cases(_case(lambda: Swish(1.5)), _case(lambda: Swish(0.8, learnable=True)))
 class Swish(Module):
     """$x \\sigma(\\beta x)$ with a fixed or learned beta (Ramachandran et al. 2017).
@@ -176,6 +260,13 @@ class Swish(Module):
         return f"beta={beta:g}, learnable={self.learnable}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Softplus()(ones_input(2, dtype=np.int64)),
+        TypeError,
+        r"softplus: input must be a floating-point tensor, got dtype int64",
+    )
+)
 @layer_cases(
     _case(lambda: Softplus()), _case(lambda: Softplus(beta=2.0, threshold=3.0), avoid=(1.5,))
 )
@@ -194,6 +285,13 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: LogSigmoid()(ones_input(2, dtype=np.int64)),
+        TypeError,
+        r"logsigmoid: input must be a floating-point tensor, got dtype int64",
+    )
+)
 @layer_cases(_case(lambda: LogSigmoid()))
 class LogSigmoid(Module):
     """$\\log \\sigma(x)$."""
@@ -202,6 +300,18 @@ class LogSigmoid(Module):
         return AF.logsigmoid(x)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Softmax(dim=2)(ones_input(2, 3)),
+        IndexError,
+        r"softmax: dim 2 is out of range for a tensor with 2 dims",
+    ),
+    ErrorCase(
+        lambda: Softmax(dim=0)(ones_input(2, dtype=np.int64)),
+        TypeError,
+        r"softmax: input must be a floating-point tensor, got dtype int64",
+    ),
+)
 @layer_cases(_case(lambda: Softmax(dim=1)), _case(lambda: Softmax(dim=0), shape=(3, 2, 2)))
 class Softmax(Module):
     """$e^{x_i} / \\sum_j e^{x_j}$ along `dim`."""
@@ -217,6 +327,18 @@ class Softmax(Module):
         return f"dim={self.dim}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: LogSoftmax(dim=-3)(ones_input(2, 3)),
+        IndexError,
+        r"log_softmax: dim -3 is out of range",
+    ),
+    ErrorCase(
+        lambda: LogSoftmax(dim=0)(ones_input(2, dtype=np.int64)),
+        TypeError,
+        r"log_softmax: input must be a floating-point tensor, got dtype int64",
+    ),
+)
 @layer_cases(_case(lambda: LogSoftmax(dim=-1)))
 class LogSoftmax(Module):
     """$x_i - \\log \\sum_j e^{x_j}$ along `dim`."""
@@ -232,6 +354,18 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Hardtanh(1.0, -1.0),
+        ValueError,
+        r"Hardtanh: min_val 1.0 must not exceed max_val -1.0",
+    ),
+    ErrorCase(
+        lambda: Hardtanh()(ones_input(2, dtype=complex)),
+        TypeError,
+        r"hardtanh: complex tensors are not supported",
+    ),
+)
 @layer_cases(
     _case(lambda: Hardtanh(), avoid=(-1.0, 1.0)),
     _case(lambda: Hardtanh(-0.5, 2.0), avoid=(-0.5, 2.0), high=3),
@@ -253,6 +387,13 @@ class Hardtanh(Module):
         return f"min_val={self.min_val}, max_val={self.max_val}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Step()(ones_input(2, dtype=complex)),
+        TypeError,
+        r"step: complex tensors are not supported",
+    )
+)
 @layer_cases(_case(lambda: Step(), **_KINK), _case(lambda: Step(0.5), avoid=(0.5,)))
 class Step(Module):
     """Heaviside $H(x - \\theta)$: the perceptron's unit (Rosenblatt 1958).  Its derivative
@@ -269,6 +410,13 @@ class Step(Module):
         return f"threshold={self.threshold}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: LinearActivation()(ones_input(2, dtype=complex)),
+        TypeError,
+        r"linear_activation: complex tensors are not supported",
+    )
+)
 @layer_cases(_case(lambda: LinearActivation()), _case(lambda: LinearActivation(0.5)))
 class LinearActivation(Module):
     """$f(x) = a x$: a network of linear layers with it is one linear map (a teaching layer)."""
@@ -284,6 +432,12 @@ class LinearActivation(Module):
         return f"slope={self.slope}"
 
 
+@layer_errors(
+    ErrorCase(lambda: Maxout(3, 2, k=0), ValueError, r"Maxout: k must be at least 1, got 0"),
+    ErrorCase(
+        lambda: Maxout(3, 2)(ones_input(2, 4)), ValueError, r"Maxout.* expects input \(\*, 3\)"
+    ),
+)
 @layer_cases(
     LayerCase(lambda: Maxout(3, 2, k=3), [(4, 3)]),
     LayerCase(lambda: Maxout(2, 1, k=2), [(2, 3, 2)]),
@@ -302,6 +456,9 @@ class Maxout(Module):
         generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
+        check_int("Maxout", "in_features", in_features)
+        check_int("Maxout", "out_features", out_features)
+        check_int("Maxout", "k", k, None)
         if k < 1:
             raise ValueError(f"Maxout: k must be at least 1, got {k}")
         self.in_features, self.out_features, self.k = in_features, out_features, k

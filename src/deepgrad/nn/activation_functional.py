@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 
-from ..core.tensor import Tensor, as_tensor
+import numpy as np
+
+from ..core.tensor import Tensor, _wrap, as_tensor
 from ..ops import elementwise as E
 from ..ops.nnops import erf, softplus_unit
 from ..ops.shape import reshape
 from ..ops.softmax import log_softmax as _log_softmax
 from ..ops.softmax import softmax as _softmax
+from ..ops.validation import check_float, real
 
 __all__ = [
     "elu", "erf", "gelu", "hardtanh", "leaky_relu", "linear_activation", "log_softmax",
@@ -44,11 +47,13 @@ def relu6(x: Tensor, inplace: bool = False) -> Tensor:
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """$x$ if $x > 0$ else $a x$ (Maas et al. 2013)."""
+    check_float("leaky_relu", "input", x)
     return E.where(x.data > 0, x, E.mul(x, negative_slope))
 
 
 def prelu(x: Tensor, weight: Tensor) -> Tensor:
     """$x$ if $x > 0$ else $a_c x$ with a learned slope per channel (axis 1) (He et al. 2015)."""
+    check_float("prelu", "input", x)
     if weight.size != 1 and x.ndim >= 2:
         weight = reshape(weight, (weight.size,) + (1,) * (x.ndim - 2))
     return E.where(x.data > 0, x, E.mul(weight, x))
@@ -56,6 +61,7 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
 
 def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """$x$ if $x > 0$ else $\\alpha (e^x - 1)$ (Clevert et al. 2016)."""
+    check_float("elu", "input", x)
     # NOTE: expm1 sees min(x, 0) so the unused branch never overflows into 0 * inf = NaN.
     neg = E.mul(E.expm1(E.clip(x, max=0.0)), alpha)
     return E.where(x.data > 0, x, neg)
@@ -63,12 +69,14 @@ def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 def selu(x: Tensor, inplace: bool = False) -> Tensor:
     """$\\lambda \\, \\mathrm{elu}(x, \\alpha)$, self-normalising (Klambauer et al. 2017)."""
+    check_float("selu", "input", x)
     return E.mul(elu(x, SELU_ALPHA), SELU_SCALE)
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """$x \\Phi(x) = \\frac{x}{2}(1 + \\mathrm{erf}(x / \\sqrt 2))$ (Hendrycks & Gimpel 2016);
     approximate='tanh': $\\frac{x}{2}(1 + \\tanh(\\sqrt{2/\\pi}(x + 0.044715 x^3)))$."""
+    check_float("gelu", "input", x)
     if approximate == "none":
         inner = erf(E.mul(x, 1.0 / math.sqrt(2.0)))
     elif approximate == "tanh":
@@ -81,16 +89,19 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(x: Tensor, inplace: bool = False) -> Tensor:
     """$x \\sigma(x)$ (Elfwing et al. 2018; Swish with beta = 1)."""
+    check_float("silu", "input", x)
     return E.mul(x, E.sigmoid(x))
 
 
 def swish(x: Tensor, beta: float | Tensor = 1.0) -> Tensor:
     """$x \\sigma(\\beta x)$ (Ramachandran et al. 2017); beta may be a learned tensor."""
+    check_float("swish", "input", x)
     return E.mul(x, E.sigmoid(E.mul(x, beta)))
 
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """$\\frac{1}{\\beta} \\log(1 + e^{\\beta x})$, and $x$ where $\\beta x >$ threshold (PyTorch)."""
+    check_float("softplus", "input", x)
     if beta == 1.0:
         sp = softplus_unit(x)
     else:
@@ -100,14 +111,19 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 def logsigmoid(x: Tensor) -> Tensor:
     """$\\log \\sigma(x) = -\\mathrm{softplus}(-x)$, finite for any x."""
+    check_float("logsigmoid", "input", x)
     return E.neg(softplus_unit(E.neg(x)))
 
 
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
-    """$\\min(\\max(x, a), b)$."""
+    """$\\min(\\max(x, a), b)$; derivative 1 strictly inside (a, b), 0 at and beyond the
+    bounds (PyTorch's subgradient: relu6'(0) = relu6'(6) = 0; `clamp` instead gives 1 at
+    its bounds)."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
-    return E.clip(x, min_val, max_val)
+    x = real("hardtanh", as_tensor(x))
+    inside = (x.data > min_val) & (x.data < max_val)
+    return E.where(inside, x, _wrap(np.clip(x.data, min_val, max_val)))
 
 
 def _implicit_dim(ndim: int) -> int:
@@ -128,7 +144,7 @@ def log_softmax(x: Tensor, dim: int | None = None) -> Tensor:
 def step(x: Tensor, threshold: float = 0.0) -> Tensor:
     """Heaviside step $H(x - \\theta)$ (1 where x > threshold, else 0); derivative 0 everywhere,
     which is why the perceptron rule, not gradient descent, trains it (Rosenblatt 1958)."""
-    x = as_tensor(x)
+    x = real("step", as_tensor(x))
     const = as_tensor((x.data > threshold).astype(x.data.dtype))
     # sign() has a zero derivative: the graph stays connected with an exact zero gradient.
     return E.add(E.mul(E.sign(x), 0.0), const)
@@ -136,4 +152,5 @@ def step(x: Tensor, threshold: float = 0.0) -> Tensor:
 
 def linear_activation(x: Tensor, slope: float = 1.0) -> Tensor:
     """$f(x) = a x$: stacking linear layers with it collapses to one linear map."""
+    real("linear_activation", x)
     return x if slope == 1.0 else E.mul(x, slope)

@@ -13,13 +13,14 @@ import numpy as np
 
 from ..core.tensor import Tensor
 from ..ops import conv as _C
+from ..ops.validation import check_int
 from . import conv_functional as F
 from . import conv_norm, init, pooling
 from .conv_norm import *
 from .linear import _float
 from .module import Module, Parameter
 from .pooling import *
-from .registry import LayerCase, layer_cases
+from .registry import ErrorCase, LayerCase, layer_cases, layer_errors, ones_input
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 __all__ += pooling.__all__
@@ -41,6 +42,12 @@ class _ConvNd(Module):
                  generator: np.random.Generator | None = None) -> None:  # fmt: skip
         super().__init__()
         d, name = self._dims, type(self).__name__
+        for arg, v in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("groups", groups),
+        ):
+            check_int(name, arg, v, None)
         if in_channels < 1 or out_channels < 1:
             raise ValueError(
                 f"{name}: channel counts must be positive, got {in_channels}, {out_channels}"
@@ -139,6 +146,18 @@ class _Conv(_ConvNd):
                          self.groups)  # fmt: skip
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Conv1d(2, 3, 3)(ones_input(1, 3, 5)),
+        ValueError,
+        r"Conv1d 2 -> 3, .* expects input \(N, 2, .*\) with 2 channels",
+    ),
+    ErrorCase(
+        lambda: Conv1d(2, 3, 3, groups=2),
+        ValueError,
+        r"Conv1d: groups=2 must divide in_channels=2 and out_channels=3",
+    ),
+)
 @layer_cases(
     LayerCase(lambda: Conv1d(2, 3, 3, stride=2, padding=1), [(2, 2, 6)]),
     LayerCase(lambda: Conv1d(2, 2, 2, dilation=2, padding="same", padding_mode="reflect"), [(1, 2, 5)]),
@@ -151,6 +170,21 @@ class Conv1d(_Conv):
     _dims = 1
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Conv2d(2, 3, 3)(ones_input(1, 3, 5, 5)),
+        ValueError,
+        r"Conv2d 2 -> 3, .* expects input \(N, 2, .*\) with 2 channels",
+    ),
+    ErrorCase(
+        lambda: Conv2d(2, 3, 3, groups=2),
+        ValueError,
+        r"Conv2d: groups=2 must divide in_channels=2 and out_channels=3",
+    ),
+    ErrorCase(
+        lambda: Conv2d(0, 1, 3), ValueError, r"Conv2d: channel counts must be positive, got 0, 1"
+    ),
+)
 @layer_cases(
     LayerCase(lambda: Conv2d(2, 3, 3, stride=2, padding=1), [(1, 2, 5, 5)]),
     LayerCase(lambda: Conv2d(4, 4, (2, 3), groups=2, dilation=(2, 1), padding=(1, 0)), [(1, 4, 4, 4)]),
@@ -167,6 +201,19 @@ class Conv2d(_Conv):
     _dims = 2
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Conv3d(2, 3, 3)(ones_input(1, 3, 3, 3, 3)),
+        ValueError,
+        r"Conv3d 2 -> 3, .* expects input \(N, 2, .*\) with 2 channels",
+    ),
+    ErrorCase(
+        lambda: Conv3d(2, 3, 3, groups=2),
+        ValueError,
+        r"Conv3d: groups=2 must divide in_channels=2 and out_channels=3",
+    ),
+    ErrorCase(lambda: Conv3d(1, 1, 2.5), TypeError, r"Conv3d: kernel_size must be an int, got 2.5"),
+)
 @layer_cases(
     LayerCase(lambda: Conv3d(2, 2, 2, stride=(1, 2, 1), padding=(0, 1, 1)), [(1, 2, 2, 3, 3)]),
     LayerCase(lambda: Conv3d(2, 2, (1, 2, 2), groups=2, padding_mode="replicate", padding=1),
@@ -221,6 +268,18 @@ class _ConvTransposeNd(_ConvNd):
                                    op, self.groups, self.dilation)  # fmt: skip
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: ConvTranspose1d(1, 1, 3, output_padding=1),
+        ValueError,
+        r"ConvTranspose1d: output_padding 1 must be smaller than stride 1 or dilation 1",
+    ),
+    ErrorCase(
+        lambda: ConvTranspose1d(1, 1, 3, padding="same"),
+        ValueError,
+        r"ConvTranspose1d: padding must be an int or a tuple",
+    ),
+)
 @layer_cases(
     LayerCase(lambda: ConvTranspose1d(2, 3, 3, stride=2, padding=1, output_padding=1), [(1, 2, 4)]),
     LayerCase(lambda: ConvTranspose1d(2, 2, 2, groups=2, dilation=2, bias=False), [(2, 2, 3)]),
@@ -231,6 +290,18 @@ class ConvTranspose1d(_ConvTransposeNd):
     _dims = 1
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: ConvTranspose2d(1, 1, 3, output_padding=1),
+        ValueError,
+        r"ConvTranspose2d: output_padding 1 must be smaller than stride 1 or dilation 1",
+    ),
+    ErrorCase(
+        lambda: ConvTranspose2d(1, 1, 3, padding="same"),
+        ValueError,
+        r"ConvTranspose2d: padding must be an int or a tuple",
+    ),
+)
 @layer_cases(
     LayerCase(lambda: ConvTranspose2d(2, 2, 3, stride=2, padding=1, output_padding=1), [(1, 2, 2, 3)]),
     LayerCase(lambda: ConvTranspose2d(2, 4, 2, stride=2, groups=2), [(1, 2, 2, 2)]),
@@ -244,6 +315,18 @@ class ConvTranspose2d(_ConvTransposeNd):
     _dims = 2
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: ConvTranspose3d(1, 1, 3, output_padding=1),
+        ValueError,
+        r"ConvTranspose3d: output_padding 1 must be smaller than stride 1 or dilation 1",
+    ),
+    ErrorCase(
+        lambda: ConvTranspose3d(1, 1, 3, padding="same"),
+        ValueError,
+        r"ConvTranspose3d: padding must be an int or a tuple",
+    ),
+)
 @layer_cases(LayerCase(lambda: ConvTranspose3d(2, 2, 2, stride=2), [(1, 2, 1, 2, 2)]))
 class ConvTranspose3d(_ConvTransposeNd):
     """Transposed 3-d convolution over (N, C, D, H, W)."""

@@ -12,7 +12,7 @@ from ..core.tensor import Tensor
 from . import conv_functional as F
 from .dropout import _DropoutNd
 from .normalization import _BatchNorm, _eval_bn, _InstanceNorm
-from .registry import LayerCase, layer_cases
+from .registry import ErrorCase, LayerCase, layer_cases, layer_errors, ones_input
 
 __all__ = [
     "BatchNorm2d", "BatchNorm3d", "Dropout1d", "Dropout2d", "Dropout3d", "InstanceNorm2d",
@@ -20,6 +20,10 @@ __all__ = [
 ]  # fmt: skip
 
 
+@layer_errors(
+    ErrorCase(lambda: BatchNorm2d(3)(ones_input(2, 3)), ValueError, r"BatchNorm2d 3 expects input"),
+    ErrorCase(lambda: BatchNorm2d(2.0), TypeError, r"BatchNorm2d: num_features must be an int"),
+)
 @layer_cases(
     LayerCase(lambda: BatchNorm2d(3), [(2, 3, 2, 2)]),
     LayerCase(lambda: BatchNorm2d(2, affine=False, momentum=None), [(3, 2, 2, 1)]),
@@ -33,6 +37,11 @@ class BatchNorm2d(_BatchNorm):
     _ndims = (4,)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: BatchNorm3d(3)(ones_input(2, 3, 4, 4)), ValueError, r"BatchNorm3d 3 expects input"
+    )
+)
 @layer_cases(LayerCase(lambda: BatchNorm3d(2), [(2, 2, 2, 1, 2)]))
 class BatchNorm3d(_BatchNorm):
     """Batch norm per channel of (N, C, D, H, W) (Ioffe & Szegedy 2015)."""
@@ -41,6 +50,11 @@ class BatchNorm3d(_BatchNorm):
     _ndims = (5,)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: InstanceNorm2d(3)(ones_input(2, 3)), ValueError, r"InstanceNorm2d 3 expects input"
+    )
+)
 @layer_cases(
     LayerCase(lambda: InstanceNorm2d(2), [(2, 2, 3, 2)]),
     LayerCase(lambda: InstanceNorm2d(3, affine=True), [(3, 2, 2)]),
@@ -53,6 +67,13 @@ class InstanceNorm2d(_InstanceNorm):
     _ndims = (4, 3)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: InstanceNorm3d(3)(ones_input(3, 4)),
+        ValueError,
+        r"InstanceNorm3d 3 expects input",
+    )
+)
 @layer_cases(LayerCase(lambda: InstanceNorm3d(2, affine=True), [(1, 2, 2, 2, 2)]))
 class InstanceNorm3d(_InstanceNorm):
     """Instance norm over (D, H, W) of (N, C, D, H, W) or (C, D, H, W)."""
@@ -83,6 +104,13 @@ def _seeded(cls, p):
     return _Fixed(p)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Dropout1d(p=2.0),
+        ValueError,
+        r"Dropout1d: probability p must be in \[0, 1\], got 2.0",
+    )
+)
 @layer_cases(
     LayerCase(lambda: _seeded(Dropout1d, 0.5), [(3, 4, 2)]),
     LayerCase(lambda: Dropout1d(0.3), [(2, 3, 2)], train=False),
@@ -93,6 +121,13 @@ class Dropout1d(_FeatureDropout):
     _dims = 1
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Dropout2d(p=2.0),
+        ValueError,
+        r"Dropout2d: probability p must be in \[0, 1\], got 2.0",
+    )
+)
 @layer_cases(
     LayerCase(lambda: _seeded(Dropout2d, 0.5), [(3, 4, 2, 2)]),
     LayerCase(lambda: Dropout2d(0.3), [(2, 3, 2, 2)], train=False),
@@ -104,6 +139,13 @@ class Dropout2d(_FeatureDropout):
     _dims = 2
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Dropout3d(p=2.0),
+        ValueError,
+        r"Dropout3d: probability p must be in \[0, 1\], got 2.0",
+    )
+)
 @layer_cases(LayerCase(lambda: _seeded(Dropout3d, 0.5), [(2, 3, 1, 2, 2)]))
 class Dropout3d(_FeatureDropout):
     """Zero whole feature volumes of (N, C, D, H, W) with probability p."""

@@ -18,6 +18,7 @@ from ..ops.reduce import mean
 from ..ops.reduce import sum as _sum
 from ..ops.shape import permute, reshape
 from ..ops.softmax import log_softmax
+from ..ops.validation import check_float
 from .loss_functional import check_reduction, reduce
 
 __all__ = ["cross_entropy", "multi_margin_loss", "nll_loss"]
@@ -112,6 +113,7 @@ def nll_loss(
 ) -> Tensor:
     """$\\ell_n = -w_{y_n} x_{n, y_n}$ on log-probabilities x; 'mean' divides by $\\sum w_{y_n}$."""
     check_reduction("nll_loss", reduction)
+    check_float("nll_loss", "input", input)
     logp, shape = _flat_classes(input)
     t, valid = _class_targets("nll_loss", input, target, ignore_index)
     w = _class_weight("nll_loss", weight, logp.shape[1], input)
@@ -135,6 +137,7 @@ def cross_entropy(
     check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    check_float("cross_entropy", "input", input)
     logits, shape = _flat_classes(input)
     c = logits.shape[1]
     w = _class_weight("cross_entropy", weight, c, input)
@@ -200,6 +203,7 @@ def multi_margin_loss(
         raise ValueError(f"multi_margin_loss: only p = 1 and p = 2 are supported, got {p}")
     if input.ndim not in (1, 2):
         raise ValueError(f"multi_margin_loss: expected input (N, C) or (C,), got {input.shape}")
+    check_float("multi_margin_loss", "input", input)
     x, shape = _flat_classes(input)
     t, _ = _class_targets("multi_margin_loss", input, target, ignore_index=-(2**62))
     c = x.shape[1]

@@ -12,7 +12,7 @@ import numpy as np
 from ..core.tensor import Tensor
 from . import functional as F
 from .module import Module
-from .registry import LayerCase, layer_cases
+from .registry import ErrorCase, LayerCase, layer_cases, layer_errors
 
 
 class _DropoutNd(Module):
@@ -30,6 +30,11 @@ class _DropoutNd(Module):
         return f"p={self.p}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Dropout(p=-0.5), ValueError, r"Dropout: probability p must be in \[0, 1\], got -0.5"
+    )
+)
 @layer_cases(LayerCase(lambda: Dropout(0.3), [(3, 4)], train=False))
 class Dropout(_DropoutNd):
     """Inverted dropout: $y = x \\odot m / (1 - p)$, $m_i \\sim$ Bernoulli(1 - p), so
@@ -39,6 +44,13 @@ class Dropout(_DropoutNd):
         return F.dropout(x, self.p, self.training, generator=self.generator)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: AlphaDropout(p=1.5),
+        ValueError,
+        r"AlphaDropout: probability p must be in \[0, 1\], got 1.5",
+    )
+)
 @layer_cases(LayerCase(lambda: AlphaDropout(0.2), [(3, 4)], train=False))
 class AlphaDropout(_DropoutNd):
     """Dropout that keeps SELU activations at mean 0 and variance 1: dropped units take

@@ -16,6 +16,7 @@ from ..ops.index import getitem
 from ..ops.nnops import linear
 from ..ops.reduce import mean
 from ..ops.shape import reshape
+from ..ops.validation import check_float, check_int, check_shape
 from .activation_functional import *
 from .activation_functional import __all__ as _ACT_ALL
 from .crossentropy_functional import *
@@ -74,6 +75,10 @@ def alpha_dropout(
 def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """$y = W[i]$: row lookup; the `padding_idx` row receives no gradient (Bengio et al. 2003)."""
     idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if weight.ndim != 2:
+        raise ValueError(
+            f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got {weight.shape}"
+        )
     n = weight.shape[0]
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
@@ -102,6 +107,20 @@ def _channel_shape(x: Tensor) -> tuple[int, ...]:
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
+def _check_channels(op: str, x: Tensor, min_ndim: int, *per_channel) -> None:
+    """Input (N, C, *) with at least `min_ndim` dims; each per-channel tensor of shape (C,)."""
+    check_float(op, "input", x)
+    if x.ndim < min_ndim:
+        spatial = ", *" if min_ndim == 2 else ", L, *"
+        raise ValueError(
+            f"{op}: expected input (N, C{spatial}) with >= {min_ndim} dims, got {x.shape}"
+        )
+    names = ("running_mean", "running_var", "weight", "bias")[-len(per_channel) :]
+    for arg, t in zip(names, per_channel):
+        if t is not None:
+            check_shape(op, arg, t, (x.shape[1],))
+
+
 def _affine(y: Tensor, weight, bias, shape) -> Tensor:
     if weight is not None:
         y = E.mul(y, reshape(weight, shape))
@@ -123,6 +142,7 @@ def batch_norm(
     """$y = \\gamma (x - \\mu_B) / \\sqrt{\\sigma_B^2 + \\epsilon} + \\beta$ over every axis but
     the channel axis 1 (Ioffe & Szegedy 2015).  Training updates the running stats in place:
     $r \\leftarrow (1 - m) r + m s$, with the unbiased batch variance, as PyTorch."""
+    _check_channels("batch_norm", x, 2, running_mean, running_var, weight, bias)
     axes = (0,) + tuple(range(2, x.ndim))
     shape = _channel_shape(x)
     if training or running_mean is None:
@@ -160,6 +180,12 @@ def instance_norm(
 ) -> Tensor:
     """Normalise each sample's channel over its spatial axes (Ulyanov et al. 2016); running
     stats, when given and used, are the batch average of the per-instance statistics."""
+    _check_channels("instance_norm", x, 3, running_mean, running_var, weight, bias)
+    if use_input_stats and int(np.prod(x.shape[2:])) <= 1:
+        raise ValueError(
+            f"instance_norm: expected more than 1 spatial element when using input statistics, "
+            f"got input of shape {x.shape}"
+        )
     axes = tuple(range(2, x.ndim))
     shape = _channel_shape(x)
     if use_input_stats or running_mean is None:
@@ -184,7 +210,18 @@ def layer_norm(
 ) -> Tensor:
     """$y = \\gamma (x - \\mu) / \\sqrt{\\sigma^2 + \\epsilon} + \\beta$ over the trailing
     `normalized_shape` axes of each sample (Ba et al. 2016)."""
-    k = len(tuple(normalized_shape))
+    check_float("layer_norm", "input", x)
+    norm_shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+    norm_shape = tuple(check_int("layer_norm", "normalized_shape", s, 1) for s in norm_shape)
+    k = len(norm_shape)
+    if x.ndim < k or x.shape[x.ndim - k :] != norm_shape:
+        raise ValueError(
+            f"layer_norm: normalized_shape {norm_shape} does not match the trailing dims of "
+            f"input {x.shape} (expected (*, {', '.join(map(str, norm_shape))}))"
+        )
+    for arg, t in (("weight", weight), ("bias", bias)):
+        if t is not None:
+            check_shape("layer_norm", arg, t, norm_shape)
     axes = tuple(range(x.ndim - k, x.ndim))
     mu, var = _stats(x, axes)
     y = _normalize(x, mu, var, eps)
@@ -204,6 +241,8 @@ def group_norm(
 ) -> Tensor:
     """Normalise each sample over groups of C / G channels and all spatial axes (Wu & He
     2018); G = 1 is layer norm over (C, *), G = C is instance norm."""
+    _check_channels("group_norm", x, 2, None, None, weight, bias)
+    check_int("group_norm", "num_groups", num_groups, 1)
     n, c = x.shape[0], x.shape[1]
     if c % num_groups:
         raise ValueError(f"group_norm: {c} channels do not split into {num_groups} groups")

@@ -11,10 +11,19 @@ from ..core.state import STATE
 from ..core.tensor import Tensor
 from ..ops.nnops import linear
 from ..ops.shape import flatten, reshape
+from ..ops.validation import check_dim, check_int
 from . import functional as F
 from . import init
 from .module import Module, Parameter
-from .registry import ErrorCase, LayerCase, int_targets, layer_cases, layer_errors
+from .registry import (
+    ErrorCase,
+    LayerCase,
+    exempt_from_errors,
+    int_targets,
+    layer_cases,
+    layer_errors,
+    ones_input,
+)
 
 
 def _float(dtype) -> np.dtype:
@@ -22,6 +31,7 @@ def _float(dtype) -> np.dtype:
 
 
 @layer_cases(LayerCase(lambda: Identity(), [(2, 3)]))
+@exempt_from_errors("accepts any input and any arguments, as torch.nn.Identity")
 class Identity(Module):
     """$y = x$; accepts and ignores any constructor arguments, as PyTorch."""
 
@@ -71,8 +81,8 @@ class Linear(Module):
         generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
+        self.in_features = check_int("Linear", "in_features", in_features)
+        self.out_features = check_int("Linear", "out_features", out_features)
         dt = _float(dtype)
         self.weight = Parameter(np.empty((in_features, out_features), dt).T)
         if bias:
@@ -103,6 +113,13 @@ class Linear(Module):
         )
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Flatten(3)(ones_input(2, 3)),
+        ValueError,
+        r"Flatten expects input at least 4 dims, got \(2, 3\)",
+    )
+)
 @layer_cases(
     LayerCase(lambda: Flatten(), [(2, 3, 2)]),
     LayerCase(lambda: Flatten(0, 1), [(2, 3, 2)]),
@@ -124,6 +141,18 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Unflatten(1, (2, 2))(ones_input(2, 3)),
+        ValueError,
+        r"Unflatten expects input axis 1 of size 4, got \(2, 3\)",
+    ),
+    ErrorCase(
+        lambda: Unflatten(2, (1,))(ones_input(2, 3)),
+        IndexError,
+        r"Unflatten: dim 2 is out of range",
+    ),
+)
 @layer_cases(LayerCase(lambda: Unflatten(1, (2, 3)), [(2, 6)]))
 class Unflatten(Module):
     """Split axis `dim` into `unflattened_size`: the inverse of Flatten."""
@@ -134,7 +163,7 @@ class Unflatten(Module):
         self.unflattened_size = tuple(unflattened_size)
 
     def forward(self, x: Tensor) -> Tensor:
-        d = self.dim % max(x.ndim, 1)
+        d = check_dim(self.describe(), self.dim, x.ndim)
         try:
             return reshape(x, x.shape[:d] + self.unflattened_size + x.shape[d + 1 :])
         except ValueError:
@@ -145,6 +174,18 @@ class Unflatten(Module):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: Embedding(3, 2)(np.array([3])),
+        IndexError,
+        r"Embedding 3 x 2: embedding: index 3 is out of range \[0, 3\)",
+    ),
+    ErrorCase(
+        lambda: Embedding(3, 2, padding_idx=5),
+        ValueError,
+        r"Embedding: padding_idx 5 must be in \[-3, 3\)",
+    ),
+)
 @layer_cases(
     LayerCase(lambda: Embedding(5, 3), input_shapes=[], targets=int_targets((2, 4), 5)),
     LayerCase(
@@ -167,7 +208,10 @@ class Embedding(Module):
         generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
+        check_int("Embedding", "num_embeddings", num_embeddings)
+        check_int("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
+            check_int("Embedding", "padding_idx", padding_idx, None)
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
                     f"Embedding: padding_idx {padding_idx} must be in "

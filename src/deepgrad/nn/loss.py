@@ -17,7 +17,15 @@ from ..core.tensor import Tensor
 from . import functional as F
 from .loss_functional import check_reduction
 from .module import Module
-from .registry import LayerCase, int_targets, layer_cases, sign_targets
+from .registry import (
+    ErrorCase,
+    LayerCase,
+    int_targets,
+    layer_cases,
+    layer_errors,
+    ones_input,
+    sign_targets,
+)
 
 
 class _Loss(Module):
@@ -55,6 +63,18 @@ def _unit(rng: np.random.Generator, *shapes: tuple[int, ...]) -> list[np.ndarray
 _PAIR = [(3, 4), (3, 4)]
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: L1Loss(reduction="avg"),
+        ValueError,
+        r"L1Loss: reduction='avg' is not valid",
+    ),
+    ErrorCase(
+        lambda: L1Loss()(ones_input(2, dtype=np.int64), ones_input(2, dtype=np.int64)),
+        TypeError,
+        r"l1_loss: input must be a floating-point tensor",
+    ),
+)
 @layer_cases(LayerCase(lambda: L1Loss(), _PAIR), LayerCase(lambda: L1Loss(reduction="none"), _PAIR))
 class L1Loss(_Loss):
     """$\\ell = |x - y|$, reduced."""
@@ -63,6 +83,18 @@ class L1Loss(_Loss):
         return F.l1_loss(input, target, self.reduction)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: MSELoss(reduction="avg"),
+        ValueError,
+        r"MSELoss: reduction='avg' is not valid",
+    ),
+    ErrorCase(
+        lambda: MSELoss()(ones_input(2, dtype=np.int64), ones_input(2, dtype=np.int64)),
+        TypeError,
+        r"mse_loss: input must be a floating-point tensor",
+    ),
+)
 @layer_cases(
     LayerCase(lambda: MSELoss(), _PAIR), LayerCase(lambda: MSELoss(reduction="sum"), _PAIR)
 )
@@ -73,6 +105,13 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, self.reduction)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: HuberLoss(reduction="avg"),
+        ValueError,
+        r"HuberLoss: reduction='avg' is not valid",
+    )
+)
 @layer_cases(LayerCase(lambda: HuberLoss(delta=0.5), _PAIR))
 class HuberLoss(_Loss):
     """Quadratic for $|d| < \\delta$, linear beyond: robust to outliers (Huber 1964)."""
@@ -85,6 +124,13 @@ class HuberLoss(_Loss):
         return F.huber_loss(input, target, self.reduction, self.delta)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: SmoothL1Loss(reduction="avg"),
+        ValueError,
+        r"SmoothL1Loss: reduction='avg' is not valid",
+    )
+)
 @layer_cases(LayerCase(lambda: SmoothL1Loss(beta=0.5), _PAIR))
 class SmoothL1Loss(_Loss):
     """Huber loss divided by beta: $d^2 / 2\\beta$ for $|d| < \\beta$, else $|d| - \\beta/2$."""
@@ -97,6 +143,13 @@ class SmoothL1Loss(_Loss):
         return F.smooth_l1_loss(input, target, self.reduction, self.beta)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: BCELoss(reduction="avg"),
+        ValueError,
+        r"BCELoss: reduction='avg' is not valid",
+    )
+)
 @layer_cases(
     LayerCase(lambda: BCELoss(), inputs=lambda rng: _unit(rng, (3, 4), (3, 4))),
     LayerCase(
@@ -110,6 +163,13 @@ class BCELoss(_WeightedLoss):
         return F.binary_cross_entropy(input, target, self.weight, self.reduction)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: BCEWithLogitsLoss(reduction="avg"),
+        ValueError,
+        r"BCEWithLogitsLoss: reduction='avg' is not valid",
+    )
+)
 @layer_cases(
     LayerCase(
         lambda: BCEWithLogitsLoss(),
@@ -145,6 +205,23 @@ def _with_ignored(rng: np.random.Generator) -> list[np.ndarray]:
     return [t]
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: CrossEntropyLoss(reduction="avg"),
+        ValueError,
+        r"CrossEntropyLoss: reduction='avg' is not valid",
+    ),
+    ErrorCase(
+        lambda: CrossEntropyLoss()(ones_input(2, 3, dtype=np.int64), np.array([0, 1])),
+        TypeError,
+        r"cross_entropy: input must be a floating-point tensor",
+    ),
+    ErrorCase(
+        lambda: CrossEntropyLoss()(ones_input(2, 3), np.array([0, 3])),
+        IndexError,
+        r"cross_entropy: target class 3 at position \(1,\) is out of range",
+    ),
+)
 @layer_cases(
     LayerCase(lambda: CrossEntropyLoss(), [(4, 5)], targets=int_targets((4,), 5)),
     LayerCase(
@@ -188,6 +265,18 @@ class CrossEntropyLoss(_WeightedLoss):
         )
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: NLLLoss(reduction="avg"),
+        ValueError,
+        r"NLLLoss: reduction='avg' is not valid",
+    ),
+    ErrorCase(
+        lambda: NLLLoss()(ones_input(2, 3), np.array([0.0, 1.0])),
+        TypeError,
+        r"nll_loss: class-index targets must be integers",
+    ),
+)
 @layer_cases(
     LayerCase(lambda: NLLLoss(), [(4, 3)], targets=int_targets((4,), 3)),
     LayerCase(
@@ -205,6 +294,18 @@ class NLLLoss(_WeightedLoss):
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: MultiMarginLoss(reduction="avg"),
+        ValueError,
+        r"MultiMarginLoss: reduction='avg' is not valid",
+    ),
+    ErrorCase(
+        lambda: MultiMarginLoss(p=3),
+        ValueError,
+        r"MultiMarginLoss: only p = 1 and p = 2",
+    ),
+)
 @layer_cases(
     LayerCase(lambda: MultiMarginLoss(), [(4, 3)], targets=int_targets((4,), 3)),
     LayerCase(
@@ -230,6 +331,13 @@ class MultiMarginLoss(_WeightedLoss):
         return F.multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: HingeEmbeddingLoss(reduction="avg"),
+        ValueError,
+        r"HingeEmbeddingLoss: reduction='avg' is not valid",
+    )
+)
 @layer_cases(
     LayerCase(lambda: HingeEmbeddingLoss(), [(3, 4)], avoid=(1.0,), targets=sign_targets((3, 4)))
 )
@@ -244,6 +352,13 @@ class HingeEmbeddingLoss(_Loss):
         return F.hinge_embedding_loss(input, target, self.margin, self.reduction)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: KLDivLoss(reduction="avg"),
+        ValueError,
+        r"KLDivLoss: reduction='avg' is not valid",
+    )
+)
 @layer_cases(
     LayerCase(
         lambda: KLDivLoss(reduction="batchmean"),
@@ -265,6 +380,13 @@ class KLDivLoss(_Loss):
         return F.kl_div(input, target, self.reduction, self.log_target)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: GaussianNLLLoss(reduction="avg"),
+        ValueError,
+        r"GaussianNLLLoss: reduction='avg' is not valid",
+    )
+)
 @layer_cases(
     LayerCase(
         lambda: GaussianNLLLoss(),
@@ -296,6 +418,13 @@ class GaussianNLLLoss(_Loss):
         return F.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: CosineEmbeddingLoss(reduction="avg"),
+        ValueError,
+        r"CosineEmbeddingLoss: reduction='avg' is not valid",
+    )
+)
 @layer_cases(LayerCase(lambda: CosineEmbeddingLoss(margin=0.2), _PAIR, targets=sign_targets((3,))))
 class CosineEmbeddingLoss(_Loss):
     """$\\ell = 1 - \\cos(x_1, x_2)$ for y = 1, $\\max(0, \\cos(x_1, x_2) - m)$ for y = -1."""

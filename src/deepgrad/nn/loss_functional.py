@@ -19,6 +19,7 @@ from ..ops.nnops import binary_cross_entropy_elementwise, softplus_unit
 from ..ops.reduce import mean
 from ..ops.reduce import sum as _sum
 from ..ops.shape import unsqueeze
+from ..ops.validation import check_float
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_embedding_loss",
@@ -49,6 +50,7 @@ def reduce(loss: Tensor, reduction: str) -> Tensor:
 
 def _pair(name: str, input: Tensor, target) -> tuple[Tensor, Tensor]:
     """Target as a tensor of the input's dtype; warn, as PyTorch, when the shapes differ."""
+    check_float(name, "input", input)
     target = _like(target, input)
     if target.shape != input.shape:
         warnings.warn(

@@ -13,10 +13,11 @@ import numpy as np
 
 from ..core.tensor import Tensor
 from ..ops.shape import reshape
+from ..ops.validation import check_int
 from . import functional as F
 from .linear import _float
 from .module import Module, Parameter
-from .registry import LayerCase, layer_cases
+from .registry import ErrorCase, LayerCase, layer_cases, layer_errors, ones_input
 
 
 def _affine_params(module: Module, shape, dtype, weight: bool, bias: bool) -> None:
@@ -43,7 +44,7 @@ class _NormBase(Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        self.num_features = num_features
+        self.num_features = check_int(type(self).__name__, "num_features", num_features)
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
@@ -120,6 +121,16 @@ class _BatchNorm(_NormBase):
         )
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: BatchNorm1d(3)(ones_input(2, 4)),
+        ValueError,
+        r"BatchNorm1d 3 expects input \(N, 3\) or \(N, 3, L\), got \(2, 4\)",
+    ),
+    ErrorCase(
+        lambda: BatchNorm1d(-1), ValueError, r"BatchNorm1d: num_features must be >= 0, got -1"
+    ),
+)
 @layer_cases(
     LayerCase(lambda: BatchNorm1d(3), [(4, 3)]),
     LayerCase(lambda: BatchNorm1d(2, momentum=None), [(3, 2, 4)]),
@@ -193,6 +204,11 @@ class _InstanceNorm(_NormBase):
         return y if batched else reshape(y, y.shape[1:])
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: InstanceNorm1d(3)(ones_input(3)), ValueError, r"InstanceNorm1d 3 expects input"
+    )
+)
 @layer_cases(
     LayerCase(lambda: InstanceNorm1d(3), [(2, 3, 5)]),
     LayerCase(lambda: InstanceNorm1d(2, affine=True), [(2, 4)]),
@@ -205,6 +221,16 @@ class InstanceNorm1d(_InstanceNorm):
     _ndims = (3, 2)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: LayerNorm(4)(ones_input(2, 3)),
+        ValueError,
+        r"LayerNorm \(4,\) expects input \(\*, 4\), got \(2, 3\)",
+    ),
+    ErrorCase(
+        lambda: LayerNorm(-1), ValueError, r"LayerNorm: normalized_shape must be >= 0, got -1"
+    ),
+)
 @layer_cases(
     LayerCase(lambda: LayerNorm(4), [(2, 3, 4)]),
     LayerCase(lambda: LayerNorm((2, 3), elementwise_affine=False), [(2, 2, 3)]),
@@ -224,7 +250,7 @@ class LayerNorm(Module):
     ) -> None:
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
-        self.normalized_shape = tuple(int(s) for s in shape)
+        self.normalized_shape = tuple(check_int("LayerNorm", "normalized_shape", s) for s in shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dt = _float(dtype)
@@ -248,6 +274,18 @@ class LayerNorm(Module):
         )
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: GroupNorm(2, 3),
+        ValueError,
+        r"GroupNorm: num_channels \(3\) must be divisible by num_groups \(2\)",
+    ),
+    ErrorCase(
+        lambda: GroupNorm(1, 3)(ones_input(2, 4)),
+        ValueError,
+        r"GroupNorm.* expects input \(N, 3, \*\)",
+    ),
+)
 @layer_cases(
     LayerCase(lambda: GroupNorm(2, 4), [(2, 4, 3)]),
     LayerCase(lambda: GroupNorm(1, 3, affine=False), [(2, 3)]),
@@ -261,7 +299,9 @@ class GroupNorm(Module):
         self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, dtype=None
     ) -> None:
         super().__init__()
-        if num_groups <= 0 or num_channels % num_groups:
+        check_int("GroupNorm", "num_groups", num_groups, 1)
+        check_int("GroupNorm", "num_channels", num_channels)
+        if num_channels % num_groups:
             raise ValueError(
                 f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                 f"({num_groups})"

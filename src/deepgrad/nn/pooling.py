@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.tensor import Tensor
+from ..ops.validation import check_int, check_ints
 from . import conv_functional as F
 from .module import Module
-from .registry import LayerCase, layer_cases
+from .registry import ErrorCase, LayerCase, layer_cases, layer_errors, ones_input
 
 __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
@@ -19,6 +20,19 @@ __all__ = [
 ]  # fmt: skip
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+def _default_stride(module: Module, kernel_size, stride):
+    """PyTorch's default stride (the kernel size) for None or []; checked sizes otherwise.
+
+    NOTE: not `stride or kernel_size`, which would silently turn stride 0 into the kernel.
+    """
+    op, d = type(module).__name__, module._dims
+    check_ints(op, "kernel_size", kernel_size, d, low=1)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        return kernel_size
+    check_ints(op, "stride", stride, d, low=1)
+    return stride
 
 
 class _Pool(Module):
@@ -36,7 +50,8 @@ class _MaxPoolNd(_Pool):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:  # fmt: skip
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+        stride = _default_stride(self, kernel_size, stride)
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
 
     def forward(self, x: Tensor):
@@ -53,6 +68,10 @@ class _MaxPoolNd(_Pool):
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")  # fmt: skip
 
 
+@layer_errors(
+    ErrorCase(lambda: MaxPool1d(2, stride=0), ValueError, r"MaxPool1d: stride must be >= 1, got 0"),
+    ErrorCase(lambda: MaxPool1d(2)(ones_input(4)), ValueError, r"MaxPool1d expects input"),
+)
 @layer_cases(LayerCase(lambda: MaxPool1d(3, 2, padding=1), [(2, 2, 7)]))
 class MaxPool1d(_MaxPoolNd):
     """$y[n,c,t] = \\max_k x[n,c,s t + d k - p]$; gradient to the first maximum."""
@@ -60,6 +79,10 @@ class MaxPool1d(_MaxPoolNd):
     _dims = 1
 
 
+@layer_errors(
+    ErrorCase(lambda: MaxPool2d(2, stride=0), ValueError, r"MaxPool2d: stride must be >= 1, got 0"),
+    ErrorCase(lambda: MaxPool2d(2)(ones_input(4)), ValueError, r"MaxPool2d expects input"),
+)
 @layer_cases(
     LayerCase(lambda: MaxPool2d(2), [(2, 2, 4, 4)]),
     LayerCase(lambda: MaxPool2d(3, 2, padding=1, ceil_mode=True), [(1, 2, 6, 5)]),
@@ -72,6 +95,10 @@ class MaxPool2d(_MaxPoolNd):
     _dims = 2
 
 
+@layer_errors(
+    ErrorCase(lambda: MaxPool3d(2, stride=0), ValueError, r"MaxPool3d: stride must be >= 1, got 0"),
+    ErrorCase(lambda: MaxPool3d(2)(ones_input(4)), ValueError, r"MaxPool3d expects input"),
+)
 @layer_cases(LayerCase(lambda: MaxPool3d(2, (1, 2, 2)), [(1, 2, 3, 4, 4)]))
 class MaxPool3d(_MaxPoolNd):
     """3-d max pooling over (D, H, W)."""
@@ -83,8 +110,11 @@ class _AvgPoolNd(_Pool):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override=None) -> None:  # fmt: skip
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+        stride = _default_stride(self, kernel_size, stride)
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        if divisor_override is not None:
+            check_int(type(self).__name__, "divisor_override", divisor_override, low=1)
         self.divisor_override = divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
@@ -109,6 +139,10 @@ class _AvgPoolNd(_Pool):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+@layer_errors(
+    ErrorCase(lambda: AvgPool1d(2, stride=0), ValueError, r"AvgPool1d: stride must be >= 1, got 0"),
+    ErrorCase(lambda: AvgPool1d(2.5), TypeError, r"AvgPool1d: kernel_size must be an int, got 2.5"),
+)
 @layer_cases(LayerCase(lambda: AvgPool1d(3, 2, padding=1, count_include_pad=False), [(2, 2, 6)]))
 class AvgPool1d(_AvgPoolNd):
     """$y[n,c,t] = \\frac{1}{F} \\sum_k x[n,c,s t + k - p]$."""
@@ -116,6 +150,15 @@ class AvgPool1d(_AvgPoolNd):
     _dims = 1
 
 
+@layer_errors(
+    ErrorCase(lambda: AvgPool2d(2, stride=0), ValueError, r"AvgPool2d: stride must be >= 1, got 0"),
+    ErrorCase(lambda: AvgPool2d(2.5), TypeError, r"AvgPool2d: kernel_size must be an int, got 2.5"),
+    ErrorCase(
+        lambda: AvgPool2d(2, divisor_override=0),
+        ValueError,
+        r"AvgPool2d: divisor_override must be >= 1, got 0",
+    ),
+)
 @layer_cases(
     LayerCase(lambda: AvgPool2d(2), [(2, 2, 4, 4)]),
     LayerCase(lambda: AvgPool2d(3, 2, padding=1, ceil_mode=True, count_include_pad=False),
@@ -127,6 +170,10 @@ class AvgPool2d(_AvgPoolNd):
     _dims = 2
 
 
+@layer_errors(
+    ErrorCase(lambda: AvgPool3d(2, stride=0), ValueError, r"AvgPool3d: stride must be >= 1, got 0"),
+    ErrorCase(lambda: AvgPool3d(2.5), TypeError, r"AvgPool3d: kernel_size must be an int, got 2.5"),
+)
 @layer_cases(LayerCase(lambda: AvgPool3d(2, padding=1), [(1, 2, 3, 2, 3)]))
 class AvgPool3d(_AvgPoolNd):
     """3-d average pooling over (D, H, W)."""
@@ -143,6 +190,13 @@ class _AdaptiveNd(_Pool):
         return f"output_size={self.output_size}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: AdaptiveAvgPool1d(0)(ones_input(1, 1, 4)),
+        ValueError,
+        r"adaptive_avg_pool: output_size must be positive",
+    )
+)
 @layer_cases(LayerCase(lambda: AdaptiveAvgPool1d(3), [(2, 2, 7)]))
 class AdaptiveAvgPool1d(_AdaptiveNd):
     """Average over bins [floor(i L/O), ceil((i+1) L/O)) so any L gives O outputs."""
@@ -154,6 +208,13 @@ class AdaptiveAvgPool1d(_AdaptiveNd):
         return F.adaptive_avg_pool1d(x, self.output_size)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: AdaptiveAvgPool2d(0)(ones_input(1, 1, 4, 4)),
+        ValueError,
+        r"adaptive_avg_pool: output_size must be positive",
+    )
+)
 @layer_cases(
     LayerCase(lambda: AdaptiveAvgPool2d((2, 3)), [(1, 2, 5, 4)]),
     LayerCase(lambda: AdaptiveAvgPool2d(1), [(2, 3, 3, 2)]),
@@ -170,6 +231,13 @@ class AdaptiveAvgPool2d(_AdaptiveNd):
         return F.adaptive_avg_pool2d(x, self.output_size)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: AdaptiveAvgPool3d(0)(ones_input(1, 1, 4, 4, 4)),
+        ValueError,
+        r"adaptive_avg_pool: output_size must be positive",
+    )
+)
 @layer_cases(LayerCase(lambda: AdaptiveAvgPool3d((1, 2, 2)), [(1, 2, 2, 3, 4)]))
 class AdaptiveAvgPool3d(_AdaptiveNd):
     """3-d adaptive average pooling."""
@@ -181,6 +249,13 @@ class AdaptiveAvgPool3d(_AdaptiveNd):
         return F.adaptive_avg_pool3d(x, self.output_size)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: AdaptiveMaxPool1d(0)(ones_input(1, 1, 4)),
+        ValueError,
+        r"adaptive_max_pool: output_size must be positive",
+    )
+)
 @layer_cases(LayerCase(lambda: AdaptiveMaxPool1d(3), [(2, 2, 7)]))
 class AdaptiveMaxPool1d(_AdaptiveNd):
     """Maximum over adaptive bins [floor(i L/O), ceil((i+1) L/O))."""
@@ -192,6 +267,13 @@ class AdaptiveMaxPool1d(_AdaptiveNd):
         return F.adaptive_max_pool1d(x, self.output_size, self.return_indices)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: AdaptiveMaxPool2d(0)(ones_input(1, 1, 4, 4)),
+        ValueError,
+        r"adaptive_max_pool: output_size must be positive",
+    )
+)
 @layer_cases(
     LayerCase(lambda: AdaptiveMaxPool2d((2, 3)), [(1, 2, 5, 4)]),
     LayerCase(lambda: AdaptiveMaxPool2d(2), [(1, 2, 4, 4)]),
@@ -206,6 +288,13 @@ class AdaptiveMaxPool2d(_AdaptiveNd):
         return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: GlobalAvgPool2d()(ones_input(2, 3)),
+        ValueError,
+        r"GlobalAvgPool2d expects input \(N, C, H, W\), got \(2, 3\)",
+    )
+)
 @layer_cases(LayerCase(lambda: GlobalAvgPool2d(), [(2, 3, 3, 2)]))
 class GlobalAvgPool2d(Module):
     """$y[n,c] = \\frac{1}{HW}\\sum_{h,w} x[n,c,h,w]$, (N, C, H, W) -> (N, C) (Lin et al. 2014)."""
@@ -219,7 +308,8 @@ class GlobalAvgPool2d(Module):
 class _MaxUnpoolNd(_Pool):
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+        stride = _default_stride(self, kernel_size, stride)
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x: Tensor, indices, output_size=None) -> Tensor:
         self._check(x)
@@ -243,6 +333,11 @@ def _window_indices(d):
     return make
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: MaxUnpool1d(2, stride=0), ValueError, r"MaxUnpool1d: stride must be >= 1, got 0"
+    )
+)
 @layer_cases(LayerCase(lambda: MaxUnpool1d(2), [(1, 2, 2)], targets=_window_indices(1)))
 class MaxUnpool1d(_MaxUnpoolNd):
     """Zeros of length (L-1)S - 2P + F with x put back at the pooled argmax indices."""
@@ -250,6 +345,11 @@ class MaxUnpool1d(_MaxUnpoolNd):
     _dims = 1
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: MaxUnpool2d(2, stride=0), ValueError, r"MaxUnpool2d: stride must be >= 1, got 0"
+    )
+)
 @layer_cases(LayerCase(lambda: MaxUnpool2d(2), [(1, 2, 2, 2)], targets=_window_indices(2)))
 class MaxUnpool2d(_MaxUnpoolNd):
     """Inverse of MaxPool2d: zeros with each value at its recorded argmax (Zeiler & Fergus
@@ -258,6 +358,11 @@ class MaxUnpool2d(_MaxUnpoolNd):
     _dims = 2
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: MaxUnpool3d(2, stride=0), ValueError, r"MaxUnpool3d: stride must be >= 1, got 0"
+    )
+)
 @layer_cases(LayerCase(lambda: MaxUnpool3d(2), [(1, 2, 2, 2, 2)], targets=_window_indices(3)))
 class MaxUnpool3d(_MaxUnpoolNd):
     """Inverse of MaxPool3d."""
@@ -265,6 +370,13 @@ class MaxUnpool3d(_MaxUnpoolNd):
     _dims = 3
 
 
+_UPSAMPLE_MODES = ("nearest", "linear", "bilinear", "trilinear")
+
+
+@layer_errors(
+    ErrorCase(lambda: Upsample(), ValueError, r"Upsample: give exactly one of size and scale"),
+    ErrorCase(lambda: Upsample(scale_factor=2, mode="cubic"), ValueError, r"Upsample: .*mode"),
+)
 @layer_cases(
     LayerCase(lambda: Upsample(scale_factor=2), [(1, 2, 2, 3)]),
     LayerCase(lambda: Upsample(size=(3, 5), mode="bilinear"), [(1, 2, 2, 3)]),
@@ -279,6 +391,11 @@ class Upsample(Module):
         self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None
     ) -> None:
         super().__init__()
+        name = type(self).__name__
+        if (size is None) == (scale_factor is None):
+            raise ValueError(f"{name}: give exactly one of size and scale_factor")
+        if mode not in _UPSAMPLE_MODES:
+            raise ValueError(f"{name}: mode must be one of {_UPSAMPLE_MODES}, got {mode!r}")
         self.size, self.scale_factor, self.mode, self.align_corners = (
             size,
             scale_factor,
@@ -297,6 +414,11 @@ class Upsample(Module):
         return f"{what}, mode={self.mode!r}"
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: UpsamplingNearest2d(), ValueError, r"UpsamplingNearest2d: give exactly one of size"
+    )
+)
 @layer_cases(LayerCase(lambda: UpsamplingNearest2d(scale_factor=2), [(1, 2, 2, 2)]))
 class UpsamplingNearest2d(Upsample):
     """Nearest-neighbour 2-d upsampling (Upsample with mode='nearest')."""
@@ -305,6 +427,13 @@ class UpsamplingNearest2d(Upsample):
         super().__init__(size, scale_factor, "nearest")
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: UpsamplingBilinear2d(),
+        ValueError,
+        r"UpsamplingBilinear2d: give exactly one of size",
+    )
+)
 @layer_cases(LayerCase(lambda: UpsamplingBilinear2d(size=(3, 4)), [(1, 2, 2, 2)]))
 class UpsamplingBilinear2d(Upsample):
     """Bilinear 2-d upsampling with align_corners=True (PyTorch's legacy layer)."""
@@ -319,11 +448,7 @@ class _PadNd(Module):
 
     def __init__(self, padding, value: float = 0.0) -> None:
         super().__init__()
-        self.padding = (
-            (int(padding),) * self._n if np.isscalar(padding) else tuple(map(int, padding))
-        )
-        if len(self.padding) != self._n:
-            raise ValueError(f"{type(self).__name__}: padding must be an int or {self._n} ints")
+        self.padding = check_ints(type(self).__name__, "padding", padding, self._n, low=None)
         self.value = value
 
     def forward(self, x: Tensor) -> Tensor:
@@ -336,6 +461,9 @@ class _PadNd(Module):
         return f"padding={self.padding}"
 
 
+@layer_errors(
+    ErrorCase(lambda: ZeroPad2d(1.5), TypeError, r"ZeroPad2d: padding must be an int, got 1.5")
+)
 @layer_cases(
     LayerCase(lambda: ZeroPad2d((1, 0, 2, 1)), [(1, 2, 2, 3)]),
     LayerCase(lambda: ZeroPad2d((-1, 1, 0, -1)), [(1, 2, 3, 3)]),
@@ -347,11 +475,23 @@ class ZeroPad2d(_PadNd):
         super().__init__(padding, 0.0)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: ConstantPad2d((1, 2), 0.0),
+        ValueError,
+        r"ConstantPad2d: padding must be an int or 4 ints, got \(1, 2\)",
+    )
+)
 @layer_cases(LayerCase(lambda: ConstantPad2d(1, 0.5), [(1, 2, 2, 2)]))
 class ConstantPad2d(_PadNd):
     """Pad (left, right, top, bottom) with a constant value."""
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: ReflectionPad1d(1.5), TypeError, r"ReflectionPad1d: padding must be an int, got 1.5"
+    )
+)
 @layer_cases(LayerCase(lambda: ReflectionPad1d((2, 1)), [(1, 2, 4)]))
 class ReflectionPad1d(_PadNd):
     """Mirror padding (left, right) without repeating the edge."""
@@ -362,6 +502,11 @@ class ReflectionPad1d(_PadNd):
         super().__init__(padding)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: ReflectionPad2d(1.5), TypeError, r"ReflectionPad2d: padding must be an int, got 1.5"
+    )
+)
 @layer_cases(LayerCase(lambda: ReflectionPad2d((1, 2, 2, 0)), [(1, 2, 3, 4)]))
 class ReflectionPad2d(_PadNd):
     """Mirror padding (left, right, top, bottom) without repeating the edge."""
@@ -372,6 +517,13 @@ class ReflectionPad2d(_PadNd):
         super().__init__(padding)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: ReplicationPad2d(1.5),
+        TypeError,
+        r"ReplicationPad2d: padding must be an int, got 1.5",
+    )
+)
 @layer_cases(LayerCase(lambda: ReplicationPad2d((1, 2, 0, 2)), [(1, 2, 2, 3)]))
 class ReplicationPad2d(_PadNd):
     """Edge padding (left, right, top, bottom): the border value repeated."""
@@ -382,6 +534,11 @@ class ReplicationPad2d(_PadNd):
         super().__init__(padding)
 
 
+@layer_errors(
+    ErrorCase(
+        lambda: CircularPad2d(1.5), TypeError, r"CircularPad2d: padding must be an int, got 1.5"
+    )
+)
 @layer_cases(LayerCase(lambda: CircularPad2d((1, 1, 2, 0)), [(1, 2, 3, 3)]))
 class CircularPad2d(_PadNd):
     """Periodic padding (left, right, top, bottom): the input wraps around."""
@@ -392,13 +549,19 @@ class CircularPad2d(_PadNd):
         super().__init__(padding)
 
 
+@layer_errors(
+    ErrorCase(lambda: PixelShuffle(2)(ones_input(1, 3, 2, 2)), ValueError, r"pixel_shuffle: "),
+    ErrorCase(
+        lambda: PixelShuffle(0), ValueError, r"PixelShuffle: upscale_factor must be >= 1, got 0"
+    ),
+)
 @layer_cases(LayerCase(lambda: PixelShuffle(2), [(1, 8, 2, 3)]))
 class PixelShuffle(Module):
     """(N, C r^2, H, W) -> (N, C, H r, W r): sub-pixel convolution upsampling (Shi et al. 2016)."""
 
     def __init__(self, upscale_factor: int) -> None:
         super().__init__()
-        self.upscale_factor = upscale_factor
+        self.upscale_factor = check_int("PixelShuffle", "upscale_factor", upscale_factor, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.pixel_shuffle(x, self.upscale_factor)
@@ -407,13 +570,21 @@ class PixelShuffle(Module):
         return f"upscale_factor={self.upscale_factor}"
 
 
+@layer_errors(
+    ErrorCase(lambda: PixelUnshuffle(2)(ones_input(1, 1, 3, 3)), ValueError, r"pixel_unshuffle: "),
+    ErrorCase(
+        lambda: PixelUnshuffle(0),
+        ValueError,
+        r"PixelUnshuffle: downscale_factor must be >= 1, got 0",
+    ),
+)
 @layer_cases(LayerCase(lambda: PixelUnshuffle(2), [(1, 2, 4, 2)]))
 class PixelUnshuffle(Module):
     """(N, C, H r, W r) -> (N, C r^2, H, W), the inverse of PixelShuffle."""
 
     def __init__(self, downscale_factor: int) -> None:
         super().__init__()
-        self.downscale_factor = downscale_factor
+        self.downscale_factor = check_int("PixelUnshuffle", "downscale_factor", downscale_factor, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.pixel_unshuffle(x, self.downscale_factor)

@@ -22,10 +22,23 @@ from typing import Any
 import numpy as np
 
 from ..core.primitive import ErrorCase
+from ..core.tensor import Tensor
 
 __all__ = [
-    "EXEMPT", "LAYER_CASES", "LAYER_ERRORS", "ErrorCase", "LayerCase", "cases_for",
-    "errors_for", "exempt_from_cases", "int_targets", "layer_cases", "layer_errors",
+    "ERRORS_EXEMPT",
+    "EXEMPT",
+    "LAYER_CASES",
+    "LAYER_ERRORS",
+    "ErrorCase",
+    "LayerCase",
+    "cases_for",
+    "errors_for",
+    "exempt_from_cases",
+    "exempt_from_errors",
+    "int_targets",
+    "layer_cases",
+    "layer_errors",
+    "ones_input",
     "sign_targets",
 ]  # fmt: skip
 
@@ -75,6 +88,7 @@ class LayerCase:
 LAYER_CASES: dict[type, list[LayerCase]] = {}
 LAYER_ERRORS: dict[type, list[ErrorCase]] = {}
 EXEMPT: dict[type, str] = {}
+ERRORS_EXEMPT: dict[type, str] = {}
 
 
 def layer_cases(*cases: LayerCase) -> Callable[[type], type]:
@@ -100,6 +114,21 @@ def layer_errors(*errors: ErrorCase) -> Callable[[type], type]:
 def errors_for(cls: type) -> list[ErrorCase]:
     """The error cases registered for `cls` itself."""
     return LAYER_ERRORS.get(cls, [])
+
+
+def exempt_from_errors(reason: str) -> Callable[[type], type]:
+    """Class decorator: no input or argument of this module is invalid (say why)."""
+
+    def deco(cls: type) -> type:
+        ERRORS_EXEMPT[cls] = reason
+        return cls
+
+    return deco
+
+
+def ones_input(*shape: int, dtype=np.float64) -> Tensor:
+    """A constant tensor of ones, for the invalid calls that error cases make."""
+    return Tensor(np.ones(shape, dtype))
 
 
 def exempt_from_cases(reason: str) -> Callable[[type], type]:

@@ -6,6 +6,15 @@ attaches the Python operators and methods to `Tensor`.
 
 from __future__ import annotations
 
+# The op families in dependency order: each module imports only from modules listed
+# before it (checked by tests/ops/test_family_order.py), so no import has to hide
+# inside a function.  `pool` re-exports `pool_api`'s public functions at its end.
+FAMILIES = (
+    "validation", "_base", "cast", "shape", "select", "elementwise", "index", "reduce", "softmax",
+    "linalg", "_conv_kernels", "conv", "nnops", "pool", "pool_api", "resample", "segment", "roi",
+    "linalg_decomp", "linalg_spectral", "batched_linear", "batch_rules",
+)  # fmt: skip
+
 from ..core.primitive import FUNCTIONS
 from ..core.tensor import Tensor, register_method
 from .cast import cast
@@ -36,6 +45,7 @@ from .elementwise import (
     reciprocal,
     relu,
     rsub,
+    safe_where,
     sigmoid,
     sign,
     sin,
@@ -88,7 +98,7 @@ __all__ = [
     "expm1", "flatten", "gather", "ge", "getitem", "gt", "index_add_zeros", "isfinite", "isnan",
     "le", "log", "log1p", "log_softmax", "logsumexp", "lt", "matmul", "max", "maximum", "mean",
     "min", "minimum", "mul", "ne", "neg", "norm", "one_hot", "outer", "pad", "permute", "pow",
-    "prod", "reciprocal", "relu", "reshape", "rsub", "scatter_add", "sigmoid", "sign", "sin",
+    "prod", "reciprocal", "relu", "reshape", "rsub", "safe_where", "scatter_add", "sigmoid", "sign", "sin",
     "softmax", "split", "sqrt", "square", "squeeze", "stack", "std", "sub", "sum", "sum_to",
     "swapaxes", "take_along_axis", "tanh", "transpose", "unsqueeze", "var", "where",
 ]  # fmt: skip

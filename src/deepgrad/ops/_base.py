@@ -8,13 +8,58 @@ gradient is ever computed for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
-from ..core.primitive import Case, Domain, ErrorCase, apply, primitive
+from ..core.primitive import REGISTRY, Case, Domain, ErrorCase, Primitive, apply, each, primitive
 from ..core.state import STATE
 from ..core.tensor import Tensor, _wrap, as_tensor
+from .validation import check_dims
 
-__all__ = ["Case", "Domain", "ErrorCase", "Tensor", "_wrap", "apply", "as_tensor", "primitive"]
+__all__ = [
+    "BINARY_CASES",
+    "REGISTRY",
+    "UNARY_CASES",
+    "Case",
+    "Domain",
+    "ErrorCase",
+    "Tensor",
+    "_ones",
+    "_wrap",
+    "apply",
+    "as_tensor",
+    "bad_broadcast",
+    "bad_complex",
+    "bad_type",
+    "each",
+    "elementwise",
+    "primitive",
+]  # fmt: skip
+
+
+def _ones(*shape: int, dtype=np.float64) -> Tensor:
+    """A constant tensor of ones, for the invalid calls that error cases make."""
+    return Tensor(np.ones(shape, dtype))
+
+
+def bad_broadcast(name: str, fn: Callable) -> ErrorCase:
+    """The error case of a binary op: operands (2, 3) and (4,) do not broadcast."""
+    match = rf"{name}: shapes \(2, 3\) and \(4,\) cannot be broadcast"
+    return ErrorCase(lambda: fn(_ones(2, 3), _ones(4)), ValueError, match, "broadcast")
+
+
+def bad_complex(name: str, fn: Callable) -> ErrorCase:
+    """The error case of an op on real tensors: a complex input is refused by name."""
+    match = rf"{name}: complex tensors are not supported"
+    return ErrorCase(lambda: fn(_ones(2, dtype=complex)), TypeError, match, "complex")
+
+
+def bad_type(name: str, fn: Callable) -> ErrorCase:
+    """The error case of a tensor function given a string."""
+    match = rf"{name}: expected a Tensor, got str"
+    return ErrorCase(lambda: fn("x"), TypeError, match, "not a tensor")
+
 
 UNARY_SHAPES = [(), (1,), (3,), (2, 3), (0,), (2, 1, 3)]
 UNARY_CASES = [Case((s,)) for s in UNARY_SHAPES]
@@ -32,6 +77,28 @@ BINARY_PAIRS = [
     ((2, 0), (2, 1)),
 ]
 BINARY_CASES = [Case(p) for p in BINARY_PAIRS]
+
+
+def elementwise(
+    name: str,
+    partials: Sequence[Callable],
+    *,
+    domain: Domain | None,
+    ans: bool = True,
+) -> Callable[[Callable], Primitive]:
+    r"""Decorator for an n-ary elementwise primitive given its partial derivatives.
+
+    `partials[i](ans, *inputs, **params)` (without `ans` when `ans=False`) returns
+    $\partial f / \partial x_i$ elementwise; then VJP_i = g * partial_i and
+    JVP_i = t * partial_i (PyTorch's `auto_element_wise`), so the rules are not
+    written twice.  Inputs share one shape, as for every elementwise primitive.
+    """
+
+    def scaled(d: Callable) -> Callable:
+        return lambda g, *args, **p: apply(REGISTRY["mul"], g, d(*args, **p))
+
+    rules = [scaled(d) for d in partials]
+    return primitive(name, vjp=rules, jvp=rules, domain=domain, ans=ans)
 
 
 def needs(t: Tensor) -> bool:
@@ -77,31 +144,23 @@ def coerce_pair(a, b) -> tuple[Tensor, Tensor]:
     return a, b
 
 
-_CAST_BROADCAST: list = []  # (cast, broadcast_to), resolved on first use (import cycle)
-
-
-def _load_cast_broadcast():
-    from .cast import cast
-    from .shape import broadcast_to
-
-    _CAST_BROADCAST[:] = [cast, broadcast_to]
-    return _CAST_BROADCAST
-
-
 def prepare(op: str, *xs: Tensor) -> list[Tensor]:
     """Promote dtypes (NumPy rules) and broadcast differentiable inputs to the common shape."""
-    cast, broadcast_to = _CAST_BROADCAST or _load_cast_broadcast()
+    # cast and broadcast_to are applied through the registry: their families (cast.py,
+    # shape.py) come after this module in the declared order, so it cannot import them.
     xs = list(xs)
     dt0 = xs[0].data.dtype
     if any(x.data.dtype != dt0 for x in xs):
         # Constants are left to NumPy's promotion in the forward; inputs that need a
         # derivative are cast explicitly so every gradient has its input's dtype.
         dt = np.result_type(*[x.data for x in xs])
-        xs = [cast(x, dt) if x.data.dtype != dt and needs(x) else x for x in xs]
+        cast = REGISTRY["cast"]
+        xs = [apply(cast, x, dtype=dt) if x.data.dtype != dt and needs(x) else x for x in xs]
     s0 = xs[0].data.shape
     if any(x.data.shape != s0 for x in xs):
         shape = broadcast_shapes(op, *[x.data.shape for x in xs])
-        xs = [broadcast_to(x, shape) if x.data.shape != shape and needs(x) else x for x in xs]
+        bt = REGISTRY["broadcast_to"]
+        xs = [apply(bt, x, shape=shape) if x.data.shape != shape and needs(x) else x for x in xs]
     return xs
 
 
@@ -151,17 +210,7 @@ def fast_binary(prim):
 
 def norm_axis(axis, ndim: int, op: str) -> tuple[int, ...] | None:
     """Normalise an axis argument (int, tuple or None) to a sorted tuple of non-negative axes."""
-    if axis is None:
-        return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
-        out.append(int(a) % max(ndim, 1))
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: repeated axis in {axis}")
-    return tuple(sorted(out))
+    return None if axis is None else check_dims(op, axis, ndim, "axis")
 
 
 def pick_axis(op: str, axis, dim, keepdims, keepdim):

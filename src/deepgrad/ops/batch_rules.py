@@ -21,6 +21,9 @@ import numpy as np
 from ..core.batching import LogicalArray, dispatch_level
 from ..core.primitive import REGISTRY
 from ..core.tensor import Tensor
+from .batched_linear import batched_linear
+from .elementwise import add
+from .linalg import matmul
 
 
 def _p(name: str, *xs: Tensor, **params) -> Tensor:
@@ -190,8 +193,6 @@ _where.batched_params = ("cond",)
 
 
 def _matmul(xs, batched, nb, /, **params):
-    from .linalg import matmul
-
     if params:  # a layout variant of the forward (tests): loop
         return None
     a, b = xs
@@ -222,13 +223,10 @@ def _einsum(xs, batched, nb, /, subscripts):
     ins, out = subscripts.split("->")
     parts = [free + s if b else s for s, b in zip(ins.split(","), batched)]
     new = ",".join(parts) + "->" + free + out
-    return REGISTRY[f"einsum{'' if len(xs) == 2 else len(xs)}"](*xs, subscripts=new)
+    return REGISTRY["einsum"](*xs, subscripts=new)
 
 
 def _linear(xs, batched, nb, /):
-    from .batched_linear import batched_linear
-    from .elementwise import add
-
     x, w, b = (*xs, None)[:3]
     if not any(batched[1:]):
         flat = _p("reshape", x, shape=(nb * x.shape[1], x.shape[2]))
@@ -244,6 +242,16 @@ def _linear(xs, batched, nb, /):
     return add(y, bias)
 
 
+def leading(name: str):
+    """Ops batched over leading dims already (the torch.linalg family): give every input the
+    batch axis and call the op once."""
+
+    def rule(xs, batched, nb, /, **params):
+        return _p(name, *[x if b else _bc(x, nb) for x, b in zip(xs, batched)], **params)
+
+    return rule
+
+
 RULES = {
     "broadcast_to": _broadcast_to,
     "sum_to": _sum_to,
@@ -257,8 +265,6 @@ RULES = {
     "where": _where,
     "matmul": _matmul,
     "einsum": _einsum,
-    "einsum1": _einsum,
-    "einsum3": _einsum,
     "linear": _linear,
 }
 _ELEMENTWISE = [
@@ -267,12 +273,15 @@ _ELEMENTWISE = [
     "add", "sub", "mul", "div", "pow", "maximum", "minimum", "binary_cross_entropy",
 ]  # fmt: skip
 _REDUCTIONS = ["sum", "max", "min", "logsumexp", "prod", "norm2"]
-_ALONG_AXIS = ["cumsum", "softmax", "log_softmax", "concatenate1", "concatenate", "concatenate3"]
+_ALONG_AXIS = ["cumsum", "softmax", "log_softmax", "concatenate"]
+_LEADING = ["linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_eigvalsh", "linalg_inv",
+            "linalg_logabsdet", "linalg_matrix_exp", "linalg_pinv", "linalg_qr", "linalg_solve",
+            "linalg_svd", "linalg_svdvals"]  # fmt: skip
 _MERGE = ["conv", "conv_bias", "conv_transpose", "max_pool", "window_sum", "window_sum_t",
           "channel_bias"]  # fmt: skip
 for _family, _names in (
     (elementwise, _ELEMENTWISE), (reduction, _REDUCTIONS), (along_axis, _ALONG_AXIS),
-    (merge_batch, _MERGE),
+    (merge_batch, _MERGE), (leading, _LEADING),
 ):  # fmt: skip
     for _n in _names:
         RULES[_n] = _family(_n)

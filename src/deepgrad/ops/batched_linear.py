@@ -17,7 +17,7 @@ import numpy as np
 from ._base import Case, Domain, ErrorCase, Tensor, primitive
 from .elementwise import mul
 from .linalg import matmul
-from .shape import permute, reshape
+from .shape import broadcast_to, permute, reshape
 
 
 def _dw(g: Tensor, x: Tensor) -> Tensor:
@@ -53,8 +53,6 @@ def _rule(xs, batched, nb, /):
 
 
 def _bcast(v: Tensor, nb: int) -> Tensor:
-    from .shape import broadcast_to
-
     return broadcast_to(reshape(v, (1,) + tuple(v.shape)), (nb,) + tuple(v.shape))
 
 

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import UNARY_CASES, Case, Domain, Tensor, apply, primitive
+from ._base import UNARY_CASES, Case, Domain, ErrorCase, Tensor, _ones, _wrap, apply, primitive
 
 
 @primitive(
     "cast",
-    vjp=[lambda g, ans, x, dtype: cast(g, x.data.dtype)],
-    jvp=[lambda t, ans, x, dtype: cast(t, dtype)],
+    linear=True,
+    transpose=[lambda g, x, dtype: cast(g, x.data.dtype)],
     domain=Domain(
         [Case(c.shapes, {"dtype": np.dtype(np.float64)}) for c in UNARY_CASES],
+        errors=[
+            ErrorCase(
+                lambda: cast(_ones(2), "no-such-dtype"),
+                TypeError,
+                r"cast: 'no-such-dtype' is not a dtype",
+            ),
+            ErrorCase(
+                lambda: cast(_ones(2), np.complex128), TypeError, r"cast: cannot cast to complex128"
+            ),
+        ],
     ),
 )
 def _cast(x, dtype):
@@ -22,21 +32,33 @@ def _cast(x, dtype):
 
 def cast(x: Tensor, dtype) -> Tensor:
     """`x` converted to `dtype`; differentiable between float dtypes."""
-    dt = np.dtype(dtype)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"cast: {dtype!r} is not a dtype") from None
+    if dt.kind not in "fiub":
+        raise TypeError(f"cast: cannot cast to {dt}: deepgrad tensors are real or bool")
     if x.data.dtype == dt:
         return x
     if dt.kind not in "fc" and x.requires_grad:
-        from ..core.tensor import _wrap
-
         return _wrap(x.data.astype(dt))
     return apply(_cast, x, dtype=dt)
 
 
 @primitive(
     "identity",
-    vjp=[lambda g, ans, x: g],
-    jvp=[lambda t, ans, x: t],
-    domain=Domain(UNARY_CASES),
+    linear=True,
+    transpose=[lambda g, x: g],
+    domain=Domain(
+        UNARY_CASES,
+        errors=[
+            ErrorCase(
+                lambda: cast(_ones(2), "float64").to(np.complex64),
+                TypeError,
+                r"cast: cannot cast to complex64",
+            )
+        ],
+    ),
 )
 def _identity(x):
     """$y = x$; a fresh graph node standing for its input (used by the transforms)."""

@@ -24,9 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.tensor import as_tensor
 from . import _conv_kernels as K
-from ._base import Case, Domain, Tensor, apply, primitive
+from ._base import Case, Domain, ErrorCase, Tensor, _ones, apply, primitive
+from .cast import cast
+from .elementwise import add
 from .index import getitem
+from .shape import broadcast_to, reshape
+from .validation import check_ints
 
 __all__ = [
     "channel_bias",
@@ -59,12 +64,7 @@ def conv_transpose_out_size(
 
 def norm_tuple(value, d: int, name: str, op: str) -> tuple[int, ...]:
     """An int or a length-d sequence of ints, as a tuple of d ints."""
-    if isinstance(value, (int, np.integer)):
-        return (int(value),) * d
-    t = tuple(int(v) for v in value)
-    if len(t) != d:
-        raise ValueError(f"{op}: {name} must be an int or {d} ints, got {value!r}")
-    return t
+    return check_ints(op, name, value, d, low=None)
 
 
 def norm_padding(padding, d: int, op: str) -> tuple[tuple[int, int], ...]:
@@ -74,9 +74,7 @@ def norm_padding(padding, d: int, op: str) -> tuple[tuple[int, int], ...]:
     p = tuple(padding)
     if len(p) != d:
         raise ValueError(f"{op}: padding must be an int, {d} ints or {d} pairs, got {padding!r}")
-    out = tuple(
-        (int(a), int(a)) if isinstance(a, (int, np.integer)) else tuple(map(int, a)) for a in p
-    )
+    out = tuple(check_ints(op, "padding", a, 2, low=None) for a in p)
     if any(len(a) != 2 or a[0] < 0 or a[1] < 0 for a in out):
         raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
     return out
@@ -134,7 +132,12 @@ _CONV_DOMAIN = Domain(
         lambda t, ans, x, w, **p: apply(_conv, t, w, **_strip(p)),
         lambda t, ans, x, w, **p: apply(_conv, x, t, **_strip(p)),
     ],
-    domain=_CONV_DOMAIN,
+    domain=_CONV_DOMAIN.with_errors(
+        ErrorCase(lambda: conv(_ones(1, 2, 5), _ones(3, 3, 3)), ValueError, r"conv: "),
+        ErrorCase(
+            lambda: conv(_ones(1, 3, 5), _ones(3, 3, 3), stride=0), ValueError, r"conv: stride"
+        ),
+    ),
     saves=True,
 )
 def _conv(x, w, stride, padding, dilation, groups, save):
@@ -159,7 +162,14 @@ def _conv(x, w, stride, padding, dilation, groups, save):
             _case((1, 2, 3), (2, 2, 2), (2,), ((1, 2),), (2,), 1, size=(6,)),
             _case((1, 4, 3, 2), (4, 2, 2, 3), (2, 1), ((1, 1), (0, 2)), (1, 2), 2, size=(5, 4)),
             _case((1, 2, 2, 3), (2, 1, 3, 2), (2, 2), ((1, 0), (0, 0)), (1, 1), 2, size=(4, 6)),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: conv_transpose(_ones(1, 1, 3), _ones(1, 1, 3), stride=2, output_padding=2),
+                ValueError,
+                r"conv_transpose: output_padding 2 must be smaller than stride 2",
+            )
+        ],
     ),
 )
 def _conv_transpose(y, w, stride, padding, dilation, groups, size):
@@ -183,7 +193,14 @@ def _conv_transpose(y, w, stride, padding, dilation, groups, size):
             _case((2, 3, 5), (2, 2, 3), (1,), ((0, 0),), (1,), 1, ksize=(3,)),
             _case((1, 2, 6), (1, 2, 3), (2,), ((1, 2),), (2,), 1, ksize=(2,)),
             _case((1, 4, 5, 4), (1, 4, 3, 2), (2, 1), ((1, 1), (0, 2)), (1, 2), 2, ksize=(2, 3)),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: conv_weight_grad(_ones(1, 1, 5), _ones(1, 1, 3), (3, 3)),
+                ValueError,
+                r"conv_weight_grad: kernel_size must be an int or 1 ints",
+            )
+        ],
     ),
 )
 def _conv_weight_grad(x, y, stride, padding, dilation, groups, ksize, saved=None):
@@ -208,7 +225,14 @@ def _bias_case(xs, ws, stride, padding, dilation, groups):
         lambda t, ans, x, w, b, **p: apply(_conv, x, t, **_strip(p)),
         lambda t, ans, x, w, b, **p: _broadcast(_channel_view(t, x.ndim), ans.shape),
     ],
-    domain=Domain([_bias_case(*c.shapes, **c.params) for c in _CONV_DOMAIN.cases[:3]]),
+    domain=Domain(
+        [_bias_case(*c.shapes, **c.params) for c in _CONV_DOMAIN.cases[:3]],
+        errors=[
+            ErrorCase(
+                lambda: conv(_ones(1, 3, 5), _ones(2, 3, 3), bias=_ones(3)), ValueError, r"conv: "
+            )
+        ],
+    ),
     saves=True,
 )
 def _conv_bias(x, w, b, stride, padding, dilation, groups, save):
@@ -220,8 +244,6 @@ def _conv_bias(x, w, b, stride, padding, dilation, groups, save):
 
 
 def _channel_view(b: Tensor, ndim: int) -> Tensor:
-    from .shape import reshape
-
     return reshape(b, (1, b.shape[0]) + (1,) * (ndim - 2))
 
 
@@ -233,7 +255,14 @@ def _channel_view(b: Tensor, ndim: int) -> Tensor:
         lambda t, ans, y, b: _broadcast(_channel_view(t, y.ndim), y.shape),
     ],
     domain=Domain(
-        [Case(((2, 3, 4, 5), (3,))), Case(((1, 2, 3), (2,))), Case(((2, 1, 2, 2, 2), (1,)))]
+        [Case(((2, 3, 4, 5), (3,))), Case(((1, 2, 3), (2,))), Case(((2, 1, 2, 2, 2), (1,)))],
+        errors=[
+            ErrorCase(
+                lambda: channel_bias(_ones(2, 3, 4), _ones(2)),
+                ValueError,
+                r"channel_bias: expected y \(N, C, \*\) and bias \(C,\), got \(2, 3, 4\) and \(2,\)",
+            )
+        ],
     ),
 )
 def _channel_bias(y, b):
@@ -245,7 +274,16 @@ def _channel_bias(y, b):
     "channel_sum",
     vjp=[lambda g, ans, x: _broadcast(_channel_view(g, x.ndim), x.shape)],
     jvp=[lambda t, ans, x: apply(_channel_sum, t)],
-    domain=Domain([Case(((2, 3, 4, 5),)), Case(((1, 2, 3),)), Case(((3, 1, 2, 2, 2),))]),
+    domain=Domain(
+        [Case(((2, 3, 4, 5),)), Case(((1, 2, 3),)), Case(((3, 1, 2, 2, 2),))],
+        errors=[
+            ErrorCase(
+                lambda: channel_sum(_ones(3)),
+                ValueError,
+                r"channel_sum: expected x \(N, C, \*\) with >= 2 dims, got \(3,\)",
+            )
+        ],
+    ),
 )
 def _channel_sum(x):
     """$s[c] = \\sum_{n,p} x[n,c,p]$ (one matrix-vector product); dx = s broadcast back."""
@@ -253,18 +291,22 @@ def _channel_sum(x):
 
 
 def _broadcast(x: Tensor, shape) -> Tensor:
-    from .shape import broadcast_to
-
     return broadcast_to(x, shape)
 
 
 def channel_bias(y: Tensor, bias: Tensor) -> Tensor:
     """y + bias along axis 1 (N, C, *S) in one primitive: its bias gradient is one GEMV."""
+    if y.ndim < 2 or bias.shape != (y.shape[1],):
+        raise ValueError(
+            f"channel_bias: expected y (N, C, *) and bias (C,), got {y.shape} and {bias.shape}"
+        )
     return apply(_channel_bias, y, bias)
 
 
 def channel_sum(x: Tensor) -> Tensor:
     """Sum of (N, C, *S) over every axis but the channels, shape (C,)."""
+    if x.ndim < 2:
+        raise ValueError(f"channel_sum: expected x (N, C, *) with >= 2 dims, got {x.shape}")
     return apply(_channel_sum, x)
 
 
@@ -278,9 +320,6 @@ def _strip(p: dict) -> dict:
 
 
 def _promote(x: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
-    from ..core.tensor import as_tensor
-    from .cast import cast
-
     x, w = as_tensor(x), as_tensor(w)
     if x.dtype != w.dtype:
         dt = np.result_type(x.data, w.data)
@@ -337,13 +376,14 @@ def conv(
     p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
     if bias is None:
         return apply(_conv, x, weight, **p)
-    from ..core.tensor import as_tensor
-
     bias = as_tensor(bias)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(
+            f"conv: bias must have shape ({weight.shape[0]},) (one per output channel), "
+            f"got {bias.shape}"
+        )
     if bias.dtype == x.dtype and bias.shape == (weight.shape[0],):
         return apply(_conv_bias, x, weight, bias, **p)
-    from .elementwise import add
-
     return add(apply(_conv, x, weight, **p), _channel_view(bias, x.ndim))
 
 

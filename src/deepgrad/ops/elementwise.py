@@ -9,29 +9,52 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.state import STATE
 from ._base import (
-    ErrorCase,
     BINARY_CASES,
     UNARY_CASES,
     Case,
     Domain,
+    ErrorCase,
     Tensor,
+    _ones,
     _wrap,
     apply,
+    bad_broadcast,
+    bad_complex,
+    bad_type,
     binary,
     coerce_pair,
+    elementwise,
     fast_binary,
-    prepare,
     primitive,
 )
+from .cast import cast
+from .select import (  # noqa: F401 - re-exported: the selection family sits before this one
+    clamp,
+    clip,
+    eq,
+    ge,
+    gt,
+    isfinite,
+    isnan,
+    le,
+    lt,
+    maximum,
+    minimum,
+    ne,
+    safe_where,
+    where,
+)
+from .validation import floating, real
 
 # --- arithmetic ---------------------------------------------------------------
 
 
 @primitive(
     "add",
-    vjp=[lambda g, ans, a, b: g, lambda g, ans, a, b: g],
-    jvp=[lambda t, ans, a, b: t, lambda t, ans, a, b: t],
+    linear=True,
+    transpose=[lambda g, a, b: g, lambda g, a, b: g],
     domain=Domain(
         BINARY_CASES,
         fn=lambda a, b: add(a, b),
@@ -51,20 +74,28 @@ def _add(a, b):
 
 @primitive(
     "sub",
-    vjp=[lambda g, ans, a, b: g, lambda g, ans, a, b: neg(g)],
-    jvp=[lambda t, ans, a, b: t, lambda t, ans, a, b: neg(t)],
-    domain=Domain(BINARY_CASES, fn=lambda a, b: sub(a, b)),
+    linear=True,
+    transpose=[lambda g, a, b: g, lambda g, a, b: neg(g)],
+    domain=Domain(
+        BINARY_CASES,
+        fn=lambda a, b: sub(a, b),
+        errors=[bad_broadcast("sub", lambda a, b: sub(a, b))],
+    ),
 )
 def _sub(a, b):
     """$a - b$; d/da = 1, d/db = -1."""
     return a - b
 
 
-@primitive(
+@elementwise(
     "mul",
-    vjp=[lambda g, ans, a, b: mul(g, b), lambda g, ans, a, b: mul(g, a)],
-    jvp=[lambda t, ans, a, b: mul(t, b), lambda t, ans, a, b: mul(a, t)],
-    domain=Domain(BINARY_CASES, fn=lambda a, b: mul(a, b)),
+    [lambda a, b: b, lambda a, b: a],
+    ans=False,
+    domain=Domain(
+        BINARY_CASES,
+        fn=lambda a, b: mul(a, b),
+        errors=[bad_broadcast("mul", lambda a, b: mul(a, b))],
+    ),
 )
 def _mul(a, b):
     """$a b$; d/da = b, d/db = a."""
@@ -75,7 +106,13 @@ def _mul(a, b):
     "div",
     vjp=[lambda g, ans, a, b: div(g, b), lambda g, ans, a, b: neg(mul(g, div(ans, b)))],
     jvp=[lambda t, ans, a, b: div(t, b), lambda t, ans, a, b: neg(mul(t, div(ans, b)))],
-    domain=Domain(BINARY_CASES, avoid=(0.0,), margin=0.3, fn=lambda a, b: div(a, b)),
+    domain=Domain(
+        BINARY_CASES,
+        avoid=(0.0,),
+        margin=0.3,
+        fn=lambda a, b: div(a, b),
+        errors=[bad_broadcast("div", lambda a, b: div(a, b))],
+    ),
 )
 def _div(a, b):
     """$a / b$; d/da = 1/b, d/db = -a/b^2."""
@@ -84,30 +121,60 @@ def _div(a, b):
 
 @primitive(
     "neg",
-    vjp=[lambda g, ans, x: neg(g)],
-    jvp=[lambda t, ans, x: neg(t)],
-    domain=Domain(UNARY_CASES),
+    linear=True,
+    transpose=[lambda g, x: neg(g)],
+    domain=Domain(
+        UNARY_CASES,
+        errors=[bad_complex("neg", lambda x: neg(x))],
+    ),
 )
 def _neg(x):
     """$-x$; d/dx = -1."""
     return -x
 
 
-def _pow_vjp_b(g, ans, a, b):
-    return mul(g, mul(ans, log(a)))
+def _pow_da(a, b):
+    """d(a^b)/da = b a^{b-1}, and 0 where b = 0 (so 0**0 has derivative 0, as PyTorch)."""
+    return where(b.data == 0, 0.0, mul(b, pow(a, sub(b, 1))))
+
+
+def _pow_db(ans, a, b):
+    """d(a^b)/db = a^b log a, and 0 where a = 0 and b >= 0 (PyTorch's value at a zero base)."""
+    zero = (a.data == 0) & (b.data >= 0)
+    return where(zero, 0.0, mul(ans, log(where(zero, 1.0, a))))
 
 
 @primitive(
     "pow",
-    vjp=[lambda g, ans, a, b: mul(g, mul(b, pow(a, sub(b, 1)))), _pow_vjp_b],
-    jvp=[
-        lambda t, ans, a, b: mul(t, mul(b, pow(a, sub(b, 1)))),
-        lambda t, ans, a, b: mul(t, mul(ans, log(a))),
+    vjp=[
+        lambda g, ans, a, b: mul(g, _pow_da(a, b)),
+        lambda g, ans, a, b: mul(g, _pow_db(ans, a, b)),
     ],
-    domain=Domain(BINARY_CASES, low=0.5, high=2.0, fn=lambda a, b: pow(a, b)),
+    jvp=[
+        lambda t, ans, a, b: mul(t, _pow_da(a, b)),
+        lambda t, ans, a, b: mul(t, _pow_db(ans, a, b)),
+    ],
+    domain=Domain(
+        BINARY_CASES,
+        low=0.5,
+        high=2.0,
+        fn=lambda a, b: pow(a, b),
+        errors=[
+            bad_broadcast("pow", lambda a, b: pow(a, b)),
+            ErrorCase(
+                lambda: pow(_ones(2, dtype=complex), _ones(2)),
+                TypeError,
+                r"pow: complex tensors are not supported",
+            ),
+        ],
+    ),
 )
 def _pow(a, b):
-    """$a^b$; d/da = b a^{b-1}, d/db = a^b log a."""
+    """$a^b$; d/da = b a^{b-1}, d/db = a^b log a.
+
+    At a zero base, as PyTorch: $0^0 = 1$; d/da is 0 where b = 0 (else b 0^{b-1}: 0 for
+    b > 1, inf for 0 < b < 1); d/db is 0 where b >= 0 and -inf where b < 0.
+    """
     return a**b
 
 
@@ -119,6 +186,13 @@ def _pow(a, b):
         [Case(c.shapes, {"p": p}) for c in UNARY_CASES for p in (2.0, 3.0, -1.5, 0.5)],
         low=0.3,
         high=2.0,
+        errors=[
+            ErrorCase(
+                lambda: pow(_ones(2, dtype=complex), 2.0),
+                TypeError,
+                r"pow: complex tensors are not supported",
+            )
+        ],
     ),
 )
 def _pow_scalar(x, p):
@@ -144,17 +218,30 @@ def _dpow(x, p):
 def _unary(name, fwd, vjp_scale, doc, **dom):
     """Declare a unary primitive whose VJP and JVP multiply by the same local slope."""
     fwd.__doc__ = doc
-    return primitive(
-        name,
-        vjp=[lambda g, ans, x: mul(g, vjp_scale(ans, x))],
-        jvp=[lambda t, ans, x: mul(t, vjp_scale(ans, x))],
-        domain=Domain(UNARY_CASES, **dom),
-    )(fwd)
+    return elementwise(name, [vjp_scale], domain=Domain(UNARY_CASES, **dom))(fwd)
 
 
-_exp = _unary("exp", np.exp, lambda ans, x: ans, "$e^x$; d/dx = e^x.")
+_exp = _unary(
+    "exp",
+    np.exp,
+    lambda ans, x: ans,
+    "$e^x$; d/dx = e^x.",
+    errors=[
+        bad_complex("exp", lambda x: exp(x)),
+        bad_type("exp", lambda x: exp(x)),
+    ],
+)
 _log = _unary(
-    "log", np.log, lambda ans, x: reciprocal(x), "$\\log x$; d/dx = 1/x.", low=0.2, high=3.0
+    "log",
+    np.log,
+    lambda ans, x: reciprocal(x),
+    "$\\log x$; d/dx = 1/x.",
+    low=0.2,
+    high=3.0,
+    errors=[
+        bad_complex("log", lambda x: log(x)),
+        bad_type("log", lambda x: log(x)),
+    ],
 )
 _log1p = _unary(
     "log1p",
@@ -163,8 +250,21 @@ _log1p = _unary(
     "$\\log(1 + x)$; d/dx = 1/(1+x).",
     low=-0.7,
     high=3.0,
+    errors=[
+        bad_complex("log1p", lambda x: log1p(x)),
+        bad_type("log1p", lambda x: log1p(x)),
+    ],
 )
-_expm1 = _unary("expm1", np.expm1, lambda ans, x: add(ans, 1.0), "$e^x - 1$; d/dx = e^x.")
+_expm1 = _unary(
+    "expm1",
+    np.expm1,
+    lambda ans, x: add(ans, 1.0),
+    "$e^x - 1$; d/dx = e^x.",
+    errors=[
+        bad_complex("expm1", lambda x: expm1(x)),
+        bad_type("expm1", lambda x: expm1(x)),
+    ],
+)
 _sqrt = _unary(
     "sqrt",
     np.sqrt,
@@ -172,14 +272,48 @@ _sqrt = _unary(
     "$\\sqrt{x}$; d/dx = 1/(2 sqrt x).",
     low=0.2,
     high=3.0,
+    errors=[
+        bad_complex("sqrt", lambda x: sqrt(x)),
+        bad_type("sqrt", lambda x: sqrt(x)),
+    ],
 )
-_sin = _unary("sin", np.sin, lambda ans, x: cos(x), "$\\sin x$; d/dx = cos x.")
-_cos = _unary("cos", np.cos, lambda ans, x: neg(sin(x)), "$\\cos x$; d/dx = -sin x.")
+_sin = _unary(
+    "sin",
+    np.sin,
+    lambda ans, x: cos(x),
+    "$\\sin x$; d/dx = cos x.",
+    errors=[
+        bad_complex("sin", lambda x: sin(x)),
+        bad_type("sin", lambda x: sin(x)),
+    ],
+)
+_cos = _unary(
+    "cos",
+    np.cos,
+    lambda ans, x: neg(sin(x)),
+    "$\\cos x$; d/dx = -sin x.",
+    errors=[
+        bad_complex("cos", lambda x: cos(x)),
+        bad_type("cos", lambda x: cos(x)),
+    ],
+)
 _tanh = _unary(
-    "tanh", np.tanh, lambda ans, x: rsub(mul(ans, ans), 1.0), "$\\tanh x$; d/dx = 1 - tanh^2 x."
+    "tanh",
+    np.tanh,
+    lambda ans, x: rsub(mul(ans, ans), 1.0),
+    "$\\tanh x$; d/dx = 1 - tanh^2 x.",
+    errors=[
+        bad_complex("tanh", lambda x: tanh(x)),
+        bad_type("tanh", lambda x: tanh(x)),
+    ],
 )
 _abs = _unary(
-    "abs", np.abs, lambda ans, x: sign(x), "$|x|$; d/dx = sign(x) (0 at 0).", avoid=(0.0,)
+    "abs",
+    np.abs,
+    lambda ans, x: sign(x),
+    "$|x|$; d/dx = sign(x) (0 at 0).",
+    avoid=(0.0,),
+    errors=[bad_complex("abs", lambda x: abs(x))],
 )
 
 
@@ -196,6 +330,10 @@ _sigmoid = _unary(
     "$\\sigma(x) = 1/(1+e^{-x})$; d/dx = sigma (1 - sigma).",
     low=-4.0,
     high=4.0,
+    errors=[
+        bad_complex("sigmoid", lambda x: sigmoid(x)),
+        bad_type("sigmoid", lambda x: sigmoid(x)),
+    ],
 )
 
 
@@ -212,6 +350,7 @@ _relu = _unary(
     "$\\max(0, x)$; d/dx = 1 if x > 0 else 0.",
     avoid=(0.0,),
     second_order=False,
+    errors=[bad_complex("relu", lambda x: relu(x))],
 )
 
 
@@ -219,102 +358,15 @@ _relu = _unary(
     "sign",
     vjp=[lambda g, ans, x: _wrap(np.zeros_like(x.data))],
     jvp=[lambda t, ans, x: _wrap(np.zeros_like(ans.data))],
-    domain=Domain(UNARY_CASES, avoid=(0.0,)),
+    domain=Domain(
+        UNARY_CASES,
+        avoid=(0.0,),
+        errors=[bad_complex("sign", lambda x: sign(x))],
+    ),
 )
 def _sign(x):
     """$\\mathrm{sign}(x)$; derivative 0 (almost everywhere)."""
     return np.sign(x)
-
-
-def _max_mask(a, b):
-    """1 where a > b, 1/2 on ties (tied arguments share the gradient), 0 elsewhere."""
-    return add(gt(a, b), mul(eq(a, b), 0.5))
-
-
-@primitive(
-    "maximum",
-    vjp=[
-        lambda g, ans, a, b: mul(g, _max_mask(a, b)),
-        lambda g, ans, a, b: mul(g, _max_mask(b, a)),
-    ],
-    jvp=[
-        lambda t, ans, a, b: mul(t, _max_mask(a, b)),
-        lambda t, ans, a, b: mul(t, _max_mask(b, a)),
-    ],
-    domain=Domain(BINARY_CASES, fn=lambda a, b: maximum(a, b), second_order=False),
-)
-def _maximum(a, b):
-    """$\\max(a, b)$ elementwise; ties share the gradient equally."""
-    return np.maximum(a, b)
-
-
-@primitive(
-    "minimum",
-    vjp=[
-        lambda g, ans, a, b: mul(g, _max_mask(b, a)),
-        lambda g, ans, a, b: mul(g, _max_mask(a, b)),
-    ],
-    jvp=[
-        lambda t, ans, a, b: mul(t, _max_mask(b, a)),
-        lambda t, ans, a, b: mul(t, _max_mask(a, b)),
-    ],
-    domain=Domain(BINARY_CASES, fn=lambda a, b: minimum(a, b), second_order=False),
-)
-def _minimum(a, b):
-    """$\\min(a, b)$ elementwise; ties share the gradient equally."""
-    return np.minimum(a, b)
-
-
-def _where_mask(cond, like):
-    return _wrap(np.broadcast_to(cond, like.shape))
-
-
-@primitive(
-    "where",
-    vjp=[
-        lambda g, ans, a, b, cond: mul(g, _where_mask(cond, g)),
-        lambda g, ans, a, b, cond: mul(g, _where_mask(~cond, g)),
-    ],
-    jvp=[
-        lambda t, ans, a, b, cond: mul(t, _where_mask(cond, t)),
-        lambda t, ans, a, b, cond: mul(t, _where_mask(~cond, t)),
-    ],
-    domain=Domain(
-        [
-            Case(s, lambda rng, s=s: {"cond": rng.random(np.broadcast_shapes(*s)) > 0.5})
-            for s in [((3,), (3,)), ((2, 3), (2, 3)), ((), ()), ((2, 1), (2,))]
-        ],
-        fn=lambda a, b, cond: where(cond, a, b),
-    ),
-)
-def _where(a, b, cond):
-    """$c ? a : b$ elementwise; d/da = c, d/db = 1 - c."""
-    return np.where(cond, a, b)
-
-
-def _clip_mask(x, lo, hi):
-    m = np.ones(x.shape, dtype=bool)
-    if lo is not None:
-        m &= x.data >= lo
-    if hi is not None:
-        m &= x.data <= hi
-    return _wrap(m)
-
-
-@primitive(
-    "clip",
-    vjp=[lambda g, ans, x, lo, hi: mul(g, _clip_mask(x, lo, hi))],
-    jvp=[lambda t, ans, x, lo, hi: mul(t, _clip_mask(x, lo, hi))],
-    domain=Domain(
-        [Case(c.shapes, {"lo": -0.5, "hi": 0.7}) for c in UNARY_CASES]
-        + [Case(((4,),), {"lo": None, "hi": 0.0}), Case(((4,),), {"lo": 0.0, "hi": None})],
-        avoid=(-0.5, 0.7, 0.0),
-        second_order=False,
-    ),
-)
-def _clip(x, lo, hi):
-    """$\\min(\\max(x, lo), hi)$; derivative 1 inside [lo, hi], 0 outside."""
-    return np.clip(x, lo, hi)
 
 
 # --- public functions ------------------------------------------------------------
@@ -344,9 +396,6 @@ def div(a, b) -> Tensor:
     """Elementwise $a / b$ (true division; integers give floats)."""
     a, b = coerce_pair(a, b)
     if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
-        from ..core.state import STATE
-        from .cast import cast
-
         a, b = cast(a, STATE.default_float), cast(b, STATE.default_float)
     return binary(_div, a, b)
 
@@ -358,140 +407,80 @@ def reciprocal(x) -> Tensor:
 
 def neg(x: Tensor) -> Tensor:
     """$-x$."""
-    return apply(_neg, x)
+    return apply(_neg, real("neg", x))
 
 
 def pow(a, b) -> Tensor:
     """$a^b$; a Python-number exponent uses the `pow_scalar` primitive (no log(a) needed)."""
     if isinstance(b, (int, float)) and not isinstance(b, bool) and isinstance(a, Tensor):
+        real("pow", a)
         if b == 1:
             return a
         return apply(_pow_scalar, a, p=float(b) if a.data.dtype.kind == "f" else b)
-    return binary(_pow, a, b)
+    a, b = coerce_pair(a, b)
+    return binary(_pow, real("pow", a), real("pow", b))
 
 
 def exp(x: Tensor) -> Tensor:
     """$e^x$."""
-    return apply(_exp, x)
+    return apply(_exp, floating("exp", x))
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm."""
-    return apply(_log, x)
+    return apply(_log, floating("log", x))
 
 
 def log1p(x: Tensor) -> Tensor:
     """$\\log(1 + x)$, accurate for small x."""
-    return apply(_log1p, x)
+    return apply(_log1p, floating("log1p", x))
 
 
 def expm1(x: Tensor) -> Tensor:
     """$e^x - 1$, accurate for small x."""
-    return apply(_expm1, x)
+    return apply(_expm1, floating("expm1", x))
 
 
 def sqrt(x: Tensor) -> Tensor:
     """Square root."""
-    return apply(_sqrt, x)
+    return apply(_sqrt, floating("sqrt", x))
 
 
 def sin(x: Tensor) -> Tensor:
     """Sine."""
-    return apply(_sin, x)
+    return apply(_sin, floating("sin", x))
 
 
 def cos(x: Tensor) -> Tensor:
     """Cosine."""
-    return apply(_cos, x)
+    return apply(_cos, floating("cos", x))
 
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent."""
-    return apply(_tanh, x)
+    return apply(_tanh, floating("tanh", x))
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """Logistic sigmoid, stable for any |x| (no overflow warning)."""
-    return apply(_sigmoid, x)
+    return apply(_sigmoid, floating("sigmoid", x))
 
 
 def relu(x: Tensor) -> Tensor:
     """$\\max(0, x)$ with derivative 0 at 0."""
-    return apply(_relu, x)
+    return apply(_relu, real("relu", x))
 
 
 def abs(x: Tensor) -> Tensor:
     """$|x|$."""
-    return apply(_abs, x)
+    return apply(_abs, real("abs", x))
 
 
 def sign(x: Tensor) -> Tensor:
     """Sign of x (-1, 0 or 1)."""
-    return apply(_sign, x)
-
-
-def maximum(a, b) -> Tensor:
-    """Elementwise maximum; ties share the gradient."""
-    return binary(_maximum, a, b)
-
-
-def minimum(a, b) -> Tensor:
-    """Elementwise minimum; ties share the gradient."""
-    return binary(_minimum, a, b)
-
-
-def where(cond, a, b) -> Tensor:
-    """Elements of `a` where `cond` holds, else of `b` (broadcasting all three)."""
-    c = cond.data if isinstance(cond, Tensor) else cond
-    c = c if getattr(c, "dtype", None) == bool else np.asarray(c, dtype=bool)  # (vmap: no copy)
-    a, b = coerce_pair(a, b)
-    a, b = prepare("where", a, b)
-    shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
-    from ._base import needs
-    from .shape import broadcast_to
-
-    a = broadcast_to(a, shape) if a.shape != shape and needs(a) else a
-    b = broadcast_to(b, shape) if b.shape != shape and needs(b) else b
-    return apply(_where, a, b, cond=c)
-
-
-def clip(x: Tensor, min=None, max=None) -> Tensor:
-    """Clamp into [min, max] (either bound may be None)."""
-    if min is None and max is None:
-        raise ValueError("clip: at least one of min and max must be given")
-    return apply(_clip, x, lo=min, hi=max)
-
-
-clamp = clip
+    return apply(_sign, real("sign", x))
 
 
 def square(x: Tensor) -> Tensor:
     """$x^2$."""
     return pow(x, 2)
-
-
-def _cmp(fn):
-    def op(a, b) -> Tensor:
-        a, b = coerce_pair(a, b)
-        return _wrap(fn(a.data, b.data))
-
-    op.__doc__ = f"Elementwise `{fn.__name__}` comparison (a bool tensor, not differentiable)."
-    return op
-
-
-eq = _cmp(np.equal)
-ne = _cmp(np.not_equal)
-lt = _cmp(np.less)
-le = _cmp(np.less_equal)
-gt = _cmp(np.greater)
-ge = _cmp(np.greater_equal)
-
-
-def isfinite(x: Tensor) -> Tensor:
-    """Bool tensor: True where x is neither NaN nor +-Inf."""
-    return _wrap(np.isfinite(x.data))
-
-
-def isnan(x: Tensor) -> Tensor:
-    """Bool tensor: True where x is NaN."""
-    return _wrap(np.isnan(x.data))

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Case, Domain, Tensor, _wrap, apply, primitive
+from ..core.state import STATE
+from ..core.tensor import as_tensor
+from ._base import Case, Domain, ErrorCase, Tensor, _ones, _wrap, apply, primitive
+from .validation import check_dim
 
 
 def _is_basic(idx) -> bool:
@@ -19,8 +22,8 @@ def _is_basic(idx) -> bool:
 
 @primitive(
     "getitem",
-    vjp=[lambda g, ans, x, idx: index_add_zeros(g, idx, x.shape)],
-    jvp=[lambda t, ans, x, idx: getitem(t, idx)],
+    linear=True,
+    transpose=[lambda g, x, idx: index_add_zeros(g, idx, x.shape)],
     domain=Domain(
         [
             Case(((4, 3),), {"idx": (slice(1, 3), 0)}),
@@ -29,7 +32,19 @@ def _is_basic(idx) -> bool:
             Case(((2, 3, 4),), {"idx": (Ellipsis, slice(None, None, -2))}),
             Case(((3, 3),), {"idx": (np.array([0, 1, 1]), np.array([2, 2, 0]))}),
             Case(((3,),), {"idx": (None, 1)}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: getitem(_ones(2, 3), (0, 5)),
+                IndexError,
+                r"getitem: index \(0, 5\) on a tensor of shape \(2, 3\)",
+            ),
+            ErrorCase(
+                lambda: getitem(_ones(2, 3), np.array([0.5])),
+                IndexError,
+                r"getitem: index arrays must be integer or bool",
+            ),
+        ],
     ),
 )
 def _getitem(x, idx):
@@ -39,13 +54,18 @@ def _getitem(x, idx):
 
 @primitive(
     "index_add_zeros",
-    vjp=[lambda g, ans, y, idx, shape: getitem(g, idx)],
-    jvp=[lambda t, ans, y, idx, shape: index_add_zeros(t, idx, shape)],
+    linear=True,
+    transpose=[lambda g, y, idx, shape: getitem(g, idx)],
     domain=Domain(
         [
             Case(((2,),), {"idx": (slice(1, 3), 0), "shape": (4, 3)}),
             Case(((4,),), {"idx": (np.array([0, 2, 2, 4]),), "shape": (5,)}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: index_add_zeros(_ones(2), (5,), (3,)), IndexError, r"index_add_zeros: "
+            )
+        ],
     ),
 )
 def _index_add_zeros(y, idx, shape):
@@ -86,7 +106,10 @@ def getitem(x: Tensor, idx) -> Tensor:
 
 def index_add_zeros(y: Tensor, idx, shape) -> Tensor:
     """Zeros of `shape` with `y` added at `idx` (the adjoint of getitem)."""
-    return apply(_index_add_zeros, y, idx=_norm_index(idx), shape=tuple(shape))
+    try:
+        return apply(_index_add_zeros, y, idx=_norm_index(idx), shape=tuple(shape))
+    except IndexError as e:
+        raise IndexError(f"index_add_zeros: index {idx!r} into shape {tuple(shape)}: {e}") from None
 
 
 def _full_index(index: np.ndarray, dim: int):
@@ -105,7 +128,24 @@ def _full_index(index: np.ndarray, dim: int):
         [
             Case(((3, 4),), {"dim": 1, "index": np.array([[0, 0], [3, 1], [2, 2]])}),
             Case(((3, 2),), {"dim": 0, "index": np.array([[2, 0], [2, 2]])}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: gather(_ones(2, 3), 2, np.zeros((2, 3), int)),
+                IndexError,
+                r"gather: dim 2 is out of range",
+            ),
+            ErrorCase(
+                lambda: gather(_ones(2, 3), 1, np.full((2, 1), -1)),
+                IndexError,
+                r"gather: index values must lie in \[0, 3\)",
+            ),
+            ErrorCase(
+                lambda: gather(_ones(2, 3), 1, np.zeros(2, int)),
+                ValueError,
+                r"gather: index has 1 dims but the input has 2",
+            ),
+        ],
     ),
 )
 def _gather(x, dim, index):
@@ -128,6 +168,18 @@ def _gather(x, dim, index):
     domain=Domain(
         [Case(((3, 4), (3, 2)), {"dim": 1, "index": np.array([[0, 0], [3, 1], [2, 2]])})],
         fn=lambda x, src, dim, index: scatter_add(x, dim, index, src),
+        errors=[
+            ErrorCase(
+                lambda: scatter_add(_ones(2, 3), 1, np.zeros((2, 1), int), _ones(2, 2)),
+                ValueError,
+                r"scatter_add: index shape \(2, 1\) must equal src shape \(2, 2\)",
+            ),
+            ErrorCase(
+                lambda: scatter_add(_ones(2, 3), 1, np.full((2, 1), 3), _ones(2, 1)),
+                IndexError,
+                r"scatter_add: index values must lie in \[0, 3\)",
+            ),
+        ],
     ),
 )
 def _scatter_add(x, src, dim, index):
@@ -145,7 +197,7 @@ def _check_index(op, x, dim, index):
     if index.dtype.kind not in "iu":
         raise TypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
     n = x.shape[dim]
-    if index.size and (index.min() < -n or index.max() >= n):
+    if index.size and (index.min() < 0 or index.max() >= n):
         raise IndexError(
             f"{op}: index values must lie in [0, {n}) along dim {dim}; got "
             f"min {index.min()}, max {index.max()}"
@@ -155,7 +207,7 @@ def _check_index(op, x, dim, index):
 def gather(x: Tensor, dim: int, index) -> Tensor:
     """PyTorch's `gather`: out[i][j] = x[i][index[i][j]] for dim=1."""
     index = np.asarray(index.data if isinstance(index, Tensor) else index)
-    dim = dim % x.ndim
+    dim = check_dim("gather", dim, x.ndim)
     _check_index("gather", x, dim, index)
     return apply(_gather, x, dim=dim, index=index)
 
@@ -163,7 +215,7 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
 def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
     """NumPy's `take_along_axis` (gather with broadcastable indices)."""
     idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
-    axis = axis % x.ndim
+    axis = check_dim("take_along_axis", axis, x.ndim, "axis")
     shape = list(
         np.broadcast_shapes(
             tuple(1 if i == axis else s for i, s in enumerate(x.shape)),
@@ -176,11 +228,9 @@ def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
 
 def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
     """PyTorch's out-of-place `scatter_add`: x with src added at index along dim."""
-    from ..core.tensor import as_tensor
-
     src = as_tensor(src, like=x)
     index = np.asarray(index.data if isinstance(index, Tensor) else index)
-    dim = dim % x.ndim
+    dim = check_dim("scatter_add", dim, x.ndim)
     _check_index("scatter_add", x, dim, index)
     if index.shape != src.shape:
         raise ValueError(f"scatter_add: index shape {index.shape} must equal src shape {src.shape}")
@@ -189,8 +239,6 @@ def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
 
 def one_hot(labels, num_classes: int = -1, dtype=None) -> Tensor:
     """(..., C) float tensor with 1 at each label (not differentiable)."""
-    from ..core.state import STATE
-
     y = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
     if y.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got dtype {y.dtype}")

@@ -9,7 +9,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Case, Domain, Tensor, _wrap, apply, broadcast_shapes, needs, primitive
+from ..core.tensor import as_tensor
+from ._base import (
+    Case,
+    Domain,
+    ErrorCase,
+    Tensor,
+    _ones,
+    _wrap,
+    apply,
+    broadcast_shapes,
+    coerce_pair,
+    each,
+    needs,
+    prepare,
+    primitive,
+)
+from .cast import cast
 from .shape import broadcast_to, reshape, swapaxes
 
 
@@ -36,6 +52,10 @@ def _mT(x: Tensor) -> Tensor:
             Case(((2, 3), (3, 4)), {"order": "F"}),
         ],
         fn=lambda a, b, order="C": matmul(a, b) if order == "C" else _matmul(a, b, order=order),
+        errors=[
+            ErrorCase(lambda: matmul(_ones(2, 3), _ones(4, 2)), ValueError, r"matmul: "),
+            ErrorCase(lambda: matmul(_ones(), _ones(2)), ValueError, r"matmul: "),
+        ],
     ),
 )
 def _matmul(a, b, order="C"):
@@ -53,8 +73,6 @@ def _matmul(a, b, order="C"):
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are promoted and the added
     axis removed; leading (batch) axes broadcast."""
-    from ._base import coerce_pair, prepare
-
     if type(a) is not Tensor or type(b) is not Tensor:
         a, b = coerce_pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
@@ -86,8 +104,6 @@ def matmul(a, b) -> Tensor:
 
 
 def _promote(a, b):
-    from .cast import cast
-
     dt = np.result_type(a.data, b.data)
     return cast(a, dt), cast(b, dt)
 
@@ -145,58 +161,52 @@ def _einsum_jvp(k: int):
     return rule
 
 
-_EINSUMS: dict[int, object] = {}
-
-
-def _einsum_prim(n: int):
-    if n not in _EINSUMS:
-        name = "einsum" if n == 2 else f"einsum{n}"
-        cases = {
-            1: [
-                Case(((2, 3),), {"subscripts": "ij->ji"}),
-                Case(((2, 3),), {"subscripts": "ij->i"}),
-            ],
-            2: [
-                Case(((2, 3), (3, 4)), {"subscripts": "ij,jk->ik"}),
-                Case(((2, 3), (2, 3)), {"subscripts": "ij,ij->"}),
-                Case(((2, 3), (4,)), {"subscripts": "ij,k->ijk"}),
-                Case(((2, 3, 4), (2, 4)), {"subscripts": "bij,bj->bi"}),
-            ],
-            3: [Case(((2, 3), (3, 4), (4,)), {"subscripts": "ij,jk,k->i"})],
-        }.get(n, [Case(tuple((2,) for _ in range(n)), {"subscripts": ",".join("a" * n) + "->a"})])
-        _EINSUMS[n] = primitive(
-            name,
-            vjp=[_einsum_vjp(k) for k in range(n)],
-            jvp=[_einsum_jvp(k) for k in range(n)],
-            domain=Domain(cases),
-        )(_einsum_forward)
-    return _EINSUMS[n]
-
-
-def _einsum_forward(*xs, subscripts):
+@primitive(
+    "einsum",
+    vjp=each(_einsum_vjp),
+    jvp=each(_einsum_jvp),
+    domain=Domain(
+        [
+            Case(((2, 3),), {"subscripts": "ij->ji"}),
+            Case(((2, 3),), {"subscripts": "ij->i"}),
+            Case(((2, 3), (3, 4)), {"subscripts": "ij,jk->ik"}),
+            Case(((2, 3), (2, 3)), {"subscripts": "ij,ij->"}),
+            Case(((2, 3), (4,)), {"subscripts": "ij,k->ijk"}),
+            Case(((2, 3, 4), (2, 4)), {"subscripts": "bij,bj->bi"}),
+            Case(((2, 3), (3, 4), (4,)), {"subscripts": "ij,jk,k->i"}),
+        ],
+        fn=lambda *xs, subscripts: einsum(subscripts, *xs),
+        errors=[
+            ErrorCase(
+                lambda: einsum("ij,jk->ik", _ones(2, 3)),
+                ValueError,
+                r"einsum: 'ij,jk->ik' names 2 operands, got 1",
+            ),
+            ErrorCase(
+                lambda: einsum("ij->i", _ones(2)),
+                ValueError,
+                r"einsum: operand 'ij' has 2 indices but shape \(2,\)",
+            ),
+            ErrorCase(lambda: einsum("...i->i", _ones(2)), ValueError, r"einsum: ellipsis"),
+        ],
+    ),
+)
+def _einsum(*xs, subscripts):
     """Einstein summation, e.g. 'ij,jk->ik'; each operand's VJP is another einsum."""
     return np.einsum(subscripts, *xs, optimize=len(xs) > 2)
 
 
-for _n in (1, 2, 3):
-    _einsum_prim(_n)
-
-
 def einsum(subscripts: str, *operands) -> Tensor:
     """Einstein summation over named axes (explicit '->' output, or NumPy's implicit one)."""
-    from ..core.tensor import as_tensor
-
     ts = [as_tensor(o) for o in operands]
     ins, out = _parse(subscripts, len(ts))
     for s, t in zip(ins, ts):
         if len(s) != t.ndim:
             raise ValueError(f"einsum: operand '{s}' has {len(s)} indices but shape {t.shape}")
     if len({t.dtype for t in ts}) > 1:
-        from .cast import cast
-
         dt = np.result_type(*[t.data for t in ts])
         ts = [cast(t, dt) for t in ts]
-    return apply(_einsum_prim(len(ts)), *ts, subscripts=",".join(ins) + "->" + out)
+    return apply(_einsum, *ts, subscripts=",".join(ins) + "->" + out)
 
 
 def outer(a: Tensor, b: Tensor) -> Tensor:

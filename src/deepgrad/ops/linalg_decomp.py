@@ -21,8 +21,20 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._base import Case, Domain, ErrorCase, Tensor, apply, as_tensor, primitive
-from .elementwise import add, mul, neg, sub
+from ..core.state import STATE
+from ._base import (
+    Case,
+    Domain,
+    ErrorCase,
+    Tensor,
+    apply,
+    as_tensor,
+    broadcast_shapes,
+    prepare,
+    primitive,
+)
+from .cast import cast
+from .elementwise import add, mul, neg, sign, sub
 from .linalg import matmul
 from .reduce import sum as _sum
 from .shape import broadcast_to, concatenate, swapaxes, unsqueeze
@@ -178,8 +190,11 @@ def slogdet(A: Tensor):
     """Sign and log of the absolute determinant: `(sign, logabsdet)` with
     $\\det A = \\mathrm{sign} \\cdot e^{\\mathrm{logabsdet}}$ (sign carries no gradient)."""
     A = _check_matrix("linalg.slogdet", A)
-    sign = Tensor(np.sign(np.linalg.det(A.data)).astype(A.data.dtype))
-    return SlogdetResult(sign, apply(_logabsdet, A))
+    if STATE.batch:  # inside vmap the values live in a batched tensor: take the sign through ops
+        s = sign(apply(_det, A)).detach()
+    else:  # NOTE: slogdet's own sign, which survives a determinant that under- or overflows
+        s = Tensor(np.linalg.slogdet(A.data)[0].astype(A.data.dtype))
+    return SlogdetResult(s, apply(_logabsdet, A))
 
 
 def logdet(A: Tensor) -> Tensor:
@@ -235,8 +250,6 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
             f"linalg.solve: B with shape {B.shape} does not match A with shape {A.shape} "
             f"(B needs {A.shape[-1]} rows)"
         )
-    from ._base import broadcast_shapes, prepare
-
     batch = broadcast_shapes("linalg.solve", A.shape[:-2], B2.shape[:-2])
     if A.shape[:-2] != batch:
         A = broadcast_to(A, batch + A.shape[-2:])
@@ -249,8 +262,6 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
 
 
 def _promote(a: Tensor, b: Tensor):
-    from .cast import cast
-
     dt = np.result_type(a.data, b.data)
     return cast(a, dt), cast(b, dt)
 

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ._base import UNARY_CASES, Case, Domain, Tensor, apply, primitive
+from ._base import UNARY_CASES, Case, Domain, ErrorCase, Tensor, _ones, apply, primitive
 from .elementwise import clip, exp, log, maximum, mul, rsub, sigmoid, square, sub
 from .index import one_hot
 from .linalg import _matmul, matmul
@@ -25,6 +25,7 @@ from .reduce import _sum as _sum_prim
 from .reduce import sum as _sum
 from .shape import _permute, broadcast_to, reshape, swapaxes
 from .softmax import _softmax, softmax
+from .validation import check_float, floating
 
 # --- linear ------------------------------------------------------------------------
 
@@ -74,7 +75,19 @@ def _linear_jvp_b(t, ans, x, w, b):
             Case(((1, 1), (1, 1), (1,))),
             Case(((0, 3), (2, 3), (2,))),
             Case(((4, 3), (2, 3))),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: linear(_ones(2, 3), _ones(4, 3), _ones(5)),
+                ValueError,
+                r"linear: input \(2, 3\), weight \(4, 3\), bias \(5,\)",
+            ),
+            ErrorCase(
+                lambda: linear(_ones(2, 3), _ones(4, 2)),
+                ValueError,
+                r"linear: input \(2, 3\), weight \(4, 2\)",
+            ),
+        ],
     ),
 )
 def _linear(x, w, b=None):
@@ -155,7 +168,18 @@ def _erf_slope(x: Tensor) -> Tensor:
     "erf",
     vjp=[lambda g, ans, x: mul(g, _erf_slope(x))],
     jvp=[lambda t, ans, x: mul(t, _erf_slope(x))],
-    domain=Domain(UNARY_CASES, low=-3.0, high=3.0),
+    domain=Domain(
+        UNARY_CASES,
+        low=-3.0,
+        high=3.0,
+        errors=[
+            ErrorCase(
+                lambda: erf(_ones(2, dtype=complex)),
+                TypeError,
+                r"erf: complex tensors are not supported",
+            )
+        ],
+    ),
 )
 def _erf(x):
     """$\\mathrm{erf}(x) = \\frac{2}{\\sqrt\\pi} \\int_0^x e^{-t^2} dt$; d/dx = 2/sqrt(pi) e^{-x^2}."""
@@ -164,7 +188,7 @@ def _erf(x):
 
 def erf(x: Tensor) -> Tensor:
     """The error function (float64 accuracy; the result keeps x's dtype)."""
-    return apply(_erf, x)
+    return apply(_erf, floating("erf", x))
 
 
 # --- softplus -----------------------------------------------------------------------
@@ -174,7 +198,18 @@ def erf(x: Tensor) -> Tensor:
     "softplus",
     vjp=[lambda g, ans, x: mul(g, sigmoid(x))],
     jvp=[lambda t, ans, x: mul(t, sigmoid(x))],
-    domain=Domain(UNARY_CASES, low=-4.0, high=4.0),
+    domain=Domain(
+        UNARY_CASES,
+        low=-4.0,
+        high=4.0,
+        errors=[
+            ErrorCase(
+                lambda: softplus_unit(_ones(2, dtype=complex)),
+                TypeError,
+                r"softplus: complex tensors are not supported",
+            )
+        ],
+    ),
 )
 def _softplus(x):
     """$\\log(1 + e^x)$, stable for any x; d/dx = sigmoid(x) (exactly 1/2 at 0)."""
@@ -183,7 +218,7 @@ def _softplus(x):
 
 def softplus_unit(x: Tensor) -> Tensor:
     """$\\log(1 + e^x)$ with no overflow (the primitive; see `nn.functional.softplus`)."""
-    return apply(_softplus, x)
+    return apply(_softplus, floating("softplus", x))
 
 
 # --- softmax cross-entropy ------------------------------------------------------------
@@ -236,6 +271,13 @@ def _sce_grad_jvp_g(t, ans, x, g, target, mean, probs=None):
         ],
         low=-2.0,
         high=2.0,
+        errors=[
+            ErrorCase(
+                lambda: softmax_cross_entropy(_ones(2, 3, dtype=np.int64), np.array([0, 1])),
+                TypeError,
+                r"softmax_cross_entropy: input must be a floating-point tensor",
+            )
+        ],
     ),
 )
 def _softmax_cross_entropy_grad(x, g, target, mean, probs=None):
@@ -278,6 +320,13 @@ _SCE_TARGETS = [np.array([0, 2, 1, 2]), np.array([4]), np.zeros(0, dtype=np.int6
         ],
         low=-3.0,
         high=3.0,
+        errors=[
+            ErrorCase(
+                lambda: softmax_cross_entropy(_ones(2, 3), np.array([0, 1, 2])),
+                ValueError,
+                r"softmax_cross_entropy: expected targets of shape \(2,\), got \(3,\)",
+            )
+        ],
     ),
     saves=True,
 )
@@ -303,7 +352,14 @@ def _softmax_cross_entropy(x, target, mean, save=False):
 
 def softmax_cross_entropy(x: Tensor, target: np.ndarray, mean: bool = False) -> Tensor:
     """Cross-entropy of logits x (N, C) against class indices (N,), per row or averaged
-    (one node for the whole loss: the MLP benchmark's path); indices are not checked."""
+    (one node for the whole loss: the MLP benchmark's path); index values are not checked."""
+    if x.data.dtype.kind != "f":
+        check_float("softmax_cross_entropy", "input", x)
+    if target.shape != x.shape[:1] or x.ndim != 2:
+        raise ValueError(
+            f"softmax_cross_entropy: expected targets of shape {x.shape[:1]}, got {target.shape} "
+            f"(input (N, C), got {x.shape})"
+        )
     return apply(_softmax_cross_entropy, x, target=target, mean=mean)
 
 
@@ -325,7 +381,18 @@ def _bce_dt(g, x):
     "binary_cross_entropy",
     vjp=[lambda g, ans, x, t: _bce_dx(g, x, t), lambda g, ans, x, t: _bce_dt(g, x)],
     jvp=[lambda u, ans, x, t: _bce_dx(u, x, t), lambda u, ans, x, t: _bce_dt(u, x)],
-    domain=Domain([Case(((3,), (3,))), Case(((2, 3), (2, 3))), Case(((), ()))], low=0.1, high=0.9),
+    domain=Domain(
+        [Case(((3,), (3,))), Case(((2, 3), (2, 3))), Case(((), ()))],
+        low=0.1,
+        high=0.9,
+        errors=[
+            ErrorCase(
+                lambda: binary_cross_entropy_elementwise(_ones(2, 3), _ones(3)),
+                ValueError,
+                r"binary_cross_entropy: ",
+            )
+        ],
+    ),
 )
 def _binary_cross_entropy(x, t):
     """$-(t \\log x + (1-t) \\log(1-x))$, logs clamped at -100; dx = (x - t) / (x (1 - x))."""
@@ -337,4 +404,8 @@ def _binary_cross_entropy(x, t):
 
 def binary_cross_entropy_elementwise(x: Tensor, t: Tensor) -> Tensor:
     """Elementwise BCE of probabilities `x` against targets `t` (same shape and dtype)."""
+    if x.shape != t.shape:
+        raise ValueError(
+            f"binary_cross_entropy: target shape {t.shape} must equal input shape {x.shape}"
+        )
     return apply(_binary_cross_entropy, x, t)

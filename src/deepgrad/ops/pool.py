@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from ._base import Case, Domain, Tensor, apply, primitive
+from ._base import Case, Domain, ErrorCase, Tensor, _ones, apply, primitive
 
 __all__ = [
     "adaptive_avg_pool",
@@ -243,7 +243,17 @@ def _mask_of(x: Tensor, ans: Tensor, p: dict) -> np.ndarray:
     vjp=[lambda g, ans, x, **p: window_put(g, _mask_of(x, ans, p), size=x.shape[2:], **p)],
     jvp=[lambda t, ans, x, **p: window_take(t, _mask_of(x, ans, p), **p)],
     # the second derivative is zero almost everywhere but not smooth at ties
-    domain=Domain(_MAX_CASES, second_order=False),
+    domain=Domain(
+        _MAX_CASES,
+        second_order=False,
+        errors=[
+            ErrorCase(
+                lambda: max_pool(_ones(1, 1, 4, 4), 2, stride=0),
+                ValueError,
+                r"max_pool: kernel \(2, 2\), stride \(0, 0\)",
+            )
+        ],
+    ),
 )
 def _max_pool(x, kernel, stride, padding, dilation):
     """$y[n,c,p] = \\max_k x_{pad}[n,c,s p + d k]$ (-inf padding); dx = g at the first argmax."""
@@ -263,13 +273,20 @@ def _mask_case(shape, kernel, stride, padding, **extra):
 
 @primitive(
     "window_take",
-    vjp=[lambda g, ans, x, **p: window_put(g, size=x.shape[2:], **p)],
-    jvp=[lambda t, ans, x, **p: window_take(t, **p)],
+    linear=True,
+    transpose=[lambda g, x, **p: window_put(g, size=x.shape[2:], **p)],
     domain=Domain(
         [
             Case(((1, 2, 4, 5),), _mask_case((1, 2, 2, 3), (2, 2), (2, 2), ((0, 0), (0, 1)))),
             Case(((2, 1, 5),), _mask_case((2, 1, 3), (3,), (2,), ((1, 1),))),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: max_pool(_ones(1, 1, 4, 4), 5),
+                ValueError,
+                r"max_pool: kernel larger than the padded input",
+            )
+        ],
     ),
 )
 def _window_take(x, mask, kernel, stride, padding, dilation):
@@ -284,8 +301,8 @@ def _window_take(x, mask, kernel, stride, padding, dilation):
 
 @primitive(
     "window_put",
-    vjp=[lambda g, ans, y, **p: window_take(g, **_no_size(p))],
-    jvp=[lambda t, ans, y, **p: window_put(t, **p)],
+    linear=True,
+    transpose=[lambda g, y, **p: window_take(g, **_no_size(p))],
     domain=Domain(
         [
             Case(
@@ -293,7 +310,14 @@ def _window_take(x, mask, kernel, stride, padding, dilation):
                 _mask_case((1, 2, 2, 3), (2, 2), (2, 2), ((0, 0), (0, 1)), size=(4, 5)),
             ),
             Case(((2, 1, 3),), _mask_case((2, 1, 3), (3,), (2,), ((1, 1),), size=(5,))),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: max_pool(_ones(4, 4), 2),
+                ValueError,
+                r"max_pool: expected a batched input \(N, C, \*spatial\)",
+            )
+        ],
     ),
 )
 def _window_put(y, mask, kernel, stride, padding, dilation, size):
@@ -331,8 +355,8 @@ def window_put(y: Tensor, mask: np.ndarray, **p) -> Tensor:
 
 @primitive(
     "window_sum",
-    vjp=[lambda g, ans, x, **p: apply(_window_sum_t, g, size=x.shape[2:], **p)],
-    jvp=[lambda t, ans, x, **p: apply(_window_sum, t, **p)],
+    linear=True,
+    transpose=[lambda g, x, **p: apply(_window_sum_t, g, size=x.shape[2:], **p)],
     domain=Domain(
         [
             Case(
@@ -357,7 +381,14 @@ def window_put(y: Tensor, mask: np.ndarray, **p) -> Tensor:
                 ((1, 2, 6),),
                 {"kernel": (3,), "stride": (2,), "padding": ((1, 2),), "dilation": (1,)},
             ),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: avg_pool(_ones(1, 1, 4, 4), 2, divisor_override=0),
+                ValueError,
+                r"avg_pool: divisor_override must be >= 1, got 0",
+            )
+        ],
     ),
 )
 def _window_sum(x, kernel, stride, padding, dilation):
@@ -375,8 +406,8 @@ def _window_sum(x, kernel, stride, padding, dilation):
 
 @primitive(
     "window_sum_t",
-    vjp=[lambda g, ans, y, **p: apply(_window_sum, g, **_no_size(p))],
-    jvp=[lambda t, ans, y, **p: apply(_window_sum_t, t, **p)],
+    linear=True,
+    transpose=[lambda g, y, **p: apply(_window_sum, g, **_no_size(p))],
     domain=Domain(
         [
             Case(
@@ -399,7 +430,14 @@ def _window_sum(x, kernel, stride, padding, dilation):
                     "size": (6,),
                 },
             ),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: avg_pool(_ones(1, 1, 4, 4), 2, padding=2),
+                ValueError,
+                r"avg_pool: padding 2 should be at most half",
+            )
+        ],
     ),
 )
 def _window_sum_t(y, kernel, stride, padding, dilation, size):
@@ -431,13 +469,20 @@ def _rand_index(rng, shape, n, unique):
 
 @primitive(
     "take_flat",
-    vjp=[lambda g, ans, x, index: put_flat(g, index, x.shape)],
-    jvp=[lambda t, ans, x, index: take_flat(t, index)],
+    linear=True,
+    transpose=[lambda g, x, index: put_flat(g, index, x.shape)],
     domain=Domain(
         [
             Case(((2, 2, 3, 3),), lambda rng: {"index": _rand_index(rng, (2, 2, 2, 2), 9, False)}),
             Case(((1, 3, 5),), lambda rng: {"index": _rand_index(rng, (1, 3, 4), 5, False)}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: adaptive_max_pool(_ones(1, 1, 4, 4), (0, 2)),
+                ValueError,
+                r"adaptive_max_pool: output_size must be positive",
+            )
+        ],
     ),
 )
 def _take_flat(x, index):
@@ -448,12 +493,8 @@ def _take_flat(x, index):
 
 @primitive(
     "put_flat",
-    vjp=[lambda g, ans, x, index, shape, accumulate: take_flat(g, index)],
-    jvp=[
-        lambda t, ans, x, index, shape, accumulate: apply(
-            _put_flat, t, index=index, shape=shape, accumulate=accumulate
-        )
-    ],
+    linear=True,
+    transpose=[lambda g, x, index, shape, accumulate: take_flat(g, index)],
     domain=Domain(
         [
             Case(
@@ -472,7 +513,14 @@ def _take_flat(x, index):
                     "accumulate": False,
                 },
             ),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: max_unpool(_ones(1, 1, 2, 2), np.zeros((1, 1, 3, 3), int), 2),
+                ValueError,
+                r"max_unpool: indices shape \(1, 1, 3, 3\) must equal input shape \(1, 1, 2, 2\)",
+            )
+        ],
     ),
 )
 def _put_flat(x, index, shape, accumulate):

@@ -13,6 +13,7 @@ import numpy as np
 
 from ._base import Tensor, apply
 from .conv import norm_tuple
+from .linalg import matmul
 from .pool import (
     _first_max_mask,
     _flat_index,
@@ -23,6 +24,9 @@ from .pool import (
     put_flat,
     take_flat,
 )  # fmt: skip
+from .reduce import mean
+from .shape import swapaxes
+from .validation import check_int
 
 __all__ = [
     "adaptive_avg_pool",
@@ -132,6 +136,8 @@ def avg_pool(
     The divisor counts zero padding when `count_include_pad`, never the ceil_mode
     overhang (as PyTorch).  (LeCun et al. 1998; Lin et al. 2014 for the global form.)
     """
+    if divisor_override is not None:
+        check_int("avg_pool", "divisor_override", divisor_override, low=1)
     p = _pool_params("avg_pool", x, kernel_size, stride, padding, 1, ceil_mode)
     out = pool_out_size_all(x.shape[2:], p)
     s = apply(_window_sum, x, **_primitive_params(x, p))
@@ -171,10 +177,6 @@ def _bins(n: int, o: int) -> list[tuple[int, int]]:
 
 def adaptive_avg_pool(x: Tensor, output_size) -> Tensor:
     """Average over PyTorch's adaptive bins [floor(i N/O), ceil((i+1) N/O)) per spatial dim."""
-    from .linalg import matmul
-    from .reduce import mean
-    from .shape import swapaxes
-
     out = _adaptive_size("adaptive_avg_pool", x, output_size)
     spatial = x.shape[2:]
     if all(o == 1 for o in out):

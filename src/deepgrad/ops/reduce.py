@@ -8,9 +8,38 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Case, Domain, Tensor, _wrap, apply, norm_axis, pick_axis, primitive
-from .elementwise import add, div, eq, exp, isfinite, mul, sqrt, sub, where
+from ._base import (
+    Case,
+    Domain,
+    ErrorCase,
+    Tensor,
+    _ones,
+    _wrap,
+    apply,
+    norm_axis,
+    pick_axis,
+    primitive,
+)
+from .cast import cast
+from .elementwise import abs as _abs
+from .elementwise import (
+    add,
+    div,
+    eq,
+    exp,
+    isfinite,
+    maximum,
+    minimum,
+    mul,
+    safe_where,
+    sqrt,
+    sub,
+    where,
+)
+from .elementwise import pow as _pow
+from .index import take_along_axis
 from .shape import broadcast_to, reshape
+from .validation import accumulator, check_dim, floating
 
 _RED_CASES = [
     Case(((2, 3),), {"axis": None, "keepdims": False}),
@@ -39,13 +68,21 @@ def _expand(g: Tensor, x: Tensor, axis, keepdims) -> Tensor:
 
 @primitive(
     "sum",
-    vjp=[lambda g, ans, x, axis, keepdims: _expand(g, x, axis, keepdims)],
-    jvp=[lambda t, ans, x, axis, keepdims: sum(t, axis=axis, keepdims=keepdims)],
-    domain=Domain(_RED_CASES),
+    linear=True,
+    transpose=[lambda g, x, axis, keepdims: _expand(g, x, axis, keepdims)],
+    domain=Domain(
+        _RED_CASES,
+        errors=[
+            ErrorCase(lambda: sum(_ones(2, 3), dim=2), IndexError, r"sum: axis 2 is out of range"),
+            ErrorCase(lambda: sum(_ones(2, 3), dim=(0, 0)), ValueError, r"sum: repeated axis"),
+        ],
+    ),
 )
 def _sum(x, axis, keepdims):
-    """$\\sum_i x_i$ over `axis`; d/dx_i = 1."""
+    """$\\sum_i x_i$ over `axis`; d/dx_i = 1 (float16/bfloat16 accumulate in float32)."""
     if x.dtype.kind == "f":  # the ufunc directly: np.sum's Python wrapper costs ~2 us a call
+        if x.dtype.itemsize < 4:  # half precision accumulates in float32, as PyTorch
+            return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=np.float32).astype(x.dtype)
         return np.add.reduce(x, axis=axis, keepdims=keepdims)
     return np.sum(x, axis=axis, keepdims=keepdims)
 
@@ -68,11 +105,10 @@ def mean(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Ten
     axis, keepdims = pick_axis("mean", axis, dim, keepdims, keepdim)
     ax = norm_axis(axis, x.ndim, "mean")
     n = _count(x, ax)
-    if x.data.dtype.kind != "f":
-        from ..core.state import STATE
-        from .cast import cast
-
-        x = cast(x, STATE.default_float)
+    x = floating("mean", x)
+    acc = accumulator(x.data.dtype)
+    if acc is not None:  # half precision: the sum and the division in float32, as PyTorch
+        return cast(mean(cast(x, acc), axis=ax, keepdims=keepdims), x.data.dtype)
     return mul(sum(x, axis=ax, keepdims=keepdims), 1.0 / n if n else np.nan)
 
 
@@ -95,8 +131,14 @@ def var(
 def std(
     x: Tensor, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None, ddof=None
 ) -> Tensor:
-    """Standard deviation: sqrt of `var` with the same `correction`."""
-    return sqrt(var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim, ddof=ddof))
+    """Standard deviation: sqrt of `var` with the same `correction`.
+
+    The gradient is 0 where the input is constant along `axis` (as PyTorch), not
+    0 * inf = NaN: sqrt is taken through `safe_where`, so its infinite slope at 0 is
+    never multiplied in.
+    """
+    v = var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim, ddof=ddof)
+    return safe_where(v.data != 0, sqrt, v, 0.0)
 
 
 def _weighted_rules(weights):
@@ -125,13 +167,31 @@ def _extreme_weights(ans, x, axis, keepdims):
 _MAXMIN_DOMAIN = Domain(_NONEMPTY, second_order=True)
 
 
-@primitive("max", **_weighted_rules(_extreme_weights), domain=_MAXMIN_DOMAIN)
+@primitive(
+    "max",
+    **_weighted_rules(_extreme_weights),
+    domain=_MAXMIN_DOMAIN.with_errors(
+        ErrorCase(lambda: max(_ones(2, 3), dim=2), IndexError, r"max: axis 2 is out of range"),
+        ErrorCase(
+            lambda: max(_ones(0, 3)),
+            ValueError,
+            r"max: reduction over an empty tensor of shape \(0, 3\)",
+        ),
+    ),
+)
 def _max(x, axis, keepdims):
     """$\\max_i x_i$; the gradient goes to the maxima, split equally among ties."""
     return np.max(x, axis=axis, keepdims=keepdims)
 
 
-@primitive("min", **_weighted_rules(_extreme_weights), domain=_MAXMIN_DOMAIN)
+@primitive(
+    "min",
+    **_weighted_rules(_extreme_weights),
+    domain=_MAXMIN_DOMAIN.with_errors(
+        ErrorCase(lambda: min(_ones(2, 3), dim=-3), IndexError, r"min: axis -3 is out of range"),
+        ErrorCase(lambda: min(_ones(0)), ValueError, r"min: reduction over an empty tensor"),
+    ),
+)
 def _min(x, axis, keepdims):
     """$\\min_i x_i$; the gradient goes to the minima, split equally among ties."""
     return np.min(x, axis=axis, keepdims=keepdims)
@@ -139,18 +199,23 @@ def _min(x, axis, keepdims):
 
 def _extreme(prim, argfn, name, x, axis, keepdims, dim, keepdim):
     if isinstance(axis, Tensor) or (not isinstance(axis, (int, tuple, list)) and axis is not None):
-        from .elementwise import maximum, minimum
-
         return (maximum if name == "max" else minimum)(x, axis)
     axis, keepdims = pick_axis(name, axis, dim, keepdims, keepdim)
     ax = norm_axis(axis, x.ndim, name)
     if x.size == 0:
         raise ValueError(f"{name}: reduction over an empty tensor of shape {x.shape}")
-    values = apply(prim, x, axis=ax, keepdims=keepdims)
-    if dim is not None and isinstance(dim, int):
-        idx = argfn(x.data, axis=dim, keepdims=keepdims)
+    if dim is not None and isinstance(dim, (int, np.integer)):
+        # As PyTorch: max/min along a dim return (values, indices), and the gradient goes
+        # to the returned index (the first extreme), not split among ties.
+        idx = argfn(x.data, axis=ax[0], keepdims=True)
+        values = take_along_axis(x, idx, ax[0])
+        if not keepdims:
+            values, idx = (
+                reshape(values, values.shape[: ax[0]] + values.shape[ax[0] + 1 :]),
+                idx.squeeze(ax[0]),
+            )
         return values, _wrap(idx)
-    return values
+    return apply(prim, x, axis=ax, keepdims=keepdims)
 
 
 def max(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -169,12 +234,16 @@ def min(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None):
 def argmax(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
     """Index of the maximum (first one on ties); not differentiable."""
     axis, keepdims = pick_axis("argmax", axis, dim, keepdims, keepdim)
+    if axis is not None:
+        axis = check_dim("argmax", axis, x.ndim)
     return _wrap(np.argmax(x.data, axis=axis, keepdims=keepdims))
 
 
 def argmin(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
     """Index of the minimum (first one on ties); not differentiable."""
     axis, keepdims = pick_axis("argmin", axis, dim, keepdims, keepdim)
+    if axis is not None:
+        axis = check_dim("argmin", axis, x.ndim)
     return _wrap(np.argmin(x.data, axis=axis, keepdims=keepdims))
 
 
@@ -188,7 +257,18 @@ def _lse_weights(ans, x, axis, keepdims):
 @primitive(
     "logsumexp",
     **_weighted_rules(_lse_weights),
-    domain=Domain(_NONEMPTY, low=-3.0, high=3.0),
+    domain=Domain(
+        _NONEMPTY,
+        low=-3.0,
+        high=3.0,
+        errors=[
+            ErrorCase(
+                lambda: logsumexp(_ones(2, 3), dim=2),
+                IndexError,
+                r"logsumexp: axis 2 is out of range",
+            )
+        ],
+    ),
 )
 def _logsumexp(x, axis, keepdims):
     """$\\log \\sum_i e^{x_i}$, shifted by the max; d/dx = softmax(x)."""
@@ -223,7 +303,14 @@ def _prod_others(ans, x, axis, keepdims):
 @primitive(
     "prod",
     **_weighted_rules(_prod_others),
-    domain=Domain(_RED_CASES, low=0.5, high=1.5),
+    domain=Domain(
+        _RED_CASES,
+        low=0.5,
+        high=1.5,
+        errors=[
+            ErrorCase(lambda: prod(_ones(2, 3), dim=2), IndexError, r"prod: axis 2 is out of range")
+        ],
+    ),
 )
 def _prod(x, axis, keepdims):
     """$\\prod_i x_i$; d/dx_i = product of the others (exact when some x_j = 0)."""
@@ -246,7 +333,12 @@ def _norm_dir(ans, x, axis, keepdims):
 @primitive(
     "norm2",
     **_weighted_rules(_norm_dir),
-    domain=Domain(_NONEMPTY),
+    domain=Domain(
+        _NONEMPTY,
+        errors=[
+            ErrorCase(lambda: norm(_ones(2, 3), dim=2), IndexError, r"norm: axis 2 is out of range")
+        ],
+    ),
 )
 def _norm2(x, axis, keepdims):
     """$\\|x\\|_2 = \\sqrt{\\sum x_i^2}$; d/dx = x / ||x|| (0 at x = 0, not NaN)."""
@@ -259,9 +351,6 @@ def norm(x: Tensor, ord=2, axis=None, keepdims=False, *, dim=None, keepdim=None,
     ord 2 is a primitive whose gradient at 0 is 0; ord 1 is sum |x|, inf is max |x|,
     other p give $(\\sum |x|^p)^{1/p}$.
     """
-    from .elementwise import abs as _abs
-    from .elementwise import pow as _pow
-
     if p is not None:
         ord = p
     axis, keepdims = pick_axis("norm", axis, dim, keepdims, keepdim)
@@ -282,10 +371,15 @@ def _rev_cumsum(g, axis):
 
 @primitive(
     "cumsum",
-    vjp=[lambda g, ans, x, axis: _rev_cumsum(g, axis)],
-    jvp=[lambda t, ans, x, axis: cumsum(t, axis=axis)],
+    linear=True,
+    transpose=[lambda g, x, axis: _rev_cumsum(g, axis)],
     domain=Domain(
-        [Case(((4,),), {"axis": 0}), Case(((2, 3),), {"axis": 1}), Case(((2, 3),), {"axis": 0})]
+        [Case(((4,),), {"axis": 0}), Case(((2, 3),), {"axis": 1}), Case(((2, 3),), {"axis": 0})],
+        errors=[
+            ErrorCase(
+                lambda: cumsum(_ones(2, 3), dim=2), IndexError, r"cumsum: axis 2 is out of range"
+            )
+        ],
     ),
 )
 def _cumsum(x, axis):

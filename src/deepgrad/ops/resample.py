@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ._base import Case, Domain, Tensor, apply, primitive
+from ._base import Case, Domain, ErrorCase, Tensor, _ones, apply, primitive
 from .index import getitem
 from .linalg import matmul
 from .shape import broadcast_to, permute, reshape, swapaxes
@@ -33,14 +33,26 @@ def _source_index(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
 
 @primitive(
     "pad_nd",
-    vjp=[lambda g, ans, x, pad, mode: apply(_pad_nd_t, g, pad=pad, mode=mode, size=x.shape)],
-    jvp=[lambda t, ans, x, pad, mode: apply(_pad_nd, t, pad=pad, mode=mode)],
+    linear=True,
+    transpose=[lambda g, x, pad, mode: apply(_pad_nd_t, g, pad=pad, mode=mode, size=x.shape)],
     domain=Domain(
         [
             Case(((1, 2, 4, 5),), {"pad": ((0, 0), (0, 0), (1, 2), (2, 1)), "mode": "reflect"}),
             Case(((2, 1, 3, 3),), {"pad": ((0, 0), (0, 0), (2, 0), (1, 3)), "mode": "replicate"}),
             Case(((1, 2, 5),), {"pad": ((0, 0), (0, 0), (2, 3)), "mode": "circular"}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: pad_nd(_ones(2, 3), ((0, 0), (1, 1)), mode="mirror"),
+                ValueError,
+                r"pad_nd: mode must be one of",
+            ),
+            ErrorCase(
+                lambda: pad_nd(_ones(2, 3), ((0, 0), (3, 3))),
+                ValueError,
+                r"pad_nd: reflect padding \(3, 3\) must be smaller than the input size 3",
+            ),
+        ],
     ),
 )
 def _pad_nd(x, pad, mode):
@@ -50,8 +62,8 @@ def _pad_nd(x, pad, mode):
 
 @primitive(
     "pad_nd_t",
-    vjp=[lambda g, ans, y, pad, mode, size: apply(_pad_nd, g, pad=pad, mode=mode)],
-    jvp=[lambda t, ans, y, pad, mode, size: apply(_pad_nd_t, t, pad=pad, mode=mode, size=size)],
+    linear=True,
+    transpose=[lambda g, y, pad, mode, size: apply(_pad_nd, g, pad=pad, mode=mode)],
     domain=Domain(
         [
             Case(
@@ -62,7 +74,14 @@ def _pad_nd(x, pad, mode):
                 ((1, 2, 10),),
                 {"pad": ((0, 0), (0, 0), (2, 3)), "mode": "circular", "size": (1, 2, 5)},
             ),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: pad_nd(_ones(2, 3), ((0, 0), (-1, 1))),
+                ValueError,
+                r"pad_nd: padding .* does not fit",
+            )
+        ],
     ),
 )
 def _pad_nd_t(y, pad, mode, size):

@@ -9,7 +9,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import UNARY_CASES, Case, Domain, Tensor, apply, norm_axis, primitive
+from ..core.tensor import _wrap, as_tensor
+from ._base import (
+    UNARY_CASES,
+    Case,
+    Domain,
+    ErrorCase,
+    Tensor,
+    _ones,
+    apply,
+    broadcast_shapes,
+    each,
+    norm_axis,
+    primitive,
+)
+from .cast import cast
+from .validation import check_dim
 
 
 def _sum_to_shape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -28,8 +43,8 @@ def _sum_to_shape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 @primitive(
     "broadcast_to",
-    vjp=[lambda g, ans, x, shape: sum_to(g, x.shape)],
-    jvp=[lambda t, ans, x, shape: broadcast_to(t, shape)],
+    linear=True,
+    transpose=[lambda g, x, shape: sum_to(g, x.shape)],
     domain=Domain(
         [
             Case(((1,),), {"shape": (3,)}),
@@ -37,7 +52,10 @@ def _sum_to_shape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
             Case(((2, 1),), {"shape": (2, 4)}),
             Case(((3, 1, 2),), {"shape": (2, 3, 4, 2)}),
             Case(((1,),), {"shape": (0,)}),
-        ]
+        ],
+        errors=[
+            ErrorCase(lambda: broadcast_to(_ones(2, 3), (4, 3)), ValueError, r"broadcast_to: ")
+        ],
     ),
 )
 def _broadcast_to(x, shape):
@@ -47,15 +65,16 @@ def _broadcast_to(x, shape):
 
 @primitive(
     "sum_to",
-    vjp=[lambda g, ans, x, shape: broadcast_to(g, x.shape)],
-    jvp=[lambda t, ans, x, shape: sum_to(t, shape)],
+    linear=True,
+    transpose=[lambda g, x, shape: broadcast_to(g, x.shape)],
     domain=Domain(
         [
             Case(((3,),), {"shape": (1,)}),
             Case(((2, 3),), {"shape": ()}),
             Case(((2, 4),), {"shape": (2, 1)}),
             Case(((2, 3, 4, 2),), {"shape": (3, 1, 2)}),
-        ]
+        ],
+        errors=[ErrorCase(lambda: sum_to(_ones(2, 3), (4,)), ValueError, r"sum_to: ")],
     ),
 )
 def _sum_to(x, shape):
@@ -68,8 +87,6 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    from ._base import broadcast_shapes
-
     if broadcast_shapes("broadcast_to", x.shape, shape) != shape:
         raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
     return apply(_broadcast_to, x, shape=shape)
@@ -80,6 +97,8 @@ def sum_to(x: Tensor, shape) -> Tensor:
     shape = tuple(shape)
     if x.shape == shape:
         return x
+    if len(shape) > x.ndim or any(s not in (1, n) for s, n in zip(shape[::-1], x.shape[::-1])):
+        raise ValueError(f"sum_to: cannot sum a tensor of shape {x.shape} down to {shape}")
     return apply(_sum_to, x, shape=shape)
 
 
@@ -88,15 +107,22 @@ expand = broadcast_to
 
 @primitive(
     "reshape",
-    vjp=[lambda g, ans, x, shape: reshape(g, x.shape)],
-    jvp=[lambda t, ans, x, shape: reshape(t, shape)],
+    linear=True,
+    transpose=[lambda g, x, shape: reshape(g, x.shape)],
     domain=Domain(
         [
             Case(((2, 3),), {"shape": (3, 2)}),
             Case(((6,),), {"shape": (1, 2, 3)}),
             Case(((),), {"shape": (1, 1)}),
             Case(((0, 3),), {"shape": (3, 0)}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: reshape(_ones(2, 3), (4,)),
+                ValueError,
+                r"reshape: cannot reshape a tensor of shape \(2, 3\) into \(4,\)",
+            )
+        ],
     ),
 )
 def _reshape(x, shape):
@@ -122,14 +148,24 @@ def reshape(x: Tensor, *shape) -> Tensor:
 
 @primitive(
     "permute",
-    vjp=[lambda g, ans, x, axes: permute(g, *np.argsort(axes))],
-    jvp=[lambda t, ans, x, axes: permute(t, *axes)],
+    linear=True,
+    transpose=[lambda g, x, axes: permute(g, *np.argsort(axes))],
     domain=Domain(
         [
             Case(((2, 3),), {"axes": (1, 0)}),
             Case(((2, 3, 4),), {"axes": (2, 0, 1)}),
             Case(((0, 2),), {"axes": (1, 0)}),
-        ]
+        ],
+        errors=[
+            ErrorCase(
+                lambda: permute(_ones(2, 3), 0, 0),
+                ValueError,
+                r"permute: \(0, 0\) is not a permutation",
+            ),
+            ErrorCase(
+                lambda: permute(_ones(2, 3), 0, 2), IndexError, r"permute: dims 2 is out of range"
+            ),
+        ],
     ),
 )
 def _permute(x, axes):
@@ -141,7 +177,7 @@ def permute(x: Tensor, *axes) -> Tensor:
     """Reorder the axes of `x` (PyTorch's `permute`, NumPy's `transpose(axes)`)."""
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
-    axes = tuple(int(a) % max(x.ndim, 1) for a in axes)
+    axes = tuple(check_dim("permute", a, x.ndim, "dims") for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of {x.shape}")
     if axes == tuple(range(x.ndim)):
@@ -175,9 +211,7 @@ def squeeze(x: Tensor, dim=None, *, axis=None) -> Tensor:
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     """Insert a size-1 axis at position `dim`."""
-    if not -x.ndim - 1 <= dim <= x.ndim:
-        raise ValueError(f"unsqueeze: dim {dim} out of range for a tensor with {x.ndim} dims")
-    dim = dim % (x.ndim + 1)
+    dim = check_dim("unsqueeze", dim, x.ndim, extra=1)
     return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
 
@@ -186,9 +220,12 @@ expand_dims = unsqueeze
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge axes start_dim..end_dim into one."""
+    s = check_dim("flatten", start_dim, x.ndim, "start_dim")
+    e = check_dim("flatten", end_dim, x.ndim, "end_dim")
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = start_dim % x.ndim, end_dim % x.ndim
     return reshape(x, x.shape[:s] + (int(np.prod(x.shape[s : e + 1])),) + x.shape[e + 1 :])
 
 
@@ -203,56 +240,47 @@ def _concat_vjp(i):
 
 def _concat_jvp(i):
     def rule(t, ans, *xs, axis):
-        from ..core.tensor import _wrap
-
         parts = [t if j == i else _wrap(np.zeros_like(x.data)) for j, x in enumerate(xs)]
-        return apply(_CONCATS[len(xs)], *parts, axis=axis)
+        return apply(_concatenate, *parts, axis=axis)
 
     return rule
 
 
-_CONCATS: dict[int, object] = {}
-
-
-def _concat_prim(n: int):
-    """concatenate has one input per piece: one primitive per arity, made on first use."""
-    if n not in _CONCATS:
-        name = "concatenate" if n == 2 else f"concatenate{n}"
-        dom = None
-        if n == 2:
-            dom = Domain(
-                [
-                    Case(((2, 3), (1, 3)), {"axis": 0}),
-                    Case(((2, 3), (2, 2)), {"axis": 1}),
-                    Case(((0, 2), (3, 2)), {"axis": 0}),
-                ]
-            )
-        elif n == 3:
-            dom = Domain([Case(((2,), (1,), (3,)), {"axis": 0})])
-        else:
-            dom = Domain([Case(tuple((1, 2) for _ in range(n)), {"axis": 0})])
-        _CONCATS[n] = primitive(
-            name,
-            vjp=[_concat_vjp(i) for i in range(n)],
-            jvp=[_concat_jvp(i) for i in range(n)],
-            domain=dom,
-        )(_concat_forward)
-    return _CONCATS[n]
-
-
-def _concat_forward(*xs, axis):
+@primitive(
+    "concatenate",
+    vjp=each(_concat_vjp),
+    jvp=each(_concat_jvp),
+    domain=Domain(
+        [
+            Case(((2, 3), (1, 3)), {"axis": 0}),
+            Case(((2, 3), (2, 2)), {"axis": 1}),
+            Case(((0, 2), (3, 2)), {"axis": 0}),
+            Case(((2,), (1,), (3,)), {"axis": 0}),
+            Case(((1, 2),), {"axis": 0}),
+        ],
+        fn=lambda *xs, axis: concatenate(xs, axis=axis),
+        errors=[
+            ErrorCase(lambda: concatenate([]), ValueError, r"concatenate: expected a non-empty"),
+            ErrorCase(
+                lambda: concatenate([_ones(2, 3), _ones(2, 2)]),
+                ValueError,
+                r"concatenate: tensor 1 has shape \(2, 2\)",
+            ),
+            ErrorCase(
+                lambda: concatenate([_ones(2), _ones(2)], axis=1),
+                IndexError,
+                r"concatenate: axis 1 is out of range",
+            ),
+        ],
+    ),
+)
+def _concatenate(*xs, axis):
     """Pieces joined along `axis`; adjoint: slicing the gradient back into pieces."""
     return np.concatenate(xs, axis=axis)
 
 
-for _n in (1, 2, 3):
-    _concat_prim(_n)
-
-
 def concatenate(tensors, axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors along an existing axis (PyTorch's `cat`)."""
-    from ..core.tensor import as_tensor
-
     ts = [as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("concatenate: expected a non-empty sequence of tensors")
@@ -266,15 +294,10 @@ def concatenate(tensors, axis: int = 0, *, dim: int | None = None) -> Tensor:
                 f"concatenate: tensor {i} has shape {t.shape}, which does not match "
                 f"{ts[0].shape} outside axis {ax}"
             )
-    from ._base import prepare
-
     if len({t.dtype for t in ts}) > 1:
         dt = np.result_type(*[t.data for t in ts])
-        from .cast import cast
-
         ts = [cast(t, dt) for t in ts]
-    del prepare
-    return apply(_concat_prim(len(ts)), *ts, axis=ax)
+    return apply(_concatenate, *ts, axis=ax)
 
 
 cat = concatenate
@@ -286,13 +309,11 @@ def stack(tensors, axis: int = 0, *, dim: int | None = None) -> Tensor:
     ts = list(tensors)
     if not ts:
         raise ValueError("stack: expected a non-empty sequence of tensors")
-    from ..core.tensor import as_tensor
-
     ts = [as_tensor(t) for t in ts]
     for i, t in enumerate(ts):
         if t.shape != ts[0].shape:
             raise ValueError(f"stack: tensor {i} has shape {t.shape}, expected {ts[0].shape}")
-    ax = axis % (ts[0].ndim + 1)
+    ax = check_dim("stack", axis, ts[0].ndim, extra=1)
     return concatenate([unsqueeze(t, ax) for t in ts], axis=ax)
 
 
@@ -337,7 +358,8 @@ def _crop(g, pad_width):
             Case(((3,),), {"pad_width": ((1, 2),), "value": 0.0}),
             Case(((2, 3),), {"pad_width": ((0, 1), (2, 0)), "value": 1.5}),
             Case(((0, 2),), {"pad_width": ((1, 1), (0, 0)), "value": 0.0}),
-        ]
+        ],
+        errors=[ErrorCase(lambda: pad(_ones(2, 3), ((1, 1),)), ValueError, r"pad: ")],
     ),
 )
 def _pad(x, pad_width, value):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Case, Domain, Tensor, apply, primitive
+from ._base import Case, Domain, ErrorCase, Tensor, _ones, apply, primitive
 from .elementwise import exp, mul, sub
 from .reduce import sum as _sum
+from .validation import check_dim, check_float
 
 _CASES = [Case(((2, 3),), {"axis": 1}), Case(((4,),), {"axis": 0}), Case(((2, 3, 2),), {"axis": 1})]
 
@@ -19,7 +20,21 @@ _CASES = [Case(((2, 3),), {"axis": 1}), Case(((4,),), {"axis": 0}), Case(((2, 3,
     "softmax",
     vjp=[lambda g, ans, x, axis: mul(ans, sub(g, _sum(mul(g, ans), axis=axis, keepdims=True)))],
     jvp=[lambda t, ans, x, axis: mul(ans, sub(t, _sum(mul(t, ans), axis=axis, keepdims=True)))],
-    domain=Domain(_CASES, low=-3.0, high=3.0),
+    domain=Domain(
+        _CASES,
+        low=-3.0,
+        high=3.0,
+        errors=[
+            ErrorCase(
+                lambda: softmax(_ones(2, 3), dim=2), IndexError, r"softmax: dim 2 is out of range"
+            ),
+            ErrorCase(
+                lambda: softmax(_ones(2, dtype=np.int64)),
+                TypeError,
+                r"softmax: input must be a floating-point tensor",
+            ),
+        ],
+    ),
 )
 def _softmax(x, axis):
     """$y_i = e^{x_i} / \\sum_j e^{x_j}$; dx = y * (g - sum(g * y))."""
@@ -31,7 +46,23 @@ def _softmax(x, axis):
     "log_softmax",
     vjp=[lambda g, ans, x, axis: sub(g, mul(exp(ans), _sum(g, axis=axis, keepdims=True)))],
     jvp=[lambda t, ans, x, axis: sub(t, _sum(mul(exp(ans), t), axis=axis, keepdims=True))],
-    domain=Domain(_CASES, low=-3.0, high=3.0),
+    domain=Domain(
+        _CASES,
+        low=-3.0,
+        high=3.0,
+        errors=[
+            ErrorCase(
+                lambda: log_softmax(_ones(2, 3), dim=-3),
+                IndexError,
+                r"log_softmax: dim -3 is out of range",
+            ),
+            ErrorCase(
+                lambda: log_softmax(_ones(2, dtype=np.int64)),
+                TypeError,
+                r"log_softmax: input must be a floating-point tensor",
+            ),
+        ],
+    ),
 )
 def _log_softmax(x, axis):
     """$y_i = x_i - \\log \\sum_j e^{x_j}$; dx = g - softmax(x) * sum(g)."""
@@ -41,11 +72,13 @@ def _log_softmax(x, axis):
 
 def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """Softmax along `axis` (PyTorch: `dim`)."""
-    ax = (dim if dim is not None else axis) % max(x.ndim, 1)
+    x = check_float("softmax", "input", x)
+    ax = check_dim("softmax", dim if dim is not None else axis, x.ndim)
     return apply(_softmax, x, axis=ax)
 
 
 def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """log(softmax(x)) computed stably along `axis`."""
-    ax = (dim if dim is not None else axis) % max(x.ndim, 1)
+    x = check_float("log_softmax", "input", x)
+    ax = check_dim("log_softmax", dim if dim is not None else axis, x.ndim)
     return apply(_log_softmax, x, axis=ax)

@@ -5,7 +5,8 @@ domain (0-d, size-1, empty and broadcast pairs included), it checks:
   * the VJP and the JVP against central finite differences,
   * the transpose identity <J v, u> == <v, J^T u> between forward and reverse mode,
   * second order: the VJP differentiated again, against finite differences.
-A primitive without a VJP, a JVP or a domain fails the suite.
+A primitive without a VJP, a JVP, a domain or error cases fails the suite; every declared
+error case must raise its exception with a matching message.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def test_primitive_declares_rules_and_domain(name):
         assert callable(v), f"{name}: input {i} has no VJP rule"
         assert callable(j), f"{name}: input {i} has no JVP rule"
     assert prim.doc and prim.doc.strip(), f"{name}: forward has no docstring with its math"
+    assert prim.domain.errors, (
+        f"{name}: declares no error cases; add Domain(errors=[ErrorCase(lambda: bad_call(), "
+        "ExcType, r'message naming the public function')]) (see core/primitive.py ErrorCase)"
+    )
 
 
 def _values(rng, shape, dom):
