@@ -107,6 +107,8 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
             inputs = t._inputs
             params = t._params
             vjps = prim.vjp
+            if STATE.versioned:
+                _check_versions(t)
             if anomaly:
                 STATE.anomaly_ctx = (prim.name, getattr(t, "_site", None))
             i = 0
@@ -144,6 +146,19 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
         STATE.grad = old
         STATE.anomaly_ctx = None
     return results
+
+
+def _check_versions(t: Tensor) -> None:
+    """Refuse to differentiate through an input modified in place after `t` was recorded."""
+    saved = t._saved_versions
+    for i, x in enumerate(t._inputs):
+        expected = 0 if saved is None else saved[i]
+        if x._version != expected:
+            raise RuntimeError(
+                f"backward: input {i} of '{t._prim.name}' (shape {x.shape}) was modified by "
+                f"an in-place operation after it was used (version {x._version}, expected "
+                f"{expected}); use an out-of-place op or .clone() before modifying it"
+            )
 
 
 def _accumulate(grads, owned, key, g: Tensor) -> None:

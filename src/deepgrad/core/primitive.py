@@ -181,6 +181,8 @@ def _record(res, prim: Primitive, inputs, params):
                 res._prim = prim
                 res._inputs = inputs
                 res._params = params
+                if STATE.versioned:
+                    res._saved_versions = tuple(x._version for x in inputs)
                 break
     if STATE.fwd:
         _propagate_tangents(res, prim, inputs, params)

@@ -23,6 +23,7 @@ class _State:
         "grad",
         "levels",
         "next_level",
+        "versioned",
     )
 
     def __init__(self) -> None:
@@ -34,6 +35,9 @@ class _State:
         self.anomaly_ctx: tuple[str, str | None] | None = None  # (op, site) during backward
         self.next_level = 1
         self.default_float = np.dtype(np.float32)
+        # Set by the first in-place op: from then on recorded nodes keep their inputs'
+        # version counters, and the reverse sweep checks them (zero cost until then).
+        self.versioned = False
 
 
 STATE = _State()

@@ -55,8 +55,10 @@ class Tensor:
         "_inputs",
         "_params",
         "_prim",
+        "_saved_versions",  # input versions when recorded, once any in-place op ran
         "_site",  # set only inside detect_anomaly(): where the op was created
         "_tangents",
+        "_version",  # bumped by every in-place op (PyTorch's version counter)
         "data",
         "grad",
         "requires_grad",
@@ -70,6 +72,8 @@ class Tensor:
         self._inputs = None
         self._params = None
         self._tangents = None
+        self._version = 0
+        self._saved_versions = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -82,10 +86,6 @@ class Tensor:
     @property
     def ndim(self) -> int:
         return self.data.ndim
-
-    @property
-    def size(self) -> int:
-        return self.data.size
 
     @property
     def dtype(self) -> np.dtype:
@@ -109,7 +109,43 @@ class Tensor:
         return self.data.ndim
 
     def numel(self) -> int:
+        """The number of elements (NumPy's `ndarray.size`)."""
         return self.data.size
+
+    nelement = numel
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The shape as a tuple, or the length of dimension `dim` (PyTorch's `size`).
+
+        NumPy's element count is `numel()`.
+        """
+        if dim is None:
+            return self.data.shape
+        nd = self.data.ndim
+        if not isinstance(dim, (int, np.integer)) or not -max(nd, 1) <= dim < max(nd, 1):
+            raise IndexError(
+                f"Tensor.size: dim {dim!r} is out of range for a tensor with {nd} dims"
+            )
+        return self.data.shape[dim] if nd else 1
+
+    @property
+    def device(self) -> Any:
+        """Always the CPU: deepgrad runs on NumPy."""
+        from .device import CPU
+
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        """Always False (deepgrad is CPU only)."""
+        return False
+
+    @property
+    def grad_fn(self) -> Any:
+        """The node that made this tensor (None for a leaf), with `next_functions`."""
+        from .grad_fn import grad_fn_of
+
+        return grad_fn_of(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark a leaf tensor as needing gradients (floating dtypes only)."""
@@ -137,7 +173,9 @@ class Tensor:
 
     def item(self) -> Any:
         if self.data.size != 1:
-            raise ValueError(f"item: tensor of shape {self.shape} has {self.size} elements, not 1")
+            raise ValueError(
+                f"item: tensor of shape {self.shape} has {self.data.size} elements, not 1"
+            )
         return self.data.item()
 
     def tolist(self) -> Any:
@@ -152,7 +190,7 @@ class Tensor:
     def __bool__(self) -> bool:
         if self.data.size != 1:
             raise ValueError(
-                f"the truth value of a tensor with {self.size} elements is ambiguous; "
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
                 "use .any() or .all()"
             )
         return bool(self.data)
@@ -167,22 +205,25 @@ class Tensor:
         return _wrap(self.data)
 
     def __repr__(self) -> str:
+        """PyTorch's layout: `tensor([1., 2.], requires_grad=True)`, dtype shown unless default."""
+        from .grad_fn import node_name
+
         body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
         extra = ""
-        if (
-            self.data.dtype != STATE.default_float
-            and self.data.dtype.kind == "f"
-            or self.data.dtype.kind != "f"
-        ):
-            extra += f", dtype={self.data.dtype}"
+        dt = self.data.dtype
+        if not (dt == STATE.default_float or dt == np.int64 or dt == np.bool_):
+            extra += f", dtype={dt}"
         if self._prim is not None:
-            extra += f", grad_fn={self._prim.name}"
+            extra += f", grad_fn=<{node_name(self._prim.name)}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    def __hash__(self) -> int:
-        return id(self)
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor formats as its Python number (`f"{loss:.3f}"`)."""
+        if self.data.ndim == 0:
+            return format(self.data.item(), spec)
+        return format(repr(self), spec)
 
     # -- autodiff -------------------------------------------------------------
     def backward(self, grad=None, retain_graph: bool | None = None, create_graph: bool = False):
@@ -219,6 +260,8 @@ def _wrap(arr) -> Tensor:
     t._inputs = None
     t._params = None
     t._tangents = None
+    t._version = 0
+    t._saved_versions = None
     return t
 
 

@@ -49,8 +49,8 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -
 
 def prelu(x: Tensor, weight: Tensor) -> Tensor:
     """$x$ if $x > 0$ else $a_c x$ with a learned slope per channel (axis 1) (He et al. 2015)."""
-    if weight.size != 1 and x.ndim >= 2:
-        weight = reshape(weight, (weight.size,) + (1,) * (x.ndim - 2))
+    if weight.numel() != 1 and x.ndim >= 2:
+        weight = reshape(weight, (weight.numel(),) + (1,) * (x.ndim - 2))
     return E.where(x.data > 0, x, E.mul(weight, x))
 
 

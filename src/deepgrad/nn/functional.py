@@ -126,7 +126,7 @@ def batch_norm(
     axes = (0,) + tuple(range(2, x.ndim))
     shape = _channel_shape(x)
     if training or running_mean is None:
-        n = x.size // x.shape[1]
+        n = x.numel() // x.shape[1]
         if training and n <= 1:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, "

@@ -143,6 +143,8 @@ def fast_binary(prim):
                     res._prim = prim
                     res._inputs = (a, b)
                     res._params = _NO_PARAMS
+                    if STATE.versioned:
+                        res._saved_versions = (a._version, b._version)
                 return res
         return binary(prim, a, b)
 
