@@ -19,10 +19,30 @@ from . import (
 from .core import *
 from .core import autodiff as autograd
 from .core import func
+
+# PyTorch's surface (issue 13 part A): devices, dtype aliases, factories, functions.
+from .core.device import cuda, device
+from .core.factories import *
+from .core.random import Generator, initial_seed, seed
+from .core.state import inference_mode
 from .ops import *
+from .ops.setitem import index_put
+from .ops.sorting import *
+from .ops.torch_functions import *
+from .ops.torch_shape import *
 
 __version__ = "0.1.0"
 float32 = "float32"
 float64 = "float64"
 int64 = "int64"
 int32 = "int32"
+# PyTorch's dtype names (NumPy dtype names as strings, like float32 above)
+float16 = half = "float16"
+double = "float64"
+long = "int64"
+int16 = short = "int16"
+int8 = "int8"
+uint8 = "uint8"
+float = "float32"
+int = "int32"
+bool = "bool"

@@ -2,13 +2,58 @@
 
 deepgrad keeps one global `numpy.random.Generator` (PCG64) used when no
 `generator=` is passed; every random function also accepts an explicit one.
+As in PyTorch 2.x, a process starts from fresh OS entropy: two runs differ
+unless the program calls `manual_seed` (then every draw is reproducible).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-_DEFAULT: list[np.random.Generator] = [np.random.default_rng(0)]
+_DEFAULT: list[np.random.Generator] = [np.random.default_rng()]
+_INITIAL_SEED: list[int] = [int(np.random.SeedSequence().entropy % (1 << 63))]
+_DEFAULT[0] = np.random.default_rng(_INITIAL_SEED[0])
+
+
+class Generator(np.random.Generator):
+    """PyTorch's `torch.Generator`: a NumPy PCG64 generator with `manual_seed`/`seed`.
+
+    It is a `numpy.random.Generator`, so it goes wherever deepgrad takes `generator=`.
+    A new one starts from fresh entropy, as PyTorch's does from a fixed seed; call
+    `manual_seed` for reproducible draws.
+    """
+
+    def __init__(self, device: str = "cpu") -> None:
+        from .device import check_device
+
+        check_device(device, "Generator")
+        seed = int(np.random.SeedSequence().entropy % (1 << 63))
+        super().__init__(np.random.PCG64(seed))
+        self._seed = seed
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reseed in place and return self (so `Generator().manual_seed(0)` chains)."""
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"Generator.manual_seed: seed must be an integer >= 0, got {seed!r}")
+        self.bit_generator.state = np.random.PCG64(int(seed)).state
+        self._seed = int(seed)
+        return self
+
+    def seed(self) -> int:
+        """Reseed from fresh entropy; returns the new seed."""
+        return self.manual_seed(int(np.random.SeedSequence().entropy % (1 << 63)))._seed
+
+    def initial_seed(self) -> int:
+        """The seed last set."""
+        return self._seed
+
+    def get_state(self) -> dict:
+        """The bit-generator state (JSON-serialisable)."""
+        return self.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        """Restore a state from `get_state`."""
+        self.bit_generator.state = state
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -16,7 +61,20 @@ def manual_seed(seed: int) -> np.random.Generator:
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"manual_seed: seed must be a non-negative integer, got {seed!r}")
     _DEFAULT[0] = np.random.default_rng(int(seed))
+    _INITIAL_SEED[0] = int(seed)
     return _DEFAULT[0]
+
+
+def seed() -> int:
+    """Reseed the default generator from fresh entropy; returns the seed (`torch.seed`)."""
+    fresh = int(np.random.SeedSequence().entropy % (1 << 63))
+    manual_seed(fresh)
+    return fresh
+
+
+def initial_seed() -> int:
+    """The seed the default generator started from (`torch.initial_seed`)."""
+    return _INITIAL_SEED[0]
 
 
 def default_generator() -> np.random.Generator:

@@ -63,6 +63,21 @@ def no_grad() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def inference_mode(mode: bool = True) -> Iterator[None]:
+    """PyTorch's `inference_mode`: `no_grad` (with `mode=False`, nothing changes).
+
+    deepgrad has no separate inference tensors, so this is exactly `no_grad()`;
+    like it, it also works as a decorator (`@dg.inference_mode()`).
+    """
+    old = STATE.grad
+    STATE.grad = old and not mode
+    try:
+        yield
+    finally:
+        STATE.grad = old
+
+
+@contextlib.contextmanager
 def enable_grad() -> Iterator[None]:
     """Re-enable graph recording inside a `no_grad` block."""
     old = STATE.grad

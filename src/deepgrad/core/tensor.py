@@ -208,7 +208,9 @@ class Tensor:
         """PyTorch's layout: `tensor([1., 2.], requires_grad=True)`, dtype shown unless default."""
         from .grad_fn import node_name
 
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(
+            self.data, separator=", ", prefix="tensor(", precision=4, floatmode="maxprec_equal"
+        )
         extra = ""
         dt = self.data.dtype
         if not (dt == STATE.default_float or dt == np.int64 or dt == np.bool_):

@@ -42,13 +42,14 @@ class Tanh(Module):
 
 @layer_cases(_case(lambda: ReLU(), **_KINK))
 class ReLU(Module):
-    """$\\max(0, x)$ (Nair & Hinton 2010); `inplace` is accepted and ignored."""
+    """$\\max(0, x)$ (Nair & Hinton 2010); `inplace=True` overwrites the input."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.relu(x)
+        return AF.relu(x, self.inplace)
 
 
 @layer_cases(_case(lambda: ReLU6(), avoid=(0.0, 6.0), low=-3, high=8))
@@ -57,9 +58,10 @@ class ReLU6(Module):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.relu6(x)
+        return AF.relu6(x, self.inplace)
 
 
 @layer_cases(_case(lambda: LeakyReLU(0.1), **_KINK))
@@ -69,9 +71,10 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.leaky_relu(x, self.negative_slope)
+        return AF.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -107,9 +110,10 @@ class ELU(Module):
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.elu(x, self.alpha)
+        return AF.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -122,9 +126,10 @@ class SELU(Module):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.selu(x)
+        return AF.selu(x, self.inplace)
 
 
 @layer_cases(_case(lambda: GELU()), _case(lambda: GELU("tanh")))
@@ -150,9 +155,10 @@ class SiLU(Module):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.silu(x)
+        return AF.silu(x, self.inplace)
 
 
 @layer_cases(_case(lambda: Swish(1.5)), _case(lambda: Swish(0.8, learnable=True)))
@@ -245,9 +251,10 @@ class Hardtanh(Module):
             raise ValueError(f"Hardtanh: min_val {min_val} must not exceed max_val {max_val}")
         self.min_val = min_val
         self.max_val = max_val
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.hardtanh(x, self.min_val, self.max_val)
+        return AF.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}"

@@ -48,6 +48,10 @@ def dropout(
     _check_p(p, "dropout")
     if not training or p == 0.0:
         return x
+    if inplace:
+        from ..ops.inplace import inplace as _inplace
+
+        return _inplace(x, "dropout", dropout, p, training, False, generator)
     if p == 1.0:
         return E.mul(x, 0.0)
     keep = _gen(generator).random(x.shape) >= p
@@ -143,9 +147,10 @@ def batch_norm(
 
 def _update_running(rmean: Tensor, rvar: Tensor, mu, var, n: int, momentum: float) -> None:
     m = momentum
-    rmean.data = ((1 - m) * rmean.data + m * mu.reshape(-1)).astype(rmean.data.dtype)
+    # written in place, so numpy() views and from_numpy() buffers see the update
+    rmean.data[...] = (1 - m) * rmean.data + m * mu.reshape(-1)
     unbiased = var.reshape(-1) * (n / max(n - 1, 1))
-    rvar.data = ((1 - m) * rvar.data + m * unbiased).astype(rvar.data.dtype)
+    rvar.data[...] = (1 - m) * rvar.data + m * unbiased
 
 
 def instance_norm(

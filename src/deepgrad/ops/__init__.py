@@ -81,6 +81,7 @@ from .shape import (
 )  # fmt: skip
 from .softmax import log_softmax, softmax
 from .tensor_methods import install as _install_methods
+from .torch_methods import install as _install_torch_methods
 
 __all__ = [
     "abs", "add", "argmax", "argmin", "broadcast_to", "cast", "cat", "chunk", "clamp", "clip",
@@ -95,6 +96,7 @@ __all__ = [
 
 
 _install_methods()
+_install_torch_methods()
 FUNCTIONS["stack"] = stack
 # Families that build on the basic ops above (and register more primitives).
 from . import conv, nnops, pool, resample
