@@ -61,6 +61,29 @@ def _snapshot(self: Tensor) -> Tensor:
     return old
 
 
+_REDIRECT_LIMIT = 256  # graph nodes searched; a reference beyond it trips the version check
+
+
+def _redirect(args, self: Tensor, old: Tensor) -> None:
+    """Point nodes recorded before the change (reachable from `args`) at the snapshot.
+
+    `x[i] += v` runs `t = x[i]; t += v; x[i] = t`: the value written refers to x's
+    old contents through a getitem node, which must now read `old`, not the new x.
+    Only the nodes the arguments reach are searched (at most `_REDIRECT_LIMIT`);
+    any other node still referring to `self` fails the version check in backward.
+    """
+    stack = [a for a in args if isinstance(a, Tensor) and a._inputs]
+    seen: set[int] = set()
+    while stack and len(seen) < _REDIRECT_LIMIT:
+        t = stack.pop()
+        if id(t) in seen or not t._inputs:
+            continue
+        seen.add(id(t))
+        if any(x is self for x in t._inputs):
+            t._inputs = tuple(old if x is self else x for x in t._inputs)
+        stack.extend(x for x in t._inputs if x._inputs and x is not old)
+
+
 def inplace(self: Tensor, name: str, fn: Callable[..., Tensor], *args, **kwargs) -> Tensor:
     """Run `fn(self, *args, **kwargs)` and store the result in `self` (PyTorch's `op_`)."""
     if not isinstance(self, Tensor):
@@ -72,7 +95,9 @@ def inplace(self: Tensor, name: str, fn: Callable[..., Tensor], *args, **kwargs)
                 "operation; do it under `with deepgrad.no_grad():` (as optimizers do) or "
                 "use the out-of-place op"
             )
-        res = fn(_snapshot(self), *args, **kwargs)
+        old = _snapshot(self)
+        _redirect(args, self, old)
+        res = fn(old, *args, **kwargs)
         _write(self, res.data, name)
         self._prim, self._inputs, self._params = res._prim, res._inputs, res._params
         self._saved_versions = res._saved_versions
