@@ -3,8 +3,9 @@ torch in float64, comparing values, result dtypes, gradients, and refusal of bad
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
