@@ -138,6 +138,8 @@ def _min(x, axis, keepdims):
 
 
 def _extreme(prim, argfn, name, x, dim, keepdim, axis, keepdims):
+    if not isinstance(x, Tensor):  # torch.max(out.data, 1): .data is deepgrad's ndarray
+        x = Tensor(x)
     if isinstance(dim, Tensor):
         from .elementwise import maximum, minimum
 

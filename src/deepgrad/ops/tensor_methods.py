@@ -174,6 +174,19 @@ class TensorMethods:
     def __ixor__(self, other):
         return I.inplace(self, "__ixor__", TensorMethods.__xor__, other)
 
+    # -- NumPy interop ------------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy ufuncs meeting a tensor: `array + tensor` is the deepgrad op (recorded);
+        `array += tensor` (e.g. `p.data += -lr * p.grad`) updates the array in place;
+        any other ufunc runs on the tensors' arrays and returns an array."""
+        if method == "__call__" and kwargs.get("out") is None and ufunc in _UFUNC_OPS:
+            if len(inputs) == 2:
+                return _UFUNC_OPS[ufunc](*inputs)
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        if kwargs.get("out") is not None:
+            kwargs["out"] = tuple(o.data if isinstance(o, Tensor) else o for o in kwargs["out"])
+        return getattr(ufunc, method)(*arrays, **kwargs)
+
     # -- indexing -------------------------------------------------------------
     def __getitem__(self, idx):
         return getitem(self, idx)
@@ -493,6 +506,13 @@ class TensorMethods:
     def log_softmax(self, dim=-1):
         return log_softmax(self, dim)
 
+
+_UFUNC_OPS = {
+    np.add: E.add, np.subtract: E.sub, np.multiply: E.mul, np.true_divide: E.div,
+    np.power: E.pow, np.matmul: L.matmul, np.equal: E.eq, np.not_equal: E.ne, np.less: E.lt,
+    np.less_equal: E.le, np.greater: E.gt, np.greater_equal: E.ge,
+    np.maximum: E.maximum, np.minimum: E.minimum,
+}  # fmt: skip
 
 _TYPE_NAMES = {
     "float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
