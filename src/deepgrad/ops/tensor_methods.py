@@ -179,9 +179,9 @@ class TensorMethods:
         """NumPy ufuncs meeting a tensor: `array + tensor` is the deepgrad op (recorded);
         `array += tensor` (e.g. `p.data += -lr * p.grad`) updates the array in place;
         any other ufunc runs on the tensors' arrays and returns an array."""
-        if method == "__call__" and kwargs.get("out") is None and ufunc in _UFUNC_OPS:
-            if len(inputs) == 2:
-                return _UFUNC_OPS[ufunc](*inputs)
+        direct = method == "__call__" and kwargs.get("out") is None and len(inputs) == 2
+        if direct and ufunc in _UFUNC_OPS:
+            return _UFUNC_OPS[ufunc](*inputs)
         arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         if kwargs.get("out") is not None:
             kwargs["out"] = tuple(o.data if isinstance(o, Tensor) else o for o in kwargs["out"])
