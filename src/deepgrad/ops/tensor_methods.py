@@ -240,6 +240,12 @@ class TensorMethods:
     def log(self):
         return E.log(self)
 
+    def log10(self):
+        return E.div(E.log(self), float(np.log(10.0)))
+
+    def log2(self):
+        return E.div(E.log(self), float(np.log(2.0)))
+
     def log1p(self):
         return E.log1p(self)
 
