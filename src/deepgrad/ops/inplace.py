@@ -24,10 +24,13 @@ from ..core.state import STATE, no_grad
 from ._base import Tensor, _wrap
 
 
+def _live(t) -> bool:
+    """True when `t` carries a derivative: recorded for reverse mode, or with tangents."""
+    return isinstance(t, Tensor) and ((STATE.grad and t.requires_grad) or bool(t._tangents))
+
+
 def _needs_record(self: Tensor, args) -> bool:
-    if not STATE.grad:
-        return False
-    return self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+    return _live(self) or any(_live(a) for a in args)
 
 
 def _write(self: Tensor, values: np.ndarray, name: str) -> None:
@@ -89,7 +92,7 @@ def inplace(self: Tensor, name: str, fn: Callable[..., Tensor], *args, **kwargs)
     if not isinstance(self, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(self).__name__}")
     if _needs_record(self, args):
-        if self.requires_grad and self._prim is None:
+        if STATE.grad and self.requires_grad and self._prim is None:
             raise RuntimeError(
                 f"{name}: a leaf tensor that requires grad is being used in an in-place "
                 "operation; do it under `with deepgrad.no_grad():` (as optimizers do) or "
@@ -99,9 +102,11 @@ def inplace(self: Tensor, name: str, fn: Callable[..., Tensor], *args, **kwargs)
         _redirect(args, self, old)
         res = fn(old, *args, **kwargs)
         _write(self, res.data, name)
-        self._prim, self._inputs, self._params = res._prim, res._inputs, res._params
-        self._saved_versions = res._saved_versions
-        self.requires_grad = res.requires_grad
+        if STATE.grad:  # under no_grad the tensor keeps its node, as in PyTorch
+            self._prim, self._inputs, self._params = res._prim, res._inputs, res._params
+            self._saved_versions = res._saved_versions
+            self.requires_grad = res.requires_grad
+        self._tangents = res._tangents
     else:
         with no_grad():
             res = fn(self, *args, **kwargs)
