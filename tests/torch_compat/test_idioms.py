@@ -246,3 +246,15 @@ def test_expand_with_minus_one_and_views():
     assert dg.zeros(2, 3, 4).mT.shape == (2, 4, 3) and dg.zeros(2, 3).t().shape == (3, 2)
     with pytest.raises(RuntimeError, match=r"expand: the number of sizes"):
         x.expand(3)
+
+
+def test_inplace_on_a_view_of_a_graph_tensor_keeps_gradients_right():
+    w = dg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = w * 2
+    v = b[0:2]
+    v.mul_(w[0:2])
+    (b.sum() + v.sum()).backward()
+    assert w.grad.tolist() == [6, 10, 2]  # d/dw of sum(2w) + sum(2 w^2 over the first two)
+    x = dg.zeros(3)
+    x[1:].add_(1)  # outside any graph a view writes through, as in PyTorch
+    assert x.tolist() == [0, 1, 1]

@@ -98,6 +98,10 @@ def inplace(self: Tensor, name: str, fn: Callable[..., Tensor], *args, **kwargs)
                 "operation; do it under `with deepgrad.no_grad():` (as optimizers do) or "
                 "use the out-of-place op"
             )
+        if self._inputs and any(np.may_share_memory(self.data, x.data) for x in self._inputs):
+            # a view of a graph tensor: write into own memory, so the base's recorded
+            # values stay what its graph says they are (see the design notes)
+            self.data = self.data.copy()
         old = _snapshot(self)
         _redirect(args, self, old)
         res = fn(old, *args, **kwargs)
