@@ -22,10 +22,10 @@ from .core import func
 
 # PyTorch's surface (issue 13 part A): devices, dtype aliases, factories, functions.
 from .core.device import cuda, device
-from .core.factories import *
 from .core.random import Generator, initial_seed, seed
 from .core.state import inference_mode
 from .ops import *
+from .ops.factories import *
 from .ops.setitem import index_put
 from .ops.sorting import *
 from .ops.torch_functions import *

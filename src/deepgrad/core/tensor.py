@@ -114,39 +114,6 @@ class Tensor:
 
     nelement = numel
 
-    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
-        """The shape as a tuple, or the length of dimension `dim` (PyTorch's `size`).
-
-        NumPy's element count is `numel()`.
-        """
-        if dim is None:
-            return self.data.shape
-        nd = self.data.ndim
-        if not isinstance(dim, (int, np.integer)) or not -max(nd, 1) <= dim < max(nd, 1):
-            raise IndexError(
-                f"Tensor.size: dim {dim!r} is out of range for a tensor with {nd} dims"
-            )
-        return self.data.shape[dim] if nd else 1
-
-    @property
-    def device(self) -> Any:
-        """Always the CPU: deepgrad runs on NumPy."""
-        from .device import CPU
-
-        return CPU
-
-    @property
-    def is_cuda(self) -> bool:
-        """Always False (deepgrad is CPU only)."""
-        return False
-
-    @property
-    def grad_fn(self) -> Any:
-        """The node that made this tensor (None for a leaf), with `next_functions`."""
-        from .grad_fn import grad_fn_of
-
-        return grad_fn_of(self)
-
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark a leaf tensor as needing gradients (floating dtypes only)."""
         if requires_grad and self.data.dtype.kind not in _FLOAT_KINDS:
@@ -206,8 +173,6 @@ class Tensor:
 
     def __repr__(self) -> str:
         """PyTorch's layout: `tensor([1., 2.], requires_grad=True)`, dtype shown unless default."""
-        from .grad_fn import node_name
-
         body = np.array2string(
             self.data, separator=", ", prefix="tensor(", precision=4, floatmode="maxprec_equal"
         )
@@ -221,12 +186,6 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    def __format__(self, spec: str) -> str:
-        """A 0-d tensor formats as its Python number (`f"{loss:.3f}"`)."""
-        if self.data.ndim == 0:
-            return format(self.data.item(), spec)
-        return format(repr(self), spec)
-
     # -- autodiff -------------------------------------------------------------
     def backward(self, grad=None, retain_graph: bool | None = None, create_graph: bool = False):
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (reverse mode).
@@ -237,6 +196,11 @@ class Tensor:
         gradients can be differentiated again.
         """
         _backward()([self], None if grad is None else [grad], retain_graph, create_graph)
+
+
+def node_name(prim_name: str) -> str:
+    """PyTorch's spelling of a graph node's name: 'max_pool' -> 'MaxPoolBackward0'."""
+    return prim_name.strip("<>").title().replace("_", "") + "Backward0"
 
 
 def _backward():

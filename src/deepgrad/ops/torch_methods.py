@@ -7,19 +7,59 @@ Like `TensorMethods`, each method is one line calling the public function, and
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ..core.device import CPU
 from ..core.tensor import Tensor
 from . import inplace as I
 from . import sorting as So
 from . import torch_functions as F
 from . import torch_shape as Sh
+from .grad_fn import grad_fn_of
 from .setitem import index_put, index_put_
 from .shape import broadcast_to, reshape, swapaxes
 
 
 class TorchMethods:
     """Methods for PyTorch's functions; `install()` copies them onto `Tensor`."""
+
+    # -- PyTorch's basics -------------------------------------------------------------
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The shape as a tuple, or the length of dimension `dim` (PyTorch's `size`).
+
+        NumPy's element count is `numel()`.
+        """
+        if dim is None:
+            return self.data.shape
+        nd = self.data.ndim
+        if not isinstance(dim, (int, np.integer)) or not -max(nd, 1) <= dim < max(nd, 1):
+            raise IndexError(
+                f"Tensor.size: dim {dim!r} is out of range for a tensor with {nd} dims"
+            )
+        return self.data.shape[dim] if nd else 1
+
+    @property
+    def device(self) -> Any:
+        """Always the CPU: deepgrad runs on NumPy."""
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        """Always False (deepgrad is CPU only)."""
+        return False
+
+    @property
+    def grad_fn(self) -> Any:
+        """The node that made this tensor (None for a leaf), with `next_functions`."""
+        return grad_fn_of(self)
+
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor formats as its Python number (`f"{loss:.3f}"`)."""
+        if self.data.ndim == 0:
+            return format(self.data.item(), spec)
+        return format(repr(self), spec)
 
     # -- sorting and selection ------------------------------------------------------
     def sort(self, dim=-1, descending=False, stable=False):

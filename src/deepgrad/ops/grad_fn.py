@@ -10,11 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def node_name(prim_name: str) -> str:
-    """PyTorch's spelling of a node name: 'mul' -> 'MulBackward0'."""
-    camel = "".join(part[:1].upper() + part[1:] for part in prim_name.strip("<>").split("_"))
-    return f"{camel}Backward0"
+from ..core.tensor import node_name
 
 
 class AccumulateGrad:

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from .creation import _float
-from .device import check_device
-from .random import _gen
-from .tensor import Tensor, _wrap
+from ..core.creation import _float
+from ..core.device import check_device
+from ..core.random import _gen
+from ..core.tensor import Tensor, _wrap
 
 __all__ = [
     "as_tensor", "bernoulli", "empty_like", "from_numpy", "is_tensor", "multinomial", "numel",
