@@ -384,6 +384,12 @@ class Module:
         """The module itself: deepgrad runs on the CPU only."""
         return self
 
+    def cuda(self, device: Any = None) -> Module:
+        """Refused in one line: deepgrad runs on the CPU only."""
+        from ..core.device import refuse_cuda
+
+        refuse_cuda(f"{type(self).__name__}.cuda")
+
     def double(self) -> Module:
         """Cast floating-point parameters and buffers to float64."""
         return self.to(np.float64)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.device import CPU
+from ..core.device import CPU, refuse_cuda
 from ..core.tensor import Tensor
 from . import inplace as I
 from . import sorting as So
@@ -44,6 +44,9 @@ class TorchMethods:
     def device(self) -> Any:
         """Always the CPU: deepgrad runs on NumPy."""
         return CPU
+
+    def cuda(self, device=None, non_blocking=False):
+        refuse_cuda("Tensor.cuda")
 
     @property
     def is_cuda(self) -> bool:
