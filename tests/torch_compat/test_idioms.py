@@ -258,3 +258,16 @@ def test_inplace_on_a_view_of_a_graph_tensor_keeps_gradients_right():
     x = dg.zeros(3)
     x[1:].add_(1)  # outside any graph a view writes through, as in PyTorch
     assert x.tolist() == [0, 1, 1]
+
+
+def test_out_argument_writes_into_given_tensors():
+    x = dg.tensor([[3.0, 1.0, 2.0]])
+    values, indices = dg.zeros(1, 3), dg.zeros(1, 3, dtype=dg.long)
+    res = dg.sort(x, 1, out=(values, indices))
+    assert res.values is values and values.tolist() == [[1, 2, 3]]
+    assert indices.tolist() == [[1, 2, 0]]
+    c = dg.zeros(5)  # a mis-shaped out is resized, as PyTorch does
+    assert dg.mm(dg.ones(2, 3), dg.ones(3, 2), out=c) is c and c.shape == (2, 2)
+    assert c.tolist() == [[3, 3], [3, 3]]
+    with pytest.raises(RuntimeError, match=r"mm: functions with out=\.\.\. arguments"):
+        dg.mm(dg.ones(2, 2, requires_grad=True), dg.ones(2, 2), out=dg.zeros(2, 2))

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..core.tensor import Tensor, _wrap
 from .index import take_along_axis
+from .out import supports_out
 from .reduce import ValuesIndices
 
 __all__ = [
@@ -51,23 +52,27 @@ def _argsort(a: np.ndarray, dim: int, descending: bool) -> np.ndarray:
     return np.flip(n - 1 - idx, dim)
 
 
+@supports_out
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
     """Sorted values along `dim` and their original indices: $(x_{\\pi}, \\pi)$ (stable)."""
     d = _dim("sort", input, dim)
     return _pick(input, _argsort(input.data, d, descending), d)
 
 
+@supports_out
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     """The indices that sort `input` along `dim` (stable)."""
     d = _dim("argsort", input, dim)
     return _wrap(_argsort(input.data, d, descending).astype(np.int64))
 
 
+@supports_out
 def msort(input: Tensor) -> Tensor:
     """Values sorted along dim 0."""
     return sort(input, 0).values
 
 
+@supports_out
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
     """The `k` largest (or smallest) entries along `dim`, sorted, with their indices."""
     d = _dim("topk", input, dim)
@@ -78,6 +83,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     return _pick(input, np.take(idx, np.arange(k), axis=d) if input.ndim else idx, d)
 
 
+@supports_out
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     """The k-th smallest entry along `dim` (k counts from 1) and its index."""
     d = _dim("kthvalue", input, dim)
@@ -88,6 +94,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     return _pick(input, np.take(idx, [k - 1], axis=d) if input.ndim else idx, d, keepdim)
 
 
+@supports_out
 def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
     """The lower median $x_{(\\lceil n/2 \\rceil)}$; with `dim`, (values, indices) as PyTorch."""
     if input.numel() == 0:
@@ -100,6 +107,7 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
     return kthvalue(input, (n + 1) // 2, d, keepdim)
 
 
+@supports_out
 def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
     """The most frequent value along `dim` (the smallest on ties) and the index of its last
     occurrence."""
@@ -133,11 +141,13 @@ def _cum_extreme(name: str, input: Tensor, dim: int, better) -> ValuesIndices:
     return _pick(input, np.moveaxis(idx, -1, d), d)
 
 
+@supports_out
 def cummax(input: Tensor, dim: int):
     """Running maximum along `dim` and the index where it was attained (the latest on ties)."""
     return _cum_extreme("cummax", input, dim, np.greater)
 
 
+@supports_out
 def cummin(input: Tensor, dim: int):
     """Running minimum along `dim` and the index where it was attained (the latest on ties)."""
     return _cum_extreme("cummin", input, dim, np.less)
@@ -162,6 +172,7 @@ def unique(
     return out[0] if len(out) == 1 else tuple(out)
 
 
+@supports_out
 def nonzero(input: Tensor, *, as_tuple: bool = False):
     """Indices of the non-zero entries: an (n, ndim) int64 tensor, or one tensor per dim."""
     idx = np.nonzero(np.atleast_1d(input.data))
@@ -170,6 +181,7 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
     return _wrap(np.stack(idx, axis=1).astype(np.int64) if idx else np.zeros((0, 0), np.int64))
 
 
+@supports_out
 def searchsorted(
     sorted_sequence: Tensor, values, *, out_int32: bool = False, right: bool = False, side=None
 ) -> Tensor:
@@ -211,6 +223,7 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     return _wrap(out if w is not None else out.astype(np.int64))
 
 
+@supports_out
 def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
     """Histogram of `bins` equal bins over [min, max] (the data's range when both are 0)."""
     a = input.data.reshape(-1)

@@ -16,6 +16,7 @@ from . import reduce as R
 from . import shape as S
 from .cast import cast
 from .index import getitem, index_add_zeros
+from .out import supports_out
 from .setitem import index_put
 
 __all__ = [
@@ -33,6 +34,7 @@ def _correction(name: str, unbiased, correction) -> float:
     return 1 if unbiased is None or unbiased else 0
 
 
+@supports_out
 def var(
     input: Tensor, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None
 ) -> Tensor:
@@ -46,6 +48,7 @@ def var(
     return R.var(input, axis, keepdim, correction=c, dim=dim)
 
 
+@supports_out
 def std(
     input: Tensor, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None
 ) -> Tensor:
@@ -89,6 +92,7 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
     return cast(out, input.data.dtype) if out.data.dtype != input.data.dtype else out
 
 
+@supports_out
 def masked_select(input: Tensor, mask) -> Tensor:
     """The 1-d tensor of the entries of `input` where `mask` (broadcast together) holds."""
     m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
@@ -108,6 +112,7 @@ def _index_1d(name: str, index) -> np.ndarray:
     return idx.reshape(-1)
 
 
+@supports_out
 def index_select(input: Tensor, dim: int, index) -> Tensor:
     """Entries of `input` at `index` (1-d) along `dim`."""
     idx = _index_1d("index_select", index)
@@ -118,6 +123,7 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
     return getitem(input, (slice(None),) * d + (idx,))
 
 
+@supports_out
 def index_add(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
     """`input` with `alpha * source[i]` added at `index[i]` along `dim` (repeats accumulate)."""
     idx = _index_1d("index_add", index)
@@ -177,6 +183,7 @@ def _full_index(idx: np.ndarray, dim: int) -> tuple:
     return tuple(grid)
 
 
+@supports_out
 def cumprod(input: Tensor, dim: int) -> Tensor:
     """$y_k = \\prod_{i \\le k} x_i$ along `dim` (exact at zeros: a running product)."""
     d = R.norm_axis(dim, input.ndim, "cumprod")[0] if input.ndim else 0
@@ -188,6 +195,7 @@ def cumprod(input: Tensor, dim: int) -> Tensor:
     return S.stack(parts, d)
 
 
+@supports_out
 def logcumsumexp(input: Tensor, dim: int) -> Tensor:
     """$y_k = \\log \\sum_{i \\le k} e^{x_i}$ along `dim` (a stable running log-add-exp)."""
     d = R.norm_axis(dim, input.ndim, "logcumsumexp")[0] if input.ndim else 0
@@ -220,24 +228,28 @@ def _check_mm(name: str, a: Tensor, b: Tensor, nd: int) -> None:
         raise RuntimeError(f"{name}: shapes {a.shape} and {b.shape} cannot be multiplied")
 
 
+@supports_out
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Matrix product of two 2-d tensors, $C = A B$."""
     _check_mm("mm", input, mat2, 2)
     return L.matmul(input, mat2)
 
 
+@supports_out
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched matrix product of (b, n, m) and (b, m, p) tensors."""
     _check_mm("bmm", input, mat2, 3)
     return L.matmul(input, mat2)
 
 
+@supports_out
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """$\\beta\\, input + \\alpha\\, mat1\\, mat2$."""
     _check_mm("addmm", mat1, mat2, 2)
     return _axpby(input, L.matmul(mat1, mat2), beta, alpha)
 
 
+@supports_out
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """$\\beta\\, input + \\alpha\\, batch1 @ batch2$ (batched)."""
     _check_mm("baddbmm", batch1, batch2, 3)

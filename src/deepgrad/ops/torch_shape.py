@@ -12,6 +12,7 @@ from ..core.tensor import Tensor, _wrap
 from . import elementwise as E
 from . import shape as S
 from .index import getitem
+from .out import supports_out
 from .setitem import index_put
 
 __all__ = [
@@ -41,11 +42,13 @@ def _tri_mask(name: str, x: Tensor, diagonal: int, upper: bool) -> np.ndarray:
     return ~lower if upper else lower
 
 
+@supports_out
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     """$y_{ij} = x_{ij}$ for $j - i \\le k$, else 0 (the lower triangle)."""
     return E.where(_wrap(_tri_mask("tril", input, diagonal, False)), input, 0)
 
 
+@supports_out
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     """$y_{ij} = x_{ij}$ for $j - i \\ge k$, else 0 (the upper triangle)."""
     return E.where(_wrap(_tri_mask("triu", input, diagonal, True)), input, 0)
@@ -68,6 +71,7 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     return getitem(x, (Ellipsis, r, c))
 
 
+@supports_out
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     """A 1-d tensor placed on a diagonal of a square matrix, or a matrix's diagonal."""
     if input.ndim == 2:
@@ -207,6 +211,7 @@ def tile(input: Tensor, dims) -> Tensor:
     return repeat(input, (1,) * (input.ndim - len(dims)) + dims)
 
 
+@supports_out
 def repeat_interleave(input: Tensor, repeats, dim: int | None = None) -> Tensor:
     """Repeat each entry `repeats` times (an int, or one count per entry) along `dim`."""
     x = S.reshape(input, (-1,)) if dim is None else input
