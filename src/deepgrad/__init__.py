@@ -28,6 +28,7 @@ from .ops import *
 from .ops.factories import *
 from .ops.setitem import index_put
 from .ops.sorting import *
+from .ops.torch_elementwise import *
 from .ops.torch_functions import *
 from .ops.torch_shape import *
 
@@ -36,6 +37,9 @@ float32 = "float32"
 float64 = "float64"
 int64 = "int64"
 int32 = "int32"
+# PyTorch's constants and dtype information
+from numpy import e, finfo, iinfo, inf, nan, pi
+
 # PyTorch's dtype names (NumPy dtype names as strings, like float32 above)
 float16 = half = "float16"
 double = "float64"

@@ -35,6 +35,8 @@ CASES = {
     "scatter": (lambda x, s: dg.scatter(x, 1, np.array([[2, 0]]), s), [(2, 3), (1, 2)]),
     "scatter_reduce_mean": (lambda x, s: x.scatter_reduce(0, np.array([[0], [0], [1]]), s, "mean"), [(2, 1), (3, 1)]),
     "index_put_setitem": (lambda x, v: dg.index_put(x, (IDX[:2],), v, accumulate=True), [(3, 2), (2, 2)]),
+    "rounding_logs": (lambda x: dg.round(x) * x + dg.frac(x) + dg.log10(x.abs() + 1) + dg.rsqrt(x.abs() + 1), [(2, 3)]),
+    "amax_amin": (lambda x: dg.amax(x, (0, 1)) + dg.amin(x, 1).sum(), [(2, 3)]),
     "clone_expand": (lambda x: x.clone().expand(3, -1) * x.expand_as(dg.zeros(3, 2)), [(1, 2)]),
 }  # fmt: skip
 

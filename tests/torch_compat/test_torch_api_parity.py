@@ -105,6 +105,16 @@ TABLE = [
     P("scatter_reduce_mean", lambda L, x, i, s: x.scatter_reduce(0, i, s, "mean", include_self=False), [(3, 2), (4, 2), (4, 2)], ints={1: 3}),
     P("index_put", lambda L, x, v: x.index_put((L.tensor([0, 2]),), v), [(3, 4), (2, 4)]),
     P("index_put_acc", lambda L, x, v: x.index_put((L.tensor([0, 0]),), v, accumulate=True), [(3, 2), (2, 2)]),
+    # elementwise and reductions
+    P("round_floor_ceil", lambda L, x: L.round(x * 3) + L.floor(x) + L.ceil(x) + x.trunc(), [(3, 4)]),
+    P("round_decimals", lambda L, x: L.round(x, decimals=1), [(5,)]),
+    P("frac", lambda L, x: L.frac(x), [(3, 4)]),
+    P("log10_log2_rsqrt", lambda L, x: L.log10(x.abs() + 1) + x.abs().log2() + L.rsqrt(x.abs()), [(3, 4)]),
+    P("logical", lambda L, a, b: L.logical_xor(L.logical_and(a > 0, b > 0), L.logical_not(a < b)), [(3,), (3,)], grad=False),
+    P("logical_or", lambda L, a, b: (a > 0).logical_or(b), [(4,), (4,)], grad=False),
+    P("amax", lambda L, x: L.amax(x, (0, 2)), [(2, 3, 4)]),
+    P("amin_keepdim", lambda L, x: x.amin(1, keepdim=True), [(2, 3)]),
+    P("count_nonzero", lambda L, x: L.count_nonzero(x > 0, dim=1), [(3, 4)], grad=False),
     # comparisons and non-differentiable queries
     P("eq", lambda L, a, b: L.eq(a, b), [(3,), (3,)], grad=False),
     P("lt_method", lambda L, a, b: a.lt(b), [(2, 3), (3,)], grad=False),

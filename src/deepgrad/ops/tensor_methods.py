@@ -17,6 +17,7 @@ from . import inplace as I
 from . import linalg as L
 from . import reduce as R
 from . import shape as S
+from . import torch_elementwise as TE
 from .cast import cast
 from .index import gather, getitem, scatter_add
 from .setitem import setitem_
@@ -241,10 +242,46 @@ class TensorMethods:
         return E.log(self)
 
     def log10(self):
-        return E.div(E.log(self), float(np.log(10.0)))
+        return TE.log10(self)
 
     def log2(self):
-        return E.div(E.log(self), float(np.log(2.0)))
+        return TE.log2(self)
+
+    def rsqrt(self):
+        return TE.rsqrt(self)
+
+    def round(self, *, decimals=0):
+        return TE.round(self, decimals=decimals)
+
+    def floor(self):
+        return TE.floor(self)
+
+    def ceil(self):
+        return TE.ceil(self)
+
+    def trunc(self):
+        return TE.trunc(self)
+
+    def frac(self):
+        return TE.frac(self)
+
+    def logical_not(self):
+        return TE.logical_not(self)
+
+    def logical_and(self, other):
+        return TE.logical_and(self, other)
+
+    def logical_or(self, other):
+        return TE.logical_or(self, other)
+
+    def amax(self, dim=(), keepdim=False):
+        return TE.amax(self, dim, keepdim)
+
+    def amin(self, dim=(), keepdim=False):
+        return TE.amin(self, dim, keepdim)
+
+    def count_nonzero(self, dim=None):
+        return TE.count_nonzero(self, dim)
 
     def log1p(self):
         return E.log1p(self)
