@@ -271,3 +271,13 @@ def test_out_argument_writes_into_given_tensors():
     assert c.tolist() == [[3, 3], [3, 3]]
     with pytest.raises(RuntimeError, match=r"mm: functions with out=\.\.\. arguments"):
         dg.mm(dg.ones(2, 2, requires_grad=True), dg.ones(2, 2), out=dg.zeros(2, 2))
+
+
+def test_inplace_op_with_itself_as_argument():
+    w = dg.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 3
+    h.add_(h)  # h = 2 * (3 w)
+    h.mul_(h.sum())  # h = 6w * sum(6w): a node of h's own past
+    h.sum().backward()
+    # d/dw_i of (sum 6w)^2 = 2 * 6 * sum(6w) = 12 * 18
+    assert w.grad.tolist() == [216, 216]

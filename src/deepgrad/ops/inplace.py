@@ -103,6 +103,8 @@ def inplace(self: Tensor, name: str, fn: Callable[..., Tensor], *args, **kwargs)
             # values stay what its graph says they are (see the design notes)
             self.data = self.data.copy()
         old = _snapshot(self)
+        args = tuple(old if a is self else a for a in args)  # x.add_(x)
+        kwargs = {k: old if v is self else v for k, v in kwargs.items()}
         _redirect(args, self, old)
         res = fn(old, *args, **kwargs)
         _write(self, res.data, name)
