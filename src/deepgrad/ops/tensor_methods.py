@@ -62,69 +62,58 @@ class TensorMethods:
     """Operators and op methods; `install()` copies them onto `Tensor`."""
 
     # -- arithmetic operators ---------------------------------------------
-    def __add__(self, other):
-        return E.add(self, other)
+    # NOTE: an operator whose tensor is the left operand is the op function itself, not a
+    # def calling it: `a + b` is the hottest call in the library and a wrapper frame would
+    # add to every op's overhead (bench/overhead.py).  Reflected operators are defs.
+    __add__ = E.add
 
     def __radd__(self, other):
         return E.add(other, self)
 
-    def __sub__(self, other):
-        return E.sub(self, other)
+    __sub__ = E.sub
 
     def __rsub__(self, other):
         return E.sub(other, self)
 
-    def __mul__(self, other):
-        return E.mul(self, other)
+    __mul__ = E.mul
 
     def __rmul__(self, other):
         return E.mul(other, self)
 
-    def __truediv__(self, other):
-        return E.div(self, other)
+    __truediv__ = E.div
 
     def __rtruediv__(self, other):
         return E.div(other, self)
 
-    def __pow__(self, other):
-        return E.pow(self, other)
+    __pow__ = E.pow
 
     def __rpow__(self, other):
         return E.pow(other if isinstance(other, Tensor) else as_tensor(other, like=self), self)
 
-    def __matmul__(self, other):
-        return L.matmul(self, other)
+    __matmul__ = L.matmul
 
     def __rmatmul__(self, other):
         return L.matmul(other, self)
 
-    def __neg__(self):
-        return E.neg(self)
+    __neg__ = E.neg
 
     def __pos__(self):
         return self
 
-    def __abs__(self):
-        return E.abs(self)
+    __abs__ = E.abs
 
     # -- comparisons (elementwise; __hash__ stays the identity) --------------
-    def __eq__(self, other):
-        return E.eq(self, other)
+    __eq__ = E.eq
 
-    def __ne__(self, other):
-        return E.ne(self, other)
+    __ne__ = E.ne
 
-    def __lt__(self, other):
-        return E.lt(self, other)
+    __lt__ = E.lt
 
-    def __le__(self, other):
-        return E.le(self, other)
+    __le__ = E.le
 
-    def __gt__(self, other):
-        return E.gt(self, other)
+    __gt__ = E.gt
 
-    def __ge__(self, other):
-        return E.ge(self, other)
+    __ge__ = E.ge
 
     # -- logical / bitwise (bool and integer tensors) --------------------------
     def __and__(self, other):
@@ -189,8 +178,7 @@ class TensorMethods:
         return getattr(ufunc, method)(*arrays, **kwargs)
 
     # -- indexing -------------------------------------------------------------
-    def __getitem__(self, idx):
-        return getitem(self, idx)
+    __getitem__ = getitem
 
     def __setitem__(self, idx, value):
         setitem_(self, idx, value)
