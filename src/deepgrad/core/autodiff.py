@@ -88,6 +88,7 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
     order = _toposort(roots, stop)
     results: dict[int, tuple[Tensor, Tensor]] = {}
     anomaly = STATE.anomaly
+    versioned = STATE.versioned
     old = STATE.grad
     STATE.grad = create_graph
     try:
@@ -107,7 +108,7 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
             inputs = t._inputs
             params = t._params
             vjps = prim.vjp
-            if STATE.versioned:
+            if versioned:
                 _check_versions(t)
             if anomaly:
                 STATE.anomaly_ctx = (prim.name, getattr(t, "_site", None))
@@ -150,13 +151,14 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
 
 def _check_versions(t: Tensor) -> None:
     """Refuse to differentiate through an input modified in place after `t` was recorded."""
-    saved = t._saved_versions
+    saved = getattr(t, "_saved_versions", None)
     for i, x in enumerate(t._inputs):
         expected = 0 if saved is None else saved[i]
-        if x._version != expected:
+        version = getattr(x, "_version", 0)
+        if version != expected:
             raise RuntimeError(
                 f"backward: input {i} of '{t._prim.name}' (shape {x.shape}) was modified by "
-                f"an in-place operation after it was used (version {x._version}, expected "
+                f"an in-place operation after it was used (version {version}, expected "
                 f"{expected}); use an out-of-place op or .clone() before modifying it"
             )
 

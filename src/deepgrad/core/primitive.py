@@ -182,7 +182,7 @@ def _record(res, prim: Primitive, inputs, params):
                 res._inputs = inputs
                 res._params = params
                 if STATE.versioned:
-                    res._saved_versions = tuple(x._version for x in inputs)
+                    res._saved_versions = tuple(getattr(x, "_version", 0) for x in inputs)
                 break
     if STATE.fwd:
         _propagate_tangents(res, prim, inputs, params)

@@ -58,7 +58,7 @@ class Tensor:
         "_saved_versions",  # input versions when recorded, once any in-place op ran
         "_site",  # set only inside detect_anomaly(): where the op was created
         "_tangents",
-        "_version",  # bumped by every in-place op (PyTorch's version counter)
+        "_version",  # bumped by every in-place op (PyTorch's version counter); may be unset
         "data",
         "grad",
         "requires_grad",
@@ -226,8 +226,8 @@ def _wrap(arr) -> Tensor:
     t._inputs = None
     t._params = None
     t._tangents = None
-    t._version = 0
-    t._saved_versions = None
+    # _version and _saved_versions stay unset here (read with getattr defaults 0 / None):
+    # two fewer stores on the hottest constructor
     return t
 
 

@@ -58,9 +58,9 @@ def _snapshot(self: Tensor) -> Tensor:
     old = _wrap(self.data.copy())
     old.requires_grad = self.requires_grad
     old._prim, old._inputs, old._params = self._prim, self._inputs, self._params
-    old._saved_versions = self._saved_versions
+    old._saved_versions = getattr(self, "_saved_versions", None)
     old._tangents = self._tangents
-    old._version = self._version
+    old._version = getattr(self, "_version", 0)
     return old
 
 
@@ -110,14 +110,14 @@ def inplace(self: Tensor, name: str, fn: Callable[..., Tensor], *args, **kwargs)
         _write(self, res.data, name)
         if STATE.grad:  # under no_grad the tensor keeps its node, as in PyTorch
             self._prim, self._inputs, self._params = res._prim, res._inputs, res._params
-            self._saved_versions = res._saved_versions
+            self._saved_versions = getattr(res, "_saved_versions", None)
             self.requires_grad = res.requires_grad
         self._tangents = res._tangents
     else:
         with no_grad():
             res = fn(self, *args, **kwargs)
         _write(self, res.data, name)
-    self._version += 1
+    self._version = getattr(self, "_version", 0) + 1
     STATE.versioned = True
     return self
 

@@ -28,7 +28,7 @@ def _store(name: str, result: Tensor, out: Any) -> None:
         np.copyto(out.data, result.data, casting="unsafe")
     else:  # PyTorch resizes a mis-shaped out
         out.data = result.data.astype(out.data.dtype)
-    out._version += 1
+    out._version = getattr(out, "_version", 0) + 1
     STATE.versioned = True
 
 
