@@ -290,5 +290,8 @@ _SKIP = {"__dict__", "__weakref__", "__module__", "__doc__", "__qualname__", "__
 def install(cls: type = Tensor) -> None:
     """Copy every method of `TorchMethods` onto `cls` (Tensor)."""
     for name, fn in vars(TorchMethods).items():
-        if name not in _SKIP:
-            setattr(cls, name, fn)
+        if name in _SKIP:
+            continue
+        if callable(fn) and not fn.__doc__:
+            fn.__doc__ = f"PyTorch's `Tensor.{name}`: one call to deepgrad's function of that name."
+        setattr(cls, name, fn)
