@@ -281,3 +281,18 @@ def test_inplace_op_with_itself_as_argument():
     h.sum().backward()
     # d/dw_i of (sum 6w)^2 = 2 * 6 * sum(6w) = 12 * 18
     assert w.grad.tolist() == [216, 216]
+
+
+def test_shape_changing_inplace_ops():
+    x = dg.zeros(2, 3)
+    view = x.numpy()
+    assert x.unsqueeze_(0).shape == (1, 2, 3) and x.squeeze_(0).shape == (2, 3)
+    assert x.t_().shape == (3, 2) and x.transpose_(0, 1).shape == (2, 3)
+    x[0, 0] = 4.0
+    assert view[0, 0] == 4  # still the same memory
+    w = dg.ones(2, 3, requires_grad=True)
+    h = w * 2
+    h.unsqueeze_(1)
+    assert h.shape == (2, 1, 3)
+    (h * dg.arange(3.0)).sum().backward()
+    assert w.grad.tolist() == [[0, 2, 4], [0, 2, 4]]

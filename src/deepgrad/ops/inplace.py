@@ -122,6 +122,32 @@ def inplace(self: Tensor, name: str, fn: Callable[..., Tensor], *args, **kwargs)
     return self
 
 
+def restride_(self: Tensor, name: str, fn: Callable[..., Tensor], *args) -> Tensor:
+    """A shape op in place (`unsqueeze_`, `t_`, ...): the tensor takes the result's shape.
+
+    Outside a graph the new array is a view of the old memory; when recorded, the
+    tensor becomes the node of `fn` applied to its snapshot.
+    """
+    if _needs_record(self, args):
+        if STATE.grad and self.requires_grad and self._prim is None:
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad is being used in an in-place "
+                "operation; use the out-of-place op"
+            )
+        res = fn(_snapshot(self), *args)
+        if STATE.grad:
+            self._prim, self._inputs, self._params = res._prim, res._inputs, res._params
+            self._saved_versions = getattr(res, "_saved_versions", None)
+        self._tangents = res._tangents
+    else:
+        with no_grad():
+            res = fn(self, *args)
+    self.data = res.data
+    self._version = getattr(self, "_version", 0) + 1
+    STATE.versioned = True
+    return self
+
+
 def fill_(self: Tensor, value) -> Tensor:
     """$x_i \\leftarrow v$ for every element, in place."""
     v = value.data if isinstance(value, Tensor) else value

@@ -509,6 +509,20 @@ class TensorMethods:
 
         return expand(self, *sizes)
 
+    def unsqueeze_(self, dim):
+        return I.restride_(self, "unsqueeze_", S.unsqueeze, dim)
+
+    def squeeze_(self, dim=None):
+        return I.restride_(self, "squeeze_", S.squeeze, dim)
+
+    def transpose_(self, dim0, dim1):
+        return I.restride_(self, "transpose_", S.transpose, dim0, dim1)
+
+    def t_(self):
+        from .torch_shape import t
+
+        return I.restride_(self, "t_", t)
+
     def sum_to(self, shape):
         return S.sum_to(self, shape)
 
