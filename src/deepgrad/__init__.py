@@ -21,10 +21,11 @@ from .core import autodiff as autograd
 from .core import func
 
 # PyTorch's surface (issue 13 part A): devices, dtype aliases, factories, functions.
-from .core.device import backends, cuda, device
-from .core.random import Generator, initial_seed, seed
+from .core.device import cuda, device
+from .core.random import initial_seed, seed
 from .core.state import inference_mode
 from .ops import *
+from .ops.devices import backends
 from .ops.factories import *
 from .ops.setitem import index_put
 from .ops.sorting import *

@@ -15,47 +15,6 @@ _INITIAL_SEED: list[int] = [int(np.random.SeedSequence().entropy % (1 << 63))]
 _DEFAULT[0] = np.random.default_rng(_INITIAL_SEED[0])
 
 
-class Generator(np.random.Generator):
-    """PyTorch's `torch.Generator`: a NumPy PCG64 generator with `manual_seed`/`seed`.
-
-    It is a `numpy.random.Generator`, so it goes wherever deepgrad takes `generator=`.
-    A new one starts from fresh entropy, as PyTorch's does from a fixed seed; call
-    `manual_seed` for reproducible draws.
-    """
-
-    def __init__(self, device: str = "cpu") -> None:
-        from .device import check_device
-
-        check_device(device, "Generator")
-        seed = int(np.random.SeedSequence().entropy % (1 << 63))
-        super().__init__(np.random.PCG64(seed))
-        self._seed = seed
-
-    def manual_seed(self, seed: int) -> Generator:
-        """Reseed in place and return self (so `Generator().manual_seed(0)` chains)."""
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"Generator.manual_seed: seed must be an integer >= 0, got {seed!r}")
-        self.bit_generator.state = np.random.PCG64(int(seed)).state
-        self._seed = int(seed)
-        return self
-
-    def seed(self) -> int:
-        """Reseed from fresh entropy; returns the new seed."""
-        return self.manual_seed(int(np.random.SeedSequence().entropy % (1 << 63)))._seed
-
-    def initial_seed(self) -> int:
-        """The seed last set."""
-        return self._seed
-
-    def get_state(self) -> dict:
-        """The bit-generator state (JSON-serialisable)."""
-        return self.bit_generator.state
-
-    def set_state(self, state: dict) -> None:
-        """Restore a state from `get_state`."""
-        self.bit_generator.state = state
-
-
 def manual_seed(seed: int) -> np.random.Generator:
     """Reseed the default generator (and return it), as `torch.manual_seed` does."""
     if not isinstance(seed, (int, np.integer)) or seed < 0:

@@ -386,7 +386,7 @@ class Module:
 
     def cuda(self, device: Any = None) -> Module:
         """Refused in one line: deepgrad runs on the CPU only."""
-        from ..core.device import refuse_cuda
+        from ..ops.devices import refuse_cuda
 
         refuse_cuda(f"{type(self).__name__}.cuda")
 

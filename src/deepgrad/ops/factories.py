@@ -17,7 +17,7 @@ from ..core.random import _gen
 from ..core.tensor import Tensor, _wrap
 
 __all__ = [
-    "as_tensor", "bernoulli", "empty_like", "from_numpy", "is_tensor", "multinomial", "numel",
+    "Generator", "as_tensor", "bernoulli", "empty_like", "from_numpy", "is_tensor", "multinomial", "numel",
     "rand_like", "randint_like", "randn_like", "randperm",
 ]  # fmt: skip
 
@@ -142,3 +142,42 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tenso
         raise RuntimeError("bernoulli: probabilities must be in [0, 1]")
     draw = _gen(generator).random(input.shape) < probs
     return _wrap(draw.astype(input.data.dtype))
+
+
+class Generator(np.random.Generator):
+    """PyTorch's `torch.Generator`: a NumPy PCG64 generator with `manual_seed`/`seed`.
+
+    It is a `numpy.random.Generator`, so it goes wherever deepgrad takes `generator=`.
+    A new one starts from fresh entropy, as PyTorch's does from a fixed seed; call
+    `manual_seed` for reproducible draws.
+    """
+
+    def __init__(self, device: str = "cpu") -> None:
+        check_device(device, "Generator")
+        seed = int(np.random.SeedSequence().entropy % (1 << 63))
+        super().__init__(np.random.PCG64(seed))
+        self._seed = seed
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reseed in place and return self (so `Generator().manual_seed(0)` chains)."""
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"Generator.manual_seed: seed must be an integer >= 0, got {seed!r}")
+        self.bit_generator.state = np.random.PCG64(int(seed)).state
+        self._seed = int(seed)
+        return self
+
+    def seed(self) -> int:
+        """Reseed from fresh entropy; returns the new seed."""
+        return self.manual_seed(int(np.random.SeedSequence().entropy % (1 << 63)))._seed
+
+    def initial_seed(self) -> int:
+        """The seed last set."""
+        return self._seed
+
+    def get_state(self) -> dict:
+        """The bit-generator state (JSON-serialisable)."""
+        return self.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        """Restore a state from `get_state`."""
+        self.bit_generator.state = state
