@@ -22,6 +22,14 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 MNIST_DIR = SHARED_DATA / "mnist"
 
 
+@pytest.fixture(autouse=True)
+def _seed_default_generator():
+    """Each test starts from manual_seed(0): the process itself starts from fresh entropy."""
+    import deepgrad as dg
+
+    dg.manual_seed(0)
+
+
 @pytest.fixture
 def mnist_dir() -> Path:
     """The real MNIST files, or a skip when this checkout has no ../shared/data/mnist."""

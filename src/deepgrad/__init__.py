@@ -23,9 +23,21 @@ from . import (
 )
 from .autograd import Function, custom_jvp, custom_vjp
 from .core import *
+
+# PyTorch's surface (issue 13 part A): devices, dtype aliases, factories, functions.
+from .core.device import cuda, device
+from .core.random import initial_seed, seed
+from .core.state import inference_mode
 from .func import fixed_point, implicit_root
 from .io import load_torch_state_dict, save_torch_state_dict
 from .ops import *
+from .ops.devices import backends
+from .ops.factories import *
+from .ops.setitem import index_put
+from .ops.sorting import *
+from .ops.torch_elementwise import *
+from .ops.torch_functions import *
+from .ops.torch_shape import *
 from .utils.checkpoint import checkpoint
 
 __version__ = "0.1.0"
@@ -35,6 +47,9 @@ int64 = "int64"
 int32 = "int32"
 
 # Issue 13: dg.linalg and its pre-linalg names (torch.inverse, ...), dg.save/dg.load, dg.utils.data.
+# PyTorch's constants and dtype information
+from numpy import e, finfo, iinfo, inf, nan, pi
+
 from . import (
     linalg,  # torch.utils.data's path
 )
@@ -53,3 +68,14 @@ from .linalg import qr_legacy as qr
 from .linalg import svd_legacy as svd
 from .ops.linalg_decomp import logdet
 from .serialization import load, save
+
+# PyTorch's dtype names (NumPy dtype names as strings, like float32 above)
+float16 = half = "float16"
+double = "float64"
+long = "int64"
+int16 = short = "int16"
+int8 = "int8"
+uint8 = "uint8"
+float = "float32"
+int = "int32"
+bool = "bool"

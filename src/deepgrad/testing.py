@@ -84,14 +84,14 @@ def numerical_jacobian(f, inputs, i: int, eps: float = 1e-6) -> np.ndarray:
 def analytical_jacobian(f, inputs, i: int) -> np.ndarray:
     """d f / d inputs[i] by reverse mode, one VJP per output element, shape (n_out, n_in)."""
     outs = _outputs(f, inputs)
-    sizes = [o.size for o in outs]
+    sizes = [o.numel() for o in outs]
     rows = []
     for j, o in enumerate(outs):
-        for k in range(o.size):
+        for k in range(o.numel()):
             if not o.requires_grad:
-                rows.append(np.zeros(inputs[i].size))
+                rows.append(np.zeros(inputs[i].numel()))
                 continue
-            e = np.zeros(o.size, dtype=o.dtype)
+            e = np.zeros(o.numel(), dtype=o.dtype)
             e[k] = 1
             gos = [
                 _wrap(e.reshape(o.shape)) if m == j else _wrap(np.zeros(q.shape, q.dtype))
@@ -103,7 +103,7 @@ def analytical_jacobian(f, inputs, i: int) -> np.ndarray:
             )
             rows.append(g.data.astype(np.float64).ravel())
     n = sum(sizes)
-    return np.stack(rows, axis=0) if rows else np.zeros((n, inputs[i].size))
+    return np.stack(rows, axis=0) if rows else np.zeros((n, inputs[i].numel()))
 
 
 def _compare(ana, num, i, atol, rtol, what, raise_exception) -> bool:
@@ -156,8 +156,8 @@ def forward_jacobian(f, inputs, i: int) -> np.ndarray:
     """d f / d inputs[i] by forward mode, one JVP per input element, shape (n_out, n_in)."""
     x = inputs[i]
     cols = []
-    for k in range(x.size):
-        e = np.zeros(x.size, dtype=x.dtype)
+    for k in range(x.numel()):
+        e = np.zeros(x.numel(), dtype=x.dtype)
         e[k] = 1
 
         def fi(xi):
@@ -240,8 +240,8 @@ def _vjp_dot(f, inputs, u, vs) -> float:
     outs = _outputs(f, inputs)
     gos, off = [], 0
     for o in outs:
-        gos.append(_wrap(u[off : off + o.size].reshape(o.shape).astype(o.dtype)))
-        off += o.size
+        gos.append(_wrap(u[off : off + o.numel()].reshape(o.shape).astype(o.dtype)))
+        off += o.numel()
     live = [(o, g) for o, g in zip(outs, gos) if o.requires_grad]
     diff = [i for i, v in enumerate(vs) if v is not None]
     if not live:

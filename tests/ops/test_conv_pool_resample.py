@@ -156,7 +156,7 @@ def test_max_unpool_inverts_max_pool_on_the_maxima():
     u = P.max_unpool(y, idx, 2, output_size=(6, 6))
     mask = u.data != 0
     np.testing.assert_array_equal(u.data[mask], x.data[mask])
-    assert mask.sum() == y.size
+    assert mask.sum() == y.numel()
 
 
 def test_kernel_larger_than_input_names_the_formula_and_numbers():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "src" / "deepgrad"
-CORE_ORDER = ["state", "allocator", "random", "tensor", "primitive", "batching", "autodiff", "func",
+CORE_ORDER = ["state", "allocator", "random", "device", "tensor", "primitive", "batching", "autodiff", "func",
               "vmap", "creation"]  # fmt: skip
 # Function-level imports still allowed, and why.
 ALLOWED_LAZY = {

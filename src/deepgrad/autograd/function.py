@@ -216,7 +216,7 @@ def _multi(cls, name, ctx, args, pos, outs):
         return tuple(o.detach() for o in outs)
     from ..ops import concatenate, getitem, reshape
 
-    sizes = [o.size for o in outs]
+    sizes = [o.numel() for o in outs]
     bounds = np.cumsum([0] + sizes)
     flat = np.concatenate([o.data.reshape(-1) for o in outs])
 

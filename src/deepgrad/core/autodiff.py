@@ -107,6 +107,8 @@ def _backprop(t: Tensor, g: Tensor, acc: _Cotangents) -> None:
     if prim is FREED:
         raise _freed_error(t)
     inputs, params, vjps, with_ans = t._inputs, t._params, prim.vjp, prim.ans
+    if STATE.versioned:
+        _check_versions(t)
     anomaly = STATE.anomaly
     if anomaly:
         STATE.anomaly_ctx = (prim.name, getattr(t, "_site", None))
@@ -124,6 +126,20 @@ def _backprop(t: Tensor, g: Tensor, acc: _Cotangents) -> None:
             where = f"the backward pass (input {i})"
             _check_finite(gi.data, where, prim, getattr(t, "_site", None))
         acc.push(id(x), gi)
+
+
+def _check_versions(t: Tensor) -> None:
+    """Refuse to differentiate through an input modified in place after `t` was recorded."""
+    saved = getattr(t, "_saved_versions", None)
+    for i, x in enumerate(t._inputs):
+        expected = 0 if saved is None else saved[i]
+        version = getattr(x, "_version", 0)
+        if version != expected:
+            raise RuntimeError(
+                f"backward: input {i} of '{t._prim.name}' (shape {x.shape}) was modified by "
+                f"an in-place operation after it was used (version {version}, expected "
+                f"{expected}); use an out-of-place op or .clone() before modifying it"
+            )
 
 
 def _free(t: Tensor) -> None:

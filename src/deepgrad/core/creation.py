@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .device import check_device
 from .random import _gen
 from .state import STATE
 from .tensor import Tensor
@@ -28,8 +29,9 @@ def _float(dtype) -> np.dtype:
     return STATE.default_float if dtype is None else np.dtype(dtype)
 
 
-def tensor(data: Any, dtype=None, requires_grad: bool = False) -> Tensor:
+def tensor(data: Any, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """A new tensor holding a copy of `data` (Python floats become float32)."""
+    check_device(device, "tensor")
     t = Tensor(data, dtype=dtype, requires_grad=False)
     if t.data is data or (isinstance(data, np.ndarray) and np.shares_memory(t.data, data)):
         t.data = t.data.copy()
@@ -38,18 +40,21 @@ def tensor(data: Any, dtype=None, requires_grad: bool = False) -> Tensor:
     return t
 
 
-def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """A tensor of zeros."""
+    check_device(device, "zeros")
     return Tensor(np.zeros(_shape(size), _float(dtype)), requires_grad=requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """A tensor of ones."""
+    check_device(device, "ones")
     return Tensor(np.ones(_shape(size), _float(dtype)), requires_grad=requires_grad)
 
 
-def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """A tensor filled with `fill_value` (float fill: default float dtype)."""
+    check_device(device, "full")
     if dtype is None:
         dtype = STATE.default_float if isinstance(fill_value, float) else None
     arr = np.full(_shape((size,) if isinstance(size, int) else (tuple(size),)), fill_value, dtype)
@@ -61,26 +66,30 @@ def _like(x, dtype):
     return data.shape, (data.dtype if dtype is None else np.dtype(dtype))
 
 
-def zeros_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros_like(x, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Zeros with the shape and dtype of `x`."""
+    check_device(device, "zeros_like")
     shape, dt = _like(x, dtype)
     return Tensor(np.zeros(shape, dt), requires_grad=requires_grad)
 
 
-def ones_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(x, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Ones with the shape and dtype of `x`."""
+    check_device(device, "ones_like")
     shape, dt = _like(x, dtype)
     return Tensor(np.ones(shape, dt), requires_grad=requires_grad)
 
 
-def full_like(x, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full_like(x, fill_value, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """`fill_value` with the shape and dtype of `x`."""
+    check_device(device, "full_like")
     shape, dt = _like(x, dtype)
     return Tensor(np.full(shape, fill_value, dt), requires_grad=requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Values start, start+step, ... < end (integers unless a bound is a float)."""
+    check_device(device, "arange")
     if end is None:
         start, end = 0, start
     if dtype is None and any(isinstance(v, float) for v in (start, end, step)):
@@ -88,31 +97,47 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 
 
-def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
+def linspace(
+    start, end, steps: int, dtype=None, requires_grad: bool = False, device=None
+) -> Tensor:
     """`steps` evenly spaced values from start to end inclusive."""
+    check_device(device, "linspace")
     return Tensor(np.linspace(start, end, steps, dtype=_float(dtype)), requires_grad=requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
+def eye(
+    n: int, m: int | None = None, dtype=None, requires_grad: bool = False, device=None
+) -> Tensor:
     """The n x m identity matrix."""
+    check_device(device, "eye")
     return Tensor(np.eye(n, m, dtype=_float(dtype)), requires_grad=requires_grad)
 
 
-def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand(*size, generator=None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Uniform samples on [0, 1)."""
+    check_device(device, "rand")
     arr = _gen(generator).random(_shape(size), dtype=np.float64).astype(_float(dtype))
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+def randn(*size, generator=None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Standard normal samples N(0, 1)."""
+    check_device(device, "randn")
     arr = _gen(generator).standard_normal(_shape(size)).astype(_float(dtype))
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def randint(low: int, high: int | None = None, size=(), generator=None, dtype=None) -> Tensor:
-    """Integers uniform on [low, high) (int64 by default)."""
-    if high is None:
+def randint(
+    low: int, high: int | None = None, size=(), generator=None, dtype=None, device=None
+) -> Tensor:
+    """Integers uniform on [low, high) (int64 by default).
+
+    PyTorch's `randint(high, size)` and `randint(low, high, size)` both work.
+    """
+    check_device(device, "randint")
+    if isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: need low < high, got low={low}, high={high}")
@@ -120,22 +145,29 @@ def randint(low: int, high: int | None = None, size=(), generator=None, dtype=No
     return Tensor(arr if dtype is None else arr.astype(dtype))
 
 
-def normal(mean=0.0, std=1.0, size=(), generator=None, dtype=None, requires_grad=False) -> Tensor:
+def normal(
+    mean=0.0, std=1.0, size=(), generator=None, dtype=None, requires_grad=False, device=None
+) -> Tensor:
     """Samples from N(mean, std^2)."""
+    check_device(device, "normal")
     if np.any(np.asarray(std) < 0):
         raise ValueError(f"normal: std must be >= 0, got {std}")
     arr = _gen(generator).normal(mean, std, size=tuple(size)).astype(_float(dtype))
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def uniform(low=0.0, high=1.0, size=(), generator=None, dtype=None, requires_grad=False) -> Tensor:
+def uniform(
+    low=0.0, high=1.0, size=(), generator=None, dtype=None, requires_grad=False, device=None
+) -> Tensor:
     """Samples uniform on [low, high)."""
+    check_device(device, "uniform")
     if high < low:
         raise ValueError(f"uniform: need low <= high, got low={low}, high={high}")
     arr = _gen(generator).uniform(low, high, size=tuple(size)).astype(_float(dtype))
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def empty(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """An uninitialised tensor (NumPy's `empty`)."""
+    check_device(device, "empty")
     return Tensor(np.empty(_shape(size), _float(dtype)), requires_grad=requires_grad)

@@ -243,18 +243,18 @@ def jacobian(f: Callable, argnums: int = 0, mode: str = "reverse"):
 
         if mode == "reverse":
             out, fn = vjp(fa, x)
-            rows = [fn(_basis(out.shape, out.dtype, k))[0] for k in range(out.size)]
+            rows = [fn(_basis(out.shape, out.dtype, k))[0] for k in range(out.numel())]
             if not rows:
                 return _wrap(np.zeros(out.shape + x.shape, dtype=x.dtype))
             stacked = _stack(rows)
             return stacked.reshape(out.shape + x.shape)
-        cols = [jvp(fa, (x,), (_basis(x.shape, x.dtype, k),)) for k in range(x.size)]
+        cols = [jvp(fa, (x,), (_basis(x.shape, x.dtype, k),)) for k in range(x.numel())]
         if not cols:
             out = fa(x)
             return _wrap(np.zeros(out.shape + x.shape, dtype=x.dtype))
         out = cols[0][0]
         stacked = _stack([c[1] for c in cols])  # (n_in, *out)
-        stacked = stacked.reshape((x.size, out.size))
+        stacked = stacked.reshape((x.numel(), out.numel()))
         return stacked.permute(1, 0).reshape(out.shape + x.shape)
 
     return wrapped

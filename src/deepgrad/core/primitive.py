@@ -291,6 +291,8 @@ def _record(res, prim: Primitive, inputs, params):
                 res._prim = prim
                 res._inputs = inputs
                 res._params = params
+                if STATE.versioned:
+                    res._saved_versions = tuple(getattr(x, "_version", 0) for x in inputs)
                 break
     if STATE.fwd:
         _propagate_tangents(res, prim, inputs, params)

@@ -2,13 +2,17 @@
 
 deepgrad keeps one global `numpy.random.Generator` (PCG64) used when no
 `generator=` is passed; every random function also accepts an explicit one.
+As in PyTorch 2.x, a process starts from fresh OS entropy: two runs differ
+unless the program calls `manual_seed` (then every draw is reproducible).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-_DEFAULT: list[np.random.Generator] = [np.random.default_rng(0)]
+_DEFAULT: list[np.random.Generator] = [np.random.default_rng()]
+_INITIAL_SEED: list[int] = [int(np.random.SeedSequence().entropy % (1 << 63))]
+_DEFAULT[0] = np.random.default_rng(_INITIAL_SEED[0])
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -16,7 +20,20 @@ def manual_seed(seed: int) -> np.random.Generator:
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"manual_seed: seed must be a non-negative integer, got {seed!r}")
     _DEFAULT[0] = np.random.default_rng(int(seed))
+    _INITIAL_SEED[0] = int(seed)
     return _DEFAULT[0]
+
+
+def seed() -> int:
+    """Reseed the default generator from fresh entropy; returns the seed (`torch.seed`)."""
+    fresh = int(np.random.SeedSequence().entropy % (1 << 63))
+    manual_seed(fresh)
+    return fresh
+
+
+def initial_seed() -> int:
+    """The seed the default generator started from (`torch.initial_seed`)."""
+    return _INITIAL_SEED[0]
 
 
 def default_generator() -> np.random.Generator:

@@ -25,6 +25,7 @@ class _State:
         "levels",
         "next_level",
         "tracer",
+        "versioned",
     )
 
     def __init__(self) -> None:
@@ -38,6 +39,9 @@ class _State:
         self.next_level = 1
         self.default_float = np.dtype(np.float32)
         self.tracer = None  # callback(res, prim, inputs, params) inside trace_ops()
+        # Set by the first in-place op: from then on recorded nodes keep their inputs'
+        # version counters, and the reverse sweep checks them (zero cost until then).
+        self.versioned = False
 
 
 STATE = _State()
@@ -56,6 +60,21 @@ def no_grad() -> Iterator[None]:
     """
     old = STATE.grad
     STATE.grad = False
+    try:
+        yield
+    finally:
+        STATE.grad = old
+
+
+@contextlib.contextmanager
+def inference_mode(mode: bool = True) -> Iterator[None]:
+    """PyTorch's `inference_mode`: `no_grad` (with `mode=False`, nothing changes).
+
+    deepgrad has no separate inference tensors, so this is exactly `no_grad()`;
+    like it, it also works as a decorator (`@dg.inference_mode()`).
+    """
+    old = STATE.grad
+    STATE.grad = old and not mode
     try:
         yield
     finally:

@@ -56,8 +56,10 @@ class Tensor:
         "_inputs",
         "_params",
         "_prim",
+        "_saved_versions",  # input versions when recorded, once any in-place op ran
         "_site",  # set only inside detect_anomaly(): where the op was created
         "_tangents",
+        "_version",  # bumped by every in-place op (PyTorch's version counter); may be unset
         "data",
         "grad",
         "requires_grad",
@@ -71,6 +73,8 @@ class Tensor:
         self._inputs = None
         self._params = None
         self._tangents = None
+        self._version = 0
+        self._saved_versions = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -83,10 +87,6 @@ class Tensor:
     @property
     def ndim(self) -> int:
         return self.data.ndim
-
-    @property
-    def size(self) -> int:
-        return self.data.size
 
     @property
     def dtype(self) -> np.dtype:
@@ -110,7 +110,10 @@ class Tensor:
         return self.data.ndim
 
     def numel(self) -> int:
+        """The number of elements (NumPy's `ndarray.size`)."""
         return self.data.size
+
+    nelement = numel
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark a leaf tensor as needing gradients (floating dtypes only)."""
@@ -138,7 +141,9 @@ class Tensor:
 
     def item(self) -> Any:
         if self.data.size != 1:
-            raise ValueError(f"item: tensor of shape {self.shape} has {self.size} elements, not 1")
+            raise ValueError(
+                f"item: tensor of shape {self.shape} has {self.data.size} elements, not 1"
+            )
         return self.data.item()
 
     def tolist(self) -> Any:
@@ -153,7 +158,7 @@ class Tensor:
     def __bool__(self) -> bool:
         if self.data.size != 1:
             raise ValueError(
-                f"the truth value of a tensor with {self.size} elements is ambiguous; "
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
                 "use .any() or .all()"
             )
         return bool(self.data)
@@ -168,22 +173,19 @@ class Tensor:
         return _wrap(self.data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        """PyTorch's layout: `tensor([1., 2.], requires_grad=True)`, dtype shown unless default."""
+        body = np.array2string(
+            self.data, separator=", ", prefix="tensor(", precision=4, floatmode="maxprec_equal"
+        )
         extra = ""
-        if (
-            self.data.dtype != STATE.default_float
-            and self.data.dtype.kind == "f"
-            or self.data.dtype.kind != "f"
-        ):
-            extra += f", dtype={self.data.dtype}"
+        dt = self.data.dtype
+        if not (dt == STATE.default_float or dt == np.int64 or dt == np.bool_):
+            extra += f", dtype={dt}"
         if self._prim is not None:
-            extra += f", grad_fn={self._prim.name}"
+            extra += f", grad_fn=<{node_name(self._prim.name)}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
-
-    def __hash__(self) -> int:
-        return id(self)
 
     # -- autodiff -------------------------------------------------------------
     def backward(self, grad=None, retain_graph: bool | None = None, create_graph: bool = False):
@@ -195,6 +197,11 @@ class Tensor:
         gradients can be differentiated again.
         """
         _backward()([self], None if grad is None else [grad], retain_graph, create_graph)
+
+
+def node_name(prim_name: str) -> str:
+    """PyTorch's spelling of a graph node's name: 'max_pool' -> 'MaxPoolBackward0'."""
+    return prim_name.strip("<>").title().replace("_", "") + "Backward0"
 
 
 def _backward():
@@ -223,6 +230,8 @@ def _wrap(arr) -> Tensor:
     t._inputs = None
     t._params = None
     t._tangents = None
+    # _version and _saved_versions stay unset here (read with getattr defaults 0 / None):
+    # two fewer stores on the hottest constructor
     return t
 
 

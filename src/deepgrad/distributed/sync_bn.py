@@ -54,7 +54,7 @@ def all_reduce(x: Tensor, op: str = "sum") -> Tensor:
 def _global_stats(x: Tensor) -> tuple[Tensor, Tensor, int]:
     """Mean and biased variance per channel over every rank's batch (kept dims)."""
     axes = (0,) + tuple(range(2, x.ndim))
-    local_n = x.size // x.shape[1]
+    local_n = x.numel() // x.shape[1]
     n = int(all_reduce_array(np.array([local_n], dtype=np.int64), "sum")[0])
     inv_n = Tensor(np.asarray(1.0 / n, x.data.dtype))
     mu = mul(all_reduce(dg_sum(x, axis=axes, keepdims=True)), inv_n)

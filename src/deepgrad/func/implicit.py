@@ -196,7 +196,7 @@ def _newton(G: Callable[[Tensor], Tensor], x0: Tensor, iters: int = 50) -> Tenso
         if float(np.abs(r.data).max(initial=0.0)) < 1e-13:
             break
         with enable_grad():
-            j = jacobian(G)(x).data.reshape(x.size, x.size)
+            j = jacobian(G)(x).data.reshape(x.numel(), x.numel())
         x = _wrap(x.data - np.linalg.solve(j, r.data.reshape(-1)).reshape(x.shape))
     return x
 

@@ -64,13 +64,14 @@ class Tanh(Module):
 )
 @layer_cases(_case(lambda: ReLU(), **_KINK))
 class ReLU(Module):
-    """$\\max(0, x)$ (Nair & Hinton 2010); `inplace` is accepted and ignored."""
+    """$\\max(0, x)$ (Nair & Hinton 2010); `inplace=True` overwrites the input."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.relu(x)
+        return AF.relu(x, self.inplace)
 
 
 @layer_errors(
@@ -86,9 +87,10 @@ class ReLU6(Module):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.relu6(x)
+        return AF.relu6(x, self.inplace)
 
 
 @layer_errors(
@@ -105,9 +107,10 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.leaky_relu(x, self.negative_slope)
+        return AF.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -160,9 +163,10 @@ class ELU(Module):
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.elu(x, self.alpha)
+        return AF.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -182,9 +186,10 @@ class SELU(Module):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.selu(x)
+        return AF.selu(x, self.inplace)
 
 
 @layer_errors(
@@ -227,9 +232,10 @@ class SiLU(Module):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.silu(x)
+        return AF.silu(x, self.inplace)
 
 
 @layer_errors(
@@ -379,9 +385,10 @@ class Hardtanh(Module):
             raise ValueError(f"Hardtanh: min_val {min_val} must not exceed max_val {max_val}")
         self.min_val = min_val
         self.max_val = max_val
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return AF.hardtanh(x, self.min_val, self.max_val)
+        return AF.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}"

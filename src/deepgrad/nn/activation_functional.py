@@ -8,6 +8,7 @@ import numpy as np
 
 from ..core.tensor import Tensor, _wrap, as_tensor
 from ..ops import elementwise as E
+from ..ops.inplace import inplace as _inplace
 from ..ops.nnops import erf, softplus_unit
 from ..ops.shape import reshape
 from ..ops.softmax import log_softmax as _log_softmax
@@ -36,32 +37,38 @@ def tanh(x: Tensor) -> Tensor:
 
 
 def relu(x: Tensor, inplace: bool = False) -> Tensor:
-    """$\\max(0, x)$ (Nair & Hinton 2010); `inplace` is accepted and ignored."""
+    """$\\max(0, x)$ (Nair & Hinton 2010); `inplace=True` writes the result into `x`."""
+    if inplace:
+        return _inplace(x, "relu", relu)
     return E.relu(x)
 
 
 def relu6(x: Tensor, inplace: bool = False) -> Tensor:
     """$\\min(\\max(0, x), 6)$."""
-    return hardtanh(x, 0.0, 6.0)
+    return hardtanh(x, 0.0, 6.0, inplace)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """$x$ if $x > 0$ else $a x$ (Maas et al. 2013)."""
     check_float("leaky_relu", "input", x)
+    if inplace:
+        return _inplace(x, "leaky_relu", leaky_relu, negative_slope)
     return E.where(x.data > 0, x, E.mul(x, negative_slope))
 
 
 def prelu(x: Tensor, weight: Tensor) -> Tensor:
     """$x$ if $x > 0$ else $a_c x$ with a learned slope per channel (axis 1) (He et al. 2015)."""
     check_float("prelu", "input", x)
-    if weight.size != 1 and x.ndim >= 2:
-        weight = reshape(weight, (weight.size,) + (1,) * (x.ndim - 2))
+    if weight.numel() != 1 and x.ndim >= 2:
+        weight = reshape(weight, (weight.numel(),) + (1,) * (x.ndim - 2))
     return E.where(x.data > 0, x, E.mul(weight, x))
 
 
 def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """$x$ if $x > 0$ else $\\alpha (e^x - 1)$ (Clevert et al. 2016)."""
     check_float("elu", "input", x)
+    if inplace:
+        return _inplace(x, "elu", elu, alpha)
     # NOTE: expm1 sees min(x, 0) so the unused branch never overflows into 0 * inf = NaN.
     neg = E.mul(E.expm1(E.clip(x, max=0.0)), alpha)
     return E.where(x.data > 0, x, neg)
@@ -70,6 +77,8 @@ def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 def selu(x: Tensor, inplace: bool = False) -> Tensor:
     """$\\lambda \\, \\mathrm{elu}(x, \\alpha)$, self-normalising (Klambauer et al. 2017)."""
     check_float("selu", "input", x)
+    if inplace:
+        return _inplace(x, "selu", selu)
     return E.mul(elu(x, SELU_ALPHA), SELU_SCALE)
 
 
@@ -90,6 +99,8 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 def silu(x: Tensor, inplace: bool = False) -> Tensor:
     """$x \\sigma(x)$ (Elfwing et al. 2018; Swish with beta = 1)."""
     check_float("silu", "input", x)
+    if inplace:
+        return _inplace(x, "silu", silu)
     return E.mul(x, E.sigmoid(x))
 
 
@@ -121,6 +132,8 @@ def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bo
     its bounds)."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
+    if inplace:
+        return _inplace(x, "hardtanh", hardtanh, min_val, max_val)
     x = real("hardtanh", as_tensor(x))
     inside = (x.data > min_val) & (x.data < max_val)
     return E.where(inside, x, _wrap(np.clip(x.data, min_val, max_val)))

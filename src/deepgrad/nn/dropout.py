@@ -41,7 +41,7 @@ class Dropout(_DropoutNd):
     $E[y] = x$ and evaluation needs no rescaling (Srivastava et al. 2014)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training, generator=self.generator)
+        return F.dropout(x, self.p, self.training, self.inplace, generator=self.generator)
 
 
 @layer_errors(

@@ -49,6 +49,10 @@ def dropout(
     _check_p(p, "dropout")
     if not training or p == 0.0:
         return x
+    if inplace:
+        from ..ops.inplace import inplace as _inplace
+
+        return _inplace(x, "dropout", dropout, p, training, False, generator)
     if p == 1.0:
         return E.mul(x, 0.0)
     keep = _gen(generator).random(x.shape) >= p
@@ -146,7 +150,7 @@ def batch_norm(
     axes = (0,) + tuple(range(2, x.ndim))
     shape = _channel_shape(x)
     if training or running_mean is None:
-        n = x.size // x.shape[1]
+        n = x.numel() // x.shape[1]
         if training and n <= 1:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, "
@@ -163,9 +167,10 @@ def batch_norm(
 
 def _update_running(rmean: Tensor, rvar: Tensor, mu, var, n: int, momentum: float) -> None:
     m = momentum
-    rmean.data = ((1 - m) * rmean.data + m * mu.reshape(-1)).astype(rmean.data.dtype)
+    # written in place, so numpy() views and from_numpy() buffers see the update
+    rmean.data[...] = (1 - m) * rmean.data + m * mu.reshape(-1)
     unbiased = var.reshape(-1) * (n / max(n - 1, 1))
-    rvar.data = ((1 - m) * rvar.data + m * unbiased).astype(rvar.data.dtype)
+    rvar.data[...] = (1 - m) * rvar.data + m * unbiased
 
 
 def instance_norm(

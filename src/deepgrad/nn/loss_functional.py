@@ -129,7 +129,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     x = input
     y = as_tensor(target, like=x)
     _same_shape("binary_cross_entropy", x, y)
-    if x.size and (x.data.min() < 0 or x.data.max() > 1):
+    if x.numel() and (x.data.min() < 0 or x.data.max() > 1):
         raise ValueError(
             f"binary_cross_entropy: input must be probabilities in [0, 1], got values in "
             f"[{x.data.min():.4g}, {x.data.max():.4g}] (use binary_cross_entropy_with_logits "

@@ -357,12 +357,20 @@ class Module:
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Total number of scalar parameters (shared ones counted once)."""
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # -- dtype ------------------------------------------------------------------------------
-    def to(self, dtype: Any) -> Module:
-        """Cast every floating-point parameter, gradient and buffer to `dtype`, in place."""
-        dt = np.dtype(dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Cast every floating-point parameter, gradient and buffer to a float dtype, in place.
+
+        PyTorch's forms: `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(tensor)`; the
+        device may only be the CPU (anything else is refused in one line).
+        """
+        from ..ops.tensor_methods import _parse_to
+
+        dt = _parse_to(args, dict(kwargs))
+        if dt is None:
+            return self
         if dt.kind != "f":
             raise TypeError(f"Module.to: expected a float dtype, got {dt}")
         for t in itertools.chain(self.parameters(), self.buffers()):
@@ -371,6 +379,16 @@ class Module:
                 if t.grad is not None:
                     t.grad.data = t.grad.data.astype(dt)
         return self
+
+    def cpu(self) -> Module:
+        """The module itself: deepgrad runs on the CPU only."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Refused in one line: deepgrad runs on the CPU only."""
+        from ..ops.devices import refuse_cuda
+
+        refuse_cuda(f"{type(self).__name__}.cuda")
 
     def double(self) -> Module:
         """Cast floating-point parameters and buffers to float64."""

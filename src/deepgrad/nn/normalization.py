@@ -81,7 +81,7 @@ class _NormBase(Module):
         """The running-average weight for this step; momentum None: cumulative (1 / t)."""
         if not (self.training and self.track_running_stats):
             return 0.0 if self.momentum is None else self.momentum
-        self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+        self.num_batches_tracked.data += 1
         if self.momentum is None:
             return 1.0 / float(self.num_batches_tracked.data)
         return self.momentum

@@ -133,8 +133,8 @@ def summary(model: Module, input_shape, dtype=np.float32) -> Summary:
         model.train(was)
         for h in handles:
             h.remove()
-    total = sum(p.size for p in model.parameters())
-    trainable = sum(p.size for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return Summary(rows, x.shape, total, trainable)
 
 
@@ -177,7 +177,7 @@ def _hook(name, m, d, spatial, state, last, rows):
         own = list(module.parameters(recurse=False))
         rows.append(LayerRow(
             name, type(module).__name__, tuple(out.shape) if isinstance(out, Tensor) else (),
-            sum(p.size for p in own), sum(p.size for p in own if p.requires_grad),
+            sum(p.numel() for p in own), sum(p.numel() for p in own if p.requires_grad),
             rf[0] if rf else None, rf[1] if rf else None, rf[2] if rf else None,
         ))  # fmt: skip
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 FAMILIES = (
     "validation", "_base", "cast", "shape", "select", "elementwise", "index", "reduce", "softmax",
     "linalg", "_conv_kernels", "conv", "nnops", "pool", "pool_api", "resample", "segment", "roi",
-    "linalg_decomp", "linalg_spectral", "batched_linear", "batch_rules",
+    "linalg_decomp", "linalg_spectral", "batched_linear", "batch_rules", "devices", "factories",
+    "grad_fn", "inplace", "out", "torch_elementwise", "setitem", "sorting", "torch_functions",
+    "torch_shape", "tensor_methods", "torch_methods",
 )  # fmt: skip
 
 from ..core.primitive import FUNCTIONS
-from ..core.tensor import Tensor, register_method
 from .cast import cast
 from .elementwise import (
     abs,
@@ -91,6 +92,8 @@ from .shape import (
     unsqueeze,
 )  # fmt: skip
 from .softmax import log_softmax, softmax
+from .tensor_methods import install as _install_methods
+from .torch_methods import install as _install_torch_methods
 
 __all__ = [
     "abs", "add", "argmax", "argmin", "broadcast_to", "cast", "cat", "chunk", "clamp", "clip",
@@ -104,70 +107,8 @@ __all__ = [
 ]  # fmt: skip
 
 
-def _to(self: Tensor, dtype) -> Tensor:
-    """Cast to `dtype` (differentiable between float dtypes)."""
-    return cast(self, dtype)
-
-
-def _install() -> None:
-    methods = {
-        "__add__": add,
-        "__radd__": lambda s, o: add(o, s),
-        "__sub__": sub,
-        "__rsub__": lambda s, o: sub(o, s),
-        "__mul__": mul,
-        "__rmul__": lambda s, o: mul(o, s),
-        "__truediv__": div,
-        "__rtruediv__": lambda s, o: div(o, s),
-        "__pow__": pow,
-        "__rpow__": lambda s, o: pow(o, s) if isinstance(o, Tensor) else pow(_like(o, s), s),
-        "__matmul__": matmul,
-        "__rmatmul__": lambda s, o: matmul(o, s),
-        "__neg__": neg,
-        "__pos__": lambda s: s,
-        "__abs__": abs,
-        "__eq__": eq,
-        "__ne__": ne,
-        "__lt__": lt,
-        "__le__": le,
-        "__gt__": gt,
-        "__ge__": ge,
-        "__getitem__": getitem,
-        "to": _to,
-        "astype": _to,
-        "float": lambda s: cast(s, "float32"),
-        "double": lambda s: cast(s, "float64"),
-        "long": lambda s: cast(s, "int64"),
-        "int": lambda s: cast(s, "int32"),
-        "bool": lambda s: cast(s, "bool"),
-        "exp": exp, "log": log, "log1p": log1p, "expm1": expm1, "sqrt": sqrt, "abs": abs,
-        "sign": sign, "sin": sin, "cos": cos, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
-        "clip": clip, "clamp": clip, "square": square, "reciprocal": reciprocal, "pow": pow,
-        "maximum": maximum, "minimum": minimum,
-        "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min,
-        "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp, "prod": prod,
-        "norm": norm, "cumsum": cumsum,
-        "reshape": reshape, "view": reshape, "permute": permute, "transpose": transpose,
-        "swapaxes": swapaxes, "squeeze": squeeze, "unsqueeze": unsqueeze, "flatten": flatten,
-        "broadcast_to": broadcast_to, "expand": broadcast_to, "sum_to": sum_to,
-        "split": split, "chunk": chunk,
-        "matmul": matmul, "dot": dot, "gather": gather, "scatter_add": scatter_add,
-        "softmax": softmax, "log_softmax": log_softmax,
-        "any": lambda s, *a, **k: Tensor(s.data.any(*a, **k)),
-        "all": lambda s, *a, **k: Tensor(s.data.all(*a, **k)),
-    }  # fmt: skip
-    for name, fn in methods.items():
-        register_method(name, fn)
-    Tensor.__hash__ = lambda self: id(self)
-
-
-def _like(o, s):
-    from ..core.tensor import as_tensor
-
-    return as_tensor(o, like=s)
-
-
-_install()
+_install_methods()
+_install_torch_methods()
 FUNCTIONS["stack"] = stack
 # Families that build on the basic ops above (and register more primitives).
 from . import (

@@ -202,6 +202,11 @@ def fast_binary(prim):
                     res._prim = prim
                     res._inputs = (a, b)
                     res._params = _NO_PARAMS
+                    if STATE.versioned:
+                        res._saved_versions = (
+                            getattr(a, "_version", 0),
+                            getattr(b, "_version", 0),
+                        )
                 return res
         return binary(prim, a, b)
 

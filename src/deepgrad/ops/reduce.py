@@ -97,7 +97,7 @@ def sum(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=N
 
 
 def _count(x, axis):
-    return x.size if axis is None else int(np.prod([x.shape[a] for a in axis]))
+    return x.data.size if axis is None else int(np.prod([x.shape[a] for a in axis]))
 
 
 def mean(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
@@ -197,38 +197,62 @@ def _min(x, axis, keepdims):
     return np.min(x, axis=axis, keepdims=keepdims)
 
 
-def _extreme(prim, argfn, name, x, axis, keepdims, dim, keepdim):
-    if isinstance(axis, Tensor) or (not isinstance(axis, (int, tuple, list)) and axis is not None):
-        return (maximum if name == "max" else minimum)(x, axis)
-    axis, keepdims = pick_axis(name, axis, dim, keepdims, keepdim)
-    ax = norm_axis(axis, x.ndim, name)
-    if x.size == 0:
+def _extreme(prim, argfn, name, x, dim, keepdim, axis, keepdims):
+    if not isinstance(x, Tensor):  # torch.max(out.data, 1): .data is deepgrad's ndarray
+        x = Tensor(x)
+    if isinstance(dim, Tensor):
+        return (maximum if name == "max" else minimum)(x, dim)
+    if keepdims is not None:
+        keepdim = keepdims
+    if dim is not None and axis is not None:
+        raise TypeError(f"{name}: pass either dim or axis, not both")
+    ax = norm_axis(dim if axis is None else axis, x.ndim, name)
+    if x.data.size == 0:
         raise ValueError(f"{name}: reduction over an empty tensor of shape {x.shape}")
-    if dim is not None and isinstance(dim, (int, np.integer)):
+    if axis is None and isinstance(dim, (int, np.integer)):
         # As PyTorch: max/min along a dim return (values, indices), and the gradient goes
         # to the returned index (the first extreme), not split among ties.
         idx = argfn(x.data, axis=ax[0], keepdims=True)
         values = take_along_axis(x, idx, ax[0])
-        if not keepdims:
-            values, idx = (
-                reshape(values, values.shape[: ax[0]] + values.shape[ax[0] + 1 :]),
-                idx.squeeze(ax[0]),
-            )
-        return values, _wrap(idx)
-    return apply(prim, x, axis=ax, keepdims=keepdims)
+        if not keepdim:
+            values = reshape(values, values.shape[: ax[0]] + values.shape[ax[0] + 1 :])
+            idx = idx.squeeze(ax[0])
+        return ValuesIndices(values, _wrap(idx))
+    return apply(prim, x, axis=ax, keepdims=bool(keepdim))
 
 
-def max(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Maximum over `axis`.  With PyTorch's `dim=` (an int) returns (values, indices).
+class ValuesIndices(tuple):
+    """PyTorch's `(values, indices)` named tuple (`torch.return_types.max`, `sort`, ...)."""
 
-    A tensor as second argument gives the elementwise `maximum`.
+    __slots__ = ()
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"(values={self[0]!r}, indices={self[1]!r})"
+
+
+def max(x: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """$\\max_i x_i$.  With an int `dim` (PyTorch): the named tuple (values, indices).
+
+    `x.max()` gives a 0-d tensor; NumPy's `axis=` (int or tuple) gives the values
+    only; a tensor as second argument gives the elementwise `maximum`.
     """
-    return _extreme(_max, np.argmax, "max", x, axis, keepdims, dim, keepdim)
+    return _extreme(_max, np.argmax, "max", x, dim, keepdim, axis, keepdims)
 
 
-def min(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Minimum over `axis`.  With PyTorch's `dim=` (an int) returns (values, indices)."""
-    return _extreme(_min, np.argmin, "min", x, axis, keepdims, dim, keepdim)
+def min(x: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """$\\min_i x_i$.  With an int `dim` (PyTorch): the named tuple (values, indices)."""
+    return _extreme(_min, np.argmin, "min", x, dim, keepdim, axis, keepdims)
 
 
 def argmax(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:

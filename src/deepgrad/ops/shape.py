@@ -138,7 +138,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
         new = np.empty(x.shape, dtype=np.bool_).reshape(shape).shape if -1 in shape else shape
     except ValueError:
         new = None
-    if new is None or int(np.prod(new)) != x.size:
+    if new is None or int(np.prod(new)) != x.data.size:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}")
     new = tuple(int(s) for s in new)
     if new == x.shape:

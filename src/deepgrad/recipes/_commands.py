@@ -240,7 +240,7 @@ def _max_error(f: Callable, inputs: list) -> float:
 
     worst = 0.0
     for i, x in enumerate(inputs):
-        if x.requires_grad and x.size:
+        if x.requires_grad and x.numel():
             num = numerical_jacobian(f, inputs, i)
             if num.size == 0:
                 continue

@@ -69,7 +69,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
         records = fit_quietly(model, loss_fn, opt, target, target_val, config["epochs"], bs, seed)
         exp.records += tag(records, stage=f"5-9: {name}")
         curves[name] = [r["val_accuracy"] for r in records]
-        trainable = sum(p.size for p in model.parameters() if p.requires_grad)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         rows.append({"method": name, "trainable parameters": trainable,
                      "val accuracy (5-9)": last(records, "val_accuracy")})  # fmt: skip
     title = f"Digits 5-9 from {len(target[1])} labels: validation accuracy"

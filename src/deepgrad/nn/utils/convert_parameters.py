@@ -19,12 +19,12 @@ def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
 def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     """Copy consecutive slices of `vec` into the parameters, in place."""
     params = list(parameters)
-    total = sum(p.size for p in params)
-    if vec.ndim != 1 or vec.size != total:
+    total = sum(p.numel() for p in params)
+    if vec.ndim != 1 or vec.numel() != total:
         raise ValueError(
             f"vector_to_parameters: expected a vector of {total} elements, got shape {vec.shape}"
         )
     offset = 0
     for p in params:
-        p.data[...] = vec.data[offset : offset + p.size].reshape(p.shape)
-        offset += p.size
+        p.data[...] = vec.data[offset : offset + p.numel()].reshape(p.shape)
+        offset += p.numel()
