@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "deepgrad"
-ORDER = ["core", "ops", "nn", "optim", "data", "train", "models", "recipes", "cli"]
+ORDER = ["core", "ops", "nn", "distributions", "optim", "data", "train", "models", "recipes", "cli"]
 # Modules at the package root and where they sit in the stack.
 ROOT_LEVEL = {
     "fileio": "core",

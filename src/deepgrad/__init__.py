@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import (
     data,
+    distributions,
     models,
     nn,
     ops,  # registers every primitive and the Tensor operators
