@@ -113,6 +113,6 @@ from . import conv as _conv
 
 __all__ += _conv.__all__  # its layers are part of this namespace too
 from .conv import *
-from .masked_conv import DilatedCausalConv1d, MaskedConv2d  # noqa: E402
+from .masked_conv import DilatedCausalConv1d, MaskedConv2d
 
 __all__ += ["DilatedCausalConv1d", "MaskedConv2d"]
