@@ -97,7 +97,7 @@ def test_ring_of_gaussians_and_mode_coverage():
 def _ring_gan(steps: int, seed: int = 0) -> tuple[int, float]:
     g = np.random.default_rng(seed)
     G, D = MLPGenerator(8, 2, (128, 128), generator=g), MLPDiscriminator(2, (128, 128), generator=g)
-    adam = dict(lr=1e-3, betas=(0.5, 0.999))
+    adam = {"lr": 1e-3, "betas": (0.5, 0.999)}
     tr = GANTrainer(G, D, optim.Adam(G.parameters(), **adam), optim.Adam(D.parameters(), **adam),
                     8, g)  # fmt: skip
     for _ in range(steps):
