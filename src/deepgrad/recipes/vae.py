@@ -80,7 +80,7 @@ def _plots(exp: Experiment, model: VAE, test: np.ndarray, rng: np.random.Generat
     exp.plots.append(mosaic(as_grid(samples, 8), exp.out / "samples.png",
                             "VAE: decoder means of 64 prior draws z ~ N(0, I)"))  # fmt: skip
     pairs = np.stack([test[:32].reshape(4, 8, 784), recon.reshape(4, 8, 784)], 1).reshape(8, 8, 784)
-    rows = ["input", "reconstruction"] * 4
+    rows = ["input", "recon."] * 4
     exp.plots.append(mosaic(pairs.reshape(8, 8, 28, 28), exp.out / "reconstructions.png",
                             "Test digits and their VAE reconstructions", rows))  # fmt: skip
     dims, values = min(8, model.latent_dim), np.linspace(-3, 3, 9)

@@ -1,0 +1,83 @@
+"""The generative recipes run in --quick mode and write their plots; measured bounds (slow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepgrad.data import write_idx
+
+REPO = Path(__file__).resolve().parents[2]
+REAL = REPO.parent / "shared" / "data" / "mnist"
+COMMON = ["config.json", "metrics.jsonl", "metrics.csv", "summary.md"]
+PLOTS = {
+    "vae": ["samples.png", "reconstructions.png", "latent_traversals.png", "elbo_curve.png",
+            "latent_map.png", "latent_manifold.png"],
+    "gan-2d": ["generated_over_real.png", "losses.png"],
+}  # fmt: skip
+MNIST_RECIPES = [name for name in PLOTS if name != "gan-2d"]
+
+
+def _fake_mnist(folder: Path) -> None:
+    """MNIST-format files of 300/100 blurry blob "digits" with labels 0-9."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", 300), ("t10k", 100)):
+        coarse = rng.random((n, 7, 7)) < 0.3
+        images = (np.kron(coarse, np.ones((4, 4))) * 255).astype(np.uint8)
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", (np.arange(n) % 10).astype(np.uint8))
+
+
+@pytest.fixture(scope="module")
+def mnist_args(tmp_path_factory) -> list[str]:
+    """`--data` for the real MNIST files when present, else for fakes (md5 check off)."""
+    if (REAL / "train-images-idx3-ubyte.gz").exists():
+        return ["--data", str(REAL.parent)]
+    root = tmp_path_factory.mktemp("data")
+    _fake_mnist(root / "mnist")
+    return ["--data", str(root), "--set", "verify_md5=false"]
+
+
+def _train(name: str, out: Path, *extra: str, quick: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "deepgrad", "train", name, "--out", str(out), "-q", *extra]
+    cmd += ["--quick"] if quick else []
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=1800, env=env,
+                          cwd=REPO)  # fmt: skip
+
+
+def _check_files(name: str, out: Path) -> None:
+    for file in COMMON + PLOTS[name]:
+        path = out / file
+        assert path.is_file() and path.stat().st_size > 0, file
+    assert json.loads((out / "config.json").read_text())["recipe"] == name
+    assert (out / "metrics.jsonl").read_text().strip()
+
+
+@pytest.mark.parametrize("name", MNIST_RECIPES)
+def test_mnist_generative_recipe_quick_run_writes_its_plots(name, mnist_args, tmp_path):
+    proc = _train(name, tmp_path, *mnist_args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _check_files(name, tmp_path)
+
+
+def test_gan_2d_quick_run_reports_coverage(tmp_path):
+    proc = _train("gan-2d", tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _check_files("gan-2d", tmp_path)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [50, 100, 150]
+    assert all(0 <= r["modes_covered"] <= 8 for r in records)
+
+
+def test_mnist_recipe_without_files_says_where_to_put_them(tmp_path):
+    proc = _train("vae", tmp_path / "run", "--data", str(tmp_path / "nothing"))
+    assert proc.returncode == 2
+    assert "MNIST files not found" in proc.stderr and "--data DIR" in proc.stderr
