@@ -19,6 +19,11 @@ COMMON = ["config.json", "metrics.jsonl", "metrics.csv", "summary.md"]
 PLOTS = {
     "vae": ["samples.png", "reconstructions.png", "latent_traversals.png", "elbo_curve.png",
             "latent_map.png", "latent_manifold.png"],
+    "autoencoder": ["reconstructions.png", "code_map.png", "pretraining.png"],
+    "gan": ["losses.png", "samples_over_training.png", "samples.png"],
+    "cgan": ["losses.png", "digits_by_class.png"],
+    "cyclegan": ["translations.png", "losses.png"],
+    "pixelcnn": ["nll_curve.png", "samples.png"],
     "gan-2d": ["generated_over_real.png", "losses.png"],
 }  # fmt: skip
 MNIST_RECIPES = [name for name in PLOTS if name != "gan-2d"]

@@ -29,7 +29,9 @@ def gan_config() -> dict[str, Any]:
             "norm": "batch", "seed": 0, **data_config()}  # fmt: skip
 
 
-def make_trainer(c: dict[str, Any], arch: str, num_classes: int, rng: np.random.Generator) -> GANTrainer:
+def make_trainer(
+    c: dict[str, Any], arch: str, num_classes: int, rng: np.random.Generator
+) -> GANTrainer:
     """Networks ('dcgan' or 'mlp'), Adam(lr, betas=(0.5, 0.999)) each, and the trainer."""
     if c["norm"] not in ("batch", "spectral", "none"):
         raise RecipeError(f"norm must be batch, spectral or none, got {c['norm']!r}")
