@@ -18,7 +18,7 @@ REAL = REPO.parent / "shared" / "data" / "mnist"
 COMMON = ["config.json", "metrics.jsonl", "metrics.csv", "summary.md"]
 PLOTS = {
     "vae": ["samples.png", "reconstructions.png", "latent_traversals.png", "elbo_curve.png",
-            "latent_map.png", "latent_manifold.png"],
+            "latent_map.png", "latent_manifold.png", "cvae_digits_by_class.png"],
     "autoencoder": ["reconstructions.png", "code_map.png", "pretraining.png"],
     "gan": ["losses.png", "samples_over_training.png", "samples.png"],
     "cgan": ["losses.png", "digits_by_class.png"],
@@ -99,10 +99,10 @@ def test_vae_negative_elbo_on_mnist_after_3_epochs(mnist_dir, tmp_path):
     estimate of -log p(x) is 97.7 (k = 100).  The test runs 3 epochs (the full 10 take about
     3 CPU-minutes) and allows 3 nats of slack."""
     args = ["--data", str(mnist_dir.parent), "--set", "epochs=3", "--set", "map_epochs=1",
-            "--set", "iw_samples=10"]  # fmt: skip
+            "--set", "iw_samples=10", "--set", "cvae_epochs=1"]  # fmt: skip
     proc = _train("vae", tmp_path, *args, quick=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    main = [r for r in _records(tmp_path) if r["latent_dim"] == 20]
+    main = [r for r in _records(tmp_path) if r.get("latent_dim") == 20]
     assert len(main) == 3
     assert main[-1]["test_neg_elbo"] < 112.5
     assert main[-1]["test_neg_elbo"] < main[0]["test_neg_elbo"] - 10

@@ -6,7 +6,7 @@ epoch on train and test and, at the end, the importance-weighted estimate of the
 negative log-likelihood (Burda et al. 2016; k samples per image).  Plots: prior samples,
 reconstructions, latent traversals, the ELBO curve, and a second VAE with a 2-D code
 whose posterior means are drawn coloured by digit, next to the digits it decodes across
-that plane.  Needs the MNIST files (`--data DIR`).
+that plane; and a conditional VAE (Sohn et al. 2015) asked for each digit with shared codes.  Needs the MNIST files (`--data DIR`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 from deepgrad import optim, plots
 from deepgrad.core.state import no_grad
-from deepgrad.models.generative import VAE
+from deepgrad.models.generative import VAE, ConditionalVAE
 from deepgrad.models.generative._layers import minibatches
 
 from ._experiment import Experiment
@@ -26,12 +26,12 @@ from ._generative import as_grid, data_config, latent_scatter, load_digits, mosa
 
 NAME = "vae"
 DESCRIPTION = "VAE on binarised MNIST: ELBO, IWAE log-likelihood, samples, 2-D latent map"
-QUICK = {"epochs": 1, "map_epochs": 1, "subset": 600, "test_subset": 100, "hidden": 64,
+QUICK = {"epochs": 1, "map_epochs": 1, "cvae_epochs": 1, "subset": 600, "test_subset": 100, "hidden": 64,
          "iw_samples": 5}  # fmt: skip
 
 
 def default_config() -> dict[str, Any]:
-    return {"epochs": 10, "map_epochs": 5, "latent_dim": 20, "hidden": 400, "lr": 1e-3,
+    return {"epochs": 10, "map_epochs": 5, "cvae_epochs": 5, "latent_dim": 20, "hidden": 400, "lr": 1e-3,
             "batch_size": 128, "beta": 1.0, "kl": "analytic", "iw_samples": 100, "seed": 0,
             **data_config()}  # fmt: skip
 
@@ -52,19 +52,28 @@ def _neg_elbo(model: VAE, X: np.ndarray, rng: np.random.Generator) -> dict[str, 
 
 
 def train_vae(config: dict[str, Any], latent_dim: int, epochs: int, train: np.ndarray,
-              test: np.ndarray, rng: np.random.Generator) -> tuple[VAE, list[dict[str, Any]]]:  # fmt: skip
-    """Adam on the negative ELBO; one record per epoch (train and test nats per image)."""
-    model = VAE(784, config["hidden"], latent_dim, generator=rng)
+              test: np.ndarray, rng: np.random.Generator,
+              labels: np.ndarray | None = None) -> tuple[VAE, list[dict[str, Any]]]:  # fmt: skip
+    """Adam on the negative ELBO; one record per epoch (train and test nats per image).
+    With `labels` the model is a `ConditionalVAE` (test ELBO then left out)."""
+    if labels is None:
+        model = VAE(784, config["hidden"], latent_dim, generator=rng)
+    else:
+        model = ConditionalVAE(10, hidden=config["hidden"], latent_dim=latent_dim, generator=rng)
     opt = optim.Adam(model.parameters(), lr=config["lr"])
     records = []
     for epoch in range(epochs):
         Xb, total = _binarize(train, rng), 0.0
         for idx in minibatches(len(Xb), config["batch_size"], rng):
-            loss = model.loss(Xb[idx], generator=rng, beta=config["beta"], kl=config["kl"])
+            y = None if labels is None else labels[idx]
+            loss = model.loss(Xb[idx], y, generator=rng, beta=config["beta"], kl=config["kl"])
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += float(loss) * len(idx)
+        if labels is not None:
+            records.append({"model": "cvae", "epoch": epoch, "train_neg_elbo": total / len(Xb)})
+            continue
         ev = _neg_elbo(model, test, rng)
         records.append({"latent_dim": latent_dim, "epoch": epoch, "train_neg_elbo": total / len(Xb),
                         "test_neg_elbo": ev["neg_elbo"], "test_kl": ev["kl"],
@@ -109,7 +118,7 @@ def _map_plots(exp: Experiment, model: VAE, test: np.ndarray, labels: np.ndarray
 def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str, Any]:
     exp = Experiment(NAME, DESCRIPTION, config, out_dir)
     rng = np.random.default_rng(config["seed"])
-    X, _, Xt, yt = load_digits(config)
+    X, y, Xt, yt = load_digits(config)
     test = _binarize(Xt, np.random.default_rng(12345))  # one fixed binarisation for evaluation
     model, records = train_vae(config, config["latent_dim"], config["epochs"], X, test, rng)
     with no_grad():
@@ -124,6 +133,15 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     small, small_records = train_vae(config, 2, config["map_epochs"], X, test, rng)
     exp.records += small_records
     _map_plots(exp, small, test, yt)
+    cvae, cvae_records = train_vae(config, config["latent_dim"], config["cvae_epochs"], X, test,
+                                   rng, labels=y)  # fmt: skip
+    exp.records += cvae_records
+    z = np.tile(rng.standard_normal((8, config["latent_dim"])), (10, 1)).astype(np.float32)
+    with no_grad():
+        digits = cvae.decode_mean(z, np.repeat(np.arange(10), 8)).data
+    exp.plots.append(mosaic(digits.reshape(10, 8, 28, 28), exp.out / "cvae_digits_by_class.png",
+                            "Conditional VAE: row = requested digit, column = shared z",
+                            [str(d) for d in range(10)]))  # fmt: skip
     last = records[-1]
     rows = [{"model": f"VAE z={config['latent_dim']}", "test -ELBO": last["test_neg_elbo"],
              "test KL": last["test_kl"], f"test -log p(x) (IWAE k={config['iw_samples']})":
