@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,18 +41,23 @@ def mlp(
     return nn.Sequential(*layers)
 
 
-def with_labels(x: Tensor, labels, num_classes: int) -> Tensor:
-    """`x` (N, D) with the one-hot labels appended: (N, D + num_classes); `x` as is if 0 classes."""
-    if num_classes == 0:
-        return x
+def check_labels(labels: Any, n: int, num_classes: int) -> np.ndarray:
+    """`labels` as n int64 class indices in [0, num_classes), or a ValueError saying why not."""
     if labels is None:
         raise ValueError(f"conditional model: labels are required (num_classes={num_classes})")
     y = np.asarray(labels.data if isinstance(labels, Tensor) else labels).astype(np.int64)
-    if y.shape != (x.shape[0],) or y.min(initial=0) < 0 or y.max(initial=0) >= num_classes:
+    if y.shape != (n,) or y.min(initial=0) < 0 or y.max(initial=0) >= num_classes:
         raise ValueError(
-            f"conditional model: labels must be {x.shape[0]} ints in [0, {num_classes}), "
-            f"got shape {y.shape}"
+            f"conditional model: labels must be {n} ints in [0, {num_classes}), got shape {y.shape}"
         )
+    return y
+
+
+def with_labels(x: Tensor, labels: Any, num_classes: int) -> Tensor:
+    """`x` (N, D) with the one-hot labels appended: (N, D + num_classes); `x` as is if 0 classes."""
+    if num_classes == 0:
+        return x
+    y = check_labels(labels, x.shape[0], num_classes)
     return cat([x, one_hot(y, num_classes, dtype=x.dtype)], axis=1)
 
 

@@ -18,7 +18,7 @@ from ...nn.functional import binary_cross_entropy_with_logits as bce
 from ...ops.index import one_hot
 from ...ops.nnops import softplus_unit
 from ...ops.shape import broadcast_to, cat, reshape
-from ._layers import mlp, with_labels
+from ._layers import check_labels, mlp, with_labels
 from .spectral import SpectralNorm
 
 __all__ = [
@@ -67,21 +67,36 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """$D(x[, y])$: MLP with LeakyReLU(0.2) returning one logit per example, shape (N,)."""
+    r"""$D(x[, y]) = w^T \phi(x) + b\,[+\, e_y^T \phi(x)]$: an MLP body $\phi$ with LeakyReLU(0.2),
+    one logit per example, shape (N,).  A class enters through the projection of Miyato &
+    Koyama (2018) (a learned class embedding $e_y$ dotted with the features), which makes
+    D use the label from the start, unlike a one-hot appended to 784 pixels."""
 
     def __init__(self, in_dim: int, hidden: tuple[int, ...] = (128, 128), num_classes: int = 0,
                  spectral_norm: bool = False,
                  generator: np.random.Generator | None = None) -> None:  # fmt: skip
         super().__init__()
         self.in_dim, self.num_classes = in_dim, num_classes
-        net = mlp([in_dim + num_classes, *hidden, 1], "leaky_relu", None, generator)
+        net = mlp([in_dim, *hidden, 1], "leaky_relu", None, generator)
         if spectral_norm:
             net = nn.Sequential(*[SpectralNorm(m) if isinstance(m, nn.Linear) else m for m in net])
-        self.net = net
+        self.body = nn.Sequential(*list(net)[:-1], nn.LeakyReLU(0.2))
+        self.head = list(net)[-1]
+        if num_classes:
+            self.embed = nn.Embedding(num_classes, hidden[-1])
+            init_scale = 1 / np.sqrt(hidden[-1])
+            rng = generator if generator is not None else np.random.default_rng(0)
+            self.embed.weight.data[...] = rng.uniform(-init_scale, init_scale,
+                                                      self.embed.weight.shape)  # fmt: skip
 
     def forward(self, x: Tensor, y: Any = None) -> Tensor:
-        x = reshape(x, (x.shape[0], -1))
-        return reshape(self.net(with_labels(x, y, self.num_classes)), (x.shape[0],))
+        n = x.shape[0]
+        h = self.body(reshape(x, (n, -1)))
+        logit = reshape(self.head(h), (n,))
+        if not self.num_classes:
+            return logit
+        y = check_labels(y, n, self.num_classes)
+        return logit + (self.embed(y) * h).sum(axis=1)
 
 
 class DCGANGenerator(nn.Module):
