@@ -80,7 +80,7 @@ class MLPDiscriminator(nn.Module):
         net = mlp([in_dim, *hidden, 1], "leaky_relu", None, generator)
         if spectral_norm:
             net = nn.Sequential(*[SpectralNorm(m) if isinstance(m, nn.Linear) else m for m in net])
-        self.body = nn.Sequential(*list(net)[:-1], nn.LeakyReLU(0.2))
+        self.body = nn.Sequential(*list(net)[:-1])  # ends with its LeakyReLU
         self.head = list(net)[-1]
         if num_classes:
             self.embed = nn.Embedding(num_classes, hidden[-1])
