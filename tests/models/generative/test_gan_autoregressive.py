@@ -172,3 +172,20 @@ def test_wavenet_predicts_a_quantised_sine_and_never_peeks():
     late = codes[:1].copy()
     late[0, 40:] = 0
     np.testing.assert_allclose(model(late).data[..., :40], out.data[..., :40], rtol=1e-6)
+
+
+def test_conditional_mlp_gan_uses_the_label_through_the_projection():
+    g = np.random.default_rng(6)
+    D = MLPDiscriminator(6, (8, 4), num_classes=3, generator=g)
+    G = MLPGenerator(2, 6, (8,), num_classes=3, generator=g)
+    x = G(dg.zeros(3, 2), [0, 1, 2])
+    assert len(set(np.round(x.data.sum(1), 6))) == 3  # G: same z, three outputs
+    same = dg.tensor(np.ones((3, 6), np.float32))
+    out = D(same, np.array([0, 1, 2]))
+    assert out.shape == (3,) and len(set(np.round(out.data, 6))) == 3
+    out.sum().backward()
+    assert np.abs(D.embed.weight.grad.data).sum() > 0
+    with pytest.raises(ValueError, match="labels are required"):
+        D(same)
+    with pytest.raises(ValueError, match=r"labels must be 3 ints in \[0, 3\)"):
+        D(same, [0, 1, 3])
