@@ -6,7 +6,8 @@ epoch on train and test and, at the end, the importance-weighted estimate of the
 negative log-likelihood (Burda et al. 2016; k samples per image).  Plots: prior samples,
 reconstructions, latent traversals, the ELBO curve, and a second VAE with a 2-D code
 whose posterior means are drawn coloured by digit, next to the digits it decodes across
-that plane; and a conditional VAE (Sohn et al. 2015) asked for each digit with shared codes.  Needs the MNIST files (`--data DIR`).
+that plane; and a conditional VAE (Sohn et al. 2015) asked for each digit with shared codes
+(a 2-D code, so that the class has to come from the label).  Needs the MNIST files (`--data DIR`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ QUICK = {"epochs": 1, "map_epochs": 1, "cvae_epochs": 1, "subset": 600, "test_su
 
 
 def default_config() -> dict[str, Any]:
-    return {"epochs": 10, "map_epochs": 5, "cvae_epochs": 5, "latent_dim": 20, "hidden": 400, "lr": 1e-3,
+    return {"epochs": 10, "map_epochs": 5, "cvae_epochs": 5,
+            "cvae_latent_dim": 2, "latent_dim": 20, "hidden": 400, "lr": 1e-3,
             "batch_size": 128, "beta": 1.0, "kl": "analytic", "iw_samples": 100, "seed": 0,
             **data_config()}  # fmt: skip
 
@@ -133,10 +135,10 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     small, small_records = train_vae(config, 2, config["map_epochs"], X, test, rng)
     exp.records += small_records
     _map_plots(exp, small, test, yt)
-    cvae, cvae_records = train_vae(config, config["latent_dim"], config["cvae_epochs"], X, test,
-                                   rng, labels=y)  # fmt: skip
+    k = config["cvae_latent_dim"]
+    cvae, cvae_records = train_vae(config, k, config["cvae_epochs"], X, test, rng, labels=y)
     exp.records += cvae_records
-    z = np.tile(rng.standard_normal((8, config["latent_dim"])), (10, 1)).astype(np.float32)
+    z = np.tile(rng.standard_normal((8, k)), (10, 1)).astype(np.float32)
     with no_grad():
         digits = cvae.decode_mean(z, np.repeat(np.arange(10), 8)).data
     exp.plots.append(mosaic(digits.reshape(10, 8, 28, 28), exp.out / "cvae_digits_by_class.png",
