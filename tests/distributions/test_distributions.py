@@ -190,3 +190,14 @@ def test_register_kl_adds_a_pair_and_picks_the_most_specific():
     with pytest.raises(TypeError, match="register_kl: type_p must be a Distribution subclass"):
         register_kl(int, Normal)
     assert issubclass(MyNormal, Distribution)
+
+
+def test_normal_cdf_modes_and_perplexity():
+    d = Normal(_t([0.0, 1.0]), _t([1.0, 2.0]))
+    np.testing.assert_allclose(d.cdf(_t([0.0, 1.0 + 2 * 1.959964])).data, [0.5, 0.975], atol=1e-6)
+    np.testing.assert_allclose(d.mode.data, [0.0, 1.0])
+    np.testing.assert_allclose(d.perplexity().data, np.exp(d.entropy().data))
+    assert d.sample_n(4, generator=np.random.default_rng(0)).shape == (4, 2)
+    c = Categorical(logits=_t([[0.1, 2.0, -1.0]]))
+    assert c.mode.data.tolist() == [1] and np.isnan(c.mean.data).all()
+    assert Bernoulli(probs=_t([0.2, 0.7])).mode.data.tolist() == [0.0, 1.0]
