@@ -118,3 +118,13 @@ def test_cyclegan_cycle_loss_on_mnist_falls_below_0_7(mnist_dir, tmp_path):
     final = _records(tmp_path)[-1]
     assert final["test_cycle_loss_start"] > 1.5
     assert final["test_cycle_loss"] < 0.7
+
+
+def test_cyclegan_domains_invert_or_rotate_digits():
+    from deepgrad.recipes.cyclegan import to_b
+
+    x = np.zeros((1, 1, 28, 28), np.float32)
+    x[0, 0, 0, 5] = 1.0  # a mark on the top row
+    assert to_b(x, "inverted")[0, 0, 0, 5] == -1.0
+    rotated = to_b(x, "rotated")
+    assert rotated.shape == x.shape and rotated[0, 0, 27 - 5, 0] == 1.0  # 90 deg counter-clockwise
