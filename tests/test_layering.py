@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "deepgrad"
-ORDER = ["core", "ops", "autograd", "nn", "func", "optim", "data", "utils", "train", "rl", "io", "onnx",
-         "distributed", "models",
-         "recipes", "cli"]  # fmt: skip
+ORDER = ["core", "ops", "autograd", "nn", "distributions", "func", "optim", "data", "utils", "train",
+         "rl", "io", "onnx", "distributed", "models", "recipes", "cli"]  # fmt: skip
 # Modules at the package root and where they sit in the stack.
 ROOT_LEVEL = {
     "fileio": "core",

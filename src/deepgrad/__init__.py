@@ -12,6 +12,7 @@ from . import (
     autograd,  # grad, backward, Function, custom_vjp, custom_jvp
     data,
     distributed,  # data-parallel training on MPI; mpi4py is imported by init() only
+    distributions,
     func,  # torch.func's transforms: vmap, grad, jacrev, functional_call, ...
     models,
     nn,

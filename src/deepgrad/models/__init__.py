@@ -7,7 +7,7 @@ Every constructor takes `num_classes` and `in_channels`:
     model = dg.models.resnet18(num_classes=10)
 """
 
-from . import interpret, transfer
+from . import generative, interpret, transfer
 from .densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet121, densenet_bc
 from .hypernet import HyperMLP
 from .inception import (
@@ -70,6 +70,7 @@ __all__ = [
     "densenet_bc",
     "fcn8s",
     "freeze",
+    "generative",
     "googlenet_small",
     "gradient_x_input",
     "integrated_gradients",
