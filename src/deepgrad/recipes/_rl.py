@@ -46,6 +46,7 @@ def run_cartpole(exp: Experiment, name: str, agent: Any, learn, config: dict[str
         checks.append((agent.steps, score))
         if score >= best_score:
             best, best_score, best_step = agent.state_dict(), score, agent.steps
+    total_steps = agent.steps
     agent.load_state_dict(best)
     train_s = time.perf_counter() - start
     scores = evaluate(agent, CartPole(max_episode_steps=200), episodes=100, seed=10_000)
@@ -57,7 +58,7 @@ def run_cartpole(exp: Experiment, name: str, agent: Any, learn, config: dict[str
                                   f"CartPole-v0, {name}: return per training episode",
                                   xlabel="episode", ylabel="return (steps balanced)",
                                   styles={f"solved ({SOLVED:g})": "--"}))  # fmt: skip
-    row = {"agent": name, "training steps": int(agent.steps), "episodes": len(returns),
+    row = {"agent": name, "training steps": int(total_steps), "episodes": len(returns),
            "steps until the 100-episode mean reached 195": solved_at or "not reached",
            "kept weights from step": best_step,
            "greedy mean return (100 new episodes)": float(scores.mean()),
