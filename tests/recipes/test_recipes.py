@@ -34,10 +34,11 @@ PLOTS = {
     "distillation": ["distillation.png"],
     "forgetting": ["forgetting.png"],
     "mc-dropout": ["entropy.png"],
+    "deep-dream": ["activation_maximization.png", "deep_dream.png"],
 }  # fmt: skip
 # recipes that read the MNIST files (run with --data when ../shared/data/mnist exists)
 MNIST = {n for n in PLOTS if n.startswith("mnist")} | {"adversarial", "distillation",
-                                                       "forgetting", "mc-dropout"}  # fmt: skip
+                                                       "forgetting", "mc-dropout", "deep-dream"}  # fmt: skip
 
 
 def _train(name: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
