@@ -35,6 +35,7 @@ PLOTS = {
     "forgetting": ["forgetting.png"],
     "mc-dropout": ["entropy.png"],
     "deep-dream": ["activation_maximization.png", "deep_dream.png"],
+    "style-transfer": ["style_transfer.png", "loss.png"],
 }  # fmt: skip
 # recipes that read the MNIST files (run with --data when ../shared/data/mnist exists)
 MNIST = {n for n in PLOTS if n.startswith("mnist")} | {"adversarial", "distillation",

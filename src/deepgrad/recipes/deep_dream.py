@@ -65,7 +65,7 @@ def _filters(model: Any, config: dict[str, Any], out: Path) -> Path:
             pics.append(img[0])
             labels.append(f"{name} ch {u}")
     return plots.image_grid(np.stack(pics), out / "activation_maximization.png",
-                            "Activation maximisation: the input each channel responds to most",
+                            "Activation maximisation: the input each channel responds to most (red > 0 > blue)",
                             labels, cols=8, cmap="RdBu_r")  # fmt: skip
 
 
