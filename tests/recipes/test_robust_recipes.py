@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from deepgrad.core.random import manual_seed
-from deepgrad.recipes import adversarial, forgetting, mc_dropout
+from deepgrad.recipes import (
+    adversarial,
+    deep_dream,
+    distillation,
+    forgetting,
+    mc_dropout,
+    style_transfer,
+)
 from deepgrad.recipes._mnist_small import accuracy, fit, mlp, n_params, small_cnn
 
 
@@ -59,10 +66,30 @@ def test_sequential_training_forgets_the_first_task_and_rehearsal_helps():
     assert replay[-1]["accuracy_0_4"] > plain[-1]["accuracy_0_4"] + 0.3
 
 
-@pytest.mark.parametrize("module", [adversarial, forgetting, mc_dropout])
+BAD = {"adversarial": ("pgd_steps", 0), "forgetting": ("epochs_per_task", 0),
+       "mc_dropout": ("samples", 0), "distillation": ("temperatures", [4.0, 0.0]),
+       "deep_dream": ("steps", 0), "style_transfer": ("size", 8)}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "module", [adversarial, forgetting, mc_dropout, distillation, deep_dream, style_transfer]
+)
 def test_bad_settings_are_rejected(module):
     config = module.default_config()
-    key = {"adversarial": "pgd_steps", "forgetting": "epochs_per_task", "mc_dropout": "samples"}
-    config[key[module.__name__.rsplit(".", 1)[1]]] = 0
+    key, value = BAD[module.__name__.rsplit(".", 1)[1]]
+    config[key] = value
     with pytest.raises(ValueError, match=module.NAME):
         module.validate(config)
+
+
+def test_style_transfer_images_are_in_range_and_distinct():
+    c, s = style_transfer.content_image(24), style_transfer.texture_image(24)
+    assert c.shape == s.shape == (3, 24, 24)
+    assert 0 <= min(c.min(), s.min()) and max(c.max(), s.max()) <= 1
+    assert np.abs(c - s).mean() > 0.1
+
+
+def test_tcav_concept_is_a_bar_in_the_top_half():
+    bars = deep_dream.top_bar(5, seed=0)
+    assert bars.shape == (5, 1, 28, 28)
+    assert bars[:, :, 14:].sum() == 0 and (bars.sum(axis=(1, 2, 3)) >= 20).all()

@@ -6,7 +6,7 @@
 - Deep dream (Mordvintsev et al. 2015): ascend $\\tfrac12\\lVert a_\\ell(x)\\rVert^2$ from
   test digits, amplifying whatever the second conv layer sees in them.
 - TCAV (Kim et al. 2018): a concept ("a horizontal bar at the top", drawn
-  synthetically) against random noise gives a concept activation vector in the
+  synthetically) against random training digits gives a concept activation vector in the
   second conv layer; the score is the fraction of a class's digits whose logit
   grows along it (7s should score higher than 1s, say).
 - Ablation: accuracy with each channel of each conv layer zeroed, the drop table.
@@ -36,7 +36,8 @@ LAYERS = {"conv1": "1", "conv2": "4"}  # the ReLU after each convolution in smal
 
 def default_config() -> dict[str, Any]:
     return {"epochs": 3, "lr": 3e-3, "batch_size": 64, "seed": 0, "data": "", "subset": 12000,
-            "val_size": 1000, "width": 8, "steps": 150, "dream_steps": 60, "n_eval": 1000}  # fmt: skip
+            "val_size": 1000, "width": 8, "steps": 150, "dream_steps": 20, "dream_lr": 0.01,
+            "n_eval": 1000}  # fmt: skip
 
 
 def validate(config: dict[str, Any]) -> None:
@@ -65,13 +66,14 @@ def _filters(model: Any, config: dict[str, Any], out: Path) -> Path:
             pics.append(img[0])
             labels.append(f"{name} ch {u}")
     return plots.image_grid(np.stack(pics), out / "activation_maximization.png",
-                            "Activation maximisation: the input each channel responds to most (red > 0 > blue)",
+                            "Activation maximisation: the input each channel responds to most "
+                            "(red > 0 > blue)",
                             labels, cols=8, cmap="RdBu_r")  # fmt: skip
 
 
 def _dreams(model: Any, x: np.ndarray, config: dict[str, Any], out: Path) -> Path:
-    dreams = [deep_dream(model, d, LAYERS["conv2"], steps=config["dream_steps"], lr=0.02,
-                         seed=config["seed"]) for d in x]  # fmt: skip
+    dreams = [deep_dream(model, d, LAYERS["conv2"], steps=config["dream_steps"],
+                         lr=config["dream_lr"], seed=config["seed"]) for d in x]  # fmt: skip
     pics = np.concatenate([x[:, 0], np.stack(dreams)[:, 0]])
     labels = ["test digit"] * len(x) + ["deep dream (conv2)"] * len(x)
     return plots.image_grid(pics, out / "deep_dream.png",
@@ -92,14 +94,14 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     exp.plots.append(_dreams(model, test[0][:6], config, exp.out))
     n = min(config["n_eval"], len(test[1]))
     x, y = test[0][:n], test[1][:n]
-    noise = np.random.default_rng(config["seed"]).uniform(0, 0.3, (60, 1, 28, 28))
+    pick = np.random.default_rng(config["seed"]).choice(len(train[1]), 60, replace=False)
+    randoms = train[0][pick]  # random digits: the CAV must separate the bar from digit strokes
     concept = top_bar(60, config["seed"])
     rows = []
     for digit in range(10):
         mine = x[y == digit][:50]
         if len(mine):
-            r = tcav(model, LAYERS["conv2"], concept, noise.astype(np.float32), mine, digit,
-                     seed=config["seed"])  # fmt: skip
+            r = tcav(model, LAYERS["conv2"], concept, randoms, mine, digit, seed=config["seed"])
             rows.append({"class": digit, "TCAV score (top bar)": r["score"],
                          "CAV held-out accuracy": r["cav_accuracy"]})  # fmt: skip
     exp.table("TCAV: the concept 'horizontal bar at the top' in conv2, per class", rows,

@@ -7,6 +7,13 @@ targets say which wrong classes are nearly right (a 7 that looks like a 1), more
 information per example than a one-hot label.  The same small net trained on the
 hard labels alone, with the same data, seed and steps, is the baseline.  MLPs keep
 the run short on a CPU; the paper's nets were MLPs too (784-1200-1200-10 teacher).
+One distilled student is trained per temperature in `temperatures`.
+
+Measured (default config, 9,001 training digits): the teacher reaches about 0.93-0.95
+test accuracy, and the tiny student about 0.89 either way; distillation lowers the
+student's training accuracy but has not beaten the hard labels in this setting (a
+16-unit student is capacity-limited: matching soft targets is the harder objective;
+Hinton et al.'s gains were for students big enough to overfit hard labels).
 Needs MNIST (`--data DIR`).
 """
 
@@ -21,52 +28,59 @@ from deepgrad.core.state import no_grad
 from deepgrad.models.robustness import distillation_loss
 
 from ._experiment import Experiment, tag
-from ._mnist_small import fit, mlp, mnist_images, n_params
+from ._mnist_small import accuracy, fit, mlp, mnist_images, n_params
 
 NAME = "distillation"
 DESCRIPTION = "knowledge distillation of a big MNIST MLP into a small one vs hard labels alone"
-QUICK = {"epochs": 1, "teacher_epochs": 1, "subset": 1500}
+QUICK = {"epochs": 1, "teacher_epochs": 1, "subset": 1500, "temperatures": [4.0]}
 
 
 def default_config() -> dict[str, Any]:
     return {"teacher_epochs": 5, "epochs": 8, "lr": 1e-3, "batch_size": 64, "seed": 0,
             "data": "", "subset": 10000, "val_size": 1000, "teacher_hidden": 512,
-            "student_hidden": 16, "temperature": 4.0, "alpha": 0.9}  # fmt: skip
+            "student_hidden": 16, "temperatures": [1.0, 2.0, 4.0, 8.0], "alpha": 0.9}  # fmt: skip
 
 
 def validate(config: dict[str, Any]) -> None:
-    if config["temperature"] <= 0 or not 0 <= config["alpha"] <= 1:
-        raise ValueError("distillation: need temperature > 0 and 0 <= alpha <= 1, got "
-                         f"{config['temperature']}, {config['alpha']}")  # fmt: skip
+    temps = config["temperatures"]
+    if not temps or min(temps) <= 0 or not 0 <= config["alpha"] <= 1:
+        raise ValueError("distillation: need temperatures > 0 (at least one) and 0 <= alpha <= 1, "
+                         f"got {temps}, {config['alpha']}")  # fmt: skip
 
 
 def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str, Any]:
     validate(config)
     exp = Experiment(NAME, DESCRIPTION, config, out_dir)
     train, _, test = mnist_images(config)
-    th, sh, T, a = (config[k] for k in ("teacher_hidden", "student_hidden", "temperature", "alpha"))
+    th, sh, a = (config[k] for k in ("teacher_hidden", "student_hidden", "alpha"))
     manual_seed(config["seed"])
     teacher = mlp([784, th, th, 10])
     hp = (config["lr"], config["batch_size"], config["seed"])
     records = {"teacher": fit(teacher, train, test, config["teacher_epochs"], *hp)}
     teacher.eval()
 
-    def distil(model, x, y):
-        with no_grad():
-            soft = teacher(x)
-        return distillation_loss(model(x), soft, y, temperature=T, alpha=a)
+    def distil(T: float):
+        def loss(model, x, y):
+            with no_grad():
+                soft = teacher(x)
+            return distillation_loss(model(x), soft, y, temperature=T, alpha=a)
 
-    sizes = {"teacher": n_params(teacher)}
-    for name, loss in (("student, hard labels", None), (f"student, distilled (T={T})", distil)):
-        manual_seed(config["seed"] + 1)  # the same initial student for both
+        return loss
+
+    sizes, train_acc = {"teacher": n_params(teacher)}, {"teacher": accuracy(teacher, *train)}
+    students = [("student, hard labels", None)]
+    students += [(f"student, distilled (T={T:g})", distil(T)) for T in config["temperatures"]]
+    for name, loss in students:
+        manual_seed(config["seed"] + 1)  # the same initial weights for every student
         student = mlp([784, sh, 10])
         kwargs = {} if loss is None else {"loss": loss}
         records[name] = fit(student, train, test, config["epochs"], *hp, **kwargs)
-        sizes[name] = n_params(student)
+        sizes[name], train_acc[name] = n_params(student), accuracy(student, *train)
     rows = []
     for name, recs in records.items():
         exp.records += tag(recs, model=name)
         rows.append({"model": name, "parameters": sizes[name], "epochs": len(recs),
+                     "training accuracy": train_acc[name],
                      "test accuracy": recs[-1]["test_accuracy"],
                      "best test accuracy": max(r["test_accuracy"] for r in recs)})  # fmt: skip
     curves = {n: [r["test_accuracy"] for r in recs] for n, recs in records.items()}
@@ -75,6 +89,6 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                                   f"({len(train[1])} training digits)",
                                   ylabel="test accuracy"))  # fmt: skip
     exp.table("Teacher and students", rows,
-              f"Distillation: alpha {a}, temperature {T}; both students start from the same "
-              "weights and see the same batches.")  # fmt: skip
+              f"Distillation: alpha {a}; every student starts from the same weights and sees "
+              "the same batches.")  # fmt: skip
     return exp.finish()
