@@ -9,11 +9,12 @@ hard labels alone, with the same data, seed and steps, is the baseline.  MLPs ke
 the run short on a CPU; the paper's nets were MLPs too (784-1200-1200-10 teacher).
 One distilled student is trained per temperature in `temperatures`.
 
-Measured (default config, 9,001 training digits): the teacher reaches about 0.93-0.95
-test accuracy, and the tiny student about 0.89 either way; distillation lowers the
-student's training accuracy but has not beaten the hard labels in this setting (a
-16-unit student is capacity-limited: matching soft targets is the harder objective;
-Hinton et al.'s gains were for students big enough to overfit hard labels).
+Measured (default config, 9,001 training digits): teacher 0.933 test accuracy, student
+on hard labels 0.892, distilled 0.891 / 0.882 / 0.874 / 0.861 at T = 1 / 2 / 4 / 8.
+Distillation has not beaten the hard labels in this setting: a 16-unit student is
+capacity-limited, so matching the softened targets is the harder objective (its
+training accuracy falls too); Hinton et al.'s gains were for students big enough to
+overfit hard labels, with a far better teacher (99.3%).
 Needs MNIST (`--data DIR`).
 """
 
@@ -85,8 +86,8 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                      "best test accuracy": max(r["test_accuracy"] for r in recs)})  # fmt: skip
     curves = {n: [r["test_accuracy"] for r in recs] for n, recs in records.items()}
     exp.plots.append(plots.curves(curves, exp.out / "distillation.png",
-                                  f"MNIST: teacher 784-{th}-{th}-10 and student 784-{sh}-10 "
-                                  f"({len(train[1])} training digits)",
+                                  f"Teacher 784-{th}-{th}-10 vs student 784-{sh}-10 "
+                                  f"({len(train[1])} MNIST digits)",
                                   ylabel="test accuracy"))  # fmt: skip
     exp.table("Teacher and students", rows,
               f"Distillation: alpha {a}; every student starts from the same weights and sees "
