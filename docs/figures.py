@@ -31,6 +31,7 @@ FIGURES = {
     # these read MNIST from $DEEPGRAD_DATA (or ~/.cache/deepgrad): set it before running
     ("adversarial", "accuracy_linf.png"): "adversarial_accuracy_linf.png",
     ("forgetting", "forgetting.png"): "forgetting.png",
+    ("mc-dropout", "entropy.png"): "mc_dropout_entropy.png",
 }
 
 
