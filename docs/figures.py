@@ -24,6 +24,14 @@ FIGURES = {
     ("optimizer-compare", "trajectories_rosenbrock.png"): "optim_trajectories_rosenbrock.png",
     ("lr-schedules", "schedules.png"): "lr_schedules.png",
     ("regularization-compare", "generalization_gap.png"): "regularization_generalization_gap.png",
+    ("gnn-sbm", "accuracy.png"): "gnn_sbm_accuracy.png",
+    ("detect-shapes", "detections.png"): "detect_shapes_detections.png",
+    ("cartpole-a2c", "returns.png"): "cartpole_a2c_returns.png",
+    ("style-transfer", "style_transfer.png"): "style_transfer.png",
+    # these read MNIST from $DEEPGRAD_DATA (or ~/.cache/deepgrad): set it before running
+    ("adversarial", "accuracy_linf.png"): "adversarial_accuracy_linf.png",
+    ("forgetting", "forgetting.png"): "forgetting.png",
+    ("mc-dropout", "entropy.png"): "mc_dropout_entropy.png",
 }
 
 

@@ -477,3 +477,46 @@ def image_grid(
                 ax.set_title(labels[k], fontsize=7)
     fig.suptitle(title)
     return save(fig, path)
+
+
+def xy_curves(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    path: str | os.PathLike,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    styles: Mapping[str, str] | None = None,
+) -> Path:
+    """Named curves y(x) with their own x values (e.g. accuracy against attack strength)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, (name, (xs, ys)) in enumerate(series.items()):
+        style = (styles or {}).get(name, "o-")
+        ax.plot(np.asarray(xs, float), np.asarray(ys, float), style, color=COLORS[i % len(COLORS)],
+                label=name, markersize=4)  # fmt: skip
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save(fig, path)
+
+
+def overlaid_histograms(
+    samples: Mapping[str, np.ndarray],
+    path: str | os.PathLike,
+    title: str,
+    xlabel: str,
+    bins: int = 30,
+) -> Path:
+    """Histograms of several samples on one axis, as densities over shared bins."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    allv = np.concatenate([np.asarray(v, float).ravel() for v in samples.values()])
+    edges = np.linspace(allv.min(), allv.max() + 1e-9, bins + 1)
+    for i, (name, vals) in enumerate(samples.items()):
+        ax.hist(np.asarray(vals, float).ravel(), bins=edges, density=True, alpha=0.45,
+                color=COLORS[i % len(COLORS)], label=name, histtype="stepfilled",
+                edgecolor=COLORS[i % len(COLORS)])  # fmt: skip
+    ax.set(title=title, xlabel=xlabel, ylabel="density")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save(fig, path)
