@@ -59,8 +59,15 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="a reduced run (seconds; used by tests)")
 
 
+def _version() -> str:
+    from deepgrad import __version__
+
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="deepgrad: deep learning from first principles.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     p = sub.add_parser("train", help="train a recipe and write a run folder")
@@ -77,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data-parallel over the ranks of mpiexec -n N (batch size per rank)")  # fmt: skip
     p = sub.add_parser("eval", help="evaluate a trained run on a split")
     p.add_argument("run_dir")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--split", default=None, choices=["train", "val", "test"],
+                   help="default: test, else val, else train (the held-out split the recipe has)")  # fmt: skip
     p = sub.add_parser("predict", help="predict the classes of the inputs in a .npy file")
     p.add_argument("run_dir")
     p.add_argument("input", metavar="INPUT.npy")
@@ -217,8 +225,9 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     from deepgrad.recipes._runner import evaluate_run
 
-    result = evaluate_run(args.run_dir, args.split)
-    print(f"{args.split}: " + ", ".join(f"{k} {v:.4g}" for k, v in result.items()))
+    split, n, result = evaluate_run(args.run_dir, args.split)
+    scores = ", ".join(f"{k} {v:.4g}" for k, v in result.items())
+    print(f"{split} ({n} examples): {scores}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -44,7 +45,13 @@ def test_list_shows_every_recipe_with_one_line(run_cli):
 def test_eval_and_predict(run_cli, spiral_run, tmp_path):
     out, _ = spiral_run
     proc = run_cli("eval", str(out), "--split", "val")
-    assert proc.returncode == 0 and proc.stdout.startswith("val: loss")
+    assert proc.returncode == 0 and proc.stdout.startswith("val (")
+    proc = run_cli("eval", str(out))  # spiral has no test split: the default falls back to val
+    assert proc.returncode == 0, proc.stderr
+    m = re.match(r"val \((\d+) examples\): loss [0-9.]+, accuracy [0-9.]+", proc.stdout)
+    assert m, proc.stdout
+    cfg = json.loads((out / "config.json").read_text())
+    assert int(m.group(1)) == round(3 * cfg["n_per_class"] * cfg["val_fraction"])
     inputs = tmp_path / "x.npy"
     np.save(inputs, np.array([[0.0, 1.0], [1.0, 0.0], [-1.0, -1.0]], dtype=np.float32))
     proc = run_cli("predict", str(out), str(inputs), "--output", str(tmp_path / "logits.npy"))
@@ -94,3 +101,10 @@ def test_gradcheck_quick_prints_a_table(run_cli):
     head = proc.stdout.splitlines()[0].split()
     assert head[:3] == ["kind", "name", "cases"]
     assert "passed" in proc.stdout and "primitive" in proc.stdout and "layer" in proc.stdout
+
+
+def test_version(run_cli):
+    from deepgrad import __version__
+
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"deepgrad {__version__}"

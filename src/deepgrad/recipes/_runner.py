@@ -309,12 +309,19 @@ def load_run(run_dir: str | Path, which: str = "last") -> tuple[Recipe, dict[str
     return recipe, config, setup
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test") -> dict[str, float]:
-    """Loss and metrics of a trained run on one split."""
+def evaluate_run(
+    run_dir: str | Path, split: str | None = None
+) -> tuple[str, int, dict[str, float]]:
+    """Loss and metrics of a trained run on one split: (split, number of examples, results).
+
+    With no split, the held-out one the recipe has: test, else val, else train."""
     _, _, setup = load_run(run_dir)
+    if split is None:
+        split = next(s for s in ("test", "val", "train") if getattr(setup, s) is not None)
     data = setup.split(split)
-    return evaluate(setup.model, loader(data, 256, 0, shuffle=False), setup.loss_fn,
-                    list(setup.metrics))  # fmt: skip
+    results = evaluate(setup.model, loader(data, 256, 0, shuffle=False), setup.loss_fn,
+                       list(setup.metrics))  # fmt: skip
+    return split, len(data[1]), results
 
 
 def predict_run(run_dir: str | Path, inputs: np.ndarray) -> np.ndarray:
