@@ -78,3 +78,16 @@ def test_bad_arguments():
         lr_find(LinearModel(4), mse, _loader(1), start_lr=1.0, end_lr=0.1)
     with pytest.raises(ValueError, match="step_mode"):
         lr_find(LinearModel(4), mse, _loader(1), step_mode="cos")
+
+
+def test_suggestion_ignores_the_recovery_after_a_spike():
+    from deepgrad.train.lr_finder import suggest_lr
+
+    lrs = np.logspace(-4, 1, 60)
+    x = np.log10(lrs)
+    loss = 2.0 - 1.5 / (1 + np.exp(-4 * (x + 2)))  # falls steepest near lr = 1e-2
+    loss[x > -0.5] += 3.0 * (x[x > -0.5] + 0.5)  # then diverges
+    loss[45:48] += 4.0  # a spike and its steep recovery, past the minimum
+    lr = suggest_lr(lrs.tolist(), loss.tolist())
+    assert 3e-3 < lr < 3e-2, lr
+    assert lr < lrs[int(np.argmin(loss))]

@@ -6,7 +6,9 @@ Train for `num_iter` batches while the learning rate sweeps from `start_lr` to `
 
 record the exponentially smoothed loss L_i = f * loss_i + (1 - f) L_{i-1}, stop once
 L_i > diverge_th * min_j L_j, and suggest the lr where L falls fastest (most negative
-dL / d log lr).  The model and optimizer are restored afterwards.
+dL / d log lr) *below the lr of the minimum*: past the minimum the loss is already
+rising, and a steep fall there is the recovery from a spike, not a safe rate.  The
+model and optimizer are restored afterwards.
 """
 
 from __future__ import annotations
@@ -89,7 +91,11 @@ def _batches(loader: Iterable[Any]):
 
 
 def suggest_lr(lrs: list[float], losses: list[float], skip_start: int = 1, skip_end: int = 1):
-    """The lr where the smoothed loss has its most negative slope in log(lr) (None if too short)."""
+    """The lr where the smoothed loss has its most negative slope in log(lr), looking only at
+    lrs up to the one with the lowest loss (None if too short)."""
+    losses = list(losses)
+    end = int(np.argmin(losses)) + 1  # nothing after the minimum: it is rising from there
+    lrs, losses = list(lrs)[:end], losses[:end]
     lo, hi = skip_start, len(losses) - skip_end
     if hi - lo < 3:
         lo, hi = 0, len(losses)
