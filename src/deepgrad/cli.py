@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distributed", action="store_true",
                    help="spread the trials over the ranks of mpiexec -n N")  # fmt: skip
     p.add_argument("--out", help="folder for search.csv/search.md (default runs/search-RECIPE)")
+    p.add_argument("--force", action="store_true", help="overwrite an earlier search in --out")
     _add_config_options(p)
     p = sub.add_parser("lr-find", help="the learning-rate range test, with its plot")
     p.add_argument("recipe")
@@ -290,6 +291,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     space = parse_space(args.space, defaults, recipe) if args.random else None
     check_monitor(recipe, base, args.monitor, kfold=bool(args.kfold))
     out = Path(args.out or Path("runs") / f"search-{recipe.name}")
+    earlier = [f for f in ("search.csv", "search.md") if (out / f).exists()]
+    if earlier and not args.force:
+        raise CLIError(f"{out} already holds an earlier search ({', '.join(earlier)}); pass "
+                       "--force to overwrite it or --out to write elsewhere")  # fmt: skip
     if args.distributed:
         from deepgrad.recipes._distributed import guarded, start
 

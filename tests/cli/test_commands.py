@@ -86,6 +86,14 @@ def test_search_random(run_cli, tmp_path):
                    "lr=log:1e-3:1e-1", "hidden=16,32", "--out", str(tmp_path))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert len((tmp_path / "search.csv").read_text().splitlines()) == 3
+    before = (tmp_path / "search.csv").read_bytes()
+    again = ["search", "spiral", "--quick", "--epochs", "2", "--random", "1", "--space",
+             "lr=log:1e-3:1e-1", "--out", str(tmp_path)]  # fmt: skip
+    proc = run_cli(*again)  # an earlier search is not overwritten without --force
+    assert proc.returncode == 2 and "--force" in proc.stderr
+    assert (tmp_path / "search.csv").read_bytes() == before
+    proc = run_cli(*again, "--force")
+    assert proc.returncode == 0 and len((tmp_path / "search.csv").read_text().splitlines()) == 2
 
 
 def test_lr_find_writes_its_plot(run_cli, tmp_path):
