@@ -4,12 +4,16 @@ keeping the weights of the best validation check."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from deepgrad.recipes import get
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("DEEPGRAD_SLOW") != "all",
+                    reason="one to four minutes of training each: DEEPGRAD_SLOW=all runs them")  # fmt: skip
 @pytest.mark.parametrize("name", ["cartpole-dqn", "cartpole-a2c"])
 def test_cartpole_is_solved_within_the_stated_budget(name, tmp_path):
     recipe = get(name)

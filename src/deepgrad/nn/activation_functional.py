@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from ..core.tensor import Tensor, _wrap, as_tensor
+from ..core.tensor import Tensor, as_tensor
 from ..ops import elementwise as E
 from ..ops.inplace import inplace as _inplace
 from ..ops.nnops import erf, softplus_unit
+from ..ops.select import hardtanh_bounded
 from ..ops.shape import reshape
 from ..ops.softmax import log_softmax as _log_softmax
 from ..ops.softmax import softmax as _softmax
@@ -134,9 +133,7 @@ def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bo
         raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
     if inplace:
         return _inplace(x, "hardtanh", hardtanh, min_val, max_val)
-    x = real("hardtanh", as_tensor(x))
-    inside = (x.data > min_val) & (x.data < max_val)
-    return E.where(inside, x, _wrap(np.clip(x.data, min_val, max_val)))
+    return hardtanh_bounded(as_tensor(x), min_val, max_val)
 
 
 def _implicit_dim(ndim: int) -> int:

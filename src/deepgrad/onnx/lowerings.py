@@ -60,6 +60,13 @@ def _pow_scalar(ctx: LoweringContext, node: Node, x: str) -> str:
     return ctx.op("Pow", [x, ctx.const(node.params["p"], node.output.dtype)])
 
 
+@lowering("hardtanh")
+def _hardtanh(ctx: LoweringContext, node: Node, x: str) -> str:
+    """hardtanh and relu6: ONNX Clip (the subgradient at the bounds only matters in training)."""
+    dt = node.output.dtype
+    return ctx.op("Clip", [x, ctx.const(node.params["lo"], dt), ctx.const(node.params["hi"], dt)])
+
+
 @lowering("clip")
 def _clip(ctx: LoweringContext, node: Node, x: str) -> str:
     """$\\min(\\max(x, lo), hi)$; a missing bound is an empty input."""

@@ -269,7 +269,7 @@ RULES = {
 }
 _ELEMENTWISE = [
     "cast", "identity", "neg", "pow_scalar", "exp", "log", "log1p", "expm1", "sqrt", "sin",
-    "cos", "tanh", "abs", "sigmoid", "relu", "sign", "clip", "erf", "softplus",
+    "cos", "tanh", "abs", "sigmoid", "relu", "sign", "clip", "hardtanh", "erf", "softplus",
     "add", "sub", "mul", "div", "pow", "maximum", "minimum", "binary_cross_entropy",
 ]  # fmt: skip
 _REDUCTIONS = ["sum", "max", "min", "logsumexp", "prod", "norm2"]

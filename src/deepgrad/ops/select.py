@@ -199,6 +199,41 @@ def clip(x: Tensor, min=None, max=None) -> Tensor:
 clamp = clip
 
 
+def _strict_mask(x, lo, hi):
+    return _wrap((x.data > lo) & (x.data < hi))
+
+
+@primitive(
+    "hardtanh",
+    vjp=[lambda g, x, lo, hi: _times(g, _strict_mask(x, lo, hi))],
+    jvp=[lambda t, x, lo, hi: _times(t, _strict_mask(x, lo, hi))],
+    ans=False,
+    domain=Domain(
+        [Case(c.shapes, {"lo": -0.5, "hi": 0.7}) for c in UNARY_CASES],
+        avoid=(-0.5, 0.7),
+        second_order=False,
+        errors=[
+            ErrorCase(
+                lambda: hardtanh_bounded(_ones(2), 1.0, -1.0),
+                ValueError,
+                r"hardtanh: min_val 1.0 must not exceed max_val -1.0",
+            )
+        ],
+    ),
+)
+def hardtanh_p(x, lo, hi):
+    r"""$\min(\max(x, lo), hi)$; derivative 1 strictly inside (lo, hi), 0 at and beyond the
+    bounds (PyTorch's hardtanh and relu6 subgradient; `clip` gives 1 at its bounds)."""
+    return np.clip(x, lo, hi)
+
+
+def hardtanh_bounded(x: Tensor, min_val: float, max_val: float) -> Tensor:
+    """hardtanh's primitive call: one node, so it exports (ONNX Clip) and batches like clip."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
+    return apply(hardtanh_p, real("hardtanh", x), lo=min_val, hi=max_val)
+
+
 def _cmp(fn):
     def op(a, b) -> Tensor:
         a, b = coerce_pair(a, b)
