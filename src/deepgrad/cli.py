@@ -189,11 +189,39 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _run_training(recipe: Any, config: dict, out: Path, args: Any, verbose: int,
                   distributed: bool = False) -> int:  # fmt: skip
-    from deepgrad.recipes._runner import Interrupted, check_writable, train_recipe
+    from deepgrad.recipes._runner import check_writable
 
     resume = bool(args.resume)
+    created = not os.path.lexists(out)
     check_writable(out)
     print(f"{PROG}: {'resuming' if resume else 'training'} {recipe.name} -> {out}", flush=True)
+    try:
+        return _train_into(recipe, config, out, args, verbose, distributed, resume)
+    except BaseException:
+        if created:
+            _remove_untrained(out)
+        raise
+
+
+def _remove_untrained(out: Path) -> None:
+    """Remove a run folder this command created when the run failed before it trained
+    (nothing in it but config.json and empty logs): a failed start leaves no folder."""
+    if not out.is_dir() or out.is_symlink():
+        return
+    files = list(out.iterdir())
+    leftovers = {"config.json", "metrics.jsonl", "metrics.csv"}
+    if any(f.name not in leftovers or f.is_dir() or (f.suffix != ".json" and f.stat().st_size)
+           for f in files):  # fmt: skip
+        return  # it trained (a checkpoint, logged epochs, plots): keep it
+    for f in files:
+        f.unlink()
+    out.rmdir()
+
+
+def _train_into(recipe: Any, config: dict, out: Path, args: Any, verbose: int,
+                distributed: bool, resume: bool) -> int:  # fmt: skip
+    from deepgrad.recipes._runner import Interrupted, train_recipe
+
     try:
         if recipe.trainable:
             summary = train_recipe(recipe, config, out, resume=resume, verbose=verbose,

@@ -77,3 +77,18 @@ def test_missing_mnist_says_where_to_put_the_files(run_cli, tmp_path):
 def test_experiments_cannot_be_evaluated(run_cli, tmp_path):
     assert_one_line_error(run_cli("eval", str(tmp_path)), "not a run folder")
     assert_one_line_error(run_cli("lr-find", "init-compare"), "needs a training recipe")
+
+
+def test_a_run_that_fails_before_training_leaves_no_folder(run_cli, tmp_path):
+    out = tmp_path / "never"
+    proc = run_cli(
+        "train", "mnist-mlp", "--data", str(tmp_path / "no-mnist-here"), "--out", str(out)
+    )
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    proc = run_cli("train", "mnist-mlp", "--data", str(tmp_path / "no-mnist-here"), "--out",
+                   str(kept), "--force")  # fmt: skip
+    assert proc.returncode == 2 and (kept / "notes.txt").read_text() == "mine"
