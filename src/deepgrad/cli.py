@@ -220,7 +220,7 @@ def _remove_untrained(out: Path) -> None:
 
 def _train_into(recipe: Any, config: dict, out: Path, args: Any, verbose: int,
                 distributed: bool, resume: bool) -> int:  # fmt: skip
-    from deepgrad.recipes._runner import Interrupted, train_recipe
+    from deepgrad.recipes._runner import AlreadyTrained, Interrupted, train_recipe
 
     try:
         if recipe.trainable:
@@ -233,6 +233,9 @@ def _train_into(recipe: Any, config: dict, out: Path, args: Any, verbose: int,
     except Interrupted as e:
         print(str(e), file=sys.stderr)
         return 130
+    except AlreadyTrained as e:
+        print(f"{PROG}: {e}")
+        return 0
     _print_summary(summary, out)
     return 0
 

@@ -116,3 +116,13 @@ def test_version(run_cli):
 
     proc = run_cli("--version")
     assert proc.returncode == 0 and proc.stdout.strip() == f"deepgrad {__version__}"
+
+
+def test_resuming_a_finished_run_says_how_to_extend_it(run_cli, spiral_run):
+    out, _ = spiral_run
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    proc = run_cli("train", "--resume", str(out), "--epochs", "30")
+    assert proc.returncode == 0, proc.stderr
+    assert "already trained all its 30 epochs" in proc.stdout
+    assert f"deepgrad train --resume {out} --epochs 60" in proc.stdout
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before

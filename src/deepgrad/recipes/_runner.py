@@ -51,6 +51,11 @@ class Interrupted(Exception):
         self.run_dir = run_dir
 
 
+class AlreadyTrained(Exception):
+    """`--resume` of a run that has trained all its epochs: nothing to do (the CLI says how
+    to train further and exits 0)."""
+
+
 @contextlib.contextmanager
 def _sigint_stops(trainer: Trainer) -> Iterator[None]:
     """First Ctrl-C: `trainer.request_stop(..., "interrupt")`, so the loop stops after this
@@ -187,6 +192,11 @@ def _check_resume(trainer: Trainer, last: Path, epochs: int) -> None:
     if ckpt.epoch > epochs:
         raise RecipeError(f"cannot resume to --epochs {epochs}: {last.parent.parent} has already "
                           f"trained {ckpt.epoch} epochs (pass --epochs >= {ckpt.epoch})")  # fmt: skip
+    if ckpt.epoch == epochs and not (ckpt.extra or {}).get("trainer", {}).get("batch_in_epoch"):
+        run = last.parent.parent
+        raise AlreadyTrained(f"{run} has already trained all its {epochs} epochs: nothing to do. "
+                             f"To train further: deepgrad train --resume {run} --epochs "
+                             f"{epochs * 2}")  # fmt: skip
 
 
 def train_recipe(
