@@ -112,4 +112,18 @@ __all__ = [
 from . import conv as _conv
 
 __all__ += _conv.__all__  # its layers are part of this namespace too
+from . import rnn_functional
 from .conv import *
+from .rnn import GRU, LSTM, RNN
+from .rnn_cells import GRUCell, LSTMCell, RNNCell, init_recurrent_
+
+__all__ += [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "GRUCell",
+    "LSTMCell",
+    "RNNCell",
+    "init_recurrent_",
+    "rnn_functional",
+]

@@ -4,6 +4,7 @@ A package so later tools (model summaries, ...) can add a module here and one im
 """
 
 from ..summary import Summary, summary
+from . import rnn
 from .clip_grad import clip_grad_norm_, clip_grad_value_
 from .convert_parameters import parameters_to_vector, vector_to_parameters
 from .stateless import functional_call
@@ -14,6 +15,7 @@ __all__ = [
     "clip_grad_value_",
     "functional_call",
     "parameters_to_vector",
+    "rnn",
     "summary",
     "vector_to_parameters",
 ]  # fmt: skip
