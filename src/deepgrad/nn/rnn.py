@@ -289,7 +289,7 @@ class RNN(_RNNBase):
 
 @layer_cases(
     LayerCase(lambda: LSTM(3, 2), _X),
-    LayerCase(lambda: LSTM(3, 3, num_layers=2, bidirectional=True, proj_size=2), [(3, 2, 3)]),
+    LayerCase(lambda: LSTM(2, 2, num_layers=2, bidirectional=True, proj_size=1), [(2, 1, 2)]),
 )
 @layer_errors(
     ErrorCase(lambda: LSTM(3, 2, proj_size=2), ValueError, r"LSTM: proj_size must be in \[0, "),
@@ -325,7 +325,7 @@ class LSTM(_RNNBase):
 
 @layer_cases(
     LayerCase(lambda: GRU(3, 2), _X + [(1, 2, 2)]),
-    LayerCase(lambda: GRU(3, 2, num_layers=2, bias=False, bidirectional=True), [(3, 3)]),
+    LayerCase(lambda: GRU(2, 2, num_layers=2, bias=False, bidirectional=True), [(3, 2)]),
 )
 @layer_errors(
     ErrorCase(
