@@ -1,0 +1,63 @@
+"""Recurrent training steps, side by side with PyTorch (issue 14's speed targets).
+
+    lstm: LSTM input 64, hidden 256, 35 steps, batch 32, a linear head on the last
+          state, MSE loss, backward and an SGD momentum 0.9 step (target <= 1.5x)
+    gru:  the same with a GRU
+
+Run: `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/sequence.py [lstm gru]`.
+Ratios < 1 mean deepgrad is faster; float32 throughout.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import report, side_by_side, try_torch
+
+import deepgrad as dg
+
+STEPS, BATCH, IN, HIDDEN = 35, 32, 64, 256
+
+
+def recurrent_step(lib, kind: str, x, y):
+    """A closure: one training step of `kind` (LSTM or GRU) + linear head (deepgrad or torch)."""
+    nn = lib.nn
+    rnn = getattr(nn, kind)(IN, HIDDEN)
+    head = nn.Linear(HIDDEN, 1)
+    params = list(rnn.parameters()) + list(head.parameters())
+    opt = lib.optim.SGD(params, lr=0.01, momentum=0.9)
+    loss_fn = nn.MSELoss()
+
+    def step():
+        opt.zero_grad()
+        _, state = rnn(x)
+        h = state[0] if kind == "LSTM" else state
+        loss = loss_fn(head(h[-1]), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def main(which: list[str]) -> None:
+    torch = try_torch()
+    rng = np.random.default_rng(0)
+    xb = rng.standard_normal((STEPS, BATCH, IN)).astype(np.float32)
+    yb = rng.standard_normal((BATCH, 1)).astype(np.float32)
+    for kind in ("LSTM", "GRU"):
+        if kind.lower() not in which:
+            continue
+        ours = recurrent_step(dg, kind, dg.tensor(xb), dg.tensor(yb))
+        theirs = None
+        if torch is not None:
+            theirs = recurrent_step(torch, kind, torch.from_numpy(xb), torch.from_numpy(yb))
+        t_ours, t_theirs = side_by_side(ours, theirs, repeat=20, block=5, warmup=2)
+        print(report(f"{kind} {IN}-{HIDDEN} T{STEPS} b{BATCH} step", t_ours, t_theirs))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["lstm", "gru"])
