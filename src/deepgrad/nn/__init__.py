@@ -127,3 +127,21 @@ __all__ += [
     "init_recurrent_",
     "rnn_functional",
 ]
+from . import attention_functional
+from .attention import AdditiveAttention, MultiheadAttention
+from .transformer import (
+    LearnedPositionalEncoding,
+    SinusoidalPositionalEncoding,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+
+__all__ += [
+    "AdditiveAttention", "LearnedPositionalEncoding", "MultiheadAttention",
+    "SinusoidalPositionalEncoding", "Transformer", "TransformerDecoder",
+    "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
+    "attention_functional",
+]  # fmt: skip
