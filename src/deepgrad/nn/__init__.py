@@ -145,3 +145,6 @@ __all__ += [
     "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
     "attention_functional",
 ]  # fmt: skip
+from .temporal import CausalConv1d, WaveNetBlock
+
+__all__ += ["CausalConv1d", "WaveNetBlock"]
