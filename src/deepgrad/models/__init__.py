@@ -97,3 +97,10 @@ __all__ = [
     "vgg19_bn",
     "xception_small",
 ]  # fmt: skip
+
+from .seq2seq import Seq2Seq
+
+__all__ += ["Seq2Seq"]
+from .memory_network import MemN2N
+
+__all__ += ["MemN2N"]

@@ -148,3 +148,6 @@ __all__ += [
 from .temporal import CausalConv1d, WaveNetBlock
 
 __all__ += ["CausalConv1d", "WaveNetBlock"]
+from .memory import KeyValueMemory
+
+__all__ += ["KeyValueMemory"]
