@@ -25,6 +25,11 @@ PLOTS = {
     "mnist-mlp": ["learning_curves.png", "first_layer_weights.png"],
     "mnist-lenet": ["learning_curves.png", "filters.png", "saliency.png"],
     "mnist-transfer": ["transfer_curves.png"],
+    "adding-problem": ["learning_curves.png", "gradient_by_step.png"],
+    "reverse": ["learning_curves.png", "attention_maps.png"],
+    "char-lm": ["perplexity.png"],
+    "sentiment": ["accuracy.png"],
+    "sine-forecast": ["learning_curves.png", "forecast.png"],
 }  # fmt: skip
 
 
