@@ -3,8 +3,11 @@
     lstm: LSTM input 64, hidden 256, 35 steps, batch 32, a linear head on the last
           state, MSE loss, backward and an SGD momentum 0.9 step (target <= 1.5x)
     gru:  the same with a GRU
+    transformer: TransformerEncoderLayer(256, 4, dim_feedforward=1024, batch_first=True),
+          batch 16, length 64, mean-pooled linear head, MSE, backward, SGD momentum
+          (target <= 1.5x)
 
-Run: `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/sequence.py [lstm gru]`.
+Run: `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/sequence.py [lstm gru transformer]`.
 Ratios < 1 mean deepgrad is faster; float32 throughout.
 """
 
@@ -43,6 +46,24 @@ def recurrent_step(lib, kind: str, x, y):
     return step
 
 
+def transformer_step(lib, x, y):
+    """A closure: one training step of a TransformerEncoderLayer + linear head."""
+    nn = lib.nn
+    layer = nn.TransformerEncoderLayer(256, 4, dim_feedforward=1024, batch_first=True)
+    head = nn.Linear(256, 1)
+    params = list(layer.parameters()) + list(head.parameters())
+    opt = lib.optim.SGD(params, lr=0.01, momentum=0.9)
+    loss_fn = nn.MSELoss()
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(head(layer(x).mean(1)), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 def main(which: list[str]) -> None:
     torch = try_torch()
     rng = np.random.default_rng(0)
@@ -57,7 +78,16 @@ def main(which: list[str]) -> None:
             theirs = recurrent_step(torch, kind, torch.from_numpy(xb), torch.from_numpy(yb))
         t_ours, t_theirs = side_by_side(ours, theirs, repeat=20, block=5, warmup=2)
         print(report(f"{kind} {IN}-{HIDDEN} T{STEPS} b{BATCH} step", t_ours, t_theirs))
+    if "transformer" in which:
+        xb = rng.standard_normal((16, 64, 256)).astype(np.float32)
+        yb = rng.standard_normal((16, 1)).astype(np.float32)
+        ours = transformer_step(dg, dg.tensor(xb), dg.tensor(yb))
+        theirs = None
+        if torch is not None:
+            theirs = transformer_step(torch, torch.from_numpy(xb), torch.from_numpy(yb))
+        t_ours, t_theirs = side_by_side(ours, theirs, repeat=20, block=5, warmup=2)
+        print(report("TransformerEncoderLayer b16 L64", t_ours, t_theirs))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["lstm", "gru"])
+    main(sys.argv[1:] or ["lstm", "gru", "transformer"])
