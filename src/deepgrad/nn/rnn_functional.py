@@ -13,6 +13,7 @@ from ..core.tensor import Tensor
 from ..ops import elementwise as E
 from ..ops.index import getitem
 from ..ops.nnops import linear
+from ..ops.rnn import lstm_pointwise
 
 __all__ = [
     "gru_cell", "gru_step", "lstm_cell", "lstm_step", "rnn_relu_cell", "rnn_step",
@@ -66,14 +67,8 @@ def lstm_step(
     """One LSTM step from $x_p = W_{ih} x + b_{ih}$ (Hochreiter & Schmidhuber 1997):
     $[i, f, g, o] = x_p + W_{hh} h + b_{hh}$, $c' = \\sigma(f) c + \\sigma(i) \\tanh(g)$,
     $h' = W_{hr}(\\sigma(o) \\tanh(c'))$ ($W_{hr}$ only with a projection)."""
-    size = c.shape[-1]
     gates = E.add(xp, linear(h, w_hh, b_hh))
-    i = E.sigmoid(_gate(gates, 0, size))
-    f = E.sigmoid(_gate(gates, 1, size))
-    g = E.tanh(_gate(gates, 2, size))
-    o = E.sigmoid(_gate(gates, 3, size))
-    c_new = E.add(E.mul(f, c), E.mul(i, g))
-    h_new = E.mul(o, E.tanh(c_new))
+    h_new, c_new = lstm_pointwise(gates, c)  # one fused node for the gates and the update
     if w_hr is not None:
         h_new = linear(h_new, w_hr)
     return h_new, c_new

@@ -161,3 +161,4 @@ _install()
 FUNCTIONS["stack"] = stack
 # Families that build on the basic ops above (and register more primitives).
 from . import conv, nnops, pool, resample
+from . import rnn as rnn  # fused recurrent-cell primitives (issue 14)
