@@ -129,9 +129,8 @@ __all__ += [
 ]
 from . import attention_functional
 from .attention import AdditiveAttention, MultiheadAttention
+from .positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding
 from .transformer import (
-    LearnedPositionalEncoding,
-    SinusoidalPositionalEncoding,
     Transformer,
     TransformerDecoder,
     TransformerDecoderLayer,
