@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.random import _gen
 from ..core.state import no_grad
 from ..core.tensor import Tensor
 from ..nn import GRU, LSTM, AdditiveAttention, Embedding, GRUCell, Linear, LSTMCell, Module
@@ -118,7 +119,7 @@ class Seq2Seq(Module):
         tgt = np.asarray(tgt.data if isinstance(tgt, Tensor) else tgt)
         if tgt.ndim != 2:
             raise ValueError(f"Seq2Seq: tgt must be (N, T) token ids, got {tgt.shape}")
-        rng = generator if generator is not None else np.random.default_rng()
+        rng = _gen(generator)  # deepgrad's default generator unless one is given
         memory, state, context, mask = self._start(src, src_mask)
         tokens = np.full(tgt.shape[0], self.bos)
         logits = []

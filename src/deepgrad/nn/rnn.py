@@ -99,6 +99,9 @@ class _RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound, generator=generator)
 
+    def flatten_parameters(self) -> None:
+        """A no-op: PyTorch compacts cuDNN weights here; kept so PyTorch code runs as is."""
+
     @property
     def _dirs(self) -> int:
         return 2 if self.bidirectional else 1
