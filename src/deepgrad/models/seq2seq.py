@@ -197,4 +197,5 @@ class Seq2Seq(Module):
         return max(finished, key=lambda f: f[0])[1]
 
     def extra_repr(self) -> str:
-        return f"cell={self.cell_kind!r}, attention={self.attention_kind!r}, bos={self.bos}, eos={self.eos}"
+        kinds = f"cell={self.cell_kind!r}, attention={self.attention_kind!r}"
+        return f"{kinds}, bos={self.bos}, eos={self.eos}"

@@ -99,7 +99,8 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     exp.plots.append(plots.curves(
         curves, exp.out / "learning_curves.png",
         f"Adding problem, T = {length}: test MSE every {config['eval_every']} steps",
-        xlabel=f"evaluation (x {config['eval_every']} steps)", ylabel="test MSE", logy=True))  # fmt: skip
+        xlabel=f"evaluation (one every {config['eval_every']} steps)", ylabel="test MSE",
+        logy=True, styles={"baseline Var = 1/6": "--"}))  # fmt: skip
     exp.plots.append(plots.curves(
         grads, exp.out / "gradient_by_step.png",
         "Gradient reaching each input step: mean ||dL/dx_t||",

@@ -137,8 +137,8 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     exp.plots.append(plots.curves(
         curves, exp.out / "perplexity.png",
         f"Character LM: validation perplexity every {config['eval_every']} steps",
-        xlabel=f"evaluation (x {config['eval_every']} steps)", ylabel="perplexity",
-        logy=True))  # fmt: skip
+        xlabel=f"evaluation (one every {config['eval_every']} steps)", ylabel="perplexity",
+        logy=True, styles={"uniform guess": "--"}))  # fmt: skip
     exp.table("Validation perplexity", rows, f"{len(chars)} distinct characters; a uniform "
               f"guess has perplexity {len(chars)}.")  # fmt: skip
     exp.sections += ["## Samples", ""] + samples

@@ -93,7 +93,8 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     vocab = {w: i + 1 for i, w in enumerate(words)}
     tr, te = encode(train_s, vocab), encode(test_s, vocab)
     models = {"bag of words (logistic regression)": nn.Linear(len(vocab) + 1, 2, generator=rng),
-              "2-layer bidirectional GRU": BiGRUClassifier(len(vocab) + 1, config, rng)}  # fmt: skip
+              "2-layer bidirectional GRU":
+                  BiGRUClassifier(len(vocab) + 1, config, rng)}  # fmt: skip
     curves, rows = {}, []
     for name, model in models.items():
         gru = isinstance(model, BiGRUClassifier)
@@ -116,7 +117,8 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     exp.plots.append(plots.curves(
         curves, exp.out / "accuracy.png",
         f"Sentiment with negation: test accuracy every {config['eval_every']} steps",
-        xlabel=f"evaluation (x {config['eval_every']} steps)", ylabel="test accuracy"))  # fmt: skip
+        xlabel=f"evaluation (one every {config['eval_every']} steps)",
+        ylabel="test accuracy"))  # fmt: skip
     exp.table("Test accuracy", rows, "The bag of words cannot tell 'was not good' from 'did "
               "not expect much , but ... was good'; the GRU reads the order.")  # fmt: skip
     exp.sections += ["Example reviews:", ""] + [

@@ -113,16 +113,17 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                 exp.records.append({"run": name, "step": step, "val_mse": curve[-1]})
         curves[name] = curve
         forecasts[f"{name} forecast"] = rollout(model, obs[split - w : split], h)
+        err = forecasts[f"{name} forecast"] - clean[split : split + h]
         rows.append({"model": name, "parameters": model.num_parameters(),
                      "val MSE (one step)": curve[-1],
-                     f"MSE vs clean signal, {h}-step rollout":
-                         float(np.mean((forecasts[f"{name} forecast"] - clean[split:split + h]) ** 2))})  # fmt: skip
-    curves[f"noise variance {config['noise'] ** 2:g}"] = [config["noise"] ** 2] * len(curve)
+                     f"MSE vs clean signal, {h}-step rollout": float(np.mean(err**2))})  # fmt: skip
+    noise_key = f"noise variance {config['noise'] ** 2:g}"
+    curves[noise_key] = [config["noise"] ** 2] * len(curve)
     exp.plots.append(plots.curves(
         curves, exp.out / "learning_curves.png",
         f"One-step forecast: validation MSE every {config['eval_every']} steps",
-        xlabel=f"evaluation (x {config['eval_every']} steps)", ylabel="validation MSE",
-        logy=True))  # fmt: skip
+        xlabel=f"evaluation (one every {config['eval_every']} steps)", ylabel="validation MSE",
+        logy=True, styles={noise_key: "--"}))  # fmt: skip
     series = {"observed": obs[split : split + h], "clean signal": clean[split : split + h],
               **forecasts}  # fmt: skip
     exp.plots.append(plots.curves(
