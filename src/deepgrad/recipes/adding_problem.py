@@ -31,7 +31,7 @@ BASELINE = 1.0 / 6.0
 
 
 def default_config() -> dict[str, Any]:
-    return {"length": 100, "steps": 2000, "batch_size": 32, "hidden": 64, "lr": 0.005,
+    return {"length": 100, "steps": 1200, "batch_size": 32, "hidden": 64, "lr": 0.01,
             "clip": 1.0, "eval_every": 50, "test_size": 512, "seed": 0}  # fmt: skip
 
 
@@ -44,7 +44,7 @@ def adding_batch(n: int, length: int, rng: np.random.Generator) -> tuple[np.ndar
     marks[np.arange(n), first] = 1.0
     marks[np.arange(n), second] = 1.0
     y = (values * marks).sum(1, keepdims=True)
-    return np.stack([values, marks], -1), y
+    return np.stack([values, marks], -1).astype(np.float32), y.astype(np.float32)
 
 
 class Regressor(nn.Module):

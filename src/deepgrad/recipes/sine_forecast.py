@@ -39,7 +39,7 @@ def signal(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, 
     """Noisy observations and the clean signal, both (n,)."""
     t = np.arange(n)
     clean = np.sin(2 * np.pi * t / 40) + 0.5 * np.sin(2 * np.pi * t / 13)
-    return clean + noise * rng.standard_normal(n), clean
+    return (clean + noise * rng.standard_normal(n)).astype(np.float32), clean
 
 
 class TCN(nn.Module):
