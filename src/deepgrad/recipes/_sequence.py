@@ -33,6 +33,8 @@ def heatmaps(
     yticks: Sequence[str] | None = None,
 ) -> Path:
     """One heat map per panel (attention weights), with a colour bar each."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = plots._plt()
     n = len(maps)
     fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 4.2), squeeze=False)
@@ -43,6 +45,8 @@ def heatmaps(
             ax.set_xticks(range(len(xticks)), list(xticks), fontsize=7)
         if yticks is not None:
             ax.set_yticks(range(len(yticks)), list(yticks), fontsize=7)
+        else:
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         fig.colorbar(im, ax=ax, fraction=0.046, label="attention weight")
     fig.suptitle(title)
     return plots.save(fig, path)
