@@ -7,13 +7,19 @@
           batch 16, length 64, mean-pooled linear head, MSE, backward, SGD momentum
           (target <= 1.5x)
 
-Run: `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/sequence.py [lstm gru transformer]`.
-Ratios < 1 mean deepgrad is faster; float32 throughout.
+Run: `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/sequence.py [lstm gru transformer]
+[--cpu-time]`.
+Ratios < 1 mean deepgrad is faster; float32 throughout.  With `--cpu-time` both run on one
+thread and each step is timed by the process's CPU time (`time.process_time`), in
+alternating blocks: on a machine shared with other jobs this is far steadier than wall
+time, and it compares the work each framework does rather than its parallelism.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +70,25 @@ def transformer_step(lib, x, y):
     return step
 
 
+def cpu_time_side_by_side(ours, theirs, rounds: int = 4, block: int = 2) -> tuple[float, float]:
+    """Median CPU milliseconds per call of `ours()` and `theirs()`, in alternating blocks."""
+    ours(), theirs()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for fn, acc in zip((ours, theirs), times):
+            for _ in range(block):
+                t0 = time.process_time()
+                fn()
+                acc.append((time.process_time() - t0) * 1e3)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def main(which: list[str]) -> None:
+    cpu = "--cpu-time" in which
     torch = try_torch()
+    if cpu and torch is not None:
+        torch.set_num_threads(1)
+    timer = cpu_time_side_by_side if cpu and torch is not None else _wall
     rng = np.random.default_rng(0)
     xb = rng.standard_normal((STEPS, BATCH, IN)).astype(np.float32)
     yb = rng.standard_normal((BATCH, 1)).astype(np.float32)
@@ -76,7 +99,7 @@ def main(which: list[str]) -> None:
         theirs = None
         if torch is not None:
             theirs = recurrent_step(torch, kind, torch.from_numpy(xb), torch.from_numpy(yb))
-        t_ours, t_theirs = side_by_side(ours, theirs, repeat=20, block=5, warmup=2)
+        t_ours, t_theirs = timer(ours, theirs)
         print(report(f"{kind} {IN}-{HIDDEN} T{STEPS} b{BATCH} step", t_ours, t_theirs))
     if "transformer" in which:
         xb = rng.standard_normal((16, 64, 256)).astype(np.float32)
@@ -85,9 +108,16 @@ def main(which: list[str]) -> None:
         theirs = None
         if torch is not None:
             theirs = transformer_step(torch, torch.from_numpy(xb), torch.from_numpy(yb))
-        t_ours, t_theirs = side_by_side(ours, theirs, repeat=20, block=5, warmup=2)
+        t_ours, t_theirs = timer(ours, theirs)
         print(report("TransformerEncoderLayer b16 L64", t_ours, t_theirs))
 
 
+def _wall(ours, theirs):
+    return side_by_side(ours, theirs, repeat=20, block=5, warmup=2)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["lstm", "gru", "transformer"])
+    args = sys.argv[1:]
+    if not [a for a in args if not a.startswith("--")]:
+        args += ["lstm", "gru", "transformer"]
+    main(args)
