@@ -98,9 +98,7 @@ __all__ = [
     "xception_small",
 ]  # fmt: skip
 
-from .seq2seq import Seq2Seq
-
-__all__ += ["Seq2Seq"]
+# Sequence models (issue 14).
+__all__ += ["MemN2N", "Seq2Seq"]
 from .memory_network import MemN2N
-
-__all__ += ["MemN2N"]
+from .seq2seq import Seq2Seq

@@ -112,24 +112,39 @@ __all__ = [
 from . import conv as _conv
 
 __all__ += _conv.__all__  # its layers are part of this namespace too
-from . import rnn_functional
 from .conv import *
-from .rnn import GRU, LSTM, RNN
-from .rnn_cells import GRUCell, LSTMCell, RNNCell, init_recurrent_
 
+# Sequence models (issue 14): the names first, so this block stays apart from the above.
 __all__ += [
     "GRU",
     "LSTM",
     "RNN",
+    "AdditiveAttention",
+    "CausalConv1d",
     "GRUCell",
+    "KeyValueMemory",
     "LSTMCell",
+    "LearnedPositionalEncoding",
+    "MultiheadAttention",
     "RNNCell",
+    "SinusoidalPositionalEncoding",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+    "WaveNetBlock",
+    "attention_functional",
     "init_recurrent_",
     "rnn_functional",
-]
-from . import attention_functional
+]  # fmt: skip
+from . import attention_functional, rnn_functional
 from .attention import AdditiveAttention, MultiheadAttention
+from .memory import KeyValueMemory
 from .positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding
+from .rnn import GRU, LSTM, RNN
+from .rnn_cells import GRUCell, LSTMCell, RNNCell, init_recurrent_
+from .temporal import CausalConv1d, WaveNetBlock
 from .transformer import (
     Transformer,
     TransformerDecoder,
@@ -137,16 +152,3 @@ from .transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
-
-__all__ += [
-    "AdditiveAttention", "LearnedPositionalEncoding", "MultiheadAttention",
-    "SinusoidalPositionalEncoding", "Transformer", "TransformerDecoder",
-    "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
-    "attention_functional",
-]  # fmt: skip
-from .temporal import CausalConv1d, WaveNetBlock
-
-__all__ += ["CausalConv1d", "WaveNetBlock"]
-from .memory import KeyValueMemory
-
-__all__ += ["KeyValueMemory"]

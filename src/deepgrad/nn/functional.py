@@ -216,12 +216,12 @@ def group_norm(
 from . import conv_functional as _conv_functional
 
 __all__ += _conv_functional.__all__  # its layers are part of this namespace too
-# Attention and recurrent cells (issue 14) build on the functions above.
-from .attention_functional import additive_attention, scaled_dot_product_attention
 from .conv_functional import *
-from .rnn_functional import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
 
+# Attention and recurrent cells (issue 14) build on the functions above.
 __all__ += [
     "additive_attention", "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell",
     "scaled_dot_product_attention",
 ]  # fmt: skip
+from .attention_functional import additive_attention, scaled_dot_product_attention
+from .rnn_functional import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
