@@ -31,8 +31,8 @@ BASELINE = 1.0 / 6.0
 
 
 def default_config() -> dict[str, Any]:
-    return {"length": 100, "steps": 1200, "batch_size": 32, "hidden": 64, "lr": 0.01,
-            "clip": 1.0, "eval_every": 50, "test_size": 512, "seed": 0}  # fmt: skip
+    return {"length": 100, "steps": 6000, "batch_size": 32, "hidden": 64, "lr": 0.003,
+            "clip": 1.0, "eval_every": 200, "test_size": 512, "seed": 0}  # fmt: skip
 
 
 def adding_batch(n: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
