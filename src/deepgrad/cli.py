@@ -53,6 +53,7 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimizer", help="sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw")
     p.add_argument("--seed", type=str, help="random seed (data, init, shuffling)")
     p.add_argument("--data", help="data folder (MNIST recipes; default: the cache)")
+    p.add_argument("--text", help="a text file to train on (char-lm; default: built-in corpus)")
     p.add_argument("--config", metavar="FILE", help="settings from a .json or .toml file")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other setting of the recipe (repeatable)")  # fmt: skip
@@ -127,7 +128,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     from deepgrad.recipes._config import parse_assignments
 
     out = parse_assignments(args.set)
-    for key in ("epochs", "lr", "batch_size", "optimizer", "seed", "data"):
+    for key in ("epochs", "lr", "batch_size", "optimizer", "seed", "data", "text"):
         value = getattr(args, key, None)
         if value is not None:
             out[key] = value

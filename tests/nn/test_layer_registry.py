@@ -80,6 +80,22 @@ def test_exemptions_are_only_containers():
     assert exempt <= {"Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"}
 
 
+def _joined(out):
+    """A layer returning several tensors (an RNN's output and states) is checked on all of
+    them at once: flattened and concatenated."""
+    if isinstance(out, dg.Tensor):
+        return out
+    flat = []
+    stack = [out]
+    while stack:
+        item = stack.pop(0)
+        if isinstance(item, (tuple, list)):
+            stack[:0] = list(item)
+        else:
+            flat.append(item.reshape(-1))
+    return dg.concatenate(flat, 0)
+
+
 @pytest.mark.parametrize("cls,k", CASES)
 def test_layer_gradients_match_finite_differences(cls, k):
     case = cases_for(cls)[k]
@@ -95,7 +111,7 @@ def test_layer_gradients_match_finite_differences(cls, k):
 
     def f(*args):
         swapped = dict(zip(names, args[n_in:]))
-        return functional_call(module, swapped, (*args[:n_in], *targets))
+        return _joined(functional_call(module, swapped, (*args[:n_in], *targets)))
 
     out = f(*xs, *params)
     assert out.dtype == np.float64, f"{cls.__name__} output is {out.dtype} after .double()"

@@ -37,6 +37,11 @@ PLOTS = {
     "mc-dropout": ["entropy.png"],
     "deep-dream": ["activation_maximization.png", "deep_dream.png"],
     "style-transfer": ["style_transfer.png", "loss.png"],
+    "adding-problem": ["learning_curves.png", "gradient_by_step.png"],
+    "reverse": ["learning_curves.png", "attention_maps.png"],
+    "char-lm": ["perplexity.png"],
+    "sentiment": ["accuracy.png"],
+    "sine-forecast": ["learning_curves.png", "forecast.png"],
 }  # fmt: skip
 # recipes that read the MNIST files (run with --data when ../shared/data/mnist exists)
 MNIST = {n for n in PLOTS if n.startswith("mnist")} | {"adversarial", "distillation",

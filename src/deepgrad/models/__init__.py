@@ -100,3 +100,8 @@ __all__ = [
     "vgg19_bn",
     "xception_small",
 ]  # fmt: skip
+
+# Sequence models (issue 14).
+__all__ += ["MemN2N", "Seq2Seq"]
+from .memory_network import MemN2N
+from .seq2seq import Seq2Seq

@@ -128,3 +128,42 @@ from .pooling_extra import AdaptiveMaxPool3d, Fold, LPPool1d, LPPool2d, Unfold
 __all__ += _conv.__all__ + _activation_extra.__all__ + _loss_extra.__all__ + _layers_extra.__all__
 __all__ += _graph.__all__ + ["AdaptiveMaxPool3d", "CTCLoss", "Fold", "LPPool1d", "LPPool2d", "Unfold"]
 __all__ += ["DilatedCausalConv1d", "MaskedConv2d"]  # PixelCNN and WaveNet layers (issue 15)
+
+# Sequence models (issue 14): the names first, so this block stays apart from the above.
+__all__ += [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "AdditiveAttention",
+    "CausalConv1d",
+    "GRUCell",
+    "KeyValueMemory",
+    "LSTMCell",
+    "LearnedPositionalEncoding",
+    "MultiheadAttention",
+    "RNNCell",
+    "SinusoidalPositionalEncoding",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+    "WaveNetBlock",
+    "attention_functional",
+    "init_recurrent_",
+    "rnn_functional",
+]  # fmt: skip
+from . import attention_functional, rnn_functional
+from .attention import AdditiveAttention, MultiheadAttention
+from .memory import KeyValueMemory
+from .positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding
+from .rnn import GRU, LSTM, RNN
+from .rnn_cells import GRUCell, LSTMCell, RNNCell, init_recurrent_
+from .temporal import CausalConv1d, WaveNetBlock
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)

@@ -278,3 +278,10 @@ __all__ += ["affine_grid", "grid_sample"]
 from .ctc import ctc_loss
 
 __all__ += ["ctc_loss"]
+# Attention and recurrent cells (issue 14) build on the functions above.
+__all__ += [
+    "additive_attention", "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell",
+    "scaled_dot_product_attention",
+]  # fmt: skip
+from .attention_functional import additive_attention, scaled_dot_product_attention
+from .rnn_functional import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell

@@ -14,7 +14,7 @@ FAMILIES = (
     "linalg", "_conv_kernels", "conv", "nnops", "pool", "pool_api", "resample", "segment", "roi",
     "linalg_decomp", "linalg_spectral", "batched_linear", "batch_rules", "devices", "factories",
     "grad_fn", "inplace", "out", "torch_elementwise", "setitem", "sorting", "torch_functions",
-    "torch_shape", "tensor_methods", "torch_methods",
+    "torch_shape", "tensor_methods", "torch_methods", "rnn",
 )  # fmt: skip
 
 from ..core.primitive import FUNCTIONS
@@ -120,6 +120,7 @@ from . import (
     nnops,
     pool,
     resample,
+    rnn,  # fused recurrent-cell primitives (issue 14)
     roi,
     segment,
 )

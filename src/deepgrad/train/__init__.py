@@ -144,3 +144,7 @@ __all__ = [
     "top_k_accuracy",
     "uniform",
 ]  # fmt: skip
+
+from .tbptt import detach_state, tbptt_chunks, tbptt_epoch
+
+__all__ += ["detach_state", "tbptt_chunks", "tbptt_epoch"]

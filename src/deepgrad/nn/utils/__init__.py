@@ -4,7 +4,7 @@ A package so later tools (model summaries, ...) can add a module here and one im
 """
 
 from ..summary import Summary, summary
-from . import parametrizations, parametrize, prune
+from . import parametrizations, parametrize, prune, rnn
 from .clip_grad import clip_grad_norm_, clip_grad_value_
 from .convert_parameters import parameters_to_vector, vector_to_parameters
 from .parametrizations import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm
@@ -25,6 +25,7 @@ __all__ = [
     "prune",
     "remove_spectral_norm",
     "remove_weight_norm",
+    "rnn",
     "spectral_norm",
     "summary",
     "vector_to_parameters",

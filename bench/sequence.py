@@ -1,0 +1,123 @@
+"""Recurrent training steps, side by side with PyTorch (issue 14's speed targets).
+
+    lstm: LSTM input 64, hidden 256, 35 steps, batch 32, a linear head on the last
+          state, MSE loss, backward and an SGD momentum 0.9 step (target <= 1.5x)
+    gru:  the same with a GRU
+    transformer: TransformerEncoderLayer(256, 4, dim_feedforward=1024, batch_first=True),
+          batch 16, length 64, mean-pooled linear head, MSE, backward, SGD momentum
+          (target <= 1.5x)
+
+Run: `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/sequence.py [lstm gru transformer]
+[--cpu-time]`.
+Ratios < 1 mean deepgrad is faster; float32 throughout.  With `--cpu-time` both run on one
+thread and each step is timed by the process's CPU time (`time.process_time`), in
+alternating blocks: on a machine shared with other jobs this is far steadier than wall
+time, and it compares the work each framework does rather than its parallelism.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import report, side_by_side, try_torch
+
+import deepgrad as dg
+
+STEPS, BATCH, IN, HIDDEN = 35, 32, 64, 256
+
+
+def recurrent_step(lib, kind: str, x, y):
+    """A closure: one training step of `kind` (LSTM or GRU) + linear head (deepgrad or torch)."""
+    nn = lib.nn
+    rnn = getattr(nn, kind)(IN, HIDDEN)
+    head = nn.Linear(HIDDEN, 1)
+    params = list(rnn.parameters()) + list(head.parameters())
+    opt = lib.optim.SGD(params, lr=0.01, momentum=0.9)
+    loss_fn = nn.MSELoss()
+
+    def step():
+        opt.zero_grad()
+        _, state = rnn(x)
+        h = state[0] if kind == "LSTM" else state
+        loss = loss_fn(head(h[-1]), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def transformer_step(lib, x, y):
+    """A closure: one training step of a TransformerEncoderLayer + linear head."""
+    nn = lib.nn
+    layer = nn.TransformerEncoderLayer(256, 4, dim_feedforward=1024, batch_first=True)
+    head = nn.Linear(256, 1)
+    params = list(layer.parameters()) + list(head.parameters())
+    opt = lib.optim.SGD(params, lr=0.01, momentum=0.9)
+    loss_fn = nn.MSELoss()
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(head(layer(x).mean(1)), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def cpu_time_side_by_side(ours, theirs, rounds: int = 4, block: int = 2) -> tuple[float, float]:
+    """Median CPU milliseconds per call of `ours()` and `theirs()`, in alternating blocks."""
+    ours(), theirs()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for fn, acc in zip((ours, theirs), times):
+            for _ in range(block):
+                t0 = time.process_time()
+                fn()
+                acc.append((time.process_time() - t0) * 1e3)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def main(which: list[str]) -> None:
+    cpu = "--cpu-time" in which
+    torch = try_torch()
+    if cpu and torch is not None:
+        torch.set_num_threads(1)
+    timer = cpu_time_side_by_side if cpu and torch is not None else _wall
+    rng = np.random.default_rng(0)
+    xb = rng.standard_normal((STEPS, BATCH, IN)).astype(np.float32)
+    yb = rng.standard_normal((BATCH, 1)).astype(np.float32)
+    for kind in ("LSTM", "GRU"):
+        if kind.lower() not in which:
+            continue
+        ours = recurrent_step(dg, kind, dg.tensor(xb), dg.tensor(yb))
+        theirs = None
+        if torch is not None:
+            theirs = recurrent_step(torch, kind, torch.from_numpy(xb), torch.from_numpy(yb))
+        t_ours, t_theirs = timer(ours, theirs)
+        print(report(f"{kind} {IN}-{HIDDEN} T{STEPS} b{BATCH} step", t_ours, t_theirs))
+    if "transformer" in which:
+        xb = rng.standard_normal((16, 64, 256)).astype(np.float32)
+        yb = rng.standard_normal((16, 1)).astype(np.float32)
+        ours = transformer_step(dg, dg.tensor(xb), dg.tensor(yb))
+        theirs = None
+        if torch is not None:
+            theirs = transformer_step(torch, torch.from_numpy(xb), torch.from_numpy(yb))
+        t_ours, t_theirs = timer(ours, theirs)
+        print(report("TransformerEncoderLayer b16 L64", t_ours, t_theirs))
+
+
+def _wall(ours, theirs):
+    return side_by_side(ours, theirs, repeat=20, block=5, warmup=2)
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if not [a for a in args if not a.startswith("--")]:
+        args += ["lstm", "gru", "transformer"]
+    main(args)
