@@ -21,6 +21,7 @@ ROOT_LEVEL = {
     "__main__": "cli",
     "cli": "cli",
     "plots": "train",
+    "plots_vision": "train",
     "linalg": "ops",
     "serialization": "core",
 }

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad import optim, plots
+from deepgrad import optim, plots, plots_vision
 from deepgrad.core.random import manual_seed
 from deepgrad.core.tensor import Tensor
 from deepgrad.data.shapes import CLASSES, make_shapes
@@ -115,7 +115,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
         shown[name] = dets[:8]
     exp.plots.append(plots.curves(maps, exp.out / "map.png", "Shapes: mAP@0.5 on held-out images",
                                   ylabel="mAP@0.5"))  # fmt: skip
-    exp.plots.append(plots.detections(test.images[:8, 0], shown, exp.out / "detections.png",
+    exp.plots.append(plots_vision.detections(test.images[:8, 0], shown, exp.out / "detections.png",
                                       "Detections on held-out images (score on each box)",
                                       CLASSES, truth=test.boxes[:8]))  # fmt: skip
     exp.table("Detectors", rows, "mAP and speed measured on the held-out images.")

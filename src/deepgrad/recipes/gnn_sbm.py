@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad import nn, optim, plots
+from deepgrad import nn, optim, plots, plots_vision
 from deepgrad.core.random import manual_seed
 from deepgrad.core.state import no_grad
 from deepgrad.core.tensor import Tensor
@@ -134,7 +134,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     adjacency[g.edge_index[1], g.edge_index[0]] = 1
     with no_grad():
         hidden = gcn.hidden(Tensor(g.x), g.edge_index).data
-    exp.plots.append(plots.graph_panels(adjacency, hidden, g.y, exp.out / "graph.png",
+    exp.plots.append(plots_vision.graph_panels(adjacency, hidden, g.y, exp.out / "graph.png",
                                         f"SBM (p_in {config['p_in']}, p_out {config['p_out']}) "
                                         "and the trained GCN's hidden features",
                                         "GCN hidden features (first two principal components)"))  # fmt: skip

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad import optim, plots
+from deepgrad import optim, plots, plots_vision
 from deepgrad.core.random import manual_seed
 from deepgrad.core.state import no_grad
 from deepgrad.core.tensor import Tensor
@@ -85,7 +85,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
         shown[name] = pred[:8]
     exp.plots.append(plots.curves(curves, exp.out / "miou.png",
                                   "Shapes: mean IoU on held-out images", ylabel="mean IoU"))  # fmt: skip
-    exp.plots.append(plots.segmentations(test.images[:8, 0], shown, exp.out / "segmentations.png",
+    exp.plots.append(plots_vision.segmentations(test.images[:8, 0], shown, exp.out / "segmentations.png",
                                          "Held-out images, true and predicted label maps",
                                          CLASSES))  # fmt: skip
     exp.table("Segmentation", rows, "IoU per class on the held-out images.")
