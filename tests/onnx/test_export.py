@@ -216,3 +216,21 @@ def test_every_lowering_names_a_registered_primitive():
     unknown = [n for n in dg.onnx.LOWERINGS if n not in REGISTRY]
     assert not unknown, f"lowerings for unregistered primitives: {unknown}"
     assert find_lowering("concatenate7") is find_lowering("concatenate")
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_encoder_layer_matches_onnxruntime(norm_first, tmp_path):
+    dg.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True,
+                                       norm_first=norm_first)  # fmt: skip
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 16)).astype(np.float32)
+    path = dg.onnx.export(layer, x, tmp_path / "layer.onnx", opset_version=17)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    layer.eval()
+    for batch in (2, 3):  # the batch axis is dynamic
+        xb = rng.normal(size=(batch, 5, 16)).astype(np.float32)
+        with dg.no_grad():
+            want = layer(dg.tensor(xb)).data
+        np.testing.assert_allclose(sess.run(None, {"input": xb})[0], want, rtol=1e-5, atol=1e-6)
