@@ -210,3 +210,26 @@ def test_mismatch_changes_nothing_and_bad_save_path(tmp_path):
         dg.save_torch_state_dict(src, tmp_path / "lin.pt")
     with pytest.raises(FileNotFoundError, match=r"load_torch_state_dict: no file"):
         dg.load_torch_state_dict(src, tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_recurrent_state_dicts_from_torch_keep_the_gate_order(tmp_path, kind):
+    """PyTorch's (i, f, g, o) LSTM and (r, z, n) GRU gate blocks, layer and direction names:
+    a two-layer bidirectional layer saved by torch gives the same outputs and states."""
+    torch = pytest.importorskip("torch", reason="PyTorch writes the checkpoint in this test")
+    torch.manual_seed(0)
+    theirs = getattr(torch.nn, kind)(3, 5, num_layers=2, bidirectional=True, batch_first=True)
+    path = tmp_path / f"{kind}.pt"
+    torch.save(theirs.state_dict(), path)
+    ours = getattr(dg.nn, kind)(3, 5, num_layers=2, bidirectional=True, batch_first=True)
+    result = dg.load_torch_state_dict(ours, path)
+    assert list(result.missing_keys) == [] and list(result.unexpected_keys) == []
+    x = np.random.default_rng(0).standard_normal((2, 4, 3)).astype(np.float32)
+    with torch.no_grad():
+        want_out, want_state = theirs(torch.from_numpy(x))
+    with dg.no_grad():
+        got_out, got_state = ours(dg.tensor(x))
+    np.testing.assert_allclose(got_out.data, want_out.numpy(), rtol=1e-5, atol=1e-6)
+    want_h = want_state[0] if kind == "LSTM" else want_state
+    got_h = got_state[0] if kind == "LSTM" else got_state
+    np.testing.assert_allclose(got_h.data, want_h.numpy(), rtol=1e-5, atol=1e-6)
