@@ -22,7 +22,7 @@ from deepgrad.data.shapes import CLASSES, make_shapes
 from deepgrad.models.detection import (
     OneStageDetector,
     TwoStageDetector,
-    box_iou,
+    matched_mask_iou,
     mean_average_precision,
 )
 
@@ -36,18 +36,6 @@ QUICK = {"epochs": 1, "train_images": 64, "test_images": 16}
 def default_config() -> dict[str, Any]:
     return {"epochs": 12, "lr": 0.003, "batch_size": 32, "width": 16, "train_images": 512,
             "test_images": 128, "seed": 0}  # fmt: skip
-
-
-def _mask_iou(dets, data) -> float:
-    """Mean IoU of predicted and true instance masks over detections matched at box IoU >= 0.5."""
-    overlaps = []
-    for (boxes, _, _, masks), gt_boxes, gt_masks in zip(dets, data.boxes, data.masks):
-        if len(boxes) and len(gt_boxes):
-            iou = box_iou(boxes, gt_boxes)
-            for a, j in enumerate(iou.argmax(axis=1)):
-                if iou[a, j] >= 0.5:
-                    overlaps.append((masks[a] & gt_masks[j]).sum() / (masks[a] | gt_masks[j]).sum())
-    return float(np.mean(overlaps)) if overlaps else 0.0
 
 
 def _train(model, loss_fn, train, config, on_epoch):
@@ -110,7 +98,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                **{f"AP {c}": result.get(f"ap_{k}", 0.0) for k, c in enumerate(CLASSES)},
                "ms per image": per_image_ms,
                "train s per epoch": float(np.mean([r["train_s"] for r in records]))}  # fmt: skip
-        row["mask IoU"] = _mask_iou(dets, test) if name == "two-stage" else "n/a (no masks)"
+        row["mask IoU"] = matched_mask_iou(dets, test.boxes, test.masks) if name == "two-stage" else "n/a (no masks)"
         rows.append(row)
         shown[name] = dets[:8]
     exp.plots.append(plots.curves(maps, exp.out / "map.png", "Shapes: mAP@0.5 on held-out images",

@@ -19,12 +19,12 @@ from .boxes import (
     generalized_box_iou_loss,
     nms,
 )
-from .metrics import average_precision, mean_average_precision, mean_iou
+from .metrics import average_precision, matched_mask_iou, mean_average_precision, mean_iou
 from .one_stage import OneStageDetector
 from .two_stage import TwoStageDetector
 
 __all__ = [
     "OneStageDetector", "TwoStageDetector", "anchor_grid", "average_precision", "batched_nms", "box_area", "box_iou",
     "decode_boxes", "encode_boxes", "generalized_box_iou", "generalized_box_iou_loss",
-    "mean_average_precision", "mean_iou", "nms", "roi_align", "roi_pool",
+    "matched_mask_iou", "mean_average_precision", "mean_iou", "nms", "roi_align", "roi_pool",
 ]  # fmt: skip

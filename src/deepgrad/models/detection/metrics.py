@@ -90,4 +90,20 @@ def mean_iou(pred: np.ndarray, target: np.ndarray, num_classes: int) -> dict[str
     return out
 
 
-__all__ = ["average_precision", "mean_average_precision", "mean_iou"]
+def matched_mask_iou(detections, gt_boxes, gt_masks, iou_threshold: float = 0.5) -> float:
+    r"""Mean IoU of predicted and true instance masks, $|M \cap G| / |M \cup G|$, over the
+    detections whose box matches a true box at IoU >= `iou_threshold` (the best one).
+
+    `detections[i] = (boxes, scores, labels, masks)` per image, masks boolean (k, H, W).
+    """
+    overlaps = []
+    for (boxes, _, _, masks), gtb, gtm in zip(detections, gt_boxes, gt_masks):
+        if len(boxes) and len(gtb):
+            iou = box_iou(boxes, gtb)
+            for a, j in enumerate(iou.argmax(axis=1)):
+                if iou[a, j] >= iou_threshold:
+                    overlaps.append((masks[a] & gtm[j]).sum() / (masks[a] | gtm[j]).sum())
+    return float(np.mean(overlaps)) if overlaps else 0.0
+
+
+__all__ = ["average_precision", "matched_mask_iou", "mean_average_precision", "mean_iou"]
