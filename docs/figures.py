@@ -29,6 +29,7 @@ FIGURES = {
     ("cartpole-a2c", "returns.png"): "cartpole_a2c_returns.png",
     ("style-transfer", "style_transfer.png"): "style_transfer.png",
     ("gan-2d", "generated_over_real.png"): "gan_2d.png",
+    ("reverse", "attention_maps.png"): "reverse_attention.png",
     # these read MNIST from $DEEPGRAD_DATA (or ~/.cache/deepgrad): set it before running
     ("adversarial", "accuracy_linf.png"): "adversarial_accuracy_linf.png",
     ("forgetting", "forgetting.png"): "forgetting.png",
