@@ -162,6 +162,15 @@ def test_terminate_on_nan_stops_at_that_batch(spiral_data):
     assert len(calls) == 4 and len(h) == 1
 
 
+def test_progress_in_a_log_is_a_few_evenly_spaced_lines_with_an_eta(spiral_data):
+    stream = io.StringIO()
+    _fit(spiral_data, [ProgressBar(stream, lines=5)], epochs=20)
+    lines = stream.getvalue().splitlines()
+    epochs = [int(line.split()[1].split("/")[0]) for line in lines]
+    assert epochs == [1, 4, 8, 12, 16, 20], epochs
+    assert all(" epochs/s - ETA " in line for line in lines)
+
+
 def test_progress_bar_prints_one_line_per_epoch_without_a_terminal(spiral_data):
     stream = io.StringIO()
     _fit(spiral_data, [ProgressBar(stream)], epochs=2)

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import sys
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -333,17 +334,28 @@ def _summary(epoch: int, epochs: int, logs: dict[str, Any]) -> str:
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over each epoch's batches when stdout is a terminal; else one line per epoch."""
+    """Progress that suits where it goes.
 
-    def __init__(self, stream: Any = None) -> None:
+    On a terminal: a tqdm bar over each epoch's batches and one line per epoch.  In a log
+    (stdout not a terminal): at most about `lines` evenly spaced epoch lines, plus one at
+    least every `every_s` seconds, each with the epoch rate and the time left (ETA), and
+    always the first and the last epoch, so a long run is neither silent nor 150 lines.
+    """
+
+    def __init__(self, stream: Any = None, lines: int = 12, every_s: float = 30.0) -> None:
         self.stream = stream
+        self.lines, self.every_s = lines, every_s
         self._bar = None
+        self._start = self._last = None
 
     def _tty(self) -> bool:
         stream = self.stream or sys.stdout
         return bool(getattr(stream, "isatty", lambda: False)())
 
     def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
+        if self._start is None:
+            self._start = self._last = time.monotonic()
+            self._first = epoch
         if self._tty():
             try:
                 from tqdm.auto import tqdm
@@ -357,8 +369,23 @@ class ProgressBar(Callback):
             self._bar.update(1)
             self._bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.4g}", refresh=False)
 
+    def _due(self, epoch: int, epochs: int, now: float) -> bool:
+        stride = max(1, -(-epochs // self.lines))
+        return (epoch == self._first or epoch + 1 >= epochs or (epoch + 1) % stride == 0
+                or now - self._last >= self.every_s)  # fmt: skip
+
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        print(_summary(epoch, trainer.epochs, logs), file=self.stream or sys.stdout, flush=True)
+        line = _summary(epoch, trainer.epochs, logs)
+        now = time.monotonic()
+        if not self._tty():
+            if not self._due(epoch, trainer.epochs, now):
+                return
+            done = epoch + 1 - self._first
+            rate = done / max(now - self._start, 1e-9)
+            left = (trainer.epochs - epoch - 1) / rate if rate > 0 else 0.0
+            line += f" - {rate:.3g} epochs/s - ETA {left:.0f}s"
+        self._last = now
+        print(line, file=self.stream or sys.stdout, flush=True)
