@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_betas, check_nonneg
+from .optimizer import Optimizer, ParamsT, check_adam_group, check_nonneg
 from .sgd import effective_grad
 
 
@@ -183,9 +183,7 @@ class Adam(Optimizer):
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
-        check_betas(self._name, group["betas"])
-        check_nonneg(self._name, "eps", group["eps"])
-        check_nonneg(self._name, "weight_decay", group["weight_decay"])
+        check_adam_group(self._name, group)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One Adam step."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_betas, check_nonneg, check_range
+from .optimizer import Optimizer, ParamsT, check_adam_group, check_nonneg, check_range
 from .sgd import effective_grad
 
 
@@ -121,9 +121,7 @@ class Adamax(_Stepper):
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
-        check_betas("Adamax", group["betas"])
-        check_nonneg("Adamax", "eps", group["eps"])
-        check_nonneg("Adamax", "weight_decay", group["weight_decay"])
+        check_adam_group("Adamax", group)
 
     def _init_state(self, x, group):
         return {"step": 0, "exp_avg": np.zeros_like(x), "exp_inf": np.zeros_like(x)}
@@ -172,9 +170,7 @@ class NAdam(_Stepper):
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
-        check_betas("NAdam", group["betas"])
-        for name in ("eps", "weight_decay", "momentum_decay"):
-            check_nonneg("NAdam", name, group[name])
+        check_adam_group("NAdam", group, "momentum_decay")
 
     def _init_state(self, x, group):
         zeros = np.zeros_like
@@ -220,9 +216,7 @@ class RAdam(_Stepper):
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
-        check_betas("RAdam", group["betas"])
-        check_nonneg("RAdam", "eps", group["eps"])
-        check_nonneg("RAdam", "weight_decay", group["weight_decay"])
+        check_adam_group("RAdam", group)
 
     def _init_state(self, x, group):
         return {"step": 0, "exp_avg": np.zeros_like(x), "exp_avg_sq": np.zeros_like(x)}

@@ -69,6 +69,14 @@ def check_betas(owner: str, betas: Any) -> None:
         check_range(owner, f"betas[{i}]", b, 0.0, 1.0)
 
 
+def check_adam_group(owner: str, group: dict[str, Any], *extra: str) -> None:
+    """The checks every Adam-family group shares: `betas` in [0, 1), and `eps`,
+    `weight_decay` (and each name in `extra`) finite and >= 0."""
+    check_betas(owner, group["betas"])
+    for name in ("eps", "weight_decay", *extra):
+        check_nonneg(owner, name, group[name])
+
+
 def _copy_state(value: Any) -> Any:
     """A deep copy of optimizer state (ndarrays copied, numbers and lists rebuilt)."""
     if isinstance(value, np.ndarray):
