@@ -1,6 +1,6 @@
 """Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d/3d (NCHW, PyTorch's API).
 
-Pooling, resampling and padding layers live in `pooling.py`; the 2-d/3-d
+Pooling layers live in `pooling.py`, resampling and padding layers in `resize.py`; the 2-d/3-d
 normalisation and feature dropout in `conv_norm.py`.  All are exported here, so
 `dg.nn.Conv2d`, `dg.nn.MaxPool2d` and `dg.nn.BatchNorm2d` come from one place.
 """
@@ -15,15 +15,16 @@ from ..core.tensor import Tensor
 from ..ops import conv as _C
 from ..ops.validation import check_int
 from . import conv_functional as F
-from . import conv_norm, init, pooling
+from . import conv_norm, init, pooling, resize
 from .conv_norm import *
 from .linear import _float
 from .module import Module, Parameter
 from .pooling import *
 from .registry import ErrorCase, LayerCase, layer_cases, layer_errors, ones_input
+from .resize import *
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
-__all__ += pooling.__all__
+__all__ += pooling.__all__ + resize.__all__
 __all__ += conv_norm.__all__
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}

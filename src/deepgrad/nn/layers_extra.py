@@ -18,8 +18,8 @@ from ..ops.shape import reshape, swapaxes
 from . import init
 from .linear import _float
 from .module import Module, Parameter
-from .pooling import _PadNd
 from .registry import ErrorCase, LayerCase, exempt_from_cases, layer_cases, layer_errors
+from .resize import _PadNd
 
 __all__ = [
     "Bilinear", "ChannelShuffle", "CircularPad1d", "CircularPad3d", "ConstantPad1d",
