@@ -157,7 +157,7 @@ def test_max_pool_gradient_is_the_same_in_every_memory_layout(x_order, g_order):
 def test_tiled_channels_last_max_pool_is_bitwise_the_offset_loop(channels, kernel):
     # Few-channel channels-last maps take a rows-then-columns kernel: every value,
     # NaN and -inf included, must equal the offset-by-offset loop's (channels-first input).
-    from deepgrad.ops import pool as P
+    from deepgrad.ops import _pool_kernels as P
 
     rng = np.random.default_rng(channels)
     x = np.maximum(rng.standard_normal((3, channels, 6, 6)), 0).astype(np.float32)

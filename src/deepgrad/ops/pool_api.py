@@ -12,12 +12,10 @@ import math
 import numpy as np
 
 from ._base import Tensor, apply
+from ._pool_kernels import _first_max_mask, _flat_index, _full_padding
 from .conv import norm_tuple
 from .linalg import matmul
 from .pool import (
-    _first_max_mask,
-    _flat_index,
-    _full_padding,
     _max_pool,
     _window_sum,
     pool_out_size_all,

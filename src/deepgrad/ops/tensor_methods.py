@@ -36,9 +36,11 @@ _DEVICE_PREFIXES = ("cpu", "cuda", "mps", "xpu", "xla", "meta", "hip")
 
 def _bitwise(name: str, a: Tensor, b, fn) -> Tensor:
     b = as_tensor(b, like=a)
-    for t in (a, b):
-        if t.data.dtype.kind not in "biu":
-            raise TypeError(f"{name}: needs bool or integer tensors, got dtype {t.data.dtype}")
+    for operand in (a, b):
+        if operand.data.dtype.kind not in "biu":
+            raise TypeError(
+                f"{name}: needs bool or integer tensors, got dtype {operand.data.dtype}"
+            )
     return _wrap(np.asarray(fn(a.data, b.data)))
 
 
