@@ -283,10 +283,10 @@ def grad(
     for each input j.  Traversal stops at `inputs`, so only the part of the graph
     between them and the outputs is visited.
     """
-    if STATE.batch:  # inside vmap: differentiate the full physical batch (core/batching.py)
-        if any_batched(outputs, inputs, grad_outputs):
-            kw = {"retain_graph": retain_graph, "create_graph": create_graph}
-            return batch_grad(grad, outputs, inputs, grad_outputs, allow_unused=allow_unused, **kw)
+    # inside vmap: differentiate the full physical batch (core/batching.py)
+    if STATE.batch and any_batched(outputs, inputs, grad_outputs):
+        kw = {"retain_graph": retain_graph, "create_graph": create_graph}
+        return batch_grad(grad, outputs, inputs, grad_outputs, allow_unused=allow_unused, **kw)
     single_out = isinstance(outputs, Tensor)
     outputs = [outputs] if single_out else list(outputs)
     single_in = isinstance(inputs, Tensor)
