@@ -16,13 +16,11 @@ import deepgrad as dg
 from deepgrad import nn, optim
 from deepgrad.data import DataLoader, TensorDataset, spiral
 from deepgrad.train import Trainer
+from deepgrad.train.curves import Report, check_initial_loss, curve_verdict
 from deepgrad.train.doctor import (
     Doctor,
-    Report,
     activation_findings,
     activation_stats,
-    check_initial_loss,
-    curve_verdict,
     diagnose,
     gradient_findings,
     gradient_stats,

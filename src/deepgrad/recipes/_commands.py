@@ -18,7 +18,8 @@ import numpy as np
 from deepgrad import plots
 from deepgrad.fileio import atomic_write
 from deepgrad.train import Trainer, grid_search, lr_find, random_search
-from deepgrad.train.doctor import Doctor, Report, _same_optimizer, diagnose, history_verdict
+from deepgrad.train.curves import Report, history_verdict
+from deepgrad.train.doctor import Doctor, _same_optimizer, diagnose
 from deepgrad.train.search import choice, loguniform, randint, uniform
 
 from . import Recipe

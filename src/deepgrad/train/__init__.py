@@ -32,7 +32,8 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .checkpoint_policy import CheckpointPolicy
-from .doctor import Doctor, Finding, Report, curve_verdict, diagnose, history_verdict
+from .curves import Finding, Report, curve_verdict, history_verdict
+from .doctor import Doctor, diagnose
 from .ensemble import Ensemble, bagging
 from .evaluate import evaluate, predict
 from .fit import Trainer, clip_grad_norm, clip_grad_value, fit
