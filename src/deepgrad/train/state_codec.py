@@ -1,0 +1,75 @@
+"""A checkpoint's nested state (optimizer, scheduler, loop, callbacks) as JSON plus arrays.
+
+Arrays and NumPy scalars go into a flat dict of arrays (saved as safetensors) under keys
+that say where they came from; everything else must be None, bools, numbers, strings, or
+lists/tuples/dicts of them, so loading a checkpoint never runs code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from deepgrad.core.tensor import Tensor
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be written, is corrupted, or does not fit the model."""
+
+
+def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
+    """JSON-safe form of `obj`; arrays (and NumPy scalars) go to `arrays` by reference."""
+    if isinstance(obj, Tensor):
+        obj = obj.data
+    if isinstance(obj, (np.ndarray, np.generic)):
+        key = f"{len(arrays)}:{path}"
+        arrays[key] = np.asarray(obj, order="C")  # keeps 0-d (ascontiguousarray makes it 1-d)
+        return {"__array__" if isinstance(obj, np.ndarray) else "__scalar__": key}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in obj):
+            return {k: _encode(v, arrays, f"{path}/{k}") for k, v in obj.items()}
+        items = [
+            [_encode(k, arrays, path), _encode(v, arrays, f"{path}/{k}")] for k, v in obj.items()
+        ]
+        return {"__dict__": items}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_encode(v, arrays, f"{path}/{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [_encode(v, arrays, f"{path}/{i}") for i, v in enumerate(obj)]
+    raise CheckpointError(
+        f"save_checkpoint: cannot store {type(obj).__name__} at {path!r}: state must be "
+        "arrays, numbers, strings, None, and lists/tuples/dicts of them"
+    )
+
+
+def _decode(obj: Any, arrays: dict[str, np.ndarray], part: str) -> Any:
+    """Inverse of `_encode`."""
+    if isinstance(obj, list):
+        return [_decode(v, arrays, part) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if len(obj) == 1:
+        ((tag, value),) = obj.items()
+        if tag in ("__array__", "__scalar__"):
+            if value not in arrays:
+                raise CheckpointError(
+                    f"{part}: array {value!r} is missing from its safetensors file"
+                )
+            arr = arrays[value].copy()
+            return arr if tag == "__array__" else arr[()]
+        if tag == "__tuple__":
+            return tuple(_decode(v, arrays, part) for v in value)
+        if tag == "__dict__":
+            return {_decode(k, arrays, part): _decode(v, arrays, part) for k, v in value}
+    return {k: _decode(v, arrays, part) for k, v in obj.items()}
+
+
+def _model_arrays(model: Any) -> dict[str, np.ndarray]:
+    """The model's state dict as contiguous ndarrays."""
+    return {
+        k: np.asarray(v.data if isinstance(v, Tensor) else v, order="C")
+        for k, v in model.state_dict().items()
+    }
