@@ -408,6 +408,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `deepgrad list | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush stays quiet
+        return 0
     except (CLIError, RecipeError, UnknownRecipe, ValueError, OSError) as e:
         if os.environ.get("DEEPGRAD_DEBUG"):
             raise

@@ -126,3 +126,12 @@ def test_resuming_a_finished_run_says_how_to_extend_it(run_cli, spiral_run):
     assert "already trained all its 30 epochs" in proc.stdout
     assert f"deepgrad train --resume {out} --epochs 60" in proc.stdout
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_list_into_a_pipe_that_closes_early_is_quiet():
+    import subprocess
+    import sys
+
+    cmd = f"{sys.executable} -m deepgrad list | head -1"
+    proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.stdout.count("\n") == 1 and "error" not in proc.stderr, proc.stderr
