@@ -182,9 +182,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CLIError(
                 f"--distributed trains a training recipe; {recipe.name} is an experiment"
             )
-        start()
-        out = scratch_unless_main(out)
-        return guarded(lambda: _run_training(recipe, config, out, args, verbose, True))
+        start()  # a failure on any rank from here on ends the whole job (no rank waits)
+        return guarded(
+            lambda: _run_training(recipe, config, scratch_unless_main(out), args, verbose, True)
+        )
     return _run_training(recipe, config, out, args, verbose)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -110,3 +113,34 @@ def test_fit_distributed_in_one_process_equals_plain_fit():
         finals.append(model.state_dict())
     for k in finals[0]:
         np.testing.assert_array_equal(finals[0][k], finals[1][k])
+
+
+def test_scratch_copy_skips_rank0_probe_files_and_files_that_vanish(tmp_path, monkeypatch):
+    """Rank 0 probes and atomically replaces files in the run folder while the other ranks
+    copy it (a CI failure: copytree raised on a probe file removed mid-copy)."""
+    from deepgrad.recipes import _distributed
+
+    run = tmp_path / "run"
+    (run / "checkpoint").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / ".deepgrad-write-test-0123456789ab").write_text("")
+    (run / ".config.json.tmp-deadbeef").write_text("partial")
+    (run / "checkpoint" / "gone").write_text("x")
+    real_copy2 = shutil.copy2
+
+    def vanish_then_copy(src, dst, **kw):
+        if Path(src).name == "gone":
+            Path(src).unlink()  # rank 0 replaced it between listing and copying
+        return real_copy2(src, dst, **kw)
+
+    monkeypatch.setattr(dist, "is_main", lambda: False)
+    monkeypatch.setattr(dist, "rank", lambda: 1)
+    monkeypatch.setattr(_distributed.shutil, "copy2", vanish_then_copy)
+    scratch = _distributed.scratch_unless_main(run)
+    try:
+        assert scratch != run
+        assert sorted(p.name for p in scratch.iterdir()) == ["checkpoint", "config.json"]
+        assert not (scratch / "checkpoint" / "gone").exists()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        _distributed._SCRATCH.discard(scratch)

@@ -33,10 +33,20 @@ def scratch_unless_main(out_dir: str | os.PathLike) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix=f"deepgrad-rank{dist.rank()}-"))
     src = Path(out_dir)
     if src.exists():  # a resumed run reads rank 0's checkpoint: every rank starts equal
-        shutil.copytree(src, scratch, dirs_exist_ok=True)
+        shutil.copytree(src, scratch, dirs_exist_ok=True, copy_function=_copy_if_still_there,
+                        ignore=shutil.ignore_patterns(".deepgrad-write-test-*", ".*.tmp-*"))  # fmt: skip
     atexit.register(shutil.rmtree, scratch, True)
     _SCRATCH.add(scratch)
     return scratch
+
+
+def _copy_if_still_there(src: str, dst: str) -> None:
+    """Copy one file of rank 0's folder; rank 0 may be probing or atomically replacing files
+    in it at the same moment, and a file that vanished meanwhile is not part of the run."""
+    try:
+        shutil.copy2(src, dst)
+    except FileNotFoundError:
+        pass
 
 
 def guarded(run: Callable[[], int]) -> int:
