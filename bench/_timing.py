@@ -22,6 +22,7 @@ def side_by_side(
     warmup: int = 5,
     settle: int = 3,
     pause: float = 0.15,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[float, float | None]:
     """Median wall times (ms) of `ours()` and `theirs()`, timed in alternating blocks.
 
@@ -31,7 +32,8 @@ def side_by_side(
     process sleeps `pause` seconds, so the other framework's worker threads (OpenMP
     for PyTorch, OpenBLAS for NumPy), which spin for a while after their last task,
     are asleep and not competing for the two cores; the first `settle` calls of each
-    block (thread wake-up, caches) are not timed.
+    block (thread wake-up, caches) are not timed.  `clock` is wall time by default;
+    `time.process_time` gives CPU time (steadier on a shared machine, with one thread).
     """
     for _ in range(warmup):
         ours()
@@ -40,21 +42,23 @@ def side_by_side(
     a: list[float] = []
     b: list[float] = []
     while len(a) < repeat:
-        a += _block(ours, block, settle, pause)
+        a += _block(ours, block, settle, pause, clock)
         if theirs is not None:
-            b += _block(theirs, block, settle, pause)
+            b += _block(theirs, block, settle, pause, clock)
     return statistics.median(a), (statistics.median(b) if b else None)
 
 
-def _block(fn: Callable[[], object], n: int, settle: int, pause: float) -> list[float]:
+def _block(
+    fn: Callable[[], object], n: int, settle: int, pause: float, clock: Callable[[], float]
+) -> list[float]:
     time.sleep(pause)
     for _ in range(settle):
         fn()
     times = []
     for _ in range(n):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append((time.perf_counter() - t0) * 1e3)
+        times.append((clock() - t0) * 1e3)
     return times
 
 
