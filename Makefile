@@ -25,10 +25,20 @@ docs: $(VENV)/.installed-test
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d build/site
 	@echo "open build/site/index.html"
 
-bench: $(VENV)/.installed
-	$(PY) bench/overhead.py
-	$(PY) bench/memory.py
-	$(PY) bench/cnn.py
+# Speed as a user gets it: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (a guard some machines set
+# for old OpenBLAS builds) are unset for this command only, so OpenBLAS picks its own kernel;
+# BENCH_THREADS threads (default: all cores) for NumPy and PyTorch alike.  Writes
+# bench/results/latest.json and regenerates README.md's speed table.
+BENCH_THREADS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
+
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(PIP) install --quiet -e ".[bench]"
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+		OPENBLAS_NUM_THREADS=$(BENCH_THREADS) OMP_NUM_THREADS=$(BENCH_THREADS) \
+		$(PY) bench/suite.py --threads $(BENCH_THREADS) --write-readme
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -68,6 +68,8 @@ def summary(results: dict) -> str:
     guards = {name: v for name, v in k.get("environment", {}).items() if v is not None}
     if guards:
         text += f" Measured with {guards} set: not the kernel a user gets."
+    if results.get("note"):
+        text += f" Note: {results['note']}"
     if results.get("quick"):
         text += " Quick smoke run (one step each): not a measurement."
     return text

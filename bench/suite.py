@@ -119,6 +119,7 @@ def header(args, torch) -> dict:
         "threads": args.threads,
         "timing": "cpu" if args.cpu_time else "wall",
         "quick": args.quick,
+        "note": args.note,
         "kernel": machine.kernel(),
         "torch": None,
         "peak": {"n": n, "deepgrad_gflops": machine.matmul_gflops(n, reps, clock=clock)},
@@ -194,6 +195,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-torch", action="store_true", help="deepgrad alone")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--memory-steps", type=int, default=5)
+    parser.add_argument("--note", default=None,
+                        help="a remark printed with the table (e.g. that the machine was busy)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON results file")
     parser.add_argument("--write-readme", nargs="?", const=readme_table.README, type=Path,
                         default=None, metavar="README",
