@@ -74,7 +74,8 @@ def conv2d(
     out_hw: tuple[int, int],
     input_grad: bool = True,
 ) -> Product:
-    """A square-kernel convolution as its im2col product: (N Ho Wo) x (Cin k k) @ (Cin k k) x Cout."""
+    """A square-kernel convolution as its im2col product:
+    (N Ho Wo) x (Cin k k) @ (Cin k k) x Cout."""
     h, w = out_hw
     return Product(name, batch * h * w, cin * kernel * kernel, cout, input_grad=input_grad)
 

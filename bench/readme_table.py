@@ -113,11 +113,12 @@ def main_table(results: dict) -> list[str]:
 
 
 def sweep_table(results: dict) -> list[str]:
-    """The batch-size sweep: one row per model, one column per batch size; each cell the
-    ratio (deepgrad's time when PyTorch is absent)."""
+    """The batch-size sweep (the rows marked "sweep", main ones included): one row per
+    model, one column per batch size; each cell the ratio (deepgrad's time when PyTorch
+    is absent)."""
     rows: dict[str, dict[int, str]] = {}
     for row in results["workloads"]:
-        if row["group"] != "sweep":
+        if not row.get("sweep"):
             continue
         model = row["label"].rsplit(", batch", 1)[0]
         cell = "failed" if "error" in row else (

@@ -10,7 +10,8 @@ frameworks' steps are built in this process and timed in alternating blocks
 framework; the ratio is deepgrad / PyTorch (lower is faster).  Each workload's
 FLOPs are counted analytically (bench/flops.py), so its achieved GFLOP/s can be
 read against the float32 2048x2048 matrix-product peak measured at the start of
-the same run, next to the BLAS kernel in use (bench/machine.py).  Then each
+the same run, next to the BLAS kernel in use (bench/machine.py), and where deepgrad's
+time goes, per primitive forward and backward (bench/primitive_profile.py).  Then each
 training workload runs once more per framework in a fresh process for its peak
 memory (bench/rss.py).  The results go to a JSON file and, as a markdown table
 (bench/readme_table.py), to the terminal and with `--write-readme` into README.md.
@@ -33,6 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import machine
+import primitive_profile
 import readme_table
 import rss
 import workloads
@@ -40,6 +42,7 @@ from _timing import report, side_by_side, try_torch
 
 DEFAULT_OUT = HERE / "results" / "latest.json"
 SCHEMA = 1
+PROFILE_TOP = 10  # primitives kept per workload profile in the JSON
 
 
 def plan(step_ms: float, seconds: float, quick: bool, cpu_time: bool) -> dict:
@@ -85,6 +88,11 @@ def time_workload(w: workloads.Workload, torch, args) -> dict:
         row["deepgrad_gflops"] = count / ms / 1e6
         row["torch_gflops"] = count / theirs_ms / 1e6 if theirs_ms else None
     print(report(w.name, ms, theirs_ms), flush=True)
+    if args.profile and w.group == "main" and not args.quick:
+        prof = primitive_profile.profile_step(ours, steps=3)
+        prof["primitives"] = prof["primitives"][:PROFILE_TOP]
+        row["profile"] = prof
+        print(primitive_profile.format_profile(w.name, prof, PROFILE_TOP), flush=True)
     return row
 
 
@@ -139,7 +147,7 @@ def select(only: list[str] | None, groups: list[str]) -> list[workloads.Workload
         if unknown:
             raise SystemExit(f"bench/suite.py: unknown workload(s) {unknown}; known: {list(known)}")
         return [known[n] for n in only]
-    return [w for w in every if w.group in groups]
+    return [w for w in every if w.group in groups or (w.sweep and "sweep" in groups)]
 
 
 def run(args) -> dict:
@@ -152,7 +160,7 @@ def run(args) -> dict:
     rows = []
     for w in chosen:
         row = {"name": w.name, "label": w.label, "group": w.group, "batch": w.batch,
-               "training": w.training, "target": w.target}  # fmt: skip
+               "sweep": w.sweep, "training": w.training, "target": w.target}  # fmt: skip
         try:
             row.update(time_workload(w, torch, args))
         except Exception as exc:  # noqa: BLE001 (one broken workload must not lose the others')
@@ -194,13 +202,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         choices=["main", "sweep"])  # fmt: skip
     parser.add_argument("--no-torch", action="store_true", help="deepgrad alone")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    parser.add_argument("--no-profile", dest="profile", action="store_false",
+                        help="skip deepgrad's per-primitive profiles")  # fmt: skip
     parser.add_argument("--memory-steps", type=int, default=5)
     parser.add_argument("--note", default=None,
-                        help="a remark printed with the table (e.g. that the machine was busy)")  # fmt: skip
+                        help="a remark printed with the table (a busy machine, say)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON results file")
     parser.add_argument("--write-readme", nargs="?", const=readme_table.README, type=Path,
                         default=None, metavar="README",
-                        help="regenerate the speed table in README.md (or the file given)")  # fmt: skip
+                        help="regenerate README.md's speed table (or this file's)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads is None:
         args.threads = 1 if args.cpu_time else machine.cores()

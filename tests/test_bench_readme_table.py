@@ -43,23 +43,24 @@ RESULTS = {
         {"name": "lstm", "label": "LSTM", "group": "main", "batch": None, "training": True,
          "target": 1.0, "error": "RuntimeError: boom"},
         {"name": "mlp-b1", "label": "MLP 784-512-256-10, batch 1", "group": "sweep", "batch": 1,
-         "training": True, "target": None, "deepgrad_ms": 0.4, "torch_ms": 0.2, "ratio": 2.0,
-         "flops": 1, "deepgrad_gflops": 1.0, "torch_gflops": 1.0},
-        {"name": "mlp-b512", "label": "MLP 784-512-256-10, batch 512", "group": "sweep",
-         "batch": 512, "training": True, "target": None, "deepgrad_ms": 150.0, "torch_ms": 200.0,
-         "ratio": 0.75, "flops": 1, "deepgrad_gflops": 1.0, "torch_gflops": 1.0},
+         "sweep": True, "training": True, "target": None, "deepgrad_ms": 0.4, "torch_ms": 0.2,
+         "ratio": 2.0, "flops": 1, "deepgrad_gflops": 1.0, "torch_gflops": 1.0},
+        {"name": "mlp-b512", "label": "MLP 784-512-256-10, batch 512", "group": "main",
+         "sweep": True, "batch": 512, "training": True, "target": None, "deepgrad_ms": 150.0,
+         "torch_ms": 200.0, "ratio": 0.75, "flops": 1, "deepgrad_gflops": 1.0, "torch_gflops": 1.0},
         {"name": "lenet-b1", "label": "LeNet-5, batch 1", "group": "sweep", "batch": 1,
-         "training": True, "target": None, "deepgrad_ms": 1.0, "torch_ms": 1.0, "ratio": 1.0,
-         "flops": 1, "deepgrad_gflops": 1.0, "torch_gflops": 1.0},
+         "sweep": True, "training": True, "target": None, "deepgrad_ms": 1.0, "torch_ms": 1.0,
+         "ratio": 1.0, "flops": 1, "deepgrad_gflops": 1.0, "torch_gflops": 1.0},
     ],
 }  # fmt: skip
 
 
 def test_summary_states_date_machine_threads_kernel_and_peak():
     text = rt.summary(RESULTS)
-    for part in ("2026-12-02 01:00 UTC", "AMD EPYC 9R14 (2 cores", "2 threads;",
-                 "wall-clock", "openblas 0.3.31 (SkylakeX kernel, 2 threads)",
-                 "2048x2048 matrix product 410 GFLOP/s", "PyTorch 2.13.0: 180 GFLOP/s"):  # fmt: skip
+    parts = ("2026-12-02 01:00 UTC", "AMD EPYC 9R14 (2 cores", "2 threads;", "wall-clock",
+             "openblas 0.3.31 (SkylakeX kernel, 2 threads)",
+             "2048x2048 matrix product 410 GFLOP/s", "PyTorch 2.13.0: 180 GFLOP/s")  # fmt: skip
+    for part in parts:
         assert part in text
     assert "not the kernel a user gets" not in text
 
@@ -73,10 +74,13 @@ def test_main_table_rows():
     )
     assert lines[3] == "| per-op overhead | 12.2 | 14.0 | 0.88x | <= 0.8 | – | – |"
     assert lines[4].startswith("| LSTM | failed: RuntimeError: boom |")
-    assert len(lines) == 5  # sweep rows stay out of the main table
+    # a main workload that is also a sweep column; sweep-only rows stay out
+    assert lines[5:] == [
+        "| MLP 784-512-256-10, batch 512 | 150 | 200 | 0.75x | – | 1.0 / 1.0 | – |"
+    ]
 
 
-def test_sweep_table_has_one_column_per_batch_and_dashes_where_unmeasured():
+def test_sweep_table_has_one_column_per_batch_main_rows_included_dashes_where_unmeasured():
     assert rt.sweep_table(RESULTS) == [
         "| training step, batch size | 1 | 512 |",
         "|---|---:|---:|",
