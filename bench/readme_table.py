@@ -6,6 +6,7 @@ replaces what lies between the README's two markers (`<!-- bench:start -->` and
 `<!-- bench:end -->`) with the table and leaves every other line as it was.  The
 table states when and where it was measured: the date, the machine, the thread
 count, the timing mode, the BLAS kernel and the matrix-product peak of that run.
+`--profiles` prints the per-primitive profiles of the same results as markdown.
 """
 
 from __future__ import annotations
@@ -146,6 +147,27 @@ def render(results: dict) -> str:
     return "\n".join(parts)
 
 
+def profiles(results: dict) -> str:
+    """Markdown: for each profiled workload, where deepgrad's step time goes, per
+    primitive forward and backward (for an issue's closing note; not in the README)."""
+    parts = []
+    for row in results["workloads"]:
+        prof = row.get("profile")
+        if not prof:
+            continue
+        step = prof["step_ms"]
+        parts += [f"{row['label']}: {_ms(step)} ms CPU per step", "",
+                  "| primitive | calls | forward ms | backward ms | share |",
+                  "|---|---:|---:|---:|---:|"]  # fmt: skip
+        for p in prof["primitives"]:
+            share = (p["forward_ms"] + p["backward_ms"]) / step
+            parts.append(f"| {p['name']} | {p['calls']:.0f} | {_ms(p['forward_ms'])} "
+                         f"| {_ms(p['backward_ms'])} | {share:.0%} |")  # fmt: skip
+        outside = prof["outside_ms"]
+        parts += [f"| outside primitives | | {_ms(outside)} | | {outside / step:.0%} |", ""]
+    return "\n".join(parts)
+
+
 def replace_between_markers(text: str, block: str, where: str = "README.md") -> str:
     """`text` with everything between START and END replaced by `block`, the markers kept."""
     if text.count(START) != 1 or text.count(END) != 1:
@@ -172,7 +194,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=RESULTS)
     parser.add_argument("--readme", type=Path, default=README)
+    parser.add_argument("--profiles", action="store_true",
+                        help="print the per-primitive profiles as markdown instead")  # fmt: skip
     args = parser.parse_args()
+    if args.profiles:
+        print(profiles(json.loads(args.json.read_text())))
+        return
     write_readme(json.loads(args.json.read_text()), args.readme)
     print(f"speed table in {args.readme} regenerated from {args.json}")
 

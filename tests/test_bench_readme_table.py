@@ -116,6 +116,23 @@ def test_a_guarded_kernel_and_a_quick_run_are_flagged():
     assert "not a measurement" in text and "CPU time per step, one thread each" in text
 
 
+def test_profiles_render_per_primitive_rows_and_the_outside_share():
+    prof = copy.deepcopy(RESULTS)
+    prof["workloads"][0]["profile"] = {
+        "step_ms": 4.0, "outside_ms": 1.0,
+        "primitives": [{"name": "linear", "calls": 3, "forward_ms": 1.0, "backward_ms": 2.0}],
+    }  # fmt: skip
+    assert rt.profiles(prof).splitlines() == [
+        "MLP 784-512-256-10, batch 128: 4.00 ms CPU per step",
+        "",
+        "| primitive | calls | forward ms | backward ms | share |",
+        "|---|---:|---:|---:|---:|",
+        "| linear | 3 | 1.00 | 2.00 | 75% |",
+        "| outside primitives | | 1.00 | | 25% |",
+    ]
+    assert rt.profiles(RESULTS) == ""
+
+
 def test_replace_between_markers_keeps_everything_outside_them():
     text = f"# title\n\nbefore\n{rt.START}\nold table\nold line\n{rt.END}\nafter\n"
     out = rt.replace_between_markers(text, "NEW")
