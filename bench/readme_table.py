@@ -118,7 +118,8 @@ def sweep_table(results: dict) -> list[str]:
     model, one column per batch size; each cell the ratio (deepgrad's time when PyTorch
     is absent)."""
     rows: dict[str, dict[int, str]] = {}
-    for row in results["workloads"]:
+    # sweep-only rows first (stable sort), so models keep the sweep's order
+    for row in sorted(results["workloads"], key=lambda r: r["group"] != "sweep"):
         if not row.get("sweep"):
             continue
         model = row["label"].rsplit(", batch", 1)[0]

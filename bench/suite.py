@@ -46,9 +46,10 @@ PROFILE_TOP = 10  # primitives kept per workload profile in the JSON
 
 
 def plan(step_ms: float, seconds: float, quick: bool, cpu_time: bool) -> dict:
-    """side_by_side's arguments for a step of about `step_ms`: blocks of about half a
-    second, about `seconds` of timed steps per framework, untimed settling steps only
-    where thread wake-up is a noticeable share of a step."""
+    """side_by_side's arguments for a step of about `step_ms`: blocks of up to half a
+    second (at most 10 steps), about `seconds` of timed steps per framework (3 to 200
+    steps), untimed settling steps only where thread wake-up is a noticeable share of
+    a step."""
     if quick:
         return {"repeat": 1, "block": 1, "warmup": 0, "settle": 0, "pause": 0.0}
     step_ms = max(step_ms, 1e-3)
@@ -104,6 +105,9 @@ def memory_row(w: workloads.Workload, threads: int, with_torch: bool, steps: int
         ours, theirs = out["deepgrad"].get("growth_mb"), out["torch"].get("growth_mb")
         out["ratio"] = ours / theirs if ours is not None and theirs else None
     print(f"{w.name:<28} peak memory growth: {_mem_text(out)}", flush=True)
+    for framework, got in out.items():
+        if isinstance(got, dict) and "error" in got:
+            print(f"{w.name} ({framework}) memory run failed:\n{got['error']}", file=sys.stderr)
     return out
 
 
