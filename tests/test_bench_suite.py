@@ -86,3 +86,20 @@ def test_quick_run_of_one_tiny_workload_writes_a_well_formed_result(tmp_path):
     assert row["deepgrad_gflops"] == pytest.approx(row["flops"] / row["deepgrad_ms"] / 1e6)
     assert result["peak"]["deepgrad_gflops"] > 0
     assert "| MLP 784-512-256-10 |" in done.stdout  # the markdown table is printed
+
+
+def test_without_threadpoolctl_the_kernel_is_reported_unknown(monkeypatch):
+    import machine
+
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import now raises ImportError
+    assert "threadpoolctl" in machine.kernel()["blas"]["note"]
+    assert machine.set_threads(1) is None
+
+
+def test_a_run_under_the_openblas_guard_warns(capsys):
+    results = {"kernel": {"environment": {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": None},
+                          "numpy": "2", "blas": None},
+               "threads": 1, "peak": {"n": 8, "deepgrad_gflops": 1.0}}  # fmt: skip
+    suite._warn_environment(results)
+    err = capsys.readouterr().err
+    assert "{'OPENBLAS_CORETYPE': 'Haswell'}" in err and "env -u OPENBLAS_CORETYPE" in err
