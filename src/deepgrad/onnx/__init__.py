@@ -11,19 +11,24 @@ name with `@lowering("name")` (see `lowering.py`).
 from . import lowerings as _lowerings  # registers the lowerings
 from .export import MAX_OPSET, MIN_OPSET, export
 from .lowering import LOWERINGS, LoweringContext, UnsupportedPrimitiveError, lowering
+from .modules import MODULE_LOWERINGS, call_arguments, module_lowering, register_module_lowering
 from .trace import Dyn, Graph, Node, Value, trace
 
 __all__ = [
     "LOWERINGS",
     "MAX_OPSET",
     "MIN_OPSET",
+    "MODULE_LOWERINGS",
     "Dyn",
     "Graph",
     "LoweringContext",
     "Node",
     "UnsupportedPrimitiveError",
     "Value",
+    "call_arguments",
     "export",
     "lowering",
+    "module_lowering",
+    "register_module_lowering",
     "trace",
 ]
