@@ -26,7 +26,7 @@ MUST_EXPORT = {
     "ConstantPad2d", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
     "ConvTranspose3d", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Flatten", "GELU",
     "GlobalAvgPool2d", "GroupNorm", "Hardtanh", "Identity", "InstanceNorm1d", "InstanceNorm2d",
-    "InstanceNorm3d", "LayerNorm", "Linear", "LinearActivation", "LogSigmoid", "LogSoftmax",
+    "InstanceNorm3d", "LSTM", "LayerNorm", "Linear", "LinearActivation", "LogSigmoid", "LogSoftmax",
     "MaxPool1d", "MaxPool2d", "MaxPool3d", "Maxout", "PixelShuffle", "PixelUnshuffle", "ReLU",
     "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad2d", "SiLU", "Sigmoid",
     "Softmax", "Swish", "Tanh", "Unflatten", "Upsample", "UpsamplingBilinear2d",

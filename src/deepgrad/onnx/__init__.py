@@ -9,6 +9,7 @@ name with `@lowering("name")` (see `lowering.py`).
 """
 
 from . import lowerings as _lowerings  # registers the lowerings
+from . import recurrent as _recurrent  # registers the recurrent and embedding module lowerings
 from .export import MAX_OPSET, MIN_OPSET, export
 from .lowering import LOWERINGS, LoweringContext, UnsupportedPrimitiveError, lowering
 from .modules import MODULE_LOWERINGS, call_arguments, module_lowering, register_module_lowering

@@ -70,6 +70,7 @@ class LoweringContext:
         self._count = 0
         self._sizes: dict[str, str] = {}
         self._consts: dict[tuple, str] = {}
+        self._weights: dict[str, str] = {}
 
     def fresh(self, hint: str) -> str:
         self._count += 1
@@ -91,6 +92,12 @@ class LoweringContext:
             self.initializers.append(self.numpy_helper.from_array(arr, name))
             self._consts[key] = name
         return name
+
+    def weight(self, name: str, arr: np.ndarray) -> str:
+        """An initializer called `name` (created once; a module called twice shares it)."""
+        if name not in self._weights:
+            self._weights[name] = self.initializer(name, np.asarray(arr))
+        return self._weights[name]
 
     def initializer(self, name: str, arr: np.ndarray) -> str:
         self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(arr), name))

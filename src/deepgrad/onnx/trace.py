@@ -135,8 +135,8 @@ class _Recorder:
         kept = {k: v for k, v in params.items() if k != "saved"}
         self.nodes.append(Node(prim.name, ins, out, kept))
 
-    def leaf(self, module, forward):
-        """`module.forward` recorded as one node of the graph."""
+    def leaf(self, module, forward, path: str):
+        """`module.forward` recorded as one node of the graph (`path`: its name in the model)."""
         sig = inspect.signature(forward)
 
         def recorded(*args, **kwargs):
@@ -159,7 +159,7 @@ class _Recorder:
                 )
             base = f"{type(module).__name__}_{len(self.nodes)}"
             values = [self._output(t, f"{base}_{i}") for i, t in enumerate(outs)]
-            node = Node(f"module:{type(module).__name__}", inputs, values[0], {"call": call},
+            node = Node(f"module:{type(module).__name__}", inputs, values[0], {"call": call, "path": path},
                         module, values[1:])  # fmt: skip
             self.nodes.append(node)
             return result
@@ -176,9 +176,11 @@ def _record(model, args: tuple, names: dict[int, str], input_names: list[str]):
     )
     for t in leaves:
         rec.value(t)
-    patched = [m for m in model.modules() if find_module_lowering(m) is not None]
-    for m in patched:
-        m.__dict__["forward"] = rec.leaf(m, m.forward)
+    patched = []
+    for path, m in model.named_modules():
+        if find_module_lowering(m) is not None and "forward" not in m.__dict__:
+            m.__dict__["forward"] = rec.leaf(m, m.forward, path)
+            patched.append(m)
     try:
         with no_grad(), trace_ops(rec):
             y = model(*call_args)
