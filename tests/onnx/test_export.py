@@ -1,7 +1,12 @@
 """ONNX export: every zoo model round-trips through onnx.checker and ONNX Runtime.
 
-Outputs are compared with deepgrad's own forward in float32 (rtol 1e-5, atol 1e-6)
-at the traced batch size and at another one (the batch axis is dynamic).
+In float32, ONNX Runtime's outputs are compared with deepgrad's own forward at the
+traced batch size and at another one (the batch axis is dynamic): within rtol 1e-5 /
+atol 1e-6, widened only by twice deepgrad's own float32 error against float64, which
+exceeds 1e-6 in the deep nets (ResNet-18/50, U-Net: random weights amplify every
+op's rounding along the depth, equally for both runtimes; see docs/design.md).  The
+issue's bound itself is met for every zoo model in float64, where rounding no longer
+hides export errors, by onnx's reference evaluator (ONNX Runtime has no float64 Conv).
 """
 
 from __future__ import annotations
@@ -116,6 +121,40 @@ def test_zoo_model_matches_onnxruntime(name, tmp_path):
         # evaluations of a deep net can be; for shallow nets it is far below 1e-6
         noise = np.abs(want - _reference(model, xb.astype(np.float64))).max()
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 + 2 * noise)
+
+
+SLOW_REFERENCE = SLOW | {"googlenet", "vgg11_bn"}
+# onnx.reference's padded MaxPool loops in Python: GoogLeNet's nine run on 16x16 images here
+REFERENCE_SHAPE = {"googlenet": (3, 16, 16)}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=[pytest.mark.slow] if n in SLOW_REFERENCE else []) for n in sorted(ZOO)],
+)
+def test_zoo_model_in_float64_matches_the_onnx_reference_runtime(name, tmp_path):
+    """The issue's bound (rtol 1e-5, atol 1e-6) for every zoo model, deep ones included: in
+    float64, where rounding no longer hides the export's own errors.  ONNX Runtime has no
+    float64 Conv kernel on CPU, so the graph runs in onnx's reference evaluator (NumPy).
+    Measured: at most 2e-14 apart (3e-9 where GELU's erf is evaluated differently)."""
+    from onnx.reference import ReferenceEvaluator
+
+    make, shape = ZOO[name]
+    shape = REFERENCE_SHAPE.get(name, shape)
+    dg.manual_seed(0)
+    model = make()
+    rng = np.random.default_rng(1)
+    _calibrate(model, rng.standard_normal((8, *shape)).astype(np.float32))
+    model.to(dtype=np.float64)
+    x = rng.standard_normal((2, *shape))
+    path = dg.onnx.export(model, x, tmp_path / f"{name}.onnx", opset_version=17)
+    g = onnx.load(str(path)).graph
+    assert g.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    model.eval()
+    xb = rng.standard_normal((3, *shape))  # another batch size than the traced one
+    got = ReferenceEvaluator(str(path)).run(None, {"input": xb})[0]
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, _reference(model, xb), rtol=1e-5, atol=1e-6)
 
 
 def test_batch_axis_is_dynamic_and_weights_keep_their_names(tmp_path):
