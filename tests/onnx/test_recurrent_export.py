@@ -213,3 +213,22 @@ def test_bad_names_and_axes(kwargs, match, tmp_path):
     args = (np.ones((4, 2, 2), np.float32), np.ones((1, 2, 3), np.float32))
     with pytest.raises(ValueError, match=match):
         dg.onnx.export(nn.GRU(2, 3), args, tmp_path / "m.onnx", **kwargs)
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN], ids=lambda c: c.__name__)
+def test_float64_recurrent_layer_matches_the_onnx_reference_runtime(cls, tmp_path):
+    """In float64 (which ONNX Runtime's recurrent kernels lack) onnx's reference evaluator
+    agrees to rounding: the gate orders and weight layouts are the operators' own."""
+    from onnx.reference import ReferenceEvaluator
+
+    dg.manual_seed(0)
+    layer = cls(3, 4, num_layers=2, bidirectional=True).to(dtype=np.float64)
+    rng = np.random.default_rng(3)
+    path = dg.onnx.export(layer, rng.standard_normal((5, 2, 3)), tmp_path / "m.onnx",
+                          dynamic_axes={"input": {0: "sequence", 1: "batch"}})  # fmt: skip
+    x = rng.standard_normal((7, 3, 3))
+    got = ReferenceEvaluator(str(path)).run(None, {"input": x})
+    with dg.no_grad():
+        want = flatten(layer(dg.tensor(x)))
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w.data, rtol=1e-12, atol=1e-12)
