@@ -102,6 +102,23 @@ def _dynamic(dynamic_axes, arrays: list[np.ndarray], in_names: list[str]) -> lis
     return out
 
 
+def _inputs(example_input, input_names, dynamic_axes):
+    """The call's arguments, the flattened inputs' names and their dynamic axes, checked."""
+    args = example_input if isinstance(example_input, tuple) else (example_input,)
+    arrays = [np.asarray(a.data if isinstance(a, Tensor) else a) for a in flatten(args)]
+    if not arrays:
+        raise ValueError("onnx.export: example_input must hold at least one array")
+    in_names = _names(input_names, len(arrays), "input_names", "input")
+    dynamic = _dynamic(dynamic_axes, arrays, in_names)
+    for name, x, axes in zip(in_names, arrays, dynamic):
+        if any(x.shape[a] < 1 for a in axes):
+            raise ValueError(
+                f"onnx.export: example_input {name!r} must have its dynamic axes "
+                f"{sorted(axes)} of size >= 1, got shape {x.shape}"
+            )
+    return args, in_names, dynamic
+
+
 def export(
     model,
     example_input,
@@ -137,18 +154,7 @@ def export(
         raise ValueError(
             f"onnx.export: opset_version must be in [{MIN_OPSET}, {MAX_OPSET}], got {opset_version}"
         )
-    args = example_input if isinstance(example_input, tuple) else (example_input,)
-    arrays = [np.asarray(a.data if isinstance(a, Tensor) else a) for a in flatten(args)]
-    if not arrays:
-        raise ValueError("onnx.export: example_input must hold at least one array")
-    in_names = _names(input_names, len(arrays), "input_names", "input")
-    dynamic = _dynamic(dynamic_axes, arrays, in_names)
-    for name, x, axes in zip(in_names, arrays, dynamic):
-        if x.ndim < 1 or any(x.shape[a] < 1 for a in axes):
-            raise ValueError(
-                f"onnx.export: example_input {name!r} must have its dynamic axes "
-                f"{sorted(axes)} of size >= 1, got shape {x.shape}"
-            )
+    args, in_names, dynamic = _inputs(example_input, input_names, dynamic_axes)
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
@@ -169,11 +175,8 @@ def export(
         [_value_info(onnx, v, n) for v, n in zip(graph.outputs, out_names)],
         initializer=ctx.initializers,
     )
-    proto = onnx.helper.make_model(
-        g,
-        producer_name="deepgrad",
-        opset_imports=[onnx.helper.make_opsetid("", int(opset_version))],
-    )
+    opsets = [onnx.helper.make_opsetid("", int(opset_version))]
+    proto = onnx.helper.make_model(g, producer_name="deepgrad", opset_imports=opsets)
     if check:
         onnx.checker.check_model(proto, full_check=True)
     path = Path(path)
