@@ -232,3 +232,36 @@ def test_float64_recurrent_layer_matches_the_onnx_reference_runtime(cls, tmp_pat
         want = flatten(layer(dg.tensor(x)))
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w.data, rtol=1e-12, atol=1e-12)
+
+
+def _recipe_models():
+    from deepgrad.recipes import adding_problem, char_lm, sine_forecast
+
+    rng = np.random.default_rng(0)
+    floats = lambda n, t, *f: rng.standard_normal((n, t, *f)).astype(np.float32)
+    return {
+        "char_lm.CharLSTM": (lambda: char_lm.CharLSTM(7, 8, rng),
+                             lambda n, t: rng.integers(0, 7, (n, t))),
+        "adding_problem.Regressor-LSTM": (lambda: adding_problem.Regressor("LSTM", 6, rng),
+                                          lambda n, t: floats(n, t, 2)),
+        "adding_problem.Regressor-RNN": (lambda: adding_problem.Regressor("RNN", 6, rng),
+                                         lambda n, t: floats(n, t, 2)),
+        "sine_forecast.LSTMForecaster": (
+            lambda: sine_forecast.LSTMForecaster({"hidden": 6}, rng), lambda n, t: floats(n, t)
+        ),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(_recipe_models()))
+def test_recurrent_models_of_the_recipes_export(name, tmp_path):
+    """The experiment recipes' recurrent models (no training recipe builds one, so `deepgrad
+    export RUN_DIR` never meets them) export with dynamic batch and sequence axes."""
+    make, inputs = _recipe_models()[name]
+    dg.manual_seed(0)
+    model = make()
+    path = dg.onnx.export(model, inputs(*SIZES[0]), tmp_path / "m.onnx",
+                          dynamic_axes={"input": {0: "batch", 1: "sequence"}})  # fmt: skip
+    sess = _session(path)
+    for n, t in SIZES:
+        x = inputs(n, t)
+        _check(sess, model, {"input": x}, (dg.tensor(x),))
