@@ -174,8 +174,7 @@ def _record(model, args: tuple, names: dict[int, str], input_names: list[str]):
     rec = _Recorder(
         {**names, **{id(t): n for t, n in zip(leaves, input_names)}}, {id(t) for t in leaves}
     )
-    for t in leaves:
-        rec.value(t)
+    inputs = [rec.value(t) for t in leaves]
     patched = []
     for path, m in model.named_modules():
         if find_module_lowering(m) is not None and "forward" not in m.__dict__:
@@ -198,7 +197,7 @@ def _record(model, args: tuple, names: dict[int, str], input_names: list[str]):
         raise ValueError(
             f"onnx.export: output {missing[0]} of the model was not computed by deepgrad ops"
         )
-    return rec, [rec.values[id(t)] for t in outs], [rec.values[id(t)] for t in leaves]
+    return rec, [rec.values[id(t)] for t in outs], inputs
 
 
 def _rebuild(obj, leaves):
