@@ -265,3 +265,47 @@ def test_recurrent_models_of_the_recipes_export(name, tmp_path):
     for n, t in SIZES:
         x = inputs(n, t)
         _check(sess, model, {"input": x}, (dg.tensor(x),))
+
+
+class _Unrolled(nn.Module):
+    """A cell stepped over a fixed number of steps (a decoder-style loop)."""
+
+    def __init__(self, cell) -> None:
+        super().__init__()
+        self.cell = cell
+
+    def forward(self, x, state):
+        outs = []
+        for t in range(x.shape[1]):
+            state = self.cell(x[:, t], state)
+            outs.append(state[0] if isinstance(state, tuple) else state)
+        return dg.stack(outs, 1), state
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [lambda: nn.LSTMCell(3, 4), lambda: nn.GRUCell(3, 4), lambda: nn.GRUCell(3, 4, bias=False),
+     lambda: nn.RNNCell(3, 4, nonlinearity="relu")],
+    ids=["LSTMCell", "GRUCell", "GRUCell-nobias", "RNNCell-relu"],
+)  # fmt: skip
+def test_cells_export_as_one_step_of_the_sequence_operator(cell, tmp_path):
+    dg.manual_seed(0)
+    model = _Unrolled(cell())
+    lstm = isinstance(model.cell, nn.LSTMCell)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 3)).astype(np.float32)
+    h = [rng.standard_normal((2, 4)).astype(np.float32) for _ in range(1 + lstm)]
+    state = tuple(h) if lstm else h[0]
+    axes = {name: {0: "batch"} for name in ["input", "input_1", "input_2"][: 2 + lstm]}
+    path = dg.onnx.export(model, (x, state), tmp_path / "m.onnx", dynamic_axes=axes)
+    assert _dims(onnx.load(str(path)).graph.output[0]) == ["batch", 3, 4]
+    sess = _session(path)
+    for n in (2, 5):
+        x = rng.standard_normal((n, 3, 3)).astype(np.float32)
+        h = [rng.standard_normal((n, 4)).astype(np.float32) for _ in range(1 + lstm)]
+        state = tuple(map(dg.tensor, h)) if lstm else dg.tensor(h[0])
+        _check(sess, model, dict(zip(axes, [x, *h])), (dg.tensor(x), state))
+    one = dg.onnx.export(model.cell, np.ones(3, np.float32), tmp_path / "one.onnx",
+                         dynamic_axes={})  # unbatched: (in,) -> (H,)  # fmt: skip
+    x1 = rng.standard_normal(3).astype(np.float32)
+    _check(_session(one), model.cell, {"input": x1}, (dg.tensor(x1),))

@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn import GRU, LSTM, RNN, Embedding
+from ..nn import GRU, LSTM, RNN, Embedding, GRUCell, LSTMCell, RNNCell
 from .lowering import LoweringContext, UnsupportedPrimitiveError
 from .modules import call_arguments, module_lowering
 from .trace import Node
 
-_GATES = {LSTM: [0, 3, 1, 2], GRU: [1, 0, 2], RNN: [0]}  # PyTorch blocks in ONNX's order
+# PyTorch's gate blocks in ONNX's order, and the ONNX operator, per layer class
+_GATES = {LSTM: [0, 3, 1, 2], GRU: [1, 0, 2], RNN: [0], LSTMCell: [0, 3, 1, 2],
+          GRUCell: [1, 0, 2], RNNCell: [0]}  # fmt: skip
+_OP = {LSTM: "LSTM", GRU: "GRU", RNN: "RNN", LSTMCell: "LSTM", GRUCell: "GRU", RNNCell: "RNN"}
 
 
 def _param_name(node: Node, name: str) -> str:
@@ -37,20 +40,44 @@ def _param_name(node: Node, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _stack_layer(m, layer: int, order: list[int]) -> tuple[np.ndarray, ...]:
-    """ONNX's W, R and B (or None without bias) of layer `layer`, both directions."""
-    h, dirs = m.hidden_size, 2 if m.bidirectional else 1
-    get = lambda n, d: getattr(m, f"{n}_l{layer}" + ("_reverse" if d else ""))
+def _onnx_weights(m, suffixes: list[str], order: list[int]) -> tuple[np.ndarray, ...]:
+    """ONNX's W, R and B (None without bias) from PyTorch's `weight_ih{sfx}`, ... for each
+    direction's suffix (`_l0`, `_l0_reverse`; "" for a cell)."""
+    h = m.hidden_size
+    get = lambda name, sfx: getattr(m, name + sfx).data
     blocks = lambda a: np.concatenate([a[g * h : (g + 1) * h] for g in order], axis=0)
-    w = np.stack([blocks(get("weight_ih", d).data) for d in range(dirs)])
-    r = np.stack([blocks(get("weight_hh", d).data) for d in range(dirs)])
+    w = np.stack([blocks(get("weight_ih", sfx)) for sfx in suffixes])
+    r = np.stack([blocks(get("weight_hh", sfx)) for sfx in suffixes])
     if not m.bias:
         return w, r, None
     b = np.stack(
-        [np.concatenate([blocks(get("bias_ih", d).data), blocks(get("bias_hh", d).data)])
-         for d in range(dirs)]
+        [np.concatenate([blocks(get("bias_ih", sfx)), blocks(get("bias_hh", sfx))])
+         for sfx in suffixes]
     )  # fmt: skip
     return w, r, b
+
+
+def _op_attrs(m, dirs: int) -> dict:
+    kind = _kind(m)
+    attrs = {"hidden_size": m.hidden_size, "direction": "bidirectional" if dirs == 2 else "forward"}
+    if kind in (GRU, GRUCell):
+        attrs["linear_before_reset"] = 1
+    if kind in (RNN, RNNCell):
+        attrs["activations"] = ["Tanh" if m.nonlinearity == "tanh" else "Relu"] * dirs
+    return attrs
+
+
+def _apply(ctx, node, m, x: str, weights: tuple, tag: str, h0: str, c0: str) -> list[str]:
+    """One ONNX LSTM/GRU/RNN node (initial states "" when absent); returns Y, Y_h[, Y_c]."""
+    op = _OP[_kind(m)]
+    names = [ctx.weight(_param_name(node, f"onnx_{p}{tag}"), a)
+             for p, a in zip("WRB", weights) if a is not None]  # fmt: skip
+    ins = [x, *names, *([""] if weights[2] is None else []), "", h0]
+    if op == "LSTM":
+        ins.append(c0)
+    while ins[-1] == "":
+        ins.pop()
+    return ctx.op_multi(op, ins, 3 if op == "LSTM" else 2, **_op_attrs(m, len(weights[0])))
 
 
 def _check(m, node: Node, args: dict) -> None:
@@ -83,23 +110,12 @@ def _layer_states(ctx: LoweringContext, state: str | None, layer: int, dirs: int
 def _run_layers(ctx, node, m, x: str, h0: str | None, c0: str | None) -> tuple:
     """Every layer's ONNX operator; returns output (T, N, D H), h_n and c_n (or None)."""
     dirs = 2 if m.bidirectional else 1
-    op = {LSTM: "LSTM", GRU: "GRU", RNN: "RNN"}[_kind(m)]
-    attrs = {"hidden_size": m.hidden_size, "direction": "bidirectional" if dirs == 2 else "forward"}
-    if op == "GRU":
-        attrs["linear_before_reset"] = 1
-    if op == "RNN":
-        attrs["activations"] = ["Tanh" if m.nonlinearity == "tanh" else "Relu"] * dirs
     h_n, c_n = [], []
     for layer in range(m.num_layers):
-        w, r, b = _stack_layer(m, layer, _GATES[_kind(m)])
-        names = [ctx.weight(_param_name(node, f"onnx_{p}_l{layer}"), a)
-                 for p, a in (("W", w), ("R", r), ("B", b)) if a is not None]  # fmt: skip
-        ins = [x, *names, *([""] if b is None else []), "", _layer_states(ctx, h0, layer, dirs)]
-        if op == "LSTM":
-            ins.append(_layer_states(ctx, c0, layer, dirs))
-        while ins[-1] == "":
-            ins.pop()
-        outs = ctx.op_multi(op, ins, 3 if op == "LSTM" else 2, **attrs)
+        sfx = [f"_l{layer}", f"_l{layer}_reverse"][:dirs]
+        weights = _onnx_weights(m, sfx, _GATES[_kind(m)])
+        h, c = (_layer_states(ctx, s, layer, dirs) for s in (h0, c0))
+        outs = _apply(ctx, node, m, x, weights, f"_l{layer}", h, c)
         y = outs[0]  # (T, D, N, H)
         if dirs == 1:
             x = ctx.axes("Squeeze", y, [1], 13)
@@ -107,14 +123,13 @@ def _run_layers(ctx, node, m, x: str, h0: str | None, c0: str | None) -> tuple:
             y = ctx.op("Transpose", [y], perm=[0, 2, 1, 3])
             x = ctx.op("Reshape", [y, ctx.const([0, 0, -1], np.int64)])
         h_n.append(outs[1])
-        if op == "LSTM":
-            c_n.append(outs[2])
+        c_n.extend(outs[2:])
     cat = lambda s: s[0] if len(s) == 1 else ctx.op("Concat", s, axis=0)
     return x, cat(h_n), (cat(c_n) if c_n else None)
 
 
 def _kind(m) -> type:
-    return next(c for c in (LSTM, GRU, RNN) if isinstance(m, c))
+    return next(c for c in _GATES if isinstance(m, c))
 
 
 def _recurrent(ctx: LoweringContext, node: Node, *names: str) -> tuple[str, ...]:
@@ -142,6 +157,26 @@ def _recurrent(ctx: LoweringContext, node: Node, *names: str) -> tuple[str, ...]
 
 for _cls in (LSTM, GRU, RNN):
     module_lowering(_cls)(_recurrent)
+
+
+def _cell(ctx: LoweringContext, node: Node, *names: str) -> str | tuple[str, str]:
+    """One step, $h' = \\mathrm{cell}(x, h)$ (LSTMCell: $(h', c')$), as the sequence operator
+    over a sequence of length 1 (ONNX has no cell operator)."""
+    m = node.module
+    args = call_arguments(node, names)
+    hx = args.get("hx")
+    h0, c0 = (hx if hx is not None else (None, None)) if isinstance(m, LSTMCell) else (hx, None)
+    axes = [0, 1] if len(node.inputs[0].shape) == 1 else [0]  # unbatched: (in,) -> (1, 1, in)
+    lift = lambda s: "" if s is None else ctx.axes("Unsqueeze", s, axes, 13)
+    weights = _onnx_weights(m, [""], _GATES[_kind(m)])
+    outs = _apply(ctx, node, m, lift(args["input"] if "input" in args else args["x"]), weights,
+                  "", lift(h0), lift(c0))  # fmt: skip
+    states = [ctx.axes("Squeeze", s, axes, 13) for s in outs[1:]]
+    return states[0] if len(states) == 1 else tuple(states)
+
+
+for _cls in (LSTMCell, GRUCell, RNNCell):
+    module_lowering(_cls)(_cell)
 
 
 @module_lowering(Embedding)
