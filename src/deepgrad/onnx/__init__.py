@@ -5,7 +5,10 @@
 
 Needs the optional `onnx` extra (`pip install 'deepgrad[onnx]'`); importing this
 package does not, only `export` does.  Lowerings are registered per primitive
-name with `@lowering("name")` (see `lowering.py`).
+name with `@lowering("name")` (see `lowering.py`); a layer with a native ONNX
+operator is exported as one node by a module lowering,
+`register_module_lowering(cls, fn)` (see `modules.py`; the recurrent layers,
+cells and `nn.Embedding` in `recurrent.py`).
 """
 
 from . import lowerings as _lowerings  # registers the lowerings
