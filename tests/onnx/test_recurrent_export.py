@@ -110,14 +110,16 @@ class SequenceClassifier(nn.Module):
         return self.head(out[:, -1] if self.last_step else h_n[-1])
 
 
-@pytest.mark.parametrize(("cls", "last_step"), [(nn.LSTM, False), (nn.GRU, True)])
-def test_sequence_classifier_with_embedding(cls, last_step, tmp_path):
+@pytest.mark.parametrize(("cls", "last_step", "opset"), [(nn.LSTM, False, 13), (nn.GRU, True, 21)])
+def test_sequence_classifier_with_embedding(cls, last_step, opset, tmp_path):
     dg.manual_seed(0)
     model = SequenceClassifier(cls, last_step)
     rng = np.random.default_rng(2)
     path = dg.onnx.export(model, rng.integers(0, 11, SIZES[0]), tmp_path / "cls.onnx",
+                          opset_version=opset,
                           dynamic_axes={"input": {0: "batch", 1: "sequence"}})  # fmt: skip
     proto = onnx.load(str(path))
+    assert proto.opset_import[0].version == opset
     assert _dims(proto.graph.input[0]) == ["batch", "sequence"]
     assert _dims(proto.graph.output[0]) == ["batch", 3]
     assert "embed.weight" in {t.name for t in proto.graph.initializer}
