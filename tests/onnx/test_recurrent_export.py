@@ -311,3 +311,23 @@ def test_cells_export_as_one_step_of_the_sequence_operator(cell, tmp_path):
                          dynamic_axes={})  # unbatched: (in,) -> (H,)  # fmt: skip
     x1 = rng.standard_normal(3).astype(np.float32)
     _check(_session(one), model.cell, {"input": x1}, (dg.tensor(x1),))
+
+
+class _NumpyTokens(nn.Module):
+    """Looks tokens up from a NumPy copy of the input (as the zoo's Seq2Seq does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(5, 2)
+
+    def forward(self, ids):
+        return self.embed(np.asarray(ids.data))
+
+
+def test_embedding_of_a_numpy_array_is_refused(tmp_path):
+    ids = np.zeros((2, 3), np.int64)
+    with pytest.raises(dg.onnx.UnsupportedPrimitiveError,
+                       match=r"Embedding \(embed\) argument 'indices' must be a Tensor"):  # fmt: skip
+        dg.onnx.export(_NumpyTokens(), ids, tmp_path / "m.onnx", dynamic_axes={})
+    with pytest.raises(ValueError, match=r"Embedding param 'call'\['indices'\] is an array computed"):
+        dg.onnx.export(_NumpyTokens(), ids, tmp_path / "m.onnx")

@@ -80,19 +80,29 @@ def _apply(ctx, node, m, x: str, weights: tuple, tag: str, h0: str, c0: str) -> 
     return ctx.op_multi(op, ins, 3 if op == "LSTM" else 2, **_op_attrs(m, len(weights[0])))
 
 
+def _what(node: Node) -> str:
+    return f"onnx.export: {type(node.module).__name__} ({node.params['path'] or 'the model'})"
+
+
+def _tensor_arg(node: Node, args: dict, key: str) -> str:
+    """The ONNX name of the call's argument `key`; an error when it is not a graph Tensor."""
+    if not isinstance(args.get(key), str):
+        raise UnsupportedPrimitiveError(
+            f"{_what(node)} argument {key!r} must be a Tensor computed in the graph to export, "
+            f"got {type(args.get(key)).__name__} (a NumPy array or a PackedSequence is not)"
+        )
+    return args[key]
+
+
 def _check(m, node: Node, args: dict) -> None:
-    what = f"onnx.export: {type(m).__name__} ({node.params['path'] or 'the model'})"
+    what = _what(node)
     if getattr(m, "proj_size", 0):
         raise UnsupportedPrimitiveError(
             f"{what} has proj_size={m.proj_size}, which ONNX's LSTM lacks"
         )
     if args.get("mask") is not None:
         raise UnsupportedPrimitiveError(f"{what} is called with mask=, which is not exported")
-    if not isinstance(args["input"], str):
-        raise UnsupportedPrimitiveError(
-            f"{what} input must be a Tensor (a PackedSequence is not exported), got "
-            f"{type(args['input']).__name__}"
-        )
+    _tensor_arg(node, args, "input")
 
 
 def _layer_states(ctx: LoweringContext, state: str | None, layer: int, dirs: int) -> str:
@@ -169,8 +179,8 @@ def _cell(ctx: LoweringContext, node: Node, *names: str) -> str | tuple[str, str
     axes = [0, 1] if len(node.inputs[0].shape) == 1 else [0]  # unbatched: (in,) -> (1, 1, in)
     lift = lambda s: "" if s is None else ctx.axes("Unsqueeze", s, axes, 13)
     weights = _onnx_weights(m, [""], _GATES[_kind(m)])
-    outs = _apply(ctx, node, m, lift(args["input"] if "input" in args else args["x"]), weights,
-                  "", lift(h0), lift(c0))  # fmt: skip
+    x = lift(_tensor_arg(node, args, next(iter(args))))  # `x` here, `input` in PyTorch
+    outs = _apply(ctx, node, m, x, weights, "", lift(h0), lift(c0))
     states = [ctx.axes("Squeeze", s, axes, 13) for s in outs[1:]]
     return states[0] if len(states) == 1 else tuple(states)
 
@@ -180,8 +190,10 @@ for _cls in (LSTMCell, GRUCell, RNNCell):
 
 
 @module_lowering(Embedding)
-def _embedding(ctx: LoweringContext, node: Node, indices: str) -> str:
+def _embedding(ctx: LoweringContext, node: Node, *names: str) -> str:
     """$y = W[i]$: Gather of the weight's rows (the index tensor is a graph value, so the
     lookup is recomputed for every input, unlike a traced NumPy index)."""
+    args = call_arguments(node, names)
+    indices = _tensor_arg(node, args, next(iter(args)))
     w = ctx.weight(_param_name(node, "weight"), node.module.weight.data)
     return ctx.op("Gather", [w, indices], axis=0)
