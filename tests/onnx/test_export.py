@@ -278,3 +278,23 @@ def test_transformer_encoder_layer_matches_onnxruntime(norm_first, tmp_path):
         with dg.no_grad():
             want = layer(dg.tensor(xb)).data
         np.testing.assert_allclose(sess.run(None, {"input": xb})[0], want, rtol=1e-5, atol=1e-6)
+
+
+def test_transformer_encoder_layer_with_dynamic_sequence_axis(tmp_path):
+    """The heads' reshapes to (N T, d) scale with batch times sequence (`Dyn` N*T)."""
+    dg.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 16)).astype(np.float32)
+    path = dg.onnx.export(layer, x, tmp_path / "layer.onnx",
+                          dynamic_axes={"input": {0: "batch", 1: "sequence"}})  # fmt: skip
+    g = onnx.load(str(path)).graph
+    dims = [d.dim_param or d.dim_value for d in g.output[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", "sequence", 16]
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    layer.eval()
+    for n, t in [(3, 9), (1, 1)]:
+        xb = rng.normal(size=(n, t, 16)).astype(np.float32)
+        with dg.no_grad():
+            want = layer(dg.tensor(xb)).data
+        np.testing.assert_allclose(sess.run(None, {"input": xb})[0], want, rtol=1e-5, atol=1e-6)

@@ -329,5 +329,7 @@ def test_embedding_of_a_numpy_array_is_refused(tmp_path):
     with pytest.raises(dg.onnx.UnsupportedPrimitiveError,
                        match=r"Embedding \(embed\) argument 'indices' must be a Tensor"):  # fmt: skip
         dg.onnx.export(_NumpyTokens(), ids, tmp_path / "m.onnx", dynamic_axes={})
-    with pytest.raises(ValueError, match=r"Embedding param 'call'\['indices'\] is an array computed"):
+    with pytest.raises(
+        ValueError, match=r"Embedding param 'call'\['indices'\] is an array computed"
+    ):
         dg.onnx.export(_NumpyTokens(), ids, tmp_path / "m.onnx")

@@ -5,7 +5,7 @@ named dynamic axis ("batch", "sequence", ...) with that axis one longer.  Every
 integer of the recording (a shape entry, a reshape target) that changes between
 the runs is refitted as $k \\prod_s n_s^{e_s}$: `k` a constant, $n_s$ the run-time
 size of the dynamic axis `s` and $e_s \\in \\{1, 2, 3\\}$ (a batch axis scales like
-$N$, a flattened batch of sequences like $N T$, attention scores like $T^2$).
+$N$, a flattened batch of sequences like $N T$, a flattened T x T matrix like $T^2$).
 Everything that does not change is static.  Comparing runs is what makes the
 graph shape-polymorphic without asking every lowering to propagate symbolic
 shapes.
