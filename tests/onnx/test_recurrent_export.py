@@ -86,8 +86,10 @@ def test_rnn_relu_without_bias_and_unbatched_input(tmp_path):
     dg.manual_seed(1)
     rng = np.random.default_rng(1)
     for layer in (nn.RNN(3, 4, nonlinearity="relu", bias=False), nn.GRU(3, 4, bias=False)):
-        path = dg.onnx.export(layer, rng.standard_normal((5, 3)).astype(np.float32),
-                              tmp_path / "m.onnx", dynamic_axes={"input": {0: "sequence"}})  # fmt: skip
+        x = rng.standard_normal((5, 3)).astype(np.float32)
+        path = dg.onnx.export(
+            layer, x, tmp_path / "m.onnx", dynamic_axes={"input": {0: "sequence"}}
+        )
         sess = _session(path)
         for t in (5, 2):
             x = rng.standard_normal((t, 3)).astype(np.float32)
@@ -192,7 +194,7 @@ def test_module_lowering_records_a_layer_as_one_node(tmp_path):
 def test_several_outputs_and_names(tmp_path):
     dg.manual_seed(0)
     layer = nn.LSTM(2, 3)
-    path = dg.onnx.export(layer, np.ones((4, 2, 2), np.float32), tmp_path / "m.onnx",
+    path = dg.onnx.export(layer, dg.ones(4, 2, 2), tmp_path / "m.onnx",  # a Tensor input
                           input_names=["x"], output_names=["y", "h", "c"],
                           dynamic_axes={"x": {0: "time", 1: "batch"}})  # fmt: skip
     g = onnx.load(str(path)).graph
@@ -326,8 +328,8 @@ class _NumpyTokens(nn.Module):
 
 def test_embedding_of_a_numpy_array_is_refused(tmp_path):
     ids = np.zeros((2, 3), np.int64)
-    with pytest.raises(dg.onnx.UnsupportedPrimitiveError,
-                       match=r"Embedding \(embed\) argument 'indices' must be a Tensor"):  # fmt: skip
+    msg = r"Embedding \(embed\) argument 'indices' must be a Tensor"
+    with pytest.raises(dg.onnx.UnsupportedPrimitiveError, match=msg):
         dg.onnx.export(_NumpyTokens(), ids, tmp_path / "m.onnx", dynamic_axes={})
     with pytest.raises(
         ValueError, match=r"Embedding param 'call'\['indices'\] is an array computed"

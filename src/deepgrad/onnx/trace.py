@@ -159,16 +159,16 @@ class _Recorder:
                 )
             base = f"{type(module).__name__}_{len(self.nodes)}"
             values = [self._output(t, f"{base}_{i}") for i, t in enumerate(outs)]
-            node = Node(f"module:{type(module).__name__}", inputs, values[0], {"call": call, "path": path},
-                        module, values[1:])  # fmt: skip
-            self.nodes.append(node)
+            params = {"call": call, "path": path}
+            prim = f"module:{type(module).__name__}"
+            self.nodes.append(Node(prim, inputs, values[0], params, module, values[1:]))
             return result
 
         return recorded
 
 
 def _record(model, args: tuple, names: dict[int, str], input_names: list[str]):
-    leaves = [Tensor(np.asarray(a)) for a in flatten(args)]
+    leaves = [Tensor(np.asarray(a.data if isinstance(a, Tensor) else a)) for a in flatten(args)]
     it = iter(leaves)
     call_args = _rebuild(args, it)
     rec = _Recorder(
