@@ -145,7 +145,8 @@ def test_unsupported_recurrent_uses_are_named(tmp_path):
             return self.gru(x, mask=np.ones(x.shape[:2], bool))[0]
 
     with pytest.raises(
-        dg.onnx.UnsupportedPrimitiveError, match=r"GRU \(gru\) is called with mask="
+        dg.onnx.UnsupportedPrimitiveError,
+        match=r"GRU \(gru\) is called with a NumPy mask=; pass the mask as a Tensor",
     ):
         dg.onnx.export(Masked(), x, tmp_path / "m.onnx", dynamic_axes={})
     with pytest.raises(ValueError, match=r"GRU param 'call'\['mask'\] is an array computed from"):
@@ -335,3 +336,39 @@ def test_embedding_of_a_numpy_array_is_refused(tmp_path):
         ValueError, match=r"Embedding param 'call'\['indices'\] is an array computed"
     ):
         dg.onnx.export(_NumpyTokens(), ids, tmp_path / "m.onnx")
+
+
+class _MaskedRNN(nn.Module):
+    def __init__(self, cls, batch_first: bool) -> None:
+        super().__init__()
+        self.rnn = cls(3, 4, num_layers=2, bidirectional=True, batch_first=batch_first)
+
+    def forward(self, x, mask):
+        return self.rnn(x, mask=mask)
+
+
+@pytest.mark.parametrize(("cls", "batch_first"), [(nn.LSTM, True), (nn.GRU, False)])
+def test_prefix_mask_input_exports_as_sequence_lengths(cls, batch_first, tmp_path):
+    """A right-padded batch with its (Tensor) mask: ONNX's sequence_lens, per sequence the
+    number of True steps; outputs past the end are zeros and h_n is each sequence's own."""
+    dg.manual_seed(0)
+    model = _MaskedRNN(cls, batch_first)
+    rng = np.random.default_rng(5)
+
+    def inputs(n, t):
+        lengths = rng.integers(1, t + 1, n)
+        mask = np.arange(t)[None, :] < lengths[:, None]  # (N, T) prefix mask
+        x = rng.standard_normal((n, t, 3)).astype(np.float32)
+        if not batch_first:
+            x, mask = np.ascontiguousarray(x.transpose(1, 0, 2)), np.ascontiguousarray(mask.T)
+        return x, mask
+
+    axes = {0: "batch", 1: "sequence"} if batch_first else {0: "sequence", 1: "batch"}
+    path = dg.onnx.export(model, inputs(*SIZES[0]), tmp_path / "m.onnx",
+                          dynamic_axes={"input": axes, "input_1": axes})  # fmt: skip
+    g = onnx.load(str(path)).graph
+    assert g.input[1].type.tensor_type.elem_type == onnx.TensorProto.BOOL
+    sess = _session(path)
+    for n, t in SIZES:
+        x, mask = inputs(n, t)
+        _check(sess, model, {"input": x, "input_1": mask}, (dg.tensor(x), dg.tensor(mask)))

@@ -16,8 +16,10 @@ rearranged from PyTorch's layout into ONNX's:
 Input and output run time-major inside (a `batch_first` layer gets Transposes,
 which every opset has, rather than opset 14's `layout`); ONNX's `Y` (T, D, N, H)
 becomes PyTorch's (T, N, D H), and the per-layer final states are concatenated
-into h_n (and c_n) (L D, N, H).  Not exported (a clear error): `proj_size`,
-`mask=` and `PackedSequence` input, which have no ONNX counterpart here.
+into h_n (and c_n) (L D, N, H).  A Tensor `mask=` (a graph input) becomes
+`sequence_lens`, its True steps per sequence: deepgrad's semantics for prefix masks
+(right-padded batches).  Not exported (a clear error): `proj_size`, a NumPy `mask=`
+and `PackedSequence` input.
 """
 
 from __future__ import annotations
@@ -67,12 +69,15 @@ def _op_attrs(m, dirs: int) -> dict:
     return attrs
 
 
-def _apply(ctx, node, m, x: str, weights: tuple, tag: str, h0: str, c0: str) -> list[str]:
-    """One ONNX LSTM/GRU/RNN node (initial states "" when absent); returns Y, Y_h[, Y_c]."""
+def _apply(
+    ctx, node, m, x: str, weights: tuple, tag: str, h0: str, c0: str, lens: str = ""
+) -> list[str]:
+    """One ONNX LSTM/GRU/RNN node (initial states and lengths "" when absent); returns Y,
+    Y_h[, Y_c]."""
     op = _OP[_kind(m)]
     names = [ctx.weight(_param_name(node, f"onnx_{p}{tag}"), a)
              for p, a in zip("WRB", weights) if a is not None]  # fmt: skip
-    ins = [x, *names, *([""] if weights[2] is None else []), "", h0]
+    ins = [x, *names, *([""] if weights[2] is None else []), lens, h0]
     if op == "LSTM":
         ins.append(c0)
     while ins[-1] == "":
@@ -100,8 +105,11 @@ def _check(m, node: Node, args: dict) -> None:
         raise UnsupportedPrimitiveError(
             f"{what} has proj_size={m.proj_size}, which ONNX's LSTM lacks"
         )
-    if args.get("mask") is not None:
-        raise UnsupportedPrimitiveError(f"{what} is called with mask=, which is not exported")
+    if args.get("mask") is not None and not isinstance(args["mask"], str):
+        raise UnsupportedPrimitiveError(
+            f"{what} is called with a NumPy mask=; pass the mask as a Tensor input of the model "
+            "to export it (as ONNX's sequence_lens)"
+        )
     _tensor_arg(node, args, "input")
 
 
@@ -117,7 +125,7 @@ def _layer_states(ctx: LoweringContext, state: str | None, layer: int, dirs: int
     )  # fmt: skip
 
 
-def _run_layers(ctx, node, m, x: str, h0: str | None, c0: str | None) -> tuple:
+def _run_layers(ctx, node, m, x: str, h0: str | None, c0: str | None, lens: str) -> tuple:
     """Every layer's ONNX operator; returns output (T, N, D H), h_n and c_n (or None)."""
     dirs = 2 if m.bidirectional else 1
     h_n, c_n = [], []
@@ -125,7 +133,7 @@ def _run_layers(ctx, node, m, x: str, h0: str | None, c0: str | None) -> tuple:
         sfx = [f"_l{layer}", f"_l{layer}_reverse"][:dirs]
         weights = _onnx_weights(m, sfx, _GATES[_kind(m)])
         h, c = (_layer_states(ctx, s, layer, dirs) for s in (h0, c0))
-        outs = _apply(ctx, node, m, x, weights, f"_l{layer}", h, c)
+        outs = _apply(ctx, node, m, x, weights, f"_l{layer}", h, c, lens)
         y = outs[0]  # (T, D, N, H)
         if dirs == 1:
             x = ctx.axes("Squeeze", y, [1], 13)
@@ -142,6 +150,17 @@ def _kind(m) -> type:
     return next(c for c in _GATES if isinstance(m, c))
 
 
+def _lengths(ctx: LoweringContext, mask: str | None, time_axis: int, unbatched: bool) -> str:
+    """ONNX's sequence_lens (N,) int32 from a boolean mask: its True steps per sequence.
+
+    That is deepgrad's masked run exactly for prefix masks (right-padded batches, what
+    `PackedSequence` input means); a mask with holes would run differently."""
+    if mask is None:
+        return ""
+    counts = ctx.op("Cast", [mask], to=ctx.helper.np_dtype_to_tensor_dtype(np.dtype(np.int32)))
+    return ctx.axes("ReduceSum", counts, [time_axis], 13, keepdims=int(unbatched))  # (N,)
+
+
 def _recurrent(ctx: LoweringContext, node: Node, *names: str) -> tuple[str, ...]:
     """$(y, h_n[, c_n]) = \\mathrm{RNN}(x, h_0[, c_0])$ as ONNX LSTM/GRU/RNN per layer."""
     m = node.module
@@ -156,7 +175,8 @@ def _recurrent(ctx: LoweringContext, node: Node, *names: str) -> tuple[str, ...]
         h0, c0 = (None if s is None else ctx.axes("Unsqueeze", s, [1], 13) for s in (h0, c0))
     elif m.batch_first:
         x = ctx.op("Transpose", [x], perm=[1, 0, 2])
-    y, h_n, c_n = _run_layers(ctx, node, m, x, h0, c0)
+    lens = _lengths(ctx, args.get("mask"), int(m.batch_first and not unbatched), unbatched)
+    y, h_n, c_n = _run_layers(ctx, node, m, x, h0, c0, lens)
     if unbatched:
         y, h_n = ctx.axes("Squeeze", y, [1], 13), ctx.axes("Squeeze", h_n, [1], 13)
         c_n = None if c_n is None else ctx.axes("Squeeze", c_n, [1], 13)
