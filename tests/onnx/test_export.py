@@ -1,7 +1,12 @@
 """ONNX export: every zoo model round-trips through onnx.checker and ONNX Runtime.
 
-Outputs are compared with deepgrad's own forward in float32 (rtol 1e-5, atol 1e-6)
-at the traced batch size and at another one (the batch axis is dynamic).
+In float32, ONNX Runtime's outputs are compared with deepgrad's own forward at the
+traced batch size and at another one (the batch axis is dynamic): within rtol 1e-5 /
+atol 1e-6, widened only by twice deepgrad's own float32 error against float64, which
+exceeds 1e-6 in the deep nets (ResNet-18/50, U-Net: random weights amplify every
+op's rounding along the depth, equally for both runtimes; see docs/design.md).  The
+issue's bound itself is met for every zoo model in float64, where rounding no longer
+hides export errors, by onnx's reference evaluator (ONNX Runtime has no float64 Conv).
 """
 
 from __future__ import annotations
@@ -118,6 +123,41 @@ def test_zoo_model_matches_onnxruntime(name, tmp_path):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 + 2 * noise)
 
 
+# the default run keeps the deep ResNet-20, a bottleneck ResNet and U-Net; these take 3-10 s
+SLOW_REFERENCE = SLOW | {"googlenet", "vgg11_bn", "resnet18"}
+# onnx.reference's padded MaxPool loops in Python: GoogLeNet's nine run on 16x16 images here
+REFERENCE_SHAPE = {"googlenet": (3, 16, 16)}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=[pytest.mark.slow] if n in SLOW_REFERENCE else []) for n in sorted(ZOO)],
+)
+def test_zoo_model_in_float64_matches_the_onnx_reference_runtime(name, tmp_path):
+    """The issue's bound (rtol 1e-5, atol 1e-6) for every zoo model, deep ones included: in
+    float64, where rounding no longer hides the export's own errors.  ONNX Runtime has no
+    float64 Conv kernel on CPU, so the graph runs in onnx's reference evaluator (NumPy).
+    Measured: at most 2e-14 apart (3e-9 where GELU's erf is evaluated differently)."""
+    from onnx.reference import ReferenceEvaluator
+
+    make, shape = ZOO[name]
+    shape = REFERENCE_SHAPE.get(name, shape)
+    dg.manual_seed(0)
+    model = make()
+    rng = np.random.default_rng(1)
+    _calibrate(model, rng.standard_normal((8, *shape)).astype(np.float32))
+    model.to(dtype=np.float64)
+    x = rng.standard_normal((2, *shape))
+    path = dg.onnx.export(model, x, tmp_path / f"{name}.onnx", opset_version=17)
+    g = onnx.load(str(path)).graph
+    assert g.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    model.eval()
+    xb = rng.standard_normal((3, *shape))  # another batch size than the traced one
+    got = ReferenceEvaluator(str(path)).run(None, {"input": xb})[0]
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, _reference(model, xb), rtol=1e-5, atol=1e-6)
+
+
 def test_batch_axis_is_dynamic_and_weights_keep_their_names(tmp_path):
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     path = dg.onnx.export(model, np.ones((3, 4), np.float32), tmp_path / "m.onnx")
@@ -202,7 +242,11 @@ def test_value_computed_outside_the_registry_is_refused(tmp_path):
     ("kwargs", "x", "match"),
     [
         ({"opset_version": 9}, np.ones((2, 3), np.float32), r"opset_version must be in \[13, 21\]"),
-        ({}, np.ones((0, 3), np.float32), r"example_input must have a batch axis 0"),
+        (
+            {},
+            np.ones((0, 3), np.float32),
+            r"example_input .input. must have its dynamic axes \[0\] of size >= 1",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, x, match, tmp_path):
@@ -231,6 +275,26 @@ def test_transformer_encoder_layer_matches_onnxruntime(norm_first, tmp_path):
     layer.eval()
     for batch in (2, 3):  # the batch axis is dynamic
         xb = rng.normal(size=(batch, 5, 16)).astype(np.float32)
+        with dg.no_grad():
+            want = layer(dg.tensor(xb)).data
+        np.testing.assert_allclose(sess.run(None, {"input": xb})[0], want, rtol=1e-5, atol=1e-6)
+
+
+def test_transformer_encoder_layer_with_dynamic_sequence_axis(tmp_path):
+    """The heads' reshapes to (N T, d) scale with batch times sequence (`Dyn` N*T)."""
+    dg.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 16)).astype(np.float32)
+    path = dg.onnx.export(layer, x, tmp_path / "layer.onnx",
+                          dynamic_axes={"input": {0: "batch", 1: "sequence"}})  # fmt: skip
+    g = onnx.load(str(path)).graph
+    dims = [d.dim_param or d.dim_value for d in g.output[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", "sequence", 16]
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    layer.eval()
+    for n, t in [(3, 9), (1, 1)]:
+        xb = rng.normal(size=(n, t, 16)).astype(np.float32)
         with dg.no_grad():
             want = layer(dg.tensor(xb)).data
         np.testing.assert_allclose(sess.run(None, {"input": xb})[0], want, rtol=1e-5, atol=1e-6)

@@ -59,17 +59,18 @@ def find_lowering(prim: str) -> Lowering:
 class LoweringContext:
     """Builds ONNX nodes and initializers with fresh, unique names."""
 
-    def __init__(self, opset: int, input_name: str) -> None:
+    def __init__(self, opset: int, axes: dict[str, tuple[str, int]] | None = None) -> None:
         from onnx import helper, numpy_helper
 
         self.helper, self.numpy_helper = helper, numpy_helper
         self.opset = opset
-        self.input_name = input_name
+        self.dyn_axes = dict(axes or {})  # dynamic axis name -> (graph input, axis) holding it
         self.nodes: list = []
         self.initializers: list = []
         self._count = 0
-        self._batch: str | None = None
+        self._sizes: dict[str, str] = {}
         self._consts: dict[tuple, str] = {}
+        self._weights: dict[str, str] = {}
 
     def fresh(self, hint: str) -> str:
         self._count += 1
@@ -92,19 +93,39 @@ class LoweringContext:
             self._consts[key] = name
         return name
 
+    def weight(self, name: str, arr: np.ndarray) -> str:
+        """An initializer called `name` (created once; a module called twice shares it)."""
+        if name not in self._weights:
+            self._weights[name] = self.initializer(name, np.asarray(arr))
+        return self._weights[name]
+
     def initializer(self, name: str, arr: np.ndarray) -> str:
         self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(arr), name))
         return name
 
+    def op_multi(self, op_type: str, inputs: Sequence[str], n_out: int, **attrs) -> list[str]:
+        """Append an ONNX node with `n_out` outputs; return their names."""
+        hint = op_type.lower()
+        outs = [self.fresh(hint) for _ in range(n_out)]
+        self.nodes.append(self.helper.make_node(op_type, list(inputs), outs, **attrs))
+        return outs
+
+    def dim(self, sym: str) -> str:
+        """A 1-D int64 tensor [n] holding dynamic axis `sym`'s size, read at run time."""
+        if sym not in self._sizes:
+            if sym not in self.dyn_axes:
+                raise UnsupportedPrimitiveError(f"onnx.export: no input has dynamic axis {sym!r}")
+            name, axis = self.dyn_axes[sym]
+            shape = self.op("Shape", [name])
+            self._sizes[sym] = self.op("Gather", [shape, self.const([axis], np.int64)], axis=0)
+        return self._sizes[sym]
+
     def batch(self) -> str:
-        """A 1-D int64 tensor [N] read from the graph input's shape at run time."""
-        if self._batch is None:
-            shape = self.op("Shape", [self.input_name])
-            self._batch = self.op("Gather", [shape, self.const([0], np.int64)], axis=0)
-        return self._batch
+        """A 1-D int64 tensor [N] read from the batch axis at run time."""
+        return self.dim("batch")
 
     def shape(self, dims: Sequence[Dim]) -> str:
-        """A 1-D int64 shape tensor; `Dyn(k)` entries become k * N computed at run time."""
+        """A 1-D int64 shape tensor; `Dyn` entries are computed from the inputs at run time."""
         if not any(isinstance(d, Dyn) for d in dims):
             return self.const([int(d) for d in dims], np.int64)
         parts, static = [], []
@@ -113,13 +134,22 @@ class LoweringContext:
                 if static:
                     parts.append(self.const(static, np.int64))
                     static = []
-                n = self.batch()
-                parts.append(n if d.k == 1 else self.op("Mul", [n, self.const([d.k], np.int64)]))
+                parts.append(self.size(d))
             else:
                 static.append(int(d))
         if static:
             parts.append(self.const(static, np.int64))
         return parts[0] if len(parts) == 1 else self.op("Concat", parts, axis=0)
+
+    def size(self, d: Dyn) -> str:
+        """A 1-D int64 tensor [k * prod n_s^e_s] for the dynamic dimension `d`."""
+        factors = [self.dim(s) for s, e in d.syms for _ in range(e)]
+        if d.k != 1:
+            factors.append(self.const([d.k], np.int64))
+        out = factors[0]
+        for f in factors[1:]:
+            out = self.op("Mul", [out, f])
+        return out
 
     def cast(self, name: str, src: np.dtype, dst: np.dtype) -> str:
         """`name` converted from `src` to `dst` (no node when they are equal)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .lowering import LoweringContext, UnsupportedPrimitiveError, lowering, static_shape
-from .trace import Node
+from .trace import Dyn, Node
 
 # --- elementwise -------------------------------------------------------------------
 
@@ -172,6 +172,23 @@ def _pad(ctx: LoweringContext, node: Node, x: str) -> str:
     return ctx.op("Pad", [x, pads, value], mode="constant")
 
 
+_BIG = 2**62  # an unbounded Slice end (ONNX clamps it to the axis length)
+
+
+def _slice_bounds(node: Node, item: slice, size) -> tuple[int, int, int]:
+    """ONNX Slice's start, end and step for a Python slice of an axis of length `size`."""
+    if not isinstance(size, Dyn):
+        start, stop, step = item.indices(static_shape(node, [size], "sliced axis")[0])
+        if step < 0 and stop < 0:
+            stop = -_BIG  # slicing to the front: ONNX clamps, -1 would wrap
+        return start, stop, step
+    # a dynamic axis: Python's and ONNX's rules agree on negative and out-of-range bounds
+    step = 1 if item.step is None else int(item.step)
+    start = (0 if step > 0 else _BIG) if item.start is None else int(item.start)
+    stop = (_BIG if step > 0 else -_BIG) if item.stop is None else int(item.stop)
+    return start, stop, step
+
+
 def _slice_parts(node: Node):
     """Split a basic index into (starts, ends, axes, steps), axes to squeeze and to insert."""
     idx = node.params["idx"]
@@ -186,16 +203,17 @@ def _slice_parts(node: Node):
             continue
         if isinstance(item, slice):
             if item != slice(None):
-                start, stop, step = item.indices(
-                    static_shape(node, [shape[axis]], "sliced axis")[0]
-                )
-                if step < 0 and stop < 0:
-                    stop = -(2**62)  # slicing to the front: ONNX clamps, -1 would wrap
+                start, stop, step = _slice_bounds(node, item, shape[axis])
                 starts.append(start), ends.append(stop), axes.append(axis), steps.append(step)
             out_axis += 1
         elif isinstance(item, (int, np.integer)):
-            i = int(item) % static_shape(node, [shape[axis]], "indexed axis")[0]
-            starts.append(i), ends.append(i + 1), axes.append(axis), steps.append(1)
+            i = int(item)
+            if not isinstance(shape[axis], Dyn):
+                i %= int(shape[axis])
+            # a negative index on a dynamic axis counts from its end at run time (ONNX Slice
+            # adds the length to negative bounds, as Python does)
+            starts.append(i), ends.append(_BIG if i == -1 else i + 1), axes.append(axis)
+            steps.append(1)
             squeeze.append(axis)
         else:
             raise UnsupportedPrimitiveError(
