@@ -1,0 +1,269 @@
+"""NumPy kernels of the whole-sequence recurrent primitives (`ops/rnn_sequence.py`).
+
+One layer and one direction of an Elman RNN, an LSTM or a GRU over T steps, forward
+and backward through time, on arrays only (the primitives wrap them).  The layout is
+the one that makes the work a few large matrix products:
+
+* forward: the input projection of all T steps is ONE (T N x in) @ (in x G H) product
+  written into the gate buffer; per step one (N x H) @ (H x G H) product, then the gate
+  math in place in preallocated buffers;
+* backward: the gate gradients of all steps go into one (T N x G H) buffer; per step only
+  dh @ W_hh runs inside the loop; after it, the input gradient, the input-weight gradient
+  and the recurrent-weight gradient are each ONE large product, the bias gradients one sum.
+
+The logistic is $\\sigma(z) = (1 + \\tanh(z / 2)) / 2$ (no overflow, as `sigmoid`); the 1/2
+is folded into the weight rows of the sigmoid gates (scaling by 1/2 is exact in binary
+floating point), so one `tanh` call covers all gates of a step.  `reverse` runs the steps
+from T - 1 down to 0; outputs stay indexed by time (PyTorch's bidirectional layout).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _order(steps: int, reverse: bool) -> range:
+    return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+def _prev(t: int, steps: int, reverse: bool) -> int | None:
+    """The time index of the state a step starts from (None: the initial state)."""
+    p = t + 1 if reverse else t - 1
+    return None if p < 0 or p >= steps else p
+
+
+def _half_rows(gates: int, sig: tuple[int, ...], size: int, dtype) -> np.ndarray:
+    """(gates * size,) factors: 1/2 on the rows of the sigmoid gates, 1 elsewhere."""
+    scale = np.ones(gates * size, dtype)
+    for k in sig:
+        scale[k * size : (k + 1) * size] = 0.5
+    return scale
+
+
+def _project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarray) -> None:
+    """out (T, N, G) = x (T, N, in) @ w^T + b: all time steps' projections in one product."""
+    steps, n = x.shape[:2]
+    flat = out.reshape(steps * n, out.shape[-1])
+    np.matmul(x.reshape(steps * n, x.shape[-1]), w.T, out=flat)
+    if b is not None:
+        flat += b
+
+
+def _hh_grad(dg: np.ndarray, hs: np.ndarray, h0: np.ndarray, reverse: bool) -> np.ndarray:
+    """dW_hh = sum_t dg_t^T h_prev(t): one product over T - 1 steps plus the initial state's."""
+    steps, width = dg.shape[0], dg.shape[-1]
+    size = h0.shape[-1]
+    first = steps - 1 if reverse else 0  # the step that starts from h0
+    dw = dg[first].T @ h0
+    if steps > 1:
+        rest = slice(0, steps - 1) if reverse else slice(1, steps)
+        prev = slice(1, steps) if reverse else slice(0, steps - 1)
+        dg2 = dg[rest].reshape(-1, width)
+        dw += dg2.T @ hs[prev].reshape(-1, size)
+    return dw
+
+
+def _input_grads(dg: np.ndarray, x: np.ndarray, w_ih: np.ndarray, need_x: bool):
+    """dx = dg @ W_ih (None unless needed), dW_ih = dg^T x, db = sum over steps and batch."""
+    steps, n, width = dg.shape
+    dg2 = dg.reshape(steps * n, width)
+    dx = (dg2 @ w_ih).reshape(x.shape) if need_x else None
+    dw = dg2.T @ x.reshape(steps * n, x.shape[-1])
+    return dx, dw, np.add.reduce(dg2, axis=0)
+
+
+# --- LSTM ---------------------------------------------------------------------------------
+
+
+def lstm_forward(x, h0, c0, w_ih, w_hh, b, reverse: bool):
+    """Rows [h_0 .. h_{T-1}, c_final] (T + 1, N, H) and what the backward needs (acts, c, tanh c).
+
+    b: the summed bias b_ih + b_hh (4H,) or None."""
+    steps, n = x.shape[:2]
+    size = h0.shape[-1]
+    dt = x.dtype
+    half = _half_rows(4, (0, 1, 3), size, dt)
+    shift = half.copy()
+    shift[2 * size : 3 * size] = 0.0  # sigma = tanh * 1/2 + 1/2; g = tanh * 1 + 0
+    acts = np.empty((steps, n, 4 * size), dt)
+    _project(x, w_ih * half[:, None], None if b is None else b * half, acts)
+    whh_t = (w_hh * half[:, None]).T
+    out = np.empty((steps + 1, n, size), dt)
+    cs, tcs = np.empty((steps, n, size), dt), np.empty((steps, n, size), dt)
+    rec, ig = np.empty((n, 4 * size), dt), np.empty((n, size), dt)
+    h, c = h0, c0
+    for t in _order(steps, reverse):
+        a = acts[t]
+        np.matmul(h, whh_t, out=rec)
+        a += rec
+        np.tanh(a, out=a)
+        a *= half
+        a += shift
+        np.multiply(a[:, size : 2 * size], c, out=cs[t])
+        np.multiply(a[:, :size], a[:, 2 * size : 3 * size], out=ig)
+        cs[t] += ig
+        np.tanh(cs[t], out=tcs[t])
+        np.multiply(a[:, 3 * size :], tcs[t], out=out[t])
+        h, c = out[t], cs[t]
+    out[steps] = c
+    return out, (acts, cs, tcs)
+
+
+def lstm_backward(gout, out, x, h0, c0, w_ih, w_hh, saved, reverse: bool, need_x: bool):
+    """Gradients (dx, dh0, dc0, dW_ih, dW_hh, db) of <gout, out> for `lstm_forward`."""
+    acts, cs, tcs = saved
+    steps, n = x.shape[:2]
+    size = h0.shape[-1]
+    dt = x.dtype
+    dg = np.empty((steps, n, 4 * size), dt)
+    dh, dc = np.zeros((n, size), dt), gout[steps].astype(dt, copy=True)
+    dht, tmp, deriv = np.empty((n, size), dt), np.empty((n, size), dt), np.empty((n, 4 * size), dt)
+    d3 = deriv.reshape(n, 4, size)
+    for t in _order(steps, not reverse):
+        a = acts[t]
+        i, f, g, o = (a[:, k * size : (k + 1) * size] for k in range(4))
+        p = _prev(t, steps, reverse)
+        c_prev = c0 if p is None else cs[p]
+        np.add(gout[t], dh, out=dht)
+        np.multiply(tcs[t], tcs[t], out=tmp)  # dc += dh o (1 - tanh^2 c)
+        np.subtract(1.0, tmp, out=tmp)
+        tmp *= o
+        tmp *= dht
+        dc += tmp
+        d4 = dg[t].reshape(n, 4, size)
+        np.multiply(dc, g, out=d4[:, 0])
+        np.multiply(dc, c_prev, out=d4[:, 1])
+        np.multiply(dc, i, out=d4[:, 2])
+        np.multiply(dht, tcs[t], out=d4[:, 3])
+        np.multiply(a, a, out=deriv)  # s (1 - s) for the sigmoid gates, 1 - g^2 for g
+        np.subtract(a, deriv, out=deriv)
+        np.multiply(g, g, out=d3[:, 2])
+        np.subtract(1.0, d3[:, 2], out=d3[:, 2])
+        dg[t] *= deriv
+        dc *= f
+        np.matmul(dg[t], w_hh, out=dh)
+    dx, dw_ih, db = _input_grads(dg, x, w_ih, need_x)
+    return dx, dh, dc, dw_ih, _hh_grad(dg, out, h0, reverse), db
+
+
+# --- GRU ----------------------------------------------------------------------------------
+
+
+def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse: bool):
+    """Hidden states (T, N, H) and what the backward needs (r z, n, W_hn h + b_hn)."""
+    steps, n = x.shape[:2]
+    size = h0.shape[-1]
+    dt = x.dtype
+    half = _half_rows(3, (0, 1), size, dt)
+    xp = np.empty((steps, n, 3 * size), dt)
+    bias = None
+    if b_ih is not None:
+        bias = b_ih * half
+        bias[: 2 * size] += b_hh[: 2 * size] * 0.5  # b_hn stays inside r (W_hn h + b_hn)
+    _project(x, w_ih * half[:, None], bias, xp)
+    whh_t = (w_hh * half[:, None]).T
+    rz, nn, hpn = (np.empty((steps, n, k * size), dt) for k in (2, 1, 1))
+    out = np.empty((steps, n, size), dt)
+    rec = np.empty((n, 3 * size), dt)
+    h = h0
+    for t in _order(steps, reverse):
+        np.matmul(h, whh_t, out=rec)
+        gates = rz[t]
+        np.add(rec[:, : 2 * size], xp[t, :, : 2 * size], out=gates)
+        np.tanh(gates, out=gates)
+        gates *= 0.5
+        gates += 0.5
+        if b_hh is None:
+            hpn[t] = rec[:, 2 * size :]
+        else:
+            np.add(rec[:, 2 * size :], b_hh[2 * size :], out=hpn[t])
+        np.multiply(gates[:, :size], hpn[t], out=nn[t])
+        nn[t] += xp[t, :, 2 * size :]
+        np.tanh(nn[t], out=nn[t])
+        np.subtract(h, nn[t], out=out[t])  # h' = n + z (h - n)
+        out[t] *= gates[:, size:]
+        out[t] += nn[t]
+        h = out[t]
+    return out, (rz, nn, hpn)
+
+
+def gru_backward(gout, out, x, h0, w_ih, w_hh, saved, reverse: bool, need_x: bool):
+    """Gradients (dx, dh0, dW_ih, dW_hh, db_ih, db_hh) of <gout, out> for `gru_forward`."""
+    rz, nn, hpn = saved
+    steps, n = x.shape[:2]
+    size = h0.shape[-1]
+    dt = x.dtype
+    dxp, dhp = np.empty((steps, n, 3 * size), dt), np.empty((steps, n, 3 * size), dt)
+    dh = np.zeros((n, size), dt)
+    dht, omz, tmp = (np.empty((n, size), dt) for _ in range(3))
+    for t in _order(steps, not reverse):
+        r, z = rz[t, :, :size], rz[t, :, size:]
+        p = _prev(t, steps, reverse)
+        h_prev = h0 if p is None else out[p]
+        np.add(gout[t], dh, out=dht)
+        np.subtract(1.0, z, out=omz)
+        dz, dr = dhp[t, :, size : 2 * size], dhp[t, :, :size]
+        np.subtract(h_prev, nn[t], out=dz)  # dz = dh (h - n) z (1 - z)
+        dz *= dht
+        dz *= z
+        dz *= omz
+        dn = dxp[t, :, 2 * size :]
+        np.multiply(nn[t], nn[t], out=tmp)  # dn = dh (1 - z) (1 - n^2)
+        np.subtract(1.0, tmp, out=tmp)
+        np.multiply(dht, omz, out=dn)
+        dn *= tmp
+        np.multiply(dn, r, out=dhp[t, :, 2 * size :])
+        np.multiply(dn, hpn[t], out=dr)  # dr = dn (W_hn h + b_hn) r (1 - r)
+        np.subtract(1.0, r, out=tmp)
+        tmp *= r
+        dr *= tmp
+        np.matmul(dhp[t], w_hh, out=dh)
+        np.multiply(dht, z, out=tmp)
+        dh += tmp
+    dxp[:, :, : 2 * size] = dhp[:, :, : 2 * size]
+    dx, dw_ih, db_ih = _input_grads(dxp, x, w_ih, need_x)
+    db_hh = np.add.reduce(dhp.reshape(-1, 3 * size), axis=0)
+    return dx, dh, dw_ih, _hh_grad(dhp, out, h0, reverse), db_ih, db_hh
+
+
+# --- Elman RNN ----------------------------------------------------------------------------
+
+
+def rnn_forward(x, h0, w_ih, w_hh, b, relu: bool, reverse: bool):
+    """Hidden states (T, N, H) of $h_t = \\phi(W_{ih} x_t + W_{hh} h_{t-1} + b)$, b summed."""
+    steps, n = x.shape[:2]
+    out = np.empty((steps, n, h0.shape[-1]), x.dtype)
+    xp = np.empty_like(out)
+    _project(x, w_ih, b, xp)
+    rec = np.empty_like(h0, dtype=x.dtype)
+    whh_t = w_hh.T
+    h = h0
+    for t in _order(steps, reverse):
+        np.matmul(h, whh_t, out=rec)
+        rec += xp[t]
+        if relu:
+            np.maximum(rec, 0.0, out=out[t])
+        else:
+            np.tanh(rec, out=out[t])
+        h = out[t]
+    return out
+
+
+def rnn_backward(gout, out, x, h0, w_ih, w_hh, relu: bool, reverse: bool, need_x: bool):
+    """Gradients (dx, dh0, dW_ih, dW_hh, db) of <gout, out> for `rnn_forward`."""
+    steps, n, size = out.shape
+    dt = x.dtype
+    dp = np.empty((steps, n, size), dt)
+    dh = np.zeros((n, size), dt)
+    for t in _order(steps, not reverse):
+        d = dp[t]
+        np.add(gout[t], dh, out=d)
+        if relu:
+            d *= out[t] > 0
+        else:
+            np.multiply(out[t], out[t], out=dh)  # dh as scratch: 1 - tanh^2
+            np.subtract(1.0, dh, out=dh)
+            d *= dh
+        np.matmul(d, w_hh, out=dh)
+    dx, dw_ih, db = _input_grads(dp, x, w_ih, need_x)
+    return dx, dh, dw_ih, _hh_grad(dp, out, h0, reverse), db

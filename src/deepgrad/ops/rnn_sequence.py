@@ -1,0 +1,375 @@
+"""Whole-sequence recurrent primitives: one graph node per layer and direction.
+
+    lstm_sequence(x, h0, c0, W_ih, W_hh, b_ih, b_hh) -> [h_0 .. h_{T-1}, c_final]  (T + 1, N, H)
+    gru_sequence(x, h0, W_ih, W_hh, b_ih, b_hh)      -> [h_0 .. h_{T-1}]           (T, N, H)
+    rnn_sequence(x, h0, W_ih, W_hh, b_ih, b_hh)      -> [h_0 .. h_{T-1}]           (T, N, H)
+
+x is time-major (T, N, in); `reverse=True` runs the steps from T - 1 down to 0 (the
+backward direction of a bidirectional layer), outputs still indexed by time.  The math
+of each step is that of `nn.LSTMCell`, `nn.GRUCell`, `nn.RNNCell` (PyTorch's gate order).
+
+Backward through time (the kernels in `_rnn_kernels.py`), with gate gradients
+$\\delta_t = \\partial L / \\partial z_t$ (z the gate pre-activations) stacked into one (T N, G H)
+buffer $\\Delta$: $dh_{t-1} = \\delta_t W_{hh}$ (+ the direct paths of the gates) inside the loop,
+then $dx = \\Delta W_{ih}$, $dW_{ih} = \\Delta^T X$, $dW_{hh} = \\Delta^T H_{prev}$, $db = \\sum \\Delta$
+as single large products after it.
+
+Higher order: the fast VJP is written in NumPy, so it is not itself differentiable.  When
+the backward is recorded (`create_graph=True`), when forward-mode tangents are active,
+inside `vmap` or while ops are traced (ONNX export), the rules instead differentiate the
+composed per-step path (`linear`, `lstm_pointwise`, elementwise ops), whose gradients
+of gradients work as for any composite; the JVP rules always use that path (forward mode
+on a whole recurrent layer is rare; correctness over speed there).  No vmap batching
+rule: vmap loops over the batch, since a batch of sequences is already the N axis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import autodiff
+from ..core.state import STATE
+from . import _rnn_kernels as K
+from ._base import REGISTRY, Case, Domain, ErrorCase, Tensor, _wrap, apply, primitive
+from .elementwise import add, mul, relu, sigmoid, sub, tanh
+from .index import getitem
+from .nnops import linear
+from .rnn import lstm_pointwise
+from .shape import concatenate, reshape, stack
+
+__all__ = ["gru_sequence", "lstm_sequence", "rnn_sequence"]
+
+
+# --- the composed per-step path: reference and differentiable fallback ------------------
+
+
+def _order(steps: int, reverse: bool) -> range:
+    return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+def _lstm_composed(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+    xp = linear(x, w_ih, b_ih)
+    h, c, hs = h0, c0, [None] * x.shape[0]
+    for t in _order(x.shape[0], reverse):
+        h, c = lstm_pointwise(add(getitem(xp, t), linear(h, w_hh, b_hh)), c)
+        hs[t] = h
+    return concatenate([stack(hs, 0), reshape(c, (1,) + c.shape)], 0)
+
+
+def _gru_composed(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+    xp = linear(x, w_ih, b_ih)
+    size = h0.shape[-1]
+    h, hs = h0, [None] * x.shape[0]
+    cols = [(Ellipsis, slice(k * size, (k + 1) * size)) for k in range(3)]
+    for t in _order(x.shape[0], reverse):
+        xt, hp = getitem(xp, t), linear(h, w_hh, b_hh)
+        r = sigmoid(add(getitem(xt, cols[0]), getitem(hp, cols[0])))
+        z = sigmoid(add(getitem(xt, cols[1]), getitem(hp, cols[1])))
+        n = tanh(add(getitem(xt, cols[2]), mul(r, getitem(hp, cols[2]))))
+        h = hs[t] = add(n, mul(z, sub(h, n)))
+    return stack(hs, 0)
+
+
+def _rnn_composed(x, h0, w_ih, w_hh, b_ih, b_hh, relu_=False, reverse=False):
+    xp = linear(x, w_ih, b_ih)
+    h, hs = h0, [None] * x.shape[0]
+    for t in _order(x.shape[0], reverse):
+        pre = add(getitem(xp, t), linear(h, w_hh, b_hh))
+        h = hs[t] = relu(pre) if relu_ else tanh(pre)
+    return stack(hs, 0)
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+
+def _composed_grads(composed, g, xs, static) -> list:
+    """The gradients by differentiating the composed path (recorded when create_graph)."""
+    live = [k for k, x in enumerate(xs) if x.requires_grad]
+    create, old = STATE.grad, STATE.grad
+    STATE.grad = True
+    try:
+        out = composed(*xs, **static)
+        res = autodiff.grad(
+            [out], [xs[k] for k in live], [g], retain_graph=create, create_graph=create
+        )
+    finally:
+        STATE.grad = old
+    grads: list = [None] * len(xs)
+    for k, r in zip(live, res):
+        grads[k] = r
+    return grads
+
+
+def _vjp_rules(n: int, composed, fast) -> list:
+    """Rule k returns entry k of all gradients, computed once per cotangent and cached on
+    the node's saved state until the last input that needs one has taken it."""
+
+    def make(k: int):
+        def rule(g, ans, *xs, saved, **static):
+            cache = None if saved is None else saved.get("grads")
+            if cache is None or cache[0] is not g:
+                if saved is None or STATE.grad or STATE.fwd or STATE.batch:
+                    grads = _composed_grads(composed, g, xs, static)
+                else:
+                    need_x = xs[0].requires_grad
+                    arrays = fast(g.data, ans.data, [x.data for x in xs], saved, need_x, static)
+                    grads = [None if a is None else _wrap(a) for a in arrays]
+                cache = (g, grads)
+                if saved is not None:
+                    saved["grads"] = cache
+            if saved is not None and k == max(i for i, x in enumerate(xs) if x.requires_grad):
+                saved["grads"] = None  # the last taker: free the cached gradients
+            return cache[1][k]
+
+        return rule
+
+    return [make(k) for k in range(n)]
+
+
+def _jvp_rules(n: int, composed) -> list:
+    """Rule k: the tangent of the composed path for tangent t of input k, at a fresh inner
+    forward level; the levels at and above the one being computed are hidden meanwhile,
+    the outer ones stay live (so forward over forward works)."""
+
+    def make(k: int):
+        def rule(t, ans, *xs, saved, **static):
+            level, cutoff = STATE.cutoff, STATE.cutoff
+            hidden = {lv for lv in STATE.levels if lv >= level}
+            inner = STATE.next_level
+            STATE.next_level += 1
+            STATE.levels.difference_update(hidden)
+            STATE.levels.add(inner)
+            STATE.fwd += 1
+            STATE.cutoff = 1 << 62
+            try:
+                alias = apply(REGISTRY["identity"], xs[k])
+                alias._tangents = dict(alias._tangents or {})
+                alias._tangents[inner] = t
+                out = composed(*xs[:k], alias, *xs[k + 1 :], **static)
+                tangent = out._tangents.pop(inner, None) if out._tangents else None
+            finally:
+                STATE.levels.discard(inner)
+                STATE.levels.update(hidden)
+                STATE.fwd -= 1
+                STATE.cutoff = cutoff
+            return _wrap(np.zeros_like(ans.data)) if tangent is None else tangent
+
+        return rule
+
+    return [make(k) for k in range(n)]
+
+
+def _lstm_fast(g, ans, xs, saved, need_x, static):
+    x, h0, c0, w_ih, w_hh, _, _ = xs
+    dx, dh0, dc0, dw_ih, dw_hh, db = K.lstm_backward(
+        g, ans, x, h0, c0, w_ih, w_hh, saved["arrays"], static.get("reverse", False), need_x
+    )
+    return dx, dh0, dc0, dw_ih, dw_hh, db, db.copy()
+
+
+def _gru_fast(g, ans, xs, saved, need_x, static):
+    x, h0, _, w_ih, w_hh, _ = xs[0], xs[1], None, xs[2], xs[3], None
+    dx, dh0, dw_ih, dw_hh, db_ih, db_hh = K.gru_backward(
+        g, ans, x, h0, w_ih, w_hh, saved["arrays"], static.get("reverse", False), need_x
+    )
+    return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
+
+
+def _rnn_fast(g, ans, xs, saved, need_x, static):
+    x, h0, w_ih, w_hh = xs[:4]
+    dx, dh0, dw_ih, dw_hh, db = K.rnn_backward(
+        g, ans, x, h0, w_ih, w_hh, static.get("relu_", False), static.get("reverse", False), need_x
+    )
+    return dx, dh0, dw_ih, dw_hh, db, db.copy()
+
+
+# --- the primitives -------------------------------------------------------------------------
+
+
+def _shapes(steps, n, inp, size, gates, cell=False):
+    state = ((n, size),) * (2 if cell else 1)
+    g = gates * size
+    return ((steps, n, inp),) + state + ((g, inp), (g, size), (g,), (g,))
+
+
+_FWD = [{"reverse": False}, {"reverse": True}]
+
+
+@primitive(
+    "lstm_sequence",
+    vjp=_vjp_rules(7, _lstm_composed, _lstm_fast),
+    jvp=_jvp_rules(7, _lstm_composed),
+    domain=Domain(
+        [Case(_shapes(2, 1, 1, 1, 4, cell=True), p) for p in _FWD],
+        low=-1.0,
+        high=1.0,
+        second_order=False,  # checked once in tests/ops/test_rnn_sequence.py (time budget)
+        errors=[
+            ErrorCase(
+                lambda: lstm_sequence(*[Tensor(np.ones(s)) for s in _shapes(3, 2, 2, 2, 3, True)]),
+                ValueError,
+                r"lstm_sequence: w_ih \(6, 2\) must be \(8, 2\)",
+            )
+        ],
+    ),
+    saves=True,
+)
+def _lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, save=False):
+    """LSTM over T steps (Hochreiter & Schmidhuber 1997): $z_t = W_{ih} x_t + b_{ih} +
+    W_{hh} h_{t-1} + b_{hh}$ = [i, f, g, o], $c_t = \\sigma(f) c_{t-1} + \\sigma(i) \\tanh(g)$,
+    $h_t = \\sigma(o) \\tanh(c_t)$; output rows [h_0 .. h_{T-1}, c_final].  Backward:
+    $dc_{t-1} = dc_t \\sigma(f)$, $dh_{t-1} = \\delta_t W_{hh}$, $\\delta_t$ as in `lstm_pointwise`."""
+    out, arrays = K.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih + b_hh, reverse)
+    return out, ({"arrays": arrays, "grads": None} if save else None)
+
+
+@primitive(
+    "gru_sequence",
+    vjp=_vjp_rules(6, _gru_composed, _gru_fast),
+    jvp=_jvp_rules(6, _gru_composed),
+    domain=Domain(
+        [Case(_shapes(2, 1, 1, 1, 3), p) for p in _FWD],
+        low=-1.0,
+        high=1.0,
+        second_order=False,  # checked once in tests/ops/test_rnn_sequence.py (time budget)
+        errors=[
+            ErrorCase(
+                lambda: gru_sequence(*[Tensor(np.ones(s)) for s in _shapes(3, 2, 2, 2, 4)]),
+                ValueError,
+                r"gru_sequence: w_ih \(8, 2\) must be \(6, 2\)",
+            )
+        ],
+    ),
+    saves=True,
+)
+def _gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, save=False):
+    """GRU over T steps (Cho et al. 2014): $r, z = \\sigma(W_{i\\cdot} x_t + b_{i\\cdot} +
+    W_{h\\cdot} h + b_{h\\cdot})$, $n = \\tanh(W_{in} x_t + b_{in} + r (W_{hn} h + b_{hn}))$,
+    $h_t = n + z (h_{t-1} - n)$.  Backward: $dn = dh (1 - z)$, $dz = dh (h_{t-1} - n)$,
+    $dr = dn' (W_{hn} h + b_{hn})$, $dh_{t-1} = dh z + [\\delta_r, \\delta_z, dn' r] W_{hh}$."""
+    out, arrays = K.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse)
+    return out, ({"arrays": arrays, "grads": None} if save else None)
+
+
+@primitive(
+    "rnn_sequence",
+    vjp=_vjp_rules(6, _rnn_composed, _rnn_fast),
+    jvp=_jvp_rules(6, _rnn_composed),
+    domain=Domain(
+        [Case(_shapes(3, 1, 1, 1, 1), p) for p in _FWD]
+        + [Case(_shapes(2, 2, 1, 2, 1), {"relu_": True, "reverse": True})],
+        low=-1.0,
+        high=1.0,
+        errors=[
+            ErrorCase(
+                lambda: rnn_sequence(*[Tensor(np.ones(s)) for s in _shapes(3, 2, 2, 2, 1)][1:]),
+                ValueError,
+                r"rnn_sequence: x must be a tensor \(T, N, input_size\) with T >= 1, got \(2, 2\)",
+            )
+        ],
+    ),
+    saves=True,
+)
+def _rnn_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, relu_=False, reverse=False, save=False):
+    """Elman RNN over T steps (Elman 1990): $h_t = \\phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1}
+    + b_{hh})$, $\\phi$ = tanh or relu.  Backward: $\\delta_t = (dh_t + \\delta_{t+1} W_{hh})
+    \\phi'$, with $\\tanh' = 1 - h_t^2$ and $\\mathrm{relu}' = [h_t > 0]$."""
+    out = K.rnn_forward(x, h0, w_ih, w_hh, b_ih + b_hh, relu_, reverse)
+    return out, ({"arrays": None, "grads": None} if save else None)
+
+
+# --- public functions -------------------------------------------------------------------------
+
+
+def _prepare(name: str, gates: int, x: Tensor, states: list, weights: list) -> list:
+    """Validate shapes (naming the function and the argument), cast to x's dtype, and give
+    missing biases as zero constants (no gradient flows to them)."""
+    if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[0] < 1:
+        raise ValueError(
+            f"{name}: x must be a tensor (T, N, input_size) with T >= 1, got "
+            f"{getattr(x, 'shape', type(x).__name__)}"
+        )
+    n, inp = x.shape[1:]
+    h0 = states[0]
+    size = h0.shape[-1] if isinstance(h0, Tensor) and h0.ndim == 2 else None
+    for label, s in zip(("h0", "c0"), states):
+        if not isinstance(s, Tensor) or size is None or s.shape != (n, size):
+            raise ValueError(
+                f"{name}: {label} must be (N, H) = ({n}, H) for x {x.shape}, got "
+                f"{getattr(s, 'shape', type(s).__name__)}"
+            )
+    want = [(gates * size, inp), (gates * size, size), (gates * size,), (gates * size,)]
+    out = [x] + list(states)
+    for label, w, shape in zip(("w_ih", "w_hh", "b_ih", "b_hh"), weights, want):
+        if w is None and label.startswith("b"):
+            w = Tensor(np.zeros(shape, x.dtype))
+        if not isinstance(w, Tensor) or w.shape != shape:
+            got = getattr(w, "shape", type(w).__name__)
+            raise ValueError(
+                f"{name}: {label} {got} must be {shape} for x {x.shape} and h0 {h0.shape}"
+            )
+        out.append(w)
+    return [t if t.dtype == x.dtype else t.to(x.dtype) for t in out]
+
+
+def lstm_sequence(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    reverse: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One LSTM layer and direction over a time-major sequence x (T, N, in), in one node:
+    returns (output (T, N, H), h_n (N, H), c_n (N, H)); gates (i, f, g, o) as `nn.LSTM`,
+    $c_t = \\sigma(f) c_{t-1} + \\sigma(i) \\tanh(g)$, $h_t = \\sigma(o) \\tanh(c_t)$."""
+    args = _prepare("lstm_sequence", 4, x, [h0, c0], [w_ih, w_hh, b_ih, b_hh])
+    composed = STATE.tracer is not None  # exporters see the per-step ops
+    out = (
+        _lstm_composed(*args, reverse=reverse)
+        if composed
+        else _lstm_sequence(*args, reverse=reverse)
+    )
+    steps = x.shape[0]
+    hs = getitem(out, slice(0, steps))
+    return hs, getitem(out, 0 if reverse else steps - 1), getitem(out, steps)
+
+
+def gru_sequence(
+    x: Tensor,
+    h0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    reverse: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """One GRU layer and direction over x (T, N, in), in one node: (output (T, N, H),
+    h_n (N, H)); gates (r, z, n) as `nn.GRU`, $h_t = n + z (h_{t-1} - n)$."""
+    args = _prepare("gru_sequence", 3, x, [h0], [w_ih, w_hh, b_ih, b_hh])
+    composed = STATE.tracer is not None
+    out = (
+        _gru_composed(*args, reverse=reverse) if composed else _gru_sequence(*args, reverse=reverse)
+    )
+    return out, getitem(out, 0 if reverse else x.shape[0] - 1)
+
+
+def rnn_sequence(
+    x: Tensor,
+    h0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    relu_: bool = False,
+    reverse: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """One Elman RNN layer and direction over x (T, N, in), in one node: (output (T, N, H),
+    h_n (N, H)), $h_t = \\phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})$, $\\phi$ tanh
+    or (with `relu_`) relu."""
+    args = _prepare("rnn_sequence", 1, x, [h0], [w_ih, w_hh, b_ih, b_hh])
+    kw = {"relu_": bool(relu_), "reverse": bool(reverse)}
+    out = _rnn_composed(*args, **kw) if STATE.tracer is not None else _rnn_sequence(*args, **kw)
+    return out, getitem(out, 0 if reverse else x.shape[0] - 1)
