@@ -169,6 +169,8 @@ CONFIGS = [
     ("RNN", {"nonlinearity": "relu", "num_layers": 2, "bidirectional": True, "batch_first": True}),
     ("LSTM", {"num_layers": 2, "bidirectional": True}),
     ("LSTM", {"proj_size": 2, "num_layers": 2, "batch_first": True, "bias": False}),
+    ("LSTM", {"bias": False, "bidirectional": True, "batch_first": True, "dropout": 0.0}),
+    ("RNN", {"num_layers": 2, "bidirectional": True}),
     ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
     ("GRU", {"bias": False}),
 ]
