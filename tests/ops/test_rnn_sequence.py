@@ -150,7 +150,7 @@ def test_backward_twice_with_retain_graph_gives_the_same_gradients():
 
 
 def test_errors_name_the_function_and_the_argument():
-    t = lambda *s: dg.Tensor(np.ones(s))  # noqa: E731
+    t = lambda *s: dg.Tensor(np.ones(s))
     with pytest.raises(ValueError, match=r"lstm_sequence: c0 must be \(N, H\) = \(3, H\)"):
         S.lstm_sequence(t(4, 3, 2), t(3, 5), t(2, 5), t(20, 2), t(20, 5))
     with pytest.raises(ValueError, match=r"gru_sequence: w_hh \(15, 4\) must be \(15, 5\)"):
