@@ -21,6 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
+# _RECURRENT_PRODUCT: the per-step product is computed transposed, W (G H, H) @ h^T -> (G H, N),
+# and added back through a transposed view: OpenBLAS runs that shape 20-30% faster than
+# h (N, H) @ W^T for N = 32, H = 256 (measured, CPU time), and h @ W.T through a transposed
+# view of W is 1.8x slower still.
+
 
 def _order(steps: int, reverse: bool) -> range:
     return range(steps - 1, -1, -1) if reverse else range(steps)
@@ -87,15 +92,15 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, reverse: bool):
     shift[2 * size : 3 * size] = 0.0  # sigma = tanh * 1/2 + 1/2; g = tanh * 1 + 0
     acts = np.empty((steps, n, 4 * size), dt)
     _project(x, w_ih * half[:, None], None if b is None else b * half, acts)
-    whh_t = np.ascontiguousarray(w_hh.T) * half  # (H, G H) C-contiguous: 1.8x faster products
+    whh = w_hh * half[:, None]
     out = np.empty((steps + 1, n, size), dt)
     cs, tcs = np.empty((steps, n, size), dt), np.empty((steps, n, size), dt)
-    rec, ig = np.empty((n, 4 * size), dt), np.empty((n, size), dt)
+    rec_t, ig = np.empty((4 * size, n), dt), np.empty((n, size), dt)
     h, c = h0, c0
     for t in _order(steps, reverse):
         a = acts[t]
-        np.matmul(h, whh_t, out=rec)
-        a += rec
+        np.matmul(whh, h.T, out=rec_t)  # see _RECURRENT_PRODUCT
+        a += rec_t.T
         np.tanh(a, out=a)
         a *= half
         a += shift
@@ -159,7 +164,7 @@ def lstm_backward(gout, out, x, h0, c0, w_ih, w_hh, saved, reverse: bool, need_x
             np.multiply(mt[:, j * size : (j + 1) * size], dc, out=d[:, j * size : (j + 1) * size])
         np.multiply(mt[:, 3 * size :], dht, out=d[:, 3 * size :])
         dc *= acts[t, :, size : 2 * size]
-        np.matmul(dg[t], w_hh, out=dh)
+        np.matmul(dg[t], w_hh, out=dh)  # (transposed, as in the forward, did not pay here)
     dx, dw_ih, db = _input_grads(dg, x, w_ih, need_x)
     return dx, dh, dc, dw_ih, _hh_grad(dg, out, h0, reverse), db
 
@@ -179,13 +184,14 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse: bool):
         bias = b_ih * half
         bias[: 2 * size] += b_hh[: 2 * size] * 0.5  # b_hn stays inside r (W_hn h + b_hn)
     _project(x, w_ih * half[:, None], bias, xp)
-    whh_t = np.ascontiguousarray(w_hh.T) * half  # (H, G H) C-contiguous: 1.8x faster products
+    whh = w_hh * half[:, None]
     rz, nn, hpn = (np.empty((steps, n, k * size), dt) for k in (2, 1, 1))
     out = np.empty((steps, n, size), dt)
-    rec = np.empty((n, 3 * size), dt)
+    rec_t = np.empty((3 * size, n), dt)
     h = h0
     for t in _order(steps, reverse):
-        np.matmul(h, whh_t, out=rec)
+        np.matmul(whh, h.T, out=rec_t)  # see _RECURRENT_PRODUCT
+        rec = rec_t.T
         gates = rz[t]
         np.add(rec[:, : 2 * size], xp[t, :, : 2 * size], out=gates)
         np.tanh(gates, out=gates)
@@ -254,12 +260,11 @@ def rnn_forward(x, h0, w_ih, w_hh, b, relu: bool, reverse: bool):
     out = np.empty((steps, n, h0.shape[-1]), x.dtype)
     xp = np.empty_like(out)
     _project(x, w_ih, b, xp)
-    rec = np.empty_like(h0, dtype=x.dtype)
-    whh_t = np.ascontiguousarray(w_hh.T)
+    rec, rec_t = np.empty_like(h0, dtype=x.dtype), np.empty(h0.shape[::-1], x.dtype)
     h = h0
     for t in _order(steps, reverse):
-        np.matmul(h, whh_t, out=rec)
-        rec += xp[t]
+        np.matmul(w_hh, h.T, out=rec_t)  # see _RECURRENT_PRODUCT
+        np.add(xp[t], rec_t.T, out=rec)
         if relu:
             np.maximum(rec, 0.0, out=out[t])
         else:
