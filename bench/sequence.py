@@ -53,6 +53,16 @@ def recurrent_step(lib, kind: str, x, y):
     return step
 
 
+def recurrent_flops(kind: str) -> float:
+    """Matrix-product FLOPs of one training step: the input projection and the recurrent
+    product forward, then dh @ W_hh, dW_hh and dW_ih backward (no input gradient: x is
+    data); elementwise work and the head are not counted."""
+    gates = {"LSTM": 4, "GRU": 3}[kind] * HIDDEN
+    proj = 2 * STEPS * BATCH * IN * gates
+    rec = 2 * STEPS * BATCH * HIDDEN * gates
+    return 2 * proj + 3 * rec
+
+
 def transformer_step(lib, x, y):
     """A closure: one training step of a TransformerEncoderLayer + linear head."""
     nn = lib.nn
@@ -163,6 +173,9 @@ def main(which: list[str]) -> None:
             theirs = recurrent_step(torch, kind, torch.from_numpy(xb), torch.from_numpy(yb))
         t_ours, t_theirs = timer(ours, theirs)
         print(report(f"{kind} {IN}-{HIDDEN} T{STEPS} b{BATCH} step", t_ours, t_theirs))
+        gf = recurrent_flops(kind) / 1e6  # GFLOP/s = MFLOP / ms
+        line = f"    {gf / 1e3:.2f} GFLOP of products per step: deepgrad {gf / t_ours:.0f} GFLOP/s"
+        print(line + (f", PyTorch {gf / t_theirs:.0f} GFLOP/s" if t_theirs else ""))
     if "transformer" in which:
         xb = rng.standard_normal((16, 64, 256)).astype(np.float32)
         yb = rng.standard_normal((16, 1)).astype(np.float32)
