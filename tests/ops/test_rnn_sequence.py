@@ -24,47 +24,58 @@ def _inputs(kind: str, rng, bias: bool = True, dtype=np.float64) -> list[np.ndar
     return [rng.uniform(-1, 1, s).astype(dtype) for s in shapes]
 
 
-def _fused(kind: str, xs: list, reverse: bool):
+def _fused(kind: str, xs: list, reverse: bool, mask=None):
     """Every output of the public function, as one list."""
     if kind == "lstm":
-        return list(S.lstm_sequence(*xs, reverse=reverse))
+        return list(S.lstm_sequence(*xs, reverse=reverse, mask=mask))
     if kind == "gru":
-        return list(S.gru_sequence(*xs, reverse=reverse))
-    return list(S.rnn_sequence(*xs, relu_=kind == "rnn_relu", reverse=reverse))
+        return list(S.gru_sequence(*xs, reverse=reverse, mask=mask))
+    return list(S.rnn_sequence(*xs, relu_=kind == "rnn_relu", reverse=reverse, mask=mask))
 
 
-def _composed(kind: str, xs: list, reverse: bool):
+def _composed(kind: str, xs: list, reverse: bool, mask=None):
     """The same outputs from the per-step composition (an independent implementation)."""
     xs = list(xs) + [dg.Tensor(np.zeros(xs[-1].shape[0]))] * (7 - len(xs) - (kind != "lstm"))
     if kind == "lstm":
-        out = S._lstm_composed(*xs, reverse=reverse)
-        return [out[:T], out[0 if reverse else T - 1], out[T]]
+        out = S._lstm_composed(*xs, reverse=reverse, mask=mask)
+        return [out[:T], out[T], out[T + 1]]
     if kind == "gru":
-        out = S._gru_composed(*xs, reverse=reverse)
+        out = S._gru_composed(*xs, reverse=reverse, mask=mask)
     else:
-        out = S._rnn_composed(*xs, relu_=kind == "rnn_relu", reverse=reverse)
-    return [out, out[0 if reverse else T - 1]]
+        out = S._rnn_composed(*xs, relu_=kind == "rnn_relu", reverse=reverse, mask=mask)
+    return [out[:T], out[T]]
 
 
-def _value_and_grads(fn, kind, arrays, reverse, cotangents, x_grad=True):
+def _value_and_grads(fn, kind, arrays, reverse, cotangents, x_grad=True, mask=None):
     xs = [dg.Tensor(a, requires_grad=x_grad or k > 0) for k, a in enumerate(arrays)]
-    outs = fn(kind, xs, reverse)
+    outs = fn(kind, xs, reverse, mask)
     loss = sum((o * dg.Tensor(u)).sum() for o, u in zip(outs, cotangents))
     loss.backward()
     return [o.data for o in outs], [None if x.grad is None else x.grad.data for x in xs]
 
 
+# a prefix mask (right padding, lengths 4, 1, 3) and an irregular one
+MASKS = {
+    "none": None,
+    "prefix": np.arange(T)[:, None] < np.array([4, 1, 3])[None, :],
+    "holes": np.array([[1, 0, 1], [0, 0, 1], [1, 1, 0], [1, 0, 0]], bool),
+}
+
+
 @pytest.mark.parametrize("kind", list(GATES))
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("bias", [True, False])
-def test_fused_equals_the_composed_path_outputs_and_all_gradients(kind, reverse, bias):
+@pytest.mark.parametrize(
+    "bias,mask", [(True, "none"), (False, "none"), (True, "prefix"), (False, "holes")]
+)
+def test_fused_equals_the_composed_path_outputs_and_all_gradients(kind, reverse, bias, mask):
     rng = np.random.default_rng(0)
     arrays = _inputs(kind, rng, bias)
+    m = MASKS[mask]
     with dg.no_grad():
-        shapes = [o.shape for o in _fused(kind, [dg.Tensor(a) for a in arrays], reverse)]
+        shapes = [o.shape for o in _fused(kind, [dg.Tensor(a) for a in arrays], reverse, m)]
     cts = [rng.standard_normal(s) for s in shapes]
-    out_f, grads_f = _value_and_grads(_fused, kind, arrays, reverse, cts)
-    out_c, grads_c = _value_and_grads(_composed, kind, arrays, reverse, cts)
+    out_f, grads_f = _value_and_grads(_fused, kind, arrays, reverse, cts, mask=m)
+    out_c, grads_c = _value_and_grads(_composed, kind, arrays, reverse, cts, mask=m)
     for a, b in zip(out_f, out_c):
         np.testing.assert_allclose(a, b, atol=1e-13)
     for a, b in zip(grads_f, grads_c):

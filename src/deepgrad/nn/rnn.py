@@ -158,27 +158,27 @@ class _RNNBase(Module):
             return (RF.gru_step(xp, state[0], w_hh, b_hh),)
         return (RF.rnn_step(xp, state[0], w_hh, b_hh, relu=self.mode == "RNN_RELU"),)
 
-    def _fused(self, x: Tensor, state: tuple, w: tuple, reverse: bool) -> tuple:
+    def _fused(self, x: Tensor, state: tuple, w: tuple, reverse: bool, mask) -> tuple:
         """One direction of one layer as one whole-sequence primitive (ops/rnn_sequence.py)."""
         w_ih, w_hh, b_ih, b_hh, _ = w
         if self.mode == "LSTM":
-            out, h, c = lstm_sequence(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh, reverse)
+            out, h, c = lstm_sequence(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh, reverse, mask)
             return out, (h, c)
         if self.mode == "GRU":
-            out, h = gru_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, reverse)
+            out, h = gru_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, reverse, mask)
             return out, (h,)
         relu = self.mode == "RNN_RELU"
-        out, h = rnn_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, relu, reverse)
+        out, h = rnn_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, relu, reverse, mask)
         return out, (h,)
 
     def _direction(self, x: Tensor, state: tuple, w: tuple, reverse: bool, mask) -> tuple:
         """Run one direction of one layer: outputs (T, N, H_out) and the final state.
 
-        Without a mask or a projection, one fused primitive per layer and direction; with
-        them (or an empty sequence), the per-step composition below."""
+        Without a projection, one fused primitive per layer and direction (masks included);
+        with one (or an empty sequence), the per-step composition below."""
         steps = x.shape[0]
-        if mask is None and w[4] is None and steps and x.dtype.kind == "f":
-            return self._fused(x, state, w, reverse)
+        if w[4] is None and steps and x.dtype.kind == "f":
+            return self._fused(x, state, w, reverse, mask)
         xp = linear(x, w[0], w[2])  # all time steps' input projections: one matmul
         outs: list[Tensor | None] = [None] * steps
         for t in reversed(range(steps)) if reverse else range(steps):

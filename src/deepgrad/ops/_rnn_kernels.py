@@ -15,6 +15,12 @@ The logistic is $\\sigma(z) = (1 + \\tanh(z / 2)) / 2$ (no overflow, as `sigmoid
 is folded into the weight rows of the sigmoid gates (scaling by 1/2 is exact in binary
 floating point), so one `tanh` call covers all gates of a step.  `reverse` runs the steps
 from T - 1 down to 0; outputs stay indexed by time (PyTorch's bidirectional layout).
+
+A (T, N) boolean `mask` (a `_Mask`) makes a False step keep the previous state and output
+zeros (what `nn.RNN`/`LSTM`/`GRU` do with `mask=` or a PackedSequence): the state history
+then differs from the outputs and is kept apart; backward, the cotangent of a kept state
+passes straight to the previous one.  Outputs end with the final states: [y_0 .. y_{T-1},
+h_n] (and c_n for the LSTM).
 """
 
 from __future__ import annotations
@@ -25,6 +31,26 @@ import numpy as np
 # and added back through a transposed view: OpenBLAS runs that shape 20-30% faster than
 # h (N, H) @ W^T for N = 32, H = 256 (measured, CPU time), and h @ W.T through a transposed
 # view of W is 1.8x slower still.
+
+
+class _Mask:
+    """A (T, N) step mask as the kernels use it: `on` (T, N, 1) booleans, `m` and `keep`
+    = 1 - m (T, N, 1) in the data's dtype."""
+
+    def __init__(self, mask: np.ndarray, dtype) -> None:
+        self.on = np.asarray(mask, dtype=bool)[..., None]
+        self.m = self.on.astype(dtype)
+        self.keep = 1.0 - self.m
+
+
+def _select(on: np.ndarray, new: np.ndarray, prev: np.ndarray, out: np.ndarray) -> None:
+    """out = new where `on`, prev elsewhere (np.where has no `out=`)."""
+    np.copyto(out, prev)
+    np.copyto(out, new, where=on)
+
+
+def _mask(mask, dtype) -> _Mask | None:
+    return None if mask is None else _Mask(mask, dtype)
 
 
 def _recurrent(w: np.ndarray, h: np.ndarray, out: np.ndarray, zero: bool) -> None:
@@ -89,10 +115,11 @@ def _input_grads(dg: np.ndarray, x: np.ndarray, w_ih: np.ndarray, need_x: bool):
 # --- LSTM ---------------------------------------------------------------------------------
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b, reverse: bool):
-    """Rows [h_0 .. h_{T-1}, c_final] (T + 1, N, H) and what the backward needs (acts, c, tanh c).
+def lstm_forward(x, h0, c0, w_ih, w_hh, b, reverse: bool, mask=None):
+    """Rows [y_0 .. y_{T-1}, h_n, c_n] (T + 2, N, H) and what the backward needs (gate
+    activations, raw and state cells, tanh c, state history).
 
-    b: the summed bias b_ih + b_hh (4H,) or None."""
+    b: the summed bias b_ih + b_hh (4H,) or None; mask: (T, N) booleans or None."""
     steps, n = x.shape[:2]
     size = h0.shape[-1]
     dt = x.dtype
@@ -102,8 +129,10 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, reverse: bool):
     acts = np.empty((steps, n, 4 * size), dt)
     _project(x, w_ih * half[:, None], None if b is None else b * half, acts)
     whh = w_hh * half[:, None]
-    out = np.empty((steps + 1, n, size), dt)
+    out = np.empty((steps + 2, n, size), dt)
     cs, tcs = np.empty((steps, n, size), dt), np.empty((steps, n, size), dt)
+    mk = _mask(mask, dt)
+    hs, cst = (out[:steps], cs) if mk is None else (np.empty_like(cs), np.empty_like(cs))
     rec_t, ig = np.empty((4 * size, n), dt), np.empty((n, size), dt)
     h, c, zero0 = h0, c0, not h0.any()
     for t in _order(steps, reverse):
@@ -118,9 +147,13 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, reverse: bool):
         cs[t] += ig
         np.tanh(cs[t], out=tcs[t])
         np.multiply(a[:, 3 * size :], tcs[t], out=out[t])
-        h, c = out[t], cs[t]
-    out[steps] = c
-    return out, (acts, cs, tcs)
+        if mk is not None:  # a False step keeps the state and outputs zeros
+            _select(mk.on[t], out[t], h, hs[t])
+            _select(mk.on[t], cs[t], c, cst[t])
+            out[t] *= mk.m[t]
+        h, c = hs[t], cst[t]
+    out[steps], out[steps + 1] = h, c
+    return out, (acts, cst, tcs, hs)
 
 
 def _shifted(states: np.ndarray, s0: np.ndarray, reverse: bool) -> np.ndarray:
@@ -153,19 +186,27 @@ def _lstm_factors(acts, cs, tcs, c0, reverse: bool):
     return m, k
 
 
-def lstm_backward(gout, out, x, h0, c0, w_ih, w_hh, saved, reverse: bool, need_x: bool):
+def lstm_backward(gout, x, h0, c0, w_ih, w_hh, saved, reverse: bool, need_x: bool, mask=None):
     """Gradients (dx, dh0, dc0, dW_ih, dW_hh, db) of <gout, out> for `lstm_forward`; per step
     only dc, the gate gradients of that step (three elementwise products) and dh @ W_hh."""
-    acts, cs, tcs = saved
+    acts, cst, tcs, hs = saved
     steps, n = x.shape[:2]
     size = h0.shape[-1]
     dt = x.dtype
-    m, k = _lstm_factors(acts, cs, tcs, c0, reverse)
+    m, k = _lstm_factors(acts, cst, tcs, c0, reverse)
     dg = np.empty((steps, n, 4 * size), dt)
-    dh, dc = np.zeros((n, size), dt), gout[steps].astype(dt, copy=True)
+    dh, dc = gout[steps].astype(dt, copy=True), gout[steps + 1].astype(dt, copy=True)
     dht, tmp = np.empty((n, size), dt), np.empty((n, size), dt)
+    mk = _mask(mask, dt)
+    dh_pass, dc_pass = (None, None) if mk is None else (np.empty_like(dh), np.empty_like(dc))
     for t in _order(steps, not reverse):
+        if mk is not None:  # a kept state's cotangent goes straight to the previous state
+            np.multiply(dh, mk.keep[t], out=dh_pass)
+            np.multiply(dc, mk.keep[t], out=dc_pass)
         np.add(gout[t], dh, out=dht)
+        if mk is not None:
+            dht *= mk.m[t]
+            dc *= mk.m[t]
         np.multiply(dht, k[t], out=tmp)
         dc += tmp
         d, mt = dg[t], m[t]
@@ -174,15 +215,19 @@ def lstm_backward(gout, out, x, h0, c0, w_ih, w_hh, saved, reverse: bool, need_x
         np.multiply(mt[:, 3 * size :], dht, out=d[:, 3 * size :])
         dc *= acts[t, :, size : 2 * size]
         np.matmul(dg[t], w_hh, out=dh)  # (transposed, as in the forward, did not pay here)
+        if mk is not None:
+            dc += dc_pass
+            dh += dh_pass
     dx, dw_ih, db = _input_grads(dg, x, w_ih, need_x)
-    return dx, dh, dc, dw_ih, _hh_grad(dg, out, h0, reverse), db
+    return dx, dh, dc, dw_ih, _hh_grad(dg, hs, h0, reverse), db
 
 
 # --- GRU ----------------------------------------------------------------------------------
 
 
-def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse: bool):
-    """Hidden states (T, N, H) and what the backward needs (r z, n, W_hn h + b_hn)."""
+def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse: bool, mask=None):
+    """Rows [y_0 .. y_{T-1}, h_n] (T + 1, N, H) and what the backward needs (r z, n,
+    W_hn h + b_hn, state history)."""
     steps, n = x.shape[:2]
     size = h0.shape[-1]
     dt = x.dtype
@@ -195,7 +240,9 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse: bool):
     _project(x, w_ih * half[:, None], bias, xp)
     whh = w_hh * half[:, None]
     rz, nn, hpn = (np.empty((steps, n, k * size), dt) for k in (2, 1, 1))
-    out = np.empty((steps, n, size), dt)
+    out = np.empty((steps + 1, n, size), dt)
+    mk = _mask(mask, dt)
+    hs = out[:steps] if mk is None else np.empty_like(nn)
     rec_t = np.empty((3 * size, n), dt)
     h, zero0 = h0, not h0.any()
     for t in _order(steps, reverse):
@@ -216,21 +263,25 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse: bool):
         np.subtract(h, nn[t], out=out[t])  # h' = n + z (h - n)
         out[t] *= gates[:, size:]
         out[t] += nn[t]
-        h = out[t]
-    return out, (rz, nn, hpn)
+        if mk is not None:
+            _select(mk.on[t], out[t], h, hs[t])
+            out[t] *= mk.m[t]
+        h = hs[t]
+    out[steps] = h
+    return out, (rz, nn, hpn, hs)
 
 
-def gru_backward(gout, out, x, h0, w_ih, w_hh, saved, reverse: bool, need_x: bool):
+def gru_backward(gout, x, h0, w_ih, w_hh, saved, reverse: bool, need_x: bool, mask=None):
     """Gradients (dx, dh0, dW_ih, dW_hh, db_ih, db_hh) of <gout, out> for `gru_forward`.
 
     Multipliers for all steps at once: p_z = (h_prev - n) z (1 - z), p_n = (1 - z)(1 - n^2),
     p_r = (W_hn h + b_hn) r (1 - r); per step dz = dh p_z, dn' = dh p_n, dr = dn' p_r."""
-    rz, nn, hpn = saved
+    rz, nn, hpn, hs = saved
     steps, n = x.shape[:2]
     size = h0.shape[-1]
     dt = x.dtype
     r, z = rz[..., :size], rz[..., size:]
-    pz = _shifted(out, h0, reverse)
+    pz = _shifted(hs, h0, reverse)
     pz -= nn
     pz *= z
     omz = 1.0 - z
@@ -242,10 +293,16 @@ def gru_backward(gout, out, x, h0, w_ih, w_hh, saved, reverse: bool, need_x: boo
     pr *= r
     pr *= hpn
     dxp, dhp = np.empty((steps, n, 3 * size), dt), np.empty((steps, n, 3 * size), dt)
-    dh = np.zeros((n, size), dt)
+    dh = gout[steps].astype(dt, copy=True)
     dht, tmp = np.empty((n, size), dt), np.empty((n, size), dt)
+    mk = _mask(mask, dt)
+    dh_pass = None if mk is None else np.empty_like(dh)
     for t in _order(steps, not reverse):
+        if mk is not None:
+            np.multiply(dh, mk.keep[t], out=dh_pass)
         np.add(gout[t], dh, out=dht)
+        if mk is not None:
+            dht *= mk.m[t]
         dn = dxp[t, :, 2 * size :]
         np.multiply(dht, pz[t], out=dhp[t, :, size : 2 * size])
         np.multiply(dht, pn[t], out=dn)
@@ -254,21 +311,27 @@ def gru_backward(gout, out, x, h0, w_ih, w_hh, saved, reverse: bool, need_x: boo
         np.matmul(dhp[t], w_hh, out=dh)
         np.multiply(dht, z[t], out=tmp)
         dh += tmp
+        if mk is not None:
+            dh += dh_pass
     dxp[:, :, : 2 * size] = dhp[:, :, : 2 * size]
     dx, dw_ih, db_ih = _input_grads(dxp, x, w_ih, need_x)
     db_hh = np.add.reduce(dhp.reshape(-1, 3 * size), axis=0)
-    return dx, dh, dw_ih, _hh_grad(dhp, out, h0, reverse), db_ih, db_hh
+    return dx, dh, dw_ih, _hh_grad(dhp, hs, h0, reverse), db_ih, db_hh
 
 
 # --- Elman RNN ----------------------------------------------------------------------------
 
 
-def rnn_forward(x, h0, w_ih, w_hh, b, relu: bool, reverse: bool):
-    """Hidden states (T, N, H) of $h_t = \\phi(W_{ih} x_t + W_{hh} h_{t-1} + b)$, b summed."""
+def rnn_forward(x, h0, w_ih, w_hh, b, relu: bool, reverse: bool, mask=None):
+    """Rows [y_0 .. y_{T-1}, h_n] (T + 1, N, H) of $h_t = \\phi(W_{ih} x_t + W_{hh} h_{t-1} + b)$
+    (b summed) and the state history (the outputs' rows unless masked)."""
     steps, n = x.shape[:2]
-    out = np.empty((steps, n, h0.shape[-1]), x.dtype)
-    xp = np.empty_like(out)
+    size = h0.shape[-1]
+    out = np.empty((steps + 1, n, size), x.dtype)
+    xp = np.empty((steps, n, size), x.dtype)
     _project(x, w_ih, b, xp)
+    mk = _mask(mask, x.dtype)
+    hs = out[:steps] if mk is None else np.empty_like(xp)
     rec, rec_t = np.empty_like(h0, dtype=x.dtype), np.empty(h0.shape[::-1], x.dtype)
     h, zero0 = h0, not h0.any()
     for t in _order(steps, reverse):
@@ -278,24 +341,38 @@ def rnn_forward(x, h0, w_ih, w_hh, b, relu: bool, reverse: bool):
             np.maximum(rec, 0.0, out=out[t])
         else:
             np.tanh(rec, out=out[t])
-        h = out[t]
-    return out
+        if mk is not None:
+            _select(mk.on[t], out[t], h, hs[t])
+            out[t] *= mk.m[t]
+        h = hs[t]
+    out[steps] = h
+    return out, hs
 
 
-def rnn_backward(gout, out, x, h0, w_ih, w_hh, relu: bool, reverse: bool, need_x: bool):
+def rnn_backward(gout, out, x, h0, w_ih, w_hh, hs, relu, reverse, need_x, mask=None):
     """Gradients (dx, dh0, dW_ih, dW_hh, db) of <gout, out> for `rnn_forward`; phi' of all
-    steps at once (1 - h^2 for tanh, [h > 0] for relu), per step one product and dh @ W_hh."""
-    steps, n, size = out.shape
+    steps at once (1 - y^2 for tanh, [y > 0] for relu; zero on masked steps), per step one
+    product and dh @ W_hh."""
+    steps, n, size = hs.shape
+    ys = out[:steps]
     if relu:
-        dp = (out > 0).astype(x.dtype)
+        dp = (ys > 0).astype(x.dtype)
     else:
-        dp = np.multiply(out, out)
+        dp = np.multiply(ys, ys)
         np.subtract(1.0, dp, out=dp)
-    dh = np.zeros((n, size), x.dtype)
+    mk = _mask(mask, x.dtype)
+    if mk is not None:
+        dp *= mk.m
+    dh = gout[steps].astype(x.dtype, copy=True)
     tmp = np.empty((n, size), x.dtype)
+    dh_pass = None if mk is None else np.empty_like(dh)
     for t in _order(steps, not reverse):
+        if mk is not None:
+            np.multiply(dh, mk.keep[t], out=dh_pass)
         np.add(gout[t], dh, out=tmp)
         dp[t] *= tmp
         np.matmul(dp[t], w_hh, out=dh)
+        if mk is not None:
+            dh += dh_pass
     dx, dw_ih, db = _input_grads(dp, x, w_ih, need_x)
-    return dx, dh, dw_ih, _hh_grad(dp, out, h0, reverse), db
+    return dx, dh, dw_ih, _hh_grad(dp, hs, h0, reverse), db

@@ -31,11 +31,11 @@ from ..core import autodiff
 from ..core.state import STATE
 from . import _rnn_kernels as K
 from ._base import REGISTRY, Case, Domain, ErrorCase, Tensor, _wrap, apply, primitive
-from .elementwise import add, mul, relu, sigmoid, sub, tanh
+from .elementwise import add, mul, relu, sigmoid, sub, tanh, where
 from .index import getitem
 from .nnops import linear
 from .rnn import lstm_pointwise
-from .shape import concatenate, reshape, stack
+from .shape import stack
 
 __all__ = ["gru_sequence", "lstm_sequence", "rnn_sequence"]
 
@@ -47,36 +47,52 @@ def _order(steps: int, reverse: bool) -> range:
     return range(steps - 1, -1, -1) if reverse else range(steps)
 
 
-def _lstm_composed(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+def _keep(mask, t: int, new, prev):
+    """The state after step t: the new one where the step is on, the previous elsewhere."""
+    return new if mask is None else where(mask[t][:, None], new, prev)
+
+
+def _out(mask, t: int, new):
+    return new if mask is None else where(mask[t][:, None], new, 0.0)
+
+
+def _with_final(ys: list, *finals) -> Tensor:
+    """[y_0 .. y_{T-1}, *finals] stacked on a new first axis: the primitives' output rows."""
+    return stack(list(ys) + list(finals), 0)
+
+
+def _lstm_composed(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None):
     xp = linear(x, w_ih, b_ih)
-    h, c, hs = h0, c0, [None] * x.shape[0]
+    h, c, ys = h0, c0, [None] * x.shape[0]
     for t in _order(x.shape[0], reverse):
-        h, c = lstm_pointwise(add(getitem(xp, t), linear(h, w_hh, b_hh)), c)
-        hs[t] = h
-    return concatenate([stack(hs, 0), reshape(c, (1,) + c.shape)], 0)
+        hn, cn = lstm_pointwise(add(getitem(xp, t), linear(h, w_hh, b_hh)), c)
+        h, c, ys[t] = _keep(mask, t, hn, h), _keep(mask, t, cn, c), _out(mask, t, hn)
+    return _with_final(ys, h, c)
 
 
-def _gru_composed(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+def _gru_composed(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None):
     xp = linear(x, w_ih, b_ih)
     size = h0.shape[-1]
-    h, hs = h0, [None] * x.shape[0]
+    h, ys = h0, [None] * x.shape[0]
     cols = [(Ellipsis, slice(k * size, (k + 1) * size)) for k in range(3)]
     for t in _order(x.shape[0], reverse):
         xt, hp = getitem(xp, t), linear(h, w_hh, b_hh)
         r = sigmoid(add(getitem(xt, cols[0]), getitem(hp, cols[0])))
         z = sigmoid(add(getitem(xt, cols[1]), getitem(hp, cols[1])))
         n = tanh(add(getitem(xt, cols[2]), mul(r, getitem(hp, cols[2]))))
-        h = hs[t] = add(n, mul(z, sub(h, n)))
-    return stack(hs, 0)
+        hn = add(n, mul(z, sub(h, n)))
+        h, ys[t] = _keep(mask, t, hn, h), _out(mask, t, hn)
+    return _with_final(ys, h)
 
 
-def _rnn_composed(x, h0, w_ih, w_hh, b_ih, b_hh, relu_=False, reverse=False):
+def _rnn_composed(x, h0, w_ih, w_hh, b_ih, b_hh, relu_=False, reverse=False, mask=None):
     xp = linear(x, w_ih, b_ih)
-    h, hs = h0, [None] * x.shape[0]
+    h, ys = h0, [None] * x.shape[0]
     for t in _order(x.shape[0], reverse):
         pre = add(getitem(xp, t), linear(h, w_hh, b_hh))
-        h = hs[t] = relu(pre) if relu_ else tanh(pre)
-    return stack(hs, 0)
+        hn = relu(pre) if relu_ else tanh(pre)
+        h, ys[t] = _keep(mask, t, hn, h), _out(mask, t, hn)
+    return _with_final(ys, h)
 
 
 # --- rules ----------------------------------------------------------------------------------
@@ -161,24 +177,24 @@ def _jvp_rules(n: int, composed) -> list:
 
 def _lstm_fast(g, ans, xs, saved, need_x, static):
     x, h0, c0, w_ih, w_hh, _, _ = xs
+    rev, mask = static.get("reverse", False), static.get("mask")
     dx, dh0, dc0, dw_ih, dw_hh, db = K.lstm_backward(
-        g, ans, x, h0, c0, w_ih, w_hh, saved["arrays"], static.get("reverse", False), need_x
+        g, x, h0, c0, w_ih, w_hh, saved["arrays"], rev, need_x, mask
     )
     return dx, dh0, dc0, dw_ih, dw_hh, db, db.copy()
 
 
 def _gru_fast(g, ans, xs, saved, need_x, static):
-    x, h0, _, w_ih, w_hh, _ = xs[0], xs[1], None, xs[2], xs[3], None
-    dx, dh0, dw_ih, dw_hh, db_ih, db_hh = K.gru_backward(
-        g, ans, x, h0, w_ih, w_hh, saved["arrays"], static.get("reverse", False), need_x
-    )
-    return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
+    x, h0, w_ih, w_hh = xs[:4]
+    rev, mask = static.get("reverse", False), static.get("mask")
+    return K.gru_backward(g, x, h0, w_ih, w_hh, saved["arrays"], rev, need_x, mask)
 
 
 def _rnn_fast(g, ans, xs, saved, need_x, static):
     x, h0, w_ih, w_hh = xs[:4]
+    relu_, rev, mask = static.get("relu_", False), static.get("reverse", False), static.get("mask")
     dx, dh0, dw_ih, dw_hh, db = K.rnn_backward(
-        g, ans, x, h0, w_ih, w_hh, static.get("relu_", False), static.get("reverse", False), need_x
+        g, ans, x, h0, w_ih, w_hh, saved["arrays"], relu_, rev, need_x, mask
     )
     return dx, dh0, dw_ih, dw_hh, db, db.copy()
 
@@ -192,7 +208,8 @@ def _shapes(steps, n, inp, size, gates, cell=False):
     return ((steps, n, inp),) + state + ((g, inp), (g, size), (g,), (g,))
 
 
-_FWD = [{"reverse": False}, {"reverse": True}]
+_ON = np.array([[True], [False]])  # the second step masked off, for a (T = 2, N = 1) case
+_FWD = [{"reverse": False}, {"reverse": True}, {"reverse": True, "mask": _ON}]
 
 
 @primitive(
@@ -214,12 +231,13 @@ _FWD = [{"reverse": False}, {"reverse": True}]
     ),
     saves=True,
 )
-def _lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, save=False):
+def _lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, save=False):
     """LSTM over T steps (Hochreiter & Schmidhuber 1997): $z_t = W_{ih} x_t + b_{ih} +
     W_{hh} h_{t-1} + b_{hh}$ = [i, f, g, o], $c_t = \\sigma(f) c_{t-1} + \\sigma(i) \\tanh(g)$,
-    $h_t = \\sigma(o) \\tanh(c_t)$; output rows [h_0 .. h_{T-1}, c_final].  Backward:
+    $h_t = \\sigma(o) \\tanh(c_t)$; output rows [y_0 .. y_{T-1}, h_n, c_n] (y_t = h_t; with a
+    (T, N) `mask`, a False step keeps (h, c) and outputs y_t = 0).  Backward:
     $dc_{t-1} = dc_t \\sigma(f)$, $dh_{t-1} = \\delta_t W_{hh}$, $\\delta_t$ as in `lstm_pointwise`."""
-    out, arrays = K.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih + b_hh, reverse)
+    out, arrays = K.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih + b_hh, reverse, mask)
     return out, ({"arrays": arrays, "grads": None} if save else None)
 
 
@@ -242,12 +260,13 @@ def _lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, save=False)
     ),
     saves=True,
 )
-def _gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, save=False):
+def _gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, save=False):
     """GRU over T steps (Cho et al. 2014): $r, z = \\sigma(W_{i\\cdot} x_t + b_{i\\cdot} +
     W_{h\\cdot} h + b_{h\\cdot})$, $n = \\tanh(W_{in} x_t + b_{in} + r (W_{hn} h + b_{hn}))$,
-    $h_t = n + z (h_{t-1} - n)$.  Backward: $dn = dh (1 - z)$, $dz = dh (h_{t-1} - n)$,
+    $h_t = n + z (h_{t-1} - n)$; rows [y_0 .. y_{T-1}, h_n], `mask` as `lstm_sequence`.
+    Backward: $dn = dh (1 - z)$, $dz = dh (h_{t-1} - n)$,
     $dr = dn' (W_{hn} h + b_{hn})$, $dh_{t-1} = dh z + [\\delta_r, \\delta_z, dn' r] W_{hh}$."""
-    out, arrays = K.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse)
+    out, arrays = K.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse, mask)
     return out, ({"arrays": arrays, "grads": None} if save else None)
 
 
@@ -256,8 +275,9 @@ def _gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, save=False):
     vjp=_vjp_rules(6, _rnn_composed, _rnn_fast),
     jvp=_jvp_rules(6, _rnn_composed),
     domain=Domain(
-        [Case(_shapes(3, 1, 1, 1, 1), p) for p in _FWD]
-        + [Case(_shapes(2, 2, 1, 2, 1), {"relu_": True, "reverse": True})],
+        [Case(_shapes(3, 1, 1, 1, 1), p) for p in _FWD[:2]]
+        + [Case(_shapes(2, 2, 1, 2, 1), {"relu_": True, "reverse": True})]
+        + [Case(_shapes(2, 1, 1, 1, 1), _FWD[2])],
         low=-1.0,
         high=1.0,
         errors=[
@@ -270,12 +290,13 @@ def _gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, save=False):
     ),
     saves=True,
 )
-def _rnn_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, relu_=False, reverse=False, save=False):
+def _rnn_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, relu_=False, reverse=False, mask=None, save=False):
     """Elman RNN over T steps (Elman 1990): $h_t = \\phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1}
-    + b_{hh})$, $\\phi$ = tanh or relu.  Backward: $\\delta_t = (dh_t + \\delta_{t+1} W_{hh})
+    + b_{hh})$, $\\phi$ = tanh or relu; rows [y_0 .. y_{T-1}, h_n], `mask` as `lstm_sequence`.
+    Backward: $\\delta_t = (dh_t + \\delta_{t+1} W_{hh})
     \\phi'$, with $\\tanh' = 1 - h_t^2$ and $\\mathrm{relu}' = [h_t > 0]$."""
-    out = K.rnn_forward(x, h0, w_ih, w_hh, b_ih + b_hh, relu_, reverse)
-    return out, ({"arrays": None, "grads": None} if save else None)
+    out, hs = K.rnn_forward(x, h0, w_ih, w_hh, b_ih + b_hh, relu_, reverse, mask)
+    return out, ({"arrays": hs, "grads": None} if save else None)
 
 
 # --- public functions -------------------------------------------------------------------------
@@ -312,6 +333,26 @@ def _prepare(name: str, gates: int, x: Tensor, states: list, weights: list) -> l
     return [t if t.dtype == x.dtype else t.to(x.dtype) for t in out]
 
 
+def _check_mask(name: str, mask, x: Tensor):
+    """The (T, N) boolean step mask as a NumPy array (None stays None)."""
+    if mask is None:
+        return None
+    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if m.shape != x.shape[:2] or m.dtype != bool:
+        raise ValueError(
+            f"{name}: mask must be booleans of shape (T, N) = {x.shape[:2]}, got "
+            f"{m.dtype} {m.shape}"
+        )
+    return m
+
+
+def _run(prim, composed, args: list, static: dict) -> Tensor:
+    """The fused primitive, or the composed per-step path while ops are traced (exporters
+    see the per-step ops they know)."""
+    static = {k: v for k, v in static.items() if v is not None and v is not False}
+    return composed(*args, **static) if STATE.tracer is not None else prim(*args, **static)
+
+
 def lstm_sequence(
     x: Tensor,
     h0: Tensor,
@@ -321,20 +362,17 @@ def lstm_sequence(
     b_ih: Tensor | None = None,
     b_hh: Tensor | None = None,
     reverse: bool = False,
+    mask=None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """One LSTM layer and direction over a time-major sequence x (T, N, in), in one node:
     returns (output (T, N, H), h_n (N, H), c_n (N, H)); gates (i, f, g, o) as `nn.LSTM`,
-    $c_t = \\sigma(f) c_{t-1} + \\sigma(i) \\tanh(g)$, $h_t = \\sigma(o) \\tanh(c_t)$."""
+    $c_t = \\sigma(f) c_{t-1} + \\sigma(i) \\tanh(g)$, $h_t = \\sigma(o) \\tanh(c_t)$.  With
+    a (T, N) boolean `mask`, a False step keeps that sequence's (h, c) and outputs zeros."""
     args = _prepare("lstm_sequence", 4, x, [h0, c0], [w_ih, w_hh, b_ih, b_hh])
-    composed = STATE.tracer is not None  # exporters see the per-step ops
-    out = (
-        _lstm_composed(*args, reverse=reverse)
-        if composed
-        else _lstm_sequence(*args, reverse=reverse)
-    )
+    static = {"reverse": bool(reverse), "mask": _check_mask("lstm_sequence", mask, x)}
+    out = _run(_lstm_sequence, _lstm_composed, args, static)
     steps = x.shape[0]
-    hs = getitem(out, slice(0, steps))
-    return hs, getitem(out, 0 if reverse else steps - 1), getitem(out, steps)
+    return getitem(out, slice(0, steps)), getitem(out, steps), getitem(out, steps + 1)
 
 
 def gru_sequence(
@@ -345,15 +383,15 @@ def gru_sequence(
     b_ih: Tensor | None = None,
     b_hh: Tensor | None = None,
     reverse: bool = False,
+    mask=None,
 ) -> tuple[Tensor, Tensor]:
     """One GRU layer and direction over x (T, N, in), in one node: (output (T, N, H),
-    h_n (N, H)); gates (r, z, n) as `nn.GRU`, $h_t = n + z (h_{t-1} - n)$."""
+    h_n (N, H)); gates (r, z, n) as `nn.GRU`, $h_t = n + z (h_{t-1} - n)$; `mask` as
+    `lstm_sequence`."""
     args = _prepare("gru_sequence", 3, x, [h0], [w_ih, w_hh, b_ih, b_hh])
-    composed = STATE.tracer is not None
-    out = (
-        _gru_composed(*args, reverse=reverse) if composed else _gru_sequence(*args, reverse=reverse)
-    )
-    return out, getitem(out, 0 if reverse else x.shape[0] - 1)
+    static = {"reverse": bool(reverse), "mask": _check_mask("gru_sequence", mask, x)}
+    out = _run(_gru_sequence, _gru_composed, args, static)
+    return getitem(out, slice(0, x.shape[0])), getitem(out, x.shape[0])
 
 
 def rnn_sequence(
@@ -365,11 +403,16 @@ def rnn_sequence(
     b_hh: Tensor | None = None,
     relu_: bool = False,
     reverse: bool = False,
+    mask=None,
 ) -> tuple[Tensor, Tensor]:
     """One Elman RNN layer and direction over x (T, N, in), in one node: (output (T, N, H),
     h_n (N, H)), $h_t = \\phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})$, $\\phi$ tanh
-    or (with `relu_`) relu."""
+    or (with `relu_`) relu; `mask` as `lstm_sequence`."""
     args = _prepare("rnn_sequence", 1, x, [h0], [w_ih, w_hh, b_ih, b_hh])
-    kw = {"relu_": bool(relu_), "reverse": bool(reverse)}
-    out = _rnn_composed(*args, **kw) if STATE.tracer is not None else _rnn_sequence(*args, **kw)
-    return out, getitem(out, 0 if reverse else x.shape[0] - 1)
+    static = {
+        "relu_": bool(relu_),
+        "reverse": bool(reverse),
+        "mask": _check_mask("rnn_sequence", mask, x),
+    }
+    out = _run(_rnn_sequence, _rnn_composed, args, static)
+    return getitem(out, slice(0, x.shape[0])), getitem(out, x.shape[0])
