@@ -155,6 +155,11 @@ def main(which: list[str]) -> None:
             if kind.lower() in which:
                 print(f"{kind} step, CPU time by primitive (deepgrad)")
                 print(profile(recurrent_step(dg, kind, xb, yb)))
+        if "transformer" in which:
+            xt = dg.tensor(rng.standard_normal((16, 64, 256)).astype(np.float32))
+            yt = dg.tensor(rng.standard_normal((16, 1)).astype(np.float32))
+            print("TransformerEncoderLayer step, CPU time by primitive (deepgrad)")
+            print(profile(transformer_step(dg, xt, yt)))
         return
     cpu = "--cpu-time" in which
     torch = try_torch()
