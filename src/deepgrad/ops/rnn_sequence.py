@@ -1,12 +1,14 @@
 """Whole-sequence recurrent primitives: one graph node per layer and direction.
 
-    lstm_sequence(x, h0, c0, W_ih, W_hh, b_ih, b_hh) -> [h_0 .. h_{T-1}, c_final]  (T + 1, N, H)
-    gru_sequence(x, h0, W_ih, W_hh, b_ih, b_hh)      -> [h_0 .. h_{T-1}]           (T, N, H)
-    rnn_sequence(x, h0, W_ih, W_hh, b_ih, b_hh)      -> [h_0 .. h_{T-1}]           (T, N, H)
+    lstm_sequence(x, h0, c0, W_ih, W_hh, b_ih, b_hh) -> [y_0 .. y_{T-1}, h_n, c_n]  (T + 2, N, H)
+    gru_sequence(x, h0, W_ih, W_hh, b_ih, b_hh)      -> [y_0 .. y_{T-1}, h_n]       (T + 1, N, H)
+    rnn_sequence(x, h0, W_ih, W_hh, b_ih, b_hh)      -> [y_0 .. y_{T-1}, h_n]       (T + 1, N, H)
 
 x is time-major (T, N, in); `reverse=True` runs the steps from T - 1 down to 0 (the
 backward direction of a bidirectional layer), outputs still indexed by time.  The math
-of each step is that of `nn.LSTMCell`, `nn.GRUCell`, `nn.RNNCell` (PyTorch's gate order).
+of each step is that of `nn.LSTMCell`, `nn.GRUCell`, `nn.RNNCell` (PyTorch's gate order);
+y_t = h_t, except that with a (T, N) boolean `mask` a False step keeps the sequence's
+state and outputs y_t = 0 (`nn.RNN`/`LSTM`/`GRU`'s `mask=` and PackedSequence input).
 
 Backward through time (the kernels in `_rnn_kernels.py`), with gate gradients
 $\\delta_t = \\partial L / \\partial z_t$ (z the gate pre-activations) stacked into one (T N, G H)
