@@ -171,3 +171,27 @@ def test_errors_name_the_function_and_the_argument():
         S.rnn_sequence(t(4, 3, 2), t(3, 5), t(5, 2), t(5, 5), t(5), t(4))
     with pytest.raises(ValueError, match=r"gru_sequence: x must be a tensor \(T, N, input_size\)"):
         S.gru_sequence(t(0, 3, 2), t(3, 5), t(15, 2), t(15, 5))
+
+
+@pytest.mark.parametrize("kind,mask", [("lstm", "none"), ("gru", "holes"), ("rnn", "prefix")])
+def test_vmap_with_shared_weights_folds_into_the_batch_and_matches_a_loop(kind, mask):
+    rng = np.random.default_rng(5)
+    arrays = _inputs(kind, rng)
+    n_states = 2 if kind == "lstm" else 1
+    xs = rng.uniform(-1, 1, (2,) + arrays[0].shape)  # a vmap axis of 2 over x only
+    weights = [dg.Tensor(a, requires_grad=True) for a in arrays[1:]]
+    m = MASKS[mask]
+
+    def f(x):
+        return _fused(kind, [x] + weights, True, m)[0]
+
+    got = dg.vmap(f)(dg.Tensor(xs))
+    for b in range(2):
+        np.testing.assert_allclose(got.data[b], f(dg.Tensor(xs[b])).data, atol=1e-13)
+    assert got.data.shape == (2, T, N, H)
+    got.sum().backward()  # the fold is made of differentiable ops
+    w_grad = weights[n_states].grad.data.copy()
+    for w in weights:
+        w.grad = None
+    sum(f(dg.Tensor(xs[b])).sum() for b in range(2)).backward()
+    np.testing.assert_allclose(w_grad, weights[n_states].grad.data, atol=1e-12)

@@ -21,8 +21,9 @@ the backward is recorded (`create_graph=True`), when forward-mode tangents are a
 inside `vmap` or while ops are traced (ONNX export), the rules instead differentiate the
 composed per-step path (`linear`, `lstm_pointwise`, elementwise ops), whose gradients
 of gradients work as for any composite; the JVP rules always use that path (forward mode
-on a whole recurrent layer is rare; correctness over speed there).  No vmap batching
-rule: vmap loops over the batch, since a batch of sequences is already the N axis.
+on a whole recurrent layer is rare; correctness over speed there).  vmap folds its axis
+into the batch axis N when the weights are shared (one call), and loops over per-sample
+weights.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from .elementwise import add, mul, relu, sigmoid, sub, tanh, where
 from .index import getitem
 from .nnops import linear
 from .rnn import lstm_pointwise
-from .shape import stack
+from .shape import broadcast_to, permute, reshape, stack
 
 __all__ = ["gru_sequence", "lstm_sequence", "rnn_sequence"]
 
@@ -201,6 +202,35 @@ def _rnn_fast(g, ans, xs, saved, need_x, static):
     return dx, dh0, dw_ih, dw_hh, db, db.copy()
 
 
+# --- vmap -----------------------------------------------------------------------------------
+
+
+def _shared(t: Tensor, batched: bool, size: int) -> Tensor:
+    return t if batched else broadcast_to(reshape(t, (1,) + t.shape), (size,) + t.shape)
+
+
+def _fold_rule(name: str, n_states: int):
+    """vmap's rule: with the weights shared, the vmap axis B folds into the batch axis N, so
+    one call runs on (T, B N, ...); batched weights ask for the loop (None)."""
+
+    def rule(xs, batched, size, **params):
+        if any(batched[1 + n_states :]):
+            return None
+        x = _shared(xs[0], batched[0], size)
+        steps, n = x.shape[1], x.shape[2]
+        x = reshape(permute(x, 1, 0, 2, 3), (steps, size * n, x.shape[3]))
+        states = [
+            reshape(_shared(s, b, size), (size * n, s.shape[-1]))
+            for s, b in zip(xs[1 : 1 + n_states], batched[1 : 1 + n_states])
+        ]
+        if params.get("mask") is not None:
+            params = {**params, "mask": np.tile(params["mask"], (1, size))}
+        out = apply(REGISTRY[name], x, *states, *xs[1 + n_states :], **params)
+        return permute(reshape(out, (out.shape[0], size, n, out.shape[-1])), 1, 0, 2, 3)
+
+    return rule
+
+
 # --- the primitives -------------------------------------------------------------------------
 
 
@@ -232,6 +262,7 @@ _FWD = [{"reverse": False}, {"reverse": True}, {"reverse": True, "mask": _ON}]
         ],
     ),
     saves=True,
+    batch=_fold_rule("lstm_sequence", 2),
 )
 def _lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, save=False):
     """LSTM over T steps (Hochreiter & Schmidhuber 1997): $z_t = W_{ih} x_t + b_{ih} +
@@ -261,6 +292,7 @@ def _lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, 
         ],
     ),
     saves=True,
+    batch=_fold_rule("gru_sequence", 1),
 )
 def _gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, save=False):
     """GRU over T steps (Cho et al. 2014): $r, z = \\sigma(W_{i\\cdot} x_t + b_{i\\cdot} +
@@ -291,6 +323,7 @@ def _gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, save=
         ],
     ),
     saves=True,
+    batch=_fold_rule("rnn_sequence", 1),
 )
 def _rnn_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, relu_=False, reverse=False, mask=None, save=False):
     """Elman RNN over T steps (Elman 1990): $h_t = \\phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1}
