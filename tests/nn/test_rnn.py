@@ -170,6 +170,7 @@ CONFIGS = [
     ("LSTM", {"num_layers": 2, "bidirectional": True}),
     ("LSTM", {"proj_size": 2, "num_layers": 2, "batch_first": True, "bias": False}),
     ("LSTM", {"bias": False, "bidirectional": True, "batch_first": True, "dropout": 0.0}),
+    ("LSTM", {"proj_size": 3, "bidirectional": True}),
     ("RNN", {"num_layers": 2, "bidirectional": True}),
     ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
     ("GRU", {"bias": False}),
@@ -242,13 +243,13 @@ def test_cell_parity_with_torch(kind):
         np.testing.assert_allclose(p.grad.data, theirs.get_parameter(name).grad.numpy(), atol=1e-12)
 
 
-@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
-def test_packed_sequence_parity_with_torch_outputs_states_and_all_gradients(kind):
+@pytest.mark.parametrize("kind,proj", [("LSTM", 0), ("LSTM", 2), ("GRU", 0), ("RNN", 0)])
+def test_packed_sequence_parity_with_torch_outputs_states_and_all_gradients(kind, proj):
     torch = pytest.importorskip("torch", reason="PyTorch parity tests need torch")
     from torch.nn.utils import rnn as trnn
 
     rng = np.random.default_rng(10)
-    kw = {"num_layers": 2, "bidirectional": True}
+    kw = {"num_layers": 2, "bidirectional": True} | ({"proj_size": proj} if proj else {})
     ours = getattr(nn, kind)(3, 4, generator=rng, **kw).double()
     theirs = getattr(torch.nn, kind)(3, 4, **kw).double()
     theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})

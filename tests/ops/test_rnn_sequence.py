@@ -111,25 +111,35 @@ def test_second_order_through_the_composed_fallback(kind):
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
-def test_layer_create_graph_matches_the_per_step_path(kind):
+def test_layer_create_graph_matches_a_loop_over_its_cell(kind):
     """A gradient penalty (grad of grad) through the fused layer equals the same penalty
-    through the per-step path (an all-True mask takes it)."""
+    through a Python loop over the matching cell (an independent, composed path)."""
     rng = np.random.default_rng(3)
-    layer = getattr(nn, kind)(2, 3, bidirectional=True, generator=rng).double()
+    layer = getattr(nn, kind)(2, 3, generator=rng).double()
+    cell = getattr(nn, kind + "Cell")(2, 3).double()
+    cell.load_state_dict({k.replace("_l0", ""): v for k, v in layer.state_dict().items()})
     x0 = rng.standard_normal((4, 2, 2))
-    results = []
-    for mask in (None, np.ones((4, 2), bool)):
-        layer.zero_grad()
+
+    def cell_loop(x):
+        state, outs = None, []
+        for t in range(4):
+            state = cell(x[t], state)
+            outs.append(state[0] if kind == "LSTM" else state)
+        return dg.stack(outs)
+
+    grads = []
+    for run, module in [(lambda x: layer(x)[0], layer), (cell_loop, cell)]:
         x = dg.Tensor(x0, requires_grad=True)
-        out = layer(x, mask=mask)[0]
+        out = run(x)
         (gx,) = dg.autograd.grad((out * out).sum(), x, create_graph=True)
         (gx * gx).sum().backward()
-        results.append([p.grad.data.copy() for p in layer.parameters()])
-    for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, atol=1e-12)
+        grads.append({k.replace("_l0", ""): p.grad.data for k, p in module.named_parameters()})
+    assert grads[0].keys() == grads[1].keys()
+    for k in grads[0]:
+        np.testing.assert_allclose(grads[0][k], grads[1][k], atol=1e-12)
 
 
-def test_layer_builds_one_fused_node_per_layer_and_direction_without_a_mask():
+def test_layer_builds_one_fused_node_per_layer_and_direction():
     layer = nn.LSTM(2, 3, num_layers=2, bidirectional=True).double()
     x = dg.Tensor(np.ones((4, 1, 2)), requires_grad=True)
     seen = []
@@ -195,3 +205,26 @@ def test_vmap_with_shared_weights_folds_into_the_batch_and_matches_a_loop(kind, 
         w.grad = None
     sum(f(dg.Tensor(xs[b])).sum() for b in range(2)).backward()
     np.testing.assert_allclose(w_grad, weights[n_states].grad.data, atol=1e-12)
+
+
+@pytest.mark.parametrize("reverse,mask", [(False, "none"), (True, "prefix"), (False, "holes")])
+def test_projected_lstm_fused_equals_the_composed_path(reverse, mask):
+    rng = np.random.default_rng(6)
+    p = 2
+    shapes = [(T, N, IN), (N, p), (N, H), (4 * H, IN), (4 * H, p), (4 * H,), (4 * H,), (p, H)]
+    arrays = [rng.uniform(-1, 1, s) for s in shapes]
+    m = MASKS[mask]
+    runs = []
+    for fused in (True, False):
+        xs = [dg.Tensor(a, requires_grad=True) for a in arrays]
+        if fused:
+            outs = S.lstm_sequence(*xs[:7], reverse=reverse, mask=m, w_hr=xs[7])
+        else:
+            out = S._lstm_composed(*xs, reverse=reverse, mask=m)
+            outs = (out[:T, :, :p], out[T, :, :p], out[T + 1])
+        assert [o.shape for o in outs] == [(T, N, p), (N, p), (N, H)]
+        cts = np.random.default_rng(7)
+        sum((o * dg.Tensor(cts.standard_normal(o.shape))).sum() for o in outs).backward()
+        runs.append(([o.data for o in outs], [x.grad.data for x in xs]))
+    for a, b in zip(runs[0][0] + runs[0][1], runs[1][0] + runs[1][1]):
+        np.testing.assert_allclose(a, b, atol=1e-12)

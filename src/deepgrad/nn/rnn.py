@@ -160,9 +160,10 @@ class _RNNBase(Module):
 
     def _fused(self, x: Tensor, state: tuple, w: tuple, reverse: bool, mask) -> tuple:
         """One direction of one layer as one whole-sequence primitive (ops/rnn_sequence.py)."""
-        w_ih, w_hh, b_ih, b_hh, _ = w
+        w_ih, w_hh, b_ih, b_hh, w_hr = w
         if self.mode == "LSTM":
-            out, h, c = lstm_sequence(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh, reverse, mask)
+            args = (x, state[0], state[1], w_ih, w_hh, b_ih, b_hh)
+            out, h, c = lstm_sequence(*args, reverse, mask, w_hr)
             return out, (h, c)
         if self.mode == "GRU":
             out, h = gru_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, reverse, mask)
@@ -174,10 +175,10 @@ class _RNNBase(Module):
     def _direction(self, x: Tensor, state: tuple, w: tuple, reverse: bool, mask) -> tuple:
         """Run one direction of one layer: outputs (T, N, H_out) and the final state.
 
-        Without a projection, one fused primitive per layer and direction (masks included);
-        with one (or an empty sequence), the per-step composition below."""
+        One fused primitive per layer and direction (masks and projections included); the
+        per-step composition below for an empty sequence or a non-float input."""
         steps = x.shape[0]
-        if w[4] is None and steps and x.dtype.kind == "f":
+        if steps and x.dtype.kind == "f":
             return self._fused(x, state, w, reverse, mask)
         xp = linear(x, w[0], w[2])  # all time steps' input projections: one matmul
         outs: list[Tensor | None] = [None] * steps

@@ -115,13 +115,15 @@ def _input_grads(dg: np.ndarray, x: np.ndarray, w_ih: np.ndarray, need_x: bool):
 # --- LSTM ---------------------------------------------------------------------------------
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b, reverse: bool, mask=None):
+def lstm_forward(x, h0, c0, w_ih, w_hh, b, reverse: bool, mask=None, w_hr=None):
     """Rows [y_0 .. y_{T-1}, h_n, c_n] (T + 2, N, H) and what the backward needs (gate
-    activations, raw and state cells, tanh c, state history).
+    activations, state cells, tanh c, state history, and with a projection u = o tanh c).
 
-    b: the summed bias b_ih + b_hh (4H,) or None; mask: (T, N) booleans or None."""
+    b: the summed bias b_ih + b_hh (4H,) or None; mask: (T, N) booleans or None; w_hr:
+    the projection (P, H) or None (then h = u; with it h = u W_hr^T, and the y and h_n
+    rows hold h in their first P columns, zeros after)."""
     steps, n = x.shape[:2]
-    size = h0.shape[-1]
+    size = c0.shape[-1]
     dt = x.dtype
     half = _half_rows(4, (0, 1, 3), size, dt)
     shift = half.copy()
@@ -129,11 +131,14 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, reverse: bool, mask=None):
     acts = np.empty((steps, n, 4 * size), dt)
     _project(x, w_ih * half[:, None], None if b is None else b * half, acts)
     whh = w_hh * half[:, None]
-    out = np.empty((steps + 2, n, size), dt)
+    proj, psize = w_hr is not None, h0.shape[-1]
+    out = (np.zeros if proj else np.empty)((steps + 2, n, size), dt)
     cs, tcs = np.empty((steps, n, size), dt), np.empty((steps, n, size), dt)
     mk = _mask(mask, dt)
-    hs, cst = (out[:steps], cs) if mk is None else (np.empty_like(cs), np.empty_like(cs))
-    rec_t, ig = np.empty((4 * size, n), dt), np.empty((n, size), dt)
+    cst = cs if mk is None else np.empty_like(cs)
+    hs = out[:steps] if mk is None and not proj else np.empty((steps, n, psize), dt)
+    us, whr_t = (np.empty_like(cs), np.ascontiguousarray(w_hr.T)) if proj else (None, None)
+    rec_t, ig, hp = np.empty((4 * size, n), dt), np.empty((n, size), dt), np.empty((n, psize), dt)
     h, c, zero0 = h0, c0, not h0.any()
     for t in _order(steps, reverse):
         a = acts[t]
@@ -146,14 +151,20 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, reverse: bool, mask=None):
         np.multiply(a[:, :size], a[:, 2 * size : 3 * size], out=ig)
         cs[t] += ig
         np.tanh(cs[t], out=tcs[t])
-        np.multiply(a[:, 3 * size :], tcs[t], out=out[t])
+        if proj:  # h = (o tanh c) W_hr^T
+            np.multiply(a[:, 3 * size :], tcs[t], out=us[t])
+            new = np.matmul(us[t], whr_t, out=hp)
+        else:
+            new = np.multiply(a[:, 3 * size :], tcs[t], out=out[t])
         if mk is not None:  # a False step keeps the state and outputs zeros
-            _select(mk.on[t], out[t], h, hs[t])
+            _select(mk.on[t], new, h, hs[t])
             _select(mk.on[t], cs[t], c, cst[t])
-            out[t] *= mk.m[t]
+            np.multiply(new, mk.m[t], out=out[t, :, :psize])
+        elif proj:
+            hs[t], out[t, :, :psize] = new, new
         h, c = hs[t], cst[t]
-    out[steps], out[steps + 1] = h, c
-    return out, (acts, cst, tcs, hs)
+    out[steps, :, :psize], out[steps + 1] = h, c
+    return out, (acts, cst, tcs, hs, us)
 
 
 def _shifted(states: np.ndarray, s0: np.ndarray, reverse: bool) -> np.ndarray:
@@ -186,40 +197,47 @@ def _lstm_factors(acts, cs, tcs, c0, reverse: bool):
     return m, k
 
 
-def lstm_backward(gout, x, h0, c0, w_ih, w_hh, saved, reverse: bool, need_x: bool, mask=None):
-    """Gradients (dx, dh0, dc0, dW_ih, dW_hh, db) of <gout, out> for `lstm_forward`; per step
-    only dc, the gate gradients of that step (three elementwise products) and dh @ W_hh."""
-    acts, cst, tcs, hs = saved
+def lstm_backward(gout, x, h0, c0, w_ih, w_hh, saved, reverse, need_x, mask=None, w_hr=None):
+    """Gradients (dx, dh0, dc0, dW_ih, dW_hh, db, dW_hr) of <gout, out> for `lstm_forward`
+    (dW_hr None without a projection); per step only dc, the gate gradients of that step
+    (three elementwise products), dh @ W_hh (and dh @ W_hr with a projection)."""
+    acts, cst, tcs, hs, us = saved
     steps, n = x.shape[:2]
-    size = h0.shape[-1]
+    size, psize = c0.shape[-1], h0.shape[-1]
     dt = x.dtype
     m, k = _lstm_factors(acts, cst, tcs, c0, reverse)
     dg = np.empty((steps, n, 4 * size), dt)
-    dh, dc = gout[steps].astype(dt, copy=True), gout[steps + 1].astype(dt, copy=True)
-    dht, tmp = np.empty((n, size), dt), np.empty((n, size), dt)
+    dh, dc = gout[steps, :, :psize].astype(dt), gout[steps + 1].astype(dt, copy=True)
+    dht, tmp = np.empty((n, psize), dt), np.empty((n, size), dt)
+    dys = None if w_hr is None else np.empty((steps, n, psize), dt)  # dL/dh_t, for dW_hr
+    du = dht if w_hr is None else np.empty((n, size), dt)
     mk = _mask(mask, dt)
     dh_pass, dc_pass = (None, None) if mk is None else (np.empty_like(dh), np.empty_like(dc))
     for t in _order(steps, not reverse):
         if mk is not None:  # a kept state's cotangent goes straight to the previous state
             np.multiply(dh, mk.keep[t], out=dh_pass)
             np.multiply(dc, mk.keep[t], out=dc_pass)
-        np.add(gout[t], dh, out=dht)
+        np.add(gout[t, :, :psize], dh, out=dht)
         if mk is not None:
             dht *= mk.m[t]
             dc *= mk.m[t]
-        np.multiply(dht, k[t], out=tmp)
+        if w_hr is not None:
+            dys[t] = dht
+            np.matmul(dht, w_hr, out=du)
+        np.multiply(du, k[t], out=tmp)
         dc += tmp
         d, mt = dg[t], m[t]
         for j in range(3):
             np.multiply(mt[:, j * size : (j + 1) * size], dc, out=d[:, j * size : (j + 1) * size])
-        np.multiply(mt[:, 3 * size :], dht, out=d[:, 3 * size :])
+        np.multiply(mt[:, 3 * size :], du, out=d[:, 3 * size :])
         dc *= acts[t, :, size : 2 * size]
         np.matmul(dg[t], w_hh, out=dh)  # (transposed, as in the forward, did not pay here)
         if mk is not None:
             dc += dc_pass
             dh += dh_pass
     dx, dw_ih, db = _input_grads(dg, x, w_ih, need_x)
-    return dx, dh, dc, dw_ih, _hh_grad(dg, hs, h0, reverse), db
+    dw_hr = None if w_hr is None else dys.reshape(-1, psize).T @ us.reshape(-1, size)
+    return dx, dh, dc, dw_ih, _hh_grad(dg, hs, h0, reverse), db, dw_hr
 
 
 # --- GRU ----------------------------------------------------------------------------------

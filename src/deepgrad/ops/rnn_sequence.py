@@ -1,6 +1,7 @@
 """Whole-sequence recurrent primitives: one graph node per layer and direction.
 
     lstm_sequence(x, h0, c0, W_ih, W_hh, b_ih, b_hh) -> [y_0 .. y_{T-1}, h_n, c_n]  (T + 2, N, H)
+    lstm_proj_sequence(..., W_hr)                    -> the same, y and h_n in P < H columns
     gru_sequence(x, h0, W_ih, W_hh, b_ih, b_hh)      -> [y_0 .. y_{T-1}, h_n]       (T + 1, N, H)
     rnn_sequence(x, h0, W_ih, W_hh, b_ih, b_hh)      -> [y_0 .. y_{T-1}, h_n]       (T + 1, N, H)
 
@@ -38,7 +39,7 @@ from .elementwise import add, mul, relu, sigmoid, sub, tanh, where
 from .index import getitem
 from .nnops import linear
 from .rnn import lstm_pointwise
-from .shape import broadcast_to, permute, reshape, stack
+from .shape import broadcast_to, pad, permute, reshape, stack
 
 __all__ = ["gru_sequence", "lstm_sequence", "rnn_sequence"]
 
@@ -64,12 +65,16 @@ def _with_final(ys: list, *finals) -> Tensor:
     return stack(list(ys) + list(finals), 0)
 
 
-def _lstm_composed(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None):
+def _lstm_composed(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr=None, reverse=False, mask=None):
     xp = linear(x, w_ih, b_ih)
     h, c, ys = h0, c0, [None] * x.shape[0]
     for t in _order(x.shape[0], reverse):
         hn, cn = lstm_pointwise(add(getitem(xp, t), linear(h, w_hh, b_hh)), c)
+        hn = hn if w_hr is None else linear(hn, w_hr)
         h, c, ys[t] = _keep(mask, t, hn, h), _keep(mask, t, cn, c), _out(mask, t, hn)
+    if w_hr is not None:  # the y and h_n rows hold P < H columns: zeros after them
+        width = ((0, 0), (0, c0.shape[-1] - h0.shape[-1]))
+        ys, h = [pad(y, width) for y in ys], pad(h, width)
     return _with_final(ys, h, c)
 
 
@@ -179,12 +184,14 @@ def _jvp_rules(n: int, composed) -> list:
 
 
 def _lstm_fast(g, ans, xs, saved, need_x, static):
-    x, h0, c0, w_ih, w_hh, _, _ = xs
+    x, h0, c0, w_ih, w_hh = xs[:5]
+    w_hr = xs[7] if len(xs) == 8 else None
     rev, mask = static.get("reverse", False), static.get("mask")
-    dx, dh0, dc0, dw_ih, dw_hh, db = K.lstm_backward(
-        g, x, h0, c0, w_ih, w_hh, saved["arrays"], rev, need_x, mask
+    dx, dh0, dc0, dw_ih, dw_hh, db, dw_hr = K.lstm_backward(
+        g, x, h0, c0, w_ih, w_hh, saved["arrays"], rev, need_x, mask, w_hr
     )
-    return dx, dh0, dc0, dw_ih, dw_hh, db, db.copy()
+    grads = (dx, dh0, dc0, dw_ih, dw_hh, db, db.copy())
+    return grads if w_hr is None else grads + (dw_hr,)
 
 
 def _gru_fast(g, ans, xs, saved, need_x, static):
@@ -234,10 +241,12 @@ def _fold_rule(name: str, n_states: int):
 # --- the primitives -------------------------------------------------------------------------
 
 
-def _shapes(steps, n, inp, size, gates, cell=False):
-    state = ((n, size),) * (2 if cell else 1)
+def _shapes(steps, n, inp, size, gates, cell=False, proj=0):
+    out = proj or size
+    state = ((n, out), (n, size)) if cell else ((n, size),)
     g = gates * size
-    return ((steps, n, inp),) + state + ((g, inp), (g, size), (g,), (g,))
+    shapes = ((steps, n, inp),) + state + ((g, inp), (g, out), (g,), (g,))
+    return shapes + (((proj, size),) if proj else ())
 
 
 _ON = np.array([[True], [False]])  # the second step masked off, for a (T = 2, N = 1) case
@@ -271,6 +280,40 @@ def _lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, 
     (T, N) `mask`, a False step keeps (h, c) and outputs y_t = 0).  Backward:
     $dc_{t-1} = dc_t \\sigma(f)$, $dh_{t-1} = \\delta_t W_{hh}$, $\\delta_t$ as in `lstm_pointwise`."""
     out, arrays = K.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih + b_hh, reverse, mask)
+    return out, ({"arrays": arrays, "grads": None} if save else None)
+
+
+@primitive(
+    "lstm_proj_sequence",
+    vjp=_vjp_rules(8, _lstm_composed, _lstm_fast),
+    jvp=_jvp_rules(8, _lstm_composed),
+    domain=Domain(
+        [Case(_shapes(2, 1, 1, 2, 4, cell=True, proj=1), p) for p in _FWD],
+        low=-1.0,
+        high=1.0,
+        second_order=False,  # checked once in tests/ops/test_rnn_sequence.py (time budget)
+        errors=[
+            ErrorCase(
+                lambda: lstm_sequence(
+                    *[Tensor(np.ones(s)) for s in _shapes(3, 2, 2, 3, 4, True, proj=2)][:7],
+                    w_hr=Tensor(np.ones((2, 2))),
+                ),
+                ValueError,
+                r"lstm_sequence: w_hr \(2, 2\) must be \(2, 3\)",
+            )
+        ],
+    ),
+    saves=True,
+    batch=_fold_rule("lstm_proj_sequence", 2),
+)
+def _lstm_proj_sequence(
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse=False, mask=None, save=False
+):
+    """LSTM with a projection (Sak et al. 2014) over T steps: as `lstm_sequence` but
+    $h_t = W_{hr} (\\sigma(o) \\tanh(c_t))$ (P < H features), rows [y, h_n] in their first P
+    columns.  Backward: $du_t = dh_t W_{hr}$ takes dh's place in the cell's rules, and
+    $dW_{hr} = \\sum_t dh_t^T u_t$ is one product after the loop."""
+    out, arrays = K.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih + b_hh, reverse, mask, w_hr)
     return out, ({"arrays": arrays, "grads": None} if save else None)
 
 
@@ -337,32 +380,41 @@ def _rnn_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, relu_=False, reverse=False, mas
 # --- public functions -------------------------------------------------------------------------
 
 
-def _prepare(name: str, gates: int, x: Tensor, states: list, weights: list) -> list:
+def _prepare(name: str, gates: int, x: Tensor, states: list, weights: list, w_hr=None) -> list:
     """Validate shapes (naming the function and the argument), cast to x's dtype, and give
-    missing biases as zero constants (no gradient flows to them)."""
+    missing biases as zero constants (no gradient flows to them).  H is read from the last
+    state (c0 for the LSTM), P (the projection's width, else H) from w_hr."""
     if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[0] < 1:
         raise ValueError(
             f"{name}: x must be a tensor (T, N, input_size) with T >= 1, got "
             f"{getattr(x, 'shape', type(x).__name__)}"
         )
     n, inp = x.shape[1:]
-    h0 = states[0]
-    size = h0.shape[-1] if isinstance(h0, Tensor) and h0.ndim == 2 else None
-    for label, s in zip(("h0", "c0"), states):
-        if not isinstance(s, Tensor) or size is None or s.shape != (n, size):
+    last = states[-1]
+    size = last.shape[-1] if isinstance(last, Tensor) and last.ndim == 2 else None
+    proj = isinstance(w_hr, Tensor) and w_hr.ndim == 2 and size is not None
+    out_size = w_hr.shape[0] if proj and 0 < w_hr.shape[0] < size else size
+    widths = [(out_size, "P" if proj else "H"), (size, "H")][: len(states)]
+    for label, s, (width, sym) in zip(("h0", "c0"), states, widths):
+        if not isinstance(s, Tensor) or size is None or s.shape != (n, width):
             raise ValueError(
-                f"{name}: {label} must be (N, H) = ({n}, H) for x {x.shape}, got "
+                f"{name}: {label} must be (N, {sym}) = ({n}, {sym}) for x {x.shape}, got "
                 f"{getattr(s, 'shape', type(s).__name__)}"
             )
-    want = [(gates * size, inp), (gates * size, size), (gates * size,), (gates * size,)]
+    want = [(gates * size, inp), (gates * size, out_size), (gates * size,), (gates * size,)]
+    labels, weights = ["w_ih", "w_hh", "b_ih", "b_hh"], list(weights)
+    if w_hr is not None:
+        want, labels, weights = want + [(out_size, size)], labels + ["w_hr"], weights + [w_hr]
     out = [x] + list(states)
-    for label, w, shape in zip(("w_ih", "w_hh", "b_ih", "b_hh"), weights, want):
+    for label, w, shape in zip(labels, weights, want):
         if w is None and label.startswith("b"):
             w = Tensor(np.zeros(shape, x.dtype))
         if not isinstance(w, Tensor) or w.shape != shape:
             got = getattr(w, "shape", type(w).__name__)
             raise ValueError(
-                f"{name}: {label} {got} must be {shape} for x {x.shape} and h0 {h0.shape}"
+                f"{name}: {label} {got} must be {shape} for x {x.shape} and the states "
+                f"{[getattr(t, 'shape', None) for t in states]}"
+                + (" (P < H)" if label == "w_hr" else "")
             )
         out.append(w)
     return [t if t.dtype == x.dtype else t.to(x.dtype) for t in out]
@@ -398,16 +450,23 @@ def lstm_sequence(
     b_hh: Tensor | None = None,
     reverse: bool = False,
     mask=None,
+    w_hr: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """One LSTM layer and direction over a time-major sequence x (T, N, in), in one node:
     returns (output (T, N, H), h_n (N, H), c_n (N, H)); gates (i, f, g, o) as `nn.LSTM`,
     $c_t = \\sigma(f) c_{t-1} + \\sigma(i) \\tanh(g)$, $h_t = \\sigma(o) \\tanh(c_t)$.  With
-    a (T, N) boolean `mask`, a False step keeps that sequence's (h, c) and outputs zeros."""
-    args = _prepare("lstm_sequence", 4, x, [h0, c0], [w_ih, w_hh, b_ih, b_hh])
+    a (T, N) boolean `mask`, a False step keeps that sequence's (h, c) and outputs zeros.
+    With `w_hr` (P, H), $h_t = W_{hr} (\\sigma(o) \\tanh(c_t))$ (Sak et al. 2014): h0, the
+    output and h_n have P features."""
+    args = _prepare("lstm_sequence", 4, x, [h0, c0], [w_ih, w_hh, b_ih, b_hh], w_hr)
     static = {"reverse": bool(reverse), "mask": _check_mask("lstm_sequence", mask, x)}
-    out = _run(_lstm_sequence, _lstm_composed, args, static)
-    steps = x.shape[0]
-    return getitem(out, slice(0, steps)), getitem(out, steps), getitem(out, steps + 1)
+    prim = _lstm_sequence if w_hr is None else _lstm_proj_sequence
+    out = _run(prim, _lstm_composed, args, static)
+    steps, cols = x.shape[0], (Ellipsis, slice(0, h0.shape[-1]))
+    y, h_n = getitem(out, slice(0, steps)), getitem(out, steps)
+    if w_hr is not None:
+        y, h_n = getitem(y, cols), getitem(h_n, cols)
+    return y, h_n, getitem(out, steps + 1)
 
 
 def gru_sequence(
