@@ -8,7 +8,8 @@
           (target <= 1.5x)
 
 Run: `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/sequence.py [lstm gru transformer]
-[--cpu-time]`.
+[--cpu-time]`;
+`--profile` prints the CPU time of a deepgrad step by primitive, forward and backward.
 Ratios < 1 mean deepgrad is faster; float32 throughout.  With `--cpu-time` both run on one
 thread and each step is timed by the process's CPU time (`time.process_time`), in
 alternating blocks: on a machine shared with other jobs this is far steadier than wall
@@ -52,6 +53,16 @@ def recurrent_step(lib, kind: str, x, y):
     return step
 
 
+def recurrent_flops(kind: str) -> float:
+    """Matrix-product FLOPs of one training step: the input projection and the recurrent
+    product forward, then dh @ W_hh, dW_hh and dW_ih backward (no input gradient: x is
+    data); elementwise work and the head are not counted."""
+    gates = {"LSTM": 4, "GRU": 3}[kind] * HIDDEN
+    proj = 2 * STEPS * BATCH * IN * gates
+    rec = 2 * STEPS * BATCH * HIDDEN * gates
+    return 2 * proj + 3 * rec
+
+
 def transformer_step(lib, x, y):
     """A closure: one training step of a TransformerEncoderLayer + linear head."""
     nn = lib.nn
@@ -83,7 +94,73 @@ def cpu_time_side_by_side(ours, theirs, rounds: int = 4, block: int = 2) -> tupl
     return statistics.median(times[0]), statistics.median(times[1])
 
 
+def profile(step, calls: int = 5) -> str:
+    """A table of CPU milliseconds per step by primitive, forward and backward (VJP rules),
+    exclusive of the primitives they call; the rest (engine, optimizer, Python) last."""
+    from collections import defaultdict
+
+    from deepgrad.core.primitive import REGISTRY, each
+
+    spent: dict[tuple[str, str], float] = defaultdict(float)
+    stack: list[list[float]] = []
+
+    def timed(fn, key):
+        def wrapper(*a, **k):
+            stack.append([time.process_time(), 0.0])
+            try:
+                return fn(*a, **k)
+            finally:
+                t0, child = stack.pop()
+                elapsed = time.process_time() - t0
+                spent[key] += elapsed - child
+                if stack:
+                    stack[-1][1] += elapsed
+
+        return wrapper
+
+    originals = {}
+    for name, prim in REGISTRY.items():
+        originals[name] = (prim.forward, prim.vjp)
+        prim.forward = timed(prim.forward, (name, "forward"))
+        if not isinstance(prim.vjp, each):
+            prim.vjp = tuple(r if r is None else timed(r, (name, "backward")) for r in prim.vjp)
+    try:
+        step()
+        spent.clear()
+        t0 = time.process_time()
+        for _ in range(calls):
+            step()
+        total = (time.process_time() - t0) * 1e3 / calls
+    finally:
+        for name, (fwd, vjp) in originals.items():
+            REGISTRY[name].forward, REGISTRY[name].vjp = fwd, vjp
+    rows = sorted(spent.items(), key=lambda kv: -kv[1])
+    lines = [f"{'primitive':<24} {'pass':<9} {'ms/step':>8} {'share':>6}"]
+    for (name, kind), sec in rows:
+        ms = sec * 1e3 / calls
+        if ms >= 0.05:
+            lines.append(f"{name:<24} {kind:<9} {ms:8.2f} {ms / total:6.1%}")
+    rest = total - sum(spent.values()) * 1e3 / calls
+    lines.append(f"{'(engine, optimizer, Python)':<34} {rest:8.2f} {rest / total:6.1%}")
+    lines.append(f"{'total':<34} {total:8.2f}")
+    return "\n".join(lines)
+
+
 def main(which: list[str]) -> None:
+    if "--profile" in which:
+        rng = np.random.default_rng(0)
+        xb = dg.tensor(rng.standard_normal((STEPS, BATCH, IN)).astype(np.float32))
+        yb = dg.tensor(rng.standard_normal((BATCH, 1)).astype(np.float32))
+        for kind in ("LSTM", "GRU"):
+            if kind.lower() in which:
+                print(f"{kind} step, CPU time by primitive (deepgrad)")
+                print(profile(recurrent_step(dg, kind, xb, yb)))
+        if "transformer" in which:
+            xt = dg.tensor(rng.standard_normal((16, 64, 256)).astype(np.float32))
+            yt = dg.tensor(rng.standard_normal((16, 1)).astype(np.float32))
+            print("TransformerEncoderLayer step, CPU time by primitive (deepgrad)")
+            print(profile(transformer_step(dg, xt, yt)))
+        return
     cpu = "--cpu-time" in which
     torch = try_torch()
     if cpu and torch is not None:
@@ -101,6 +178,9 @@ def main(which: list[str]) -> None:
             theirs = recurrent_step(torch, kind, torch.from_numpy(xb), torch.from_numpy(yb))
         t_ours, t_theirs = timer(ours, theirs)
         print(report(f"{kind} {IN}-{HIDDEN} T{STEPS} b{BATCH} step", t_ours, t_theirs))
+        gf = recurrent_flops(kind) / 1e6  # GFLOP/s = MFLOP / ms
+        line = f"    {gf / 1e3:.2f} GFLOP of products per step: deepgrad {gf / t_ours:.0f} GFLOP/s"
+        print(line + (f", PyTorch {gf / t_theirs:.0f} GFLOP/s" if t_theirs else ""))
     if "transformer" in which:
         xb = rng.standard_normal((16, 64, 256)).astype(np.float32)
         yb = rng.standard_normal((16, 1)).astype(np.float32)

@@ -169,6 +169,9 @@ CONFIGS = [
     ("RNN", {"nonlinearity": "relu", "num_layers": 2, "bidirectional": True, "batch_first": True}),
     ("LSTM", {"num_layers": 2, "bidirectional": True}),
     ("LSTM", {"proj_size": 2, "num_layers": 2, "batch_first": True, "bias": False}),
+    ("LSTM", {"bias": False, "bidirectional": True, "batch_first": True, "dropout": 0.0}),
+    ("LSTM", {"proj_size": 3, "bidirectional": True}),
+    ("RNN", {"num_layers": 2, "bidirectional": True}),
     ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
     ("GRU", {"bias": False}),
 ]
@@ -238,3 +241,37 @@ def test_cell_parity_with_torch(kind):
     np.testing.assert_allclose(ha.grad.data, ht.grad.numpy(), atol=1e-12)
     for name, p in ours.named_parameters():
         np.testing.assert_allclose(p.grad.data, theirs.get_parameter(name).grad.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,proj", [("LSTM", 0), ("LSTM", 2), ("GRU", 0), ("RNN", 0)])
+def test_packed_sequence_parity_with_torch_outputs_states_and_all_gradients(kind, proj):
+    torch = pytest.importorskip("torch", reason="PyTorch parity tests need torch")
+    from torch.nn.utils import rnn as trnn
+
+    rng = np.random.default_rng(10)
+    kw = {"num_layers": 2, "bidirectional": True} | ({"proj_size": proj} if proj else {})
+    ours = getattr(nn, kind)(3, 4, generator=rng, **kw).double()
+    theirs = getattr(torch.nn, kind)(3, 4, **kw).double()
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    lengths = [5, 2, 4]
+    x = rng.standard_normal((5, 3, 3))
+    xa, xt = _t(x, True), torch.tensor(x, requires_grad=True)
+    out_p, state = ours(pack_padded_sequence(xa, lengths, enforce_sorted=False))
+    out_tp, state_t = theirs(trnn.pack_padded_sequence(xt, lengths, enforce_sorted=False))
+    out, _ = pad_packed_sequence(out_p)
+    out_t, _ = trnn.pad_packed_sequence(out_tp)
+    hn, hn_t = (state[0], state_t[0]) if kind == "LSTM" else (state, state_t)
+    np.testing.assert_allclose(out.data, out_t.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(hn.data, hn_t.detach().numpy(), atol=1e-12)
+    u, v = rng.standard_normal(out.shape), rng.standard_normal(hn.shape)
+    loss = (out * _t(u)).sum() + (hn * _t(v)).sum()
+    loss_t = (out_t * torch.tensor(u)).sum() + (hn_t * torch.tensor(v)).sum()
+    if kind == "LSTM":
+        np.testing.assert_allclose(state[1].data, state_t[1].detach().numpy(), atol=1e-12)
+        loss, loss_t = loss + (state[1] * state[1]).sum(), loss_t + (state_t[1] ** 2).sum()
+    loss.backward()
+    loss_t.backward()
+    np.testing.assert_allclose(xa.grad.data, xt.grad.numpy(), atol=1e-10)
+    theirs_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.data, theirs_params[name].grad.numpy(), atol=1e-10)

@@ -27,6 +27,7 @@ from ..core.tensor import Tensor
 from ..ops import elementwise as E
 from ..ops.index import getitem
 from ..ops.nnops import linear
+from ..ops.rnn_sequence import gru_sequence, lstm_sequence, rnn_sequence
 from ..ops.shape import concatenate, stack, swapaxes
 from . import functional as F
 from . import init
@@ -157,9 +158,28 @@ class _RNNBase(Module):
             return (RF.gru_step(xp, state[0], w_hh, b_hh),)
         return (RF.rnn_step(xp, state[0], w_hh, b_hh, relu=self.mode == "RNN_RELU"),)
 
+    def _fused(self, x: Tensor, state: tuple, w: tuple, reverse: bool, mask) -> tuple:
+        """One direction of one layer as one whole-sequence primitive (ops/rnn_sequence.py)."""
+        w_ih, w_hh, b_ih, b_hh, w_hr = w
+        if self.mode == "LSTM":
+            args = (x, state[0], state[1], w_ih, w_hh, b_ih, b_hh)
+            out, h, c = lstm_sequence(*args, reverse, mask, w_hr)
+            return out, (h, c)
+        if self.mode == "GRU":
+            out, h = gru_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, reverse, mask)
+            return out, (h,)
+        relu = self.mode == "RNN_RELU"
+        out, h = rnn_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, relu, reverse, mask)
+        return out, (h,)
+
     def _direction(self, x: Tensor, state: tuple, w: tuple, reverse: bool, mask) -> tuple:
-        """Run one direction of one layer: outputs (T, N, H_out) and the final state."""
+        """Run one direction of one layer: outputs (T, N, H_out) and the final state.
+
+        One fused primitive per layer and direction (masks and projections included); the
+        per-step composition below for an empty sequence or a non-float input."""
         steps = x.shape[0]
+        if steps and x.dtype.kind == "f":
+            return self._fused(x, state, w, reverse, mask)
         xp = linear(x, w[0], w[2])  # all time steps' input projections: one matmul
         outs: list[Tensor | None] = [None] * steps
         for t in reversed(range(steps)) if reverse else range(steps):

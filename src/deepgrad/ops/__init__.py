@@ -14,7 +14,7 @@ FAMILIES = (
     "linalg", "_conv_kernels", "conv", "nnops", "_pool_kernels", "pool", "pool_api", "resample", "segment", "roi",
     "linalg_decomp", "linalg_spectral", "batched_linear", "batch_rules", "devices", "factories",
     "grad_fn", "inplace", "out", "torch_elementwise", "setitem", "sorting", "torch_functions",
-    "torch_shape", "tensor_methods", "torch_methods", "rnn",
+    "torch_shape", "tensor_methods", "torch_methods", "rnn", "_rnn_kernels", "rnn_sequence",
 )  # fmt: skip
 
 from ..core.primitive import FUNCTIONS
@@ -121,6 +121,7 @@ from . import (
     pool,
     resample,
     rnn,  # fused recurrent-cell primitives (issue 14)
+    rnn_sequence,  # whole-sequence LSTM / GRU / RNN primitives (issue 20)
     roi,
     segment,
 )
