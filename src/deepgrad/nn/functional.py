@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.random import _gen
+from ..core.state import host_call
 from ..core.tensor import Tensor, _wrap
 from ..ops import elementwise as E
 from ..ops.index import getitem
@@ -55,9 +56,14 @@ def dropout(
         return _inplace(x, "dropout", dropout, p, training, False, generator)
     if p == 1.0:
         return E.mul(x, 0.0)
-    keep = _gen(generator).random(x.shape) >= p
-    scale = np.asarray(1.0 / (1.0 - p), dtype=x.data.dtype)
-    return E.mul(x, _wrap(keep * scale))
+    return E.mul(x, _wrap(_dropout_mask(generator, x.shape, p, x.data.dtype)))
+
+
+@host_call  # deepgrad.compile replays the draw, so the generator advances as in eager
+def _dropout_mask(generator, shape: tuple[int, ...], p: float, dtype) -> np.ndarray:
+    """keep / (1 - p) with keep ~ Bernoulli(1 - p): dropout's scaled mask."""
+    keep = _gen(generator).random(shape) >= p
+    return keep * np.asarray(1.0 / (1.0 - p), dtype=dtype)
 
 
 def alpha_dropout(
@@ -165,6 +171,7 @@ def batch_norm(
     return _affine(_normalize(x, mu, var, eps), weight, bias, shape)
 
 
+@host_call  # in place on the buffers: deepgrad.compile replays it each step
 def _update_running(rmean: Tensor, rvar: Tensor, mu, var, n: int, momentum: float) -> None:
     m = momentum
     # written in place, so numpy() views and from_numpy() buffers see the update
