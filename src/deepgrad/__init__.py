@@ -41,6 +41,9 @@ from .ops.torch_functions import *
 from .ops.torch_shape import *
 from .utils.checkpoint import checkpoint
 
+# Issue 20: dg.compile(step_fn), a traced and replayed training step (package deepgrad.jit)
+from .jit import compile
+
 __version__ = "0.1.0"
 float32 = "float32"
 float64 = "float64"

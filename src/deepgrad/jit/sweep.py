@@ -1,0 +1,191 @@
+"""`Tensor.backward()` inside a traced step: the reverse sweep, recorded as calls.
+
+It is the core's sweep (`core/autodiff.py`) step for step, so the gradients are
+bitwise the eager ones: the same topological order, each input's cotangent pushed
+in the same order, sums on the arrays (`np.add`), then every leaf's `.grad`.
+
+Each VJP rule runs once, with the tracer on, so the ops it applies become calls of
+the replay.  A rule that reads something made outside the primitives (relu's mask
+`ans > 0`, a constant from a Python number) cannot be replayed op by op; it is
+recorded whole instead (`RuleCall`: the rule runs on that step's arrays at replay).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from ..core import autodiff
+from ..core.state import STATE
+from ..core.tensor import Tensor, _wrap
+from .ir import Call, Slot
+
+
+class RuleCall:
+    """VJP rule i of a primitive, run on tensors without recording a graph."""
+
+    def __init__(self, rule, with_ans: bool) -> None:
+        self.rule = rule
+        self.with_ans = with_ans
+
+    def __eq__(self, other: object) -> bool:  # the same call in two traces
+        return type(other) is RuleCall and other.rule is self.rule
+
+    __hash__ = object.__hash__
+
+    def __call__(self, g, ans, *inputs, **params):
+        old = STATE.grad
+        STATE.grad = False
+        try:
+            if self.with_ans:
+                return self.rule(g, ans, *inputs, **params)
+            return self.rule(g, *inputs, **params)
+        finally:
+            STATE.grad = old
+
+
+class GradAssign:
+    """`leaf.grad` from its cotangent, as `autodiff.backward` sets it.
+
+    The gradient goes into a buffer in the leaf's dtype and memory layout, reused
+    from the previous step when nothing else holds it (else a fresh one, as eager
+    gives), and accumulates (`leaf.grad + g`) when `.grad` was not cleared.
+    """
+
+    def __init__(self, leaf: Tensor) -> None:
+        self.leaf = leaf
+        self.buf: Tensor | None = None
+
+    def __eq__(self, other: object) -> bool:  # the same call in two traces
+        return type(other) is GradAssign and other.leaf is self.leaf
+
+    __hash__ = object.__hash__
+
+    def __call__(self, g: np.ndarray) -> None:
+        leaf = self.leaf
+        if leaf.grad is not None:
+            leaf.grad = leaf.grad + _wrap(g.astype(leaf.data.dtype, copy=False))
+            return
+        buf = self.buf
+        # 2 references to each: the attribute and getrefcount's argument (no one else's)
+        if buf is None or sys.getrefcount(buf) > 2 or sys.getrefcount(buf.data) > 2:
+            buf = self.buf = _wrap(np.empty_like(leaf.data))
+        elif buf.data.shape != leaf.data.shape or buf.data.dtype != leaf.data.dtype:
+            buf = self.buf = _wrap(np.empty_like(leaf.data))
+        np.copyto(buf.data, g, casting="unsafe")
+        leaf.grad = buf
+
+
+def _eager(roots, grads, retain_graph, create_graph) -> None:
+    old = STATE.tracer
+    STATE.tracer = None
+    try:
+        autodiff.backward(roots, grads, retain_graph, create_graph)
+    finally:
+        STATE.tracer = old
+
+
+def _unsupported(rec, roots, grads, create_graph) -> str | None:
+    if create_graph:
+        return "backward(create_graph=True) (higher-order gradients) is not compiled"
+    if grads is not None:
+        return "backward(gradient=...) with an explicit cotangent is not compiled"
+    for r in roots:
+        if not r.requires_grad or r.data.size != 1:
+            return "backward() on a tensor that does not require grad or has several elements"
+        if id(r) not in rec.by_tensor:
+            return "backward() on a tensor that was not computed inside the step"
+    return None
+
+
+def record_backward(rec, roots: list[Tensor], grads, retain_graph, create_graph) -> None:
+    """Run the reverse sweep of `roots` now and record it (see the module docstring)."""
+    reason = _unsupported(rec, roots, grads, create_graph)
+    order = autodiff._toposort(roots, None) if reason is None else []
+    for t in order:
+        if t._prim is not None and id(t) not in rec.by_tensor:
+            reason = "backward() reaches a graph recorded before the step (state carried over)"
+        elif t._prim is autodiff.FREED:
+            reason = "backward() through a graph already freed"
+    if reason is not None:
+        rec.fail(reason)
+        _eager(roots, grads, retain_graph, create_graph)
+        return
+    if retain_graph is None:
+        retain_graph = create_graph
+    acc: dict[int, tuple[int, np.ndarray]] = {}
+    for r in roots:
+        seed = np.ones_like(r.data)
+        k = rec.new_value(seed)
+        rec.calls.append(Call(np.ones_like, (Slot(rec.by_tensor[id(r)]),), {}, k, "seed"))
+        _push(rec, acc, id(r), k, seed)
+    old = STATE.grad
+    STATE.grad = False
+    try:
+        for t in reversed(order):
+            entry = acc.pop(id(t), None)
+            if entry is None:
+                continue
+            if t._prim is None:
+                assign = GradAssign(t)
+                rec.calls.append(Call(assign, (Slot(entry[0]),), {}, None, "grad", False))
+                assign(entry[1])  # the traced call's own .grad, as a replay sets it
+                continue
+            _backprop(rec, acc, t, entry)
+            if not retain_graph:
+                autodiff._free(t)
+    finally:
+        STATE.grad = old
+
+
+def _push(rec, acc, key: int, k: int, arr: np.ndarray) -> None:
+    prev = acc.get(key)
+    if prev is None:
+        acc[key] = (k, arr)
+        return
+    total = np.add(prev[1], arr)
+    if type(total) is not np.ndarray:  # 0-d sums come back as NumPy scalars
+        total = np.asarray(total)
+    kt = rec.new_value(total)
+    rec.calls.append(Call(_add, (Slot(prev[0]), Slot(k)), {}, kt, "accumulate"))
+    acc[key] = (kt, total)
+
+
+def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    total = np.add(a, b)
+    return total if type(total) is np.ndarray else np.asarray(total)
+
+
+def _backprop(rec, acc, t: Tensor, entry: tuple[int, np.ndarray]) -> None:
+    """dL/dx_i += vjp_i(g, t, *inputs) for each input that needs it, recorded."""
+    prim, inputs, params = t._prim, t._inputs, t._params
+    g = _wrap(entry[1])
+    for i, x in enumerate(inputs):
+        rule = prim.vjp[i]
+        if not x.requires_grad or rule is None:
+            continue
+        mark = len(rec.calls)
+        rec.rule_depth += 1
+        rec.impure = False
+        try:
+            gi = rule(g, t, *inputs, **params) if prim.ans else rule(g, *inputs, **params)
+            ref = rec.ref(gi)  # a result made outside the primitives also makes it impure
+        finally:
+            rec.rule_depth -= 1
+        if gi.data.shape != x.data.shape:
+            raise RuntimeError(
+                f"{prim.name}: VJP rule for input {i} returned a gradient of shape "
+                f"{gi.data.shape}, expected {x.data.shape}"
+            )
+        if rec.impure or not isinstance(ref, Slot):
+            del rec.calls[mark:]
+            k = rec.new_value(gi)
+            args = (rec.ref(g, True), rec.ref(t, True), *(rec.ref(x, True) for x in inputs))
+            label = f"{prim.name}.vjp[{i}]"
+            call = Call(RuleCall(rule, prim.ans), args, rec.params_refs(params), k, label)
+            call.tensor_out = True
+            rec.calls.append(call)
+        else:
+            k = ref.k
+        _push(rec, acc, id(x), k, gi.data)
