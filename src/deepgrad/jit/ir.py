@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.tensor import _wrap
+from ..core.tensor import Tensor, _wrap
 
 
 @dataclass(frozen=True)
@@ -153,13 +153,17 @@ def same(a: Any, b: Any) -> bool:
             and a.shape == b.shape
             and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
         )
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return a.requires_grad == b.requires_grad and same(a.data, b.data)
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if type(a) is not type(b):
         return False
-    if isinstance(a, (int, float, str, bool, complex, np.generic, np.dtype, type(None))):
+    if isinstance(a, slice):
+        return same(a.start, b.start) and same(a.stop, b.stop) and same(a.step, b.step)
+    if isinstance(a, (int, float, str, bool, complex, np.generic, np.dtype, range, type(None))):
         return bool(a == b)
     return False  # other objects: only the very same one
 
@@ -170,10 +174,17 @@ def same_ref(a: Ref, b: Ref) -> bool:
     return a == b
 
 
+def _same_fn(f: Callable, g: Callable) -> bool:
+    """The same function, or the same method of objects equal between traces."""
+    if hasattr(f, "__func__") and hasattr(g, "__func__"):
+        return f.__func__ is g.__func__ and f.__self__ == g.__self__
+    return f == g
+
+
 def first_difference(one: list[Call], two: list[Call]) -> str | None:
     """Where two traces of the same step differ (None: the same program)."""
     for i, (a, b) in enumerate(zip(one, two)):
-        if a.fn != b.fn or a.outs != b.outs or a.tensor_out != b.tensor_out:
+        if not _same_fn(a.fn, b.fn) or a.outs != b.outs or a.tensor_out != b.tensor_out:
             return f"call {i} is {a.label!r} in the first trace but {b.label!r} in the second"
         if len(a.args) != len(b.args) or a.kwargs.keys() != b.kwargs.keys():
             return f"call {i} ({a.label}) takes different arguments in the two traces"

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core import autodiff
 from ..core.state import STATE
+from ..core.autodiff import _copy_like, _same_layout
 from ..core.tensor import Tensor, _wrap
 from .ir import Call, Slot
 
@@ -45,17 +46,42 @@ class RuleCall:
             STATE.grad = old
 
 
-class GradAssign:
-    """`leaf.grad` from its cotangent, as `autodiff.backward` sets it.
+class Handed:
+    """The arrays one backward has handed out as `.grad` (a second leaf gets a copy)."""
 
-    The gradient goes into a buffer in the leaf's dtype and memory layout, reused
-    from the previous step when nothing else holds it (else a fresh one, as eager
-    gives), and accumulates (`leaf.grad + g`) when `.grad` was not cleared.
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+
+    def seed(self, root: np.ndarray) -> np.ndarray:
+        """dL/dL = 1, the sweep's start; it also starts a new backward."""
+        ones = np.ones_like(root)
+        self.seen = {id(ones)}
+        return ones
+
+    def another_seed(self, root: np.ndarray) -> np.ndarray:
+        """The seed of a second root of the same backward."""
+        ones = np.ones_like(root)
+        self.seen.add(id(ones))
+        return ones
+
+    def __eq__(self, other: object) -> bool:  # the same call in two traces
+        return type(other) is Handed
+
+    __hash__ = object.__hash__
+
+
+class GradAssign:
+    """`leaf.grad` from its cotangent, exactly as `autodiff.backward` sets it.
+
+    The array itself when it owns its memory in the leaf's layout and no other leaf got
+    it; else a copy in the leaf's layout, into a buffer reused from the previous step
+    when nothing else holds it.  Accumulates (`leaf.grad + g`) when `.grad` was kept.
     """
 
-    def __init__(self, leaf: Tensor) -> None:
+    def __init__(self, leaf: Tensor, handed: Handed) -> None:
         self.leaf = leaf
-        self.buf: Tensor | None = None
+        self.handed = handed
+        self.buf: np.ndarray | None = None
 
     def __eq__(self, other: object) -> bool:  # the same call in two traces
         return type(other) is GradAssign and other.leaf is self.leaf
@@ -64,17 +90,34 @@ class GradAssign:
 
     def __call__(self, g: np.ndarray) -> None:
         leaf = self.leaf
-        if leaf.grad is not None:
-            leaf.grad = leaf.grad + _wrap(g.astype(leaf.data.dtype, copy=False))
-            return
+        seen = self.handed.seen
+        if (
+            g.base is not None
+            or id(g) in seen
+            or not g.flags.writeable
+            or not _same_layout(g, leaf.data)
+        ):
+            g = self._copy(g)
+        seen.add(id(g))
+        if g.dtype != leaf.data.dtype:
+            g = g.astype(leaf.data.dtype)
+        leaf.grad = _wrap(g) if leaf.grad is None else leaf.grad + _wrap(g)
+
+    def _copy(self, g: np.ndarray) -> np.ndarray:
+        like = self.leaf.data
         buf = self.buf
-        # 2 references to each: the attribute and getrefcount's argument (no one else's)
-        if buf is None or sys.getrefcount(buf) > 2 or sys.getrefcount(buf.data) > 2:
-            buf = self.buf = _wrap(np.empty_like(leaf.data))
-        elif buf.data.shape != leaf.data.shape or buf.data.dtype != leaf.data.dtype:
-            buf = self.buf = _wrap(np.empty_like(leaf.data))
-        np.copyto(buf.data, g, casting="unsafe")
-        leaf.grad = buf
+        # 2 references: the attribute and getrefcount's argument (no .grad, no view holds it)
+        if (
+            buf is None
+            or sys.getrefcount(buf) > 2
+            or buf.shape != g.shape
+            or buf.dtype != g.dtype
+            or not _same_layout(buf, like)
+        ):
+            buf = self.buf = _copy_like(g, like)
+        else:
+            np.copyto(buf, g)
+        return buf
 
 
 def _eager(roots, grads, retain_graph, create_graph) -> None:
@@ -115,10 +158,12 @@ def record_backward(rec, roots: list[Tensor], grads, retain_graph, create_graph)
     if retain_graph is None:
         retain_graph = create_graph
     acc: dict[int, tuple[int, np.ndarray]] = {}
-    for r in roots:
-        seed = np.ones_like(r.data)
+    handed = Handed()
+    for i, r in enumerate(roots):
+        fn = handed.another_seed if i else handed.seed
+        seed = fn(r.data)
         k = rec.new_value(seed)
-        rec.calls.append(Call(np.ones_like, (Slot(rec.by_tensor[id(r)]),), {}, k, "seed"))
+        rec.calls.append(Call(fn, (Slot(rec.by_tensor[id(r)]),), {}, k, "seed", False))
         _push(rec, acc, id(r), k, seed)
     old = STATE.grad
     STATE.grad = False
@@ -128,7 +173,7 @@ def record_backward(rec, roots: list[Tensor], grads, retain_graph, create_graph)
             if entry is None:
                 continue
             if t._prim is None:
-                assign = GradAssign(t)
+                assign = GradAssign(t, handed)
                 rec.calls.append(Call(assign, (Slot(entry[0]),), {}, None, "grad", False))
                 assign(entry[1])  # the traced call's own .grad, as a replay sets it
                 continue

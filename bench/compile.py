@@ -1,0 +1,114 @@
+"""Compiled (`dg.compile`) vs eager training steps: CPU time per step, one thread.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+        PYTHONPATH=src python bench/compile.py [mlp] [lenet] [lstm] [--rounds N]
+
+Workloads (issue 20): the MLP 784-512-256-10 at batch 16 (per-op overhead dominates),
+LeNet-5 at batch 64 (1x28x28), and the LSTM (input 64, hidden 256, 35 steps, batch
+32, a linear head on the last state).  Each step is zero_grad, forward, cross-entropy
+or MSE, backward, SGD with momentum.  Both sides are the same model and optimizer; the
+compiled side is `dg.compile(step)` after its two traced calls.  Timings are medians of
+the process's CPU time (`time.process_time`) over interleaved blocks, so the other
+processes on a shared machine count less than in wall time (they still share caches).
+Prints `compiled/eager` (lower is faster) and the speedup eager/compiled.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import deepgrad as dg
+from deepgrad.core.allocator import tune_allocator
+
+nn = dg.nn
+
+
+class _LastState(nn.Module):
+    """An LSTM over the sequence and a linear head on the last hidden state."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(64, 256, batch_first=True)
+        self.head = nn.Linear(256, 10)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x)
+        return self.head(h[-1])
+
+
+def _workload(name: str) -> tuple[nn.Module, tuple[int, ...], int]:
+    if name == "mlp":
+        model = nn.Sequential(
+            nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10)
+        )
+        return model, (16, 784), 16
+    if name == "lenet":
+        return dg.models.LeNet5(), (64, 1, 28, 28), 64
+    return _LastState(), (32, 35, 64), 32
+
+
+def _step(model: nn.Module) -> Callable:
+    opt = dg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def measure(name: str, rounds: int) -> tuple[float, float, str]:
+    """(eager ms, compiled ms, how the compiled step runs) for one workload."""
+    rng = np.random.default_rng(0)
+    dg.manual_seed(0)
+    eager_model, shape, n = _workload(name)
+    dg.manual_seed(0)
+    compiled_model, _, _ = _workload(name)
+    x = dg.tensor(rng.standard_normal(shape).astype(np.float32))
+    y = dg.tensor(rng.integers(0, 10, n))
+    eager = _step(eager_model)
+    compiled = dg.compile(_step(compiled_model))
+    for _ in range(3):  # two traced calls, then replays
+        eager(x, y)
+        compiled(x, y)
+    times: tuple[list[float], list[float]] = ([], [])
+    block = 3 if name == "lstm" else 10
+    for _ in range(rounds):
+        for fn, acc in zip((eager, compiled), times):
+            for _ in range(block):
+                t0 = time.process_time()
+                fn(x, y)
+                acc.append((time.process_time() - t0) * 1e3)
+    status = compiled.explain().splitlines()[1]
+    return statistics.median(times[0]), statistics.median(times[1]), status
+
+
+def main(argv: list[str]) -> None:
+    tune_allocator()
+    rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 8
+    names = [w for w in ("mlp", "lenet", "lstm") if w in argv] or ["mlp", "lenet", "lstm"]
+    print("dg.compile: CPU ms per training step, one thread, medians of interleaved blocks")
+    labels = {
+        "mlp": "MLP 784-512-256-10 b16",
+        "lenet": "LeNet-5 b64",
+        "lstm": "LSTM 64->256 T35 b32",
+    }
+    for name in names:
+        e, c, status = measure(name, rounds)
+        print(
+            f"{labels[name]:<24} eager {e:8.3f} ms   compiled {c:8.3f} ms   "
+            f"compiled/eager {c / e:5.2f}   speedup {e / c:5.2f}x"
+        )
+        print(f"    {status}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
