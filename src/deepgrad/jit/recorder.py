@@ -76,7 +76,7 @@ class Recorder:
             # each call (same array, same requires_grad flag: freezing re-traces)
             self.params[id(obj)] = (obj, obj.data, obj.requires_grad)
             if not obj.requires_grad:
-                self.foreign()
+                self.foreign(obj.data)
             return Const(obj if as_tensor else obj.data)
         if isinstance(obj, np.ndarray):
             k = self.by_array.get(id(obj))
@@ -85,7 +85,7 @@ class Recorder:
             if k is not None:
                 return Slot(k)
             self.keep.append(obj)
-            self.foreign()
+            self.foreign(obj)
             return Const(obj)
         if isinstance(obj, _LINKABLE):
             k = self.by_object.get(id(obj))
@@ -110,9 +110,11 @@ class Recorder:
         self.calls.append(Call(fn, args, {}, out, "view"))
         return out
 
-    def foreign(self) -> None:
-        """An argument made outside the primitives: inside a rule, replay the whole rule."""
-        if self.rule_depth:
+    def foreign(self, arr: np.ndarray) -> None:
+        """An array made outside the primitives.  Inside a rule, one with elements (relu's
+        mask `ans > 0`) is recomputed by running the whole rule at replay; a 0-d one (a
+        Python number: `1 - s`) is bound like any constant and compared between traces."""
+        if self.rule_depth and arr.ndim:
             self.impure = True
 
     def params_refs(self, params: dict[str, Any]) -> dict[str, Ref]:

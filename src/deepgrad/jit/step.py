@@ -43,7 +43,7 @@ class Plan:
             "rule calls": sum(c.tensor_out for c in calls),
             "host calls": sum(not c.pure for c in calls),
         }
-        self.hosts = sorted({c.label for c in calls if not c.pure and c.label != "grad"})
+        self.hosts = sorted({c.label for c in calls if not c.pure} - {"grad", "seed"})
         self.rules = sorted({c.label for c in calls if c.tensor_out})
 
     def valid(self) -> bool:

@@ -21,6 +21,7 @@ from ..core.state import STATE
 from ..core.autodiff import _copy_like, _same_layout
 from ..core.tensor import Tensor, _wrap
 from .ir import Call, Slot
+from .kernels import ARRAY_VJPS
 
 
 class RuleCall:
@@ -159,12 +160,13 @@ def record_backward(rec, roots: list[Tensor], grads, retain_graph, create_graph)
         retain_graph = create_graph
     acc: dict[int, tuple[int, np.ndarray]] = {}
     handed = Handed()
+    owned: set[int] = set()  # sums this sweep allocated, added into in place
     for i, r in enumerate(roots):
         fn = handed.another_seed if i else handed.seed
         seed = fn(r.data)
         k = rec.new_value(seed)
         rec.calls.append(Call(fn, (Slot(rec.by_tensor[id(r)]),), {}, k, "seed", False))
-        _push(rec, acc, id(r), k, seed)
+        _push(rec, acc, id(r), k, seed, owned)
     old = STATE.grad
     STATE.grad = False
     try:
@@ -177,32 +179,40 @@ def record_backward(rec, roots: list[Tensor], grads, retain_graph, create_graph)
                 rec.calls.append(Call(assign, (Slot(entry[0]),), {}, None, "grad", False))
                 assign(entry[1])  # the traced call's own .grad, as a replay sets it
                 continue
-            _backprop(rec, acc, t, entry)
+            _backprop(rec, acc, t, entry, owned)
             if not retain_graph:
                 autodiff._free(t)
     finally:
         STATE.grad = old
 
 
-def _push(rec, acc, key: int, k: int, arr: np.ndarray) -> None:
+def _push(rec, acc, key: int, k: int, arr: np.ndarray, owned: set[int]) -> None:
+    """Add a cotangent to x's sum: in place into a sum this sweep made (as eager does)."""
     prev = acc.get(key)
     if prev is None:
         acc[key] = (k, arr)
         return
-    total = np.add(prev[1], arr)
-    if type(total) is not np.ndarray:  # 0-d sums come back as NumPy scalars
-        total = np.asarray(total)
+    a = prev[1]
+    fn = _add_into if prev[0] in owned and a.shape == arr.shape and a.dtype == arr.dtype else _add
+    total = fn(a, arr)
     kt = rec.new_value(total)
-    rec.calls.append(Call(_add, (Slot(prev[0]), Slot(k)), {}, kt, "accumulate"))
+    owned.add(kt)
+    rec.calls.append(Call(fn, (Slot(prev[0]), Slot(k)), {}, kt, "accumulate"))
     acc[key] = (kt, total)
 
 
 def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     total = np.add(a, b)
-    return total if type(total) is np.ndarray else np.asarray(total)
+    return total if type(total) is np.ndarray else np.asarray(total)  # 0-d: not a scalar
 
 
-def _backprop(rec, acc, t: Tensor, entry: tuple[int, np.ndarray]) -> None:
+def _add_into(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a += b for a sum no one else holds: no new buffer per cotangent."""
+    np.add(a, b, out=a)
+    return a
+
+
+def _backprop(rec, acc, t: Tensor, entry: tuple[int, np.ndarray], owned: set[int]) -> None:
     """dL/dx_i += vjp_i(g, t, *inputs) for each input that needs it, recorded."""
     prim, inputs, params = t._prim, t._inputs, t._params
     g = _wrap(entry[1])
@@ -223,7 +233,13 @@ def _backprop(rec, acc, t: Tensor, entry: tuple[int, np.ndarray]) -> None:
                 f"{prim.name}: VJP rule for input {i} returned a gradient of shape "
                 f"{gi.data.shape}, expected {x.data.shape}"
             )
-        if rec.impure or not isinstance(ref, Slot):
+        kernel = ARRAY_VJPS.get((prim.name, i))
+        if kernel is not None:  # the same computation on arrays (jit/kernels.py)
+            del rec.calls[mark:]
+            k = rec.new_value(gi)
+            args = (rec.ref(g), rec.ref(t), *(rec.ref(x) for x in inputs))
+            rec.calls.append(Call(kernel, args, rec.params_refs(params), k, f"{prim.name}.vjp"))
+        elif rec.impure or not isinstance(ref, Slot):
             del rec.calls[mark:]
             k = rec.new_value(gi)
             args = (rec.ref(g, True), rec.ref(t, True), *(rec.ref(x, True) for x in inputs))
@@ -233,4 +249,4 @@ def _backprop(rec, acc, t: Tensor, entry: tuple[int, np.ndarray]) -> None:
             rec.calls.append(call)
         else:
             k = ref.k
-        _push(rec, acc, id(x), k, gi.data)
+        _push(rec, acc, id(x), k, gi.data, owned)
