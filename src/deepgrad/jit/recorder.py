@@ -87,11 +87,8 @@ class Recorder:
             self.keep.append(obj)
             self.foreign(obj)
             return Const(obj)
-        if isinstance(obj, _LINKABLE):
-            k = self.by_object.get(id(obj))
-            if k is not None:
-                return Slot(k)
-        return Const(obj)
+        k = self.by_object.get(id(obj))  # a host result or a forward's saved intermediate
+        return Const(obj) if k is None else Slot(k)
 
     def view(self, arr: np.ndarray) -> int | None:
         """A view of a value made outside the primitives (`y.data.reshape(-1)`), recorded
@@ -124,11 +121,16 @@ class Recorder:
     def __call__(self, res: Tensor, prim, inputs, params) -> None:
         """One primitive applied: `res = prim(*inputs, **params)`."""
         args = tuple(self.ref(x) for x in inputs)
-        saved = params.get("saved") if prim.saves else None
-        kwargs = self.params_refs({k: v for k, v in params.items() if k != "saved"})
+        if prim.saves:  # its own intermediate: an output of the call, not an input
+            saved = params.get("saved")
+            kwargs = self.params_refs({k: v for k, v in params.items() if k != "saved"})
+        else:
+            kwargs = self.params_refs(params)
         if prim.saves:
             kwargs["save"] = Const(saved is not None)
             out: int | tuple[int, ...] = (self.new_value(res), self.new_value(saved))
+            if saved is not None:  # whatever it is (conv keeps a tuple), rules get it
+                self.by_object[id(saved)] = out[1]
         else:
             out = self.new_value(res)
         call = Call(prim.forward, args, kwargs, out, prim.name)
