@@ -100,7 +100,7 @@ def generate(calls: list[Call], inputs: list[int], outputs: list[Ref]) -> Callab
             ns[consts[key]] = ref.obj
         return consts[key]
 
-    last = _last_uses(calls, outputs)
+    last = last_uses(calls, outputs)
     lines = [f"def replay({', '.join(f'v{k}' for k in inputs)}):"]
     for i, call in enumerate(calls):
         fn = f"f{i}"
@@ -128,7 +128,7 @@ def generate(calls: list[Call], inputs: list[int], outputs: list[Ref]) -> Callab
     return replay
 
 
-def _last_uses(calls: list[Call], outputs: list[Ref]) -> dict[int, int]:
+def last_uses(calls: list[Call], outputs: list[Ref]) -> dict[int, int]:
     """value -> index of the call after which it is dead (values returned stay alive)."""
     keep = {r.k for r in outputs if not isinstance(r, Const)}
     last: dict[int, int] = {}

@@ -38,6 +38,7 @@ class Recorder:
         self.params: dict[int, tuple[Tensor, np.ndarray, bool]] = {}  # id -> guard entry
         self.versions: list[tuple[Tensor, int]] = []  # tensors seen, with their version
         self.reason: str | None = None  # why this step cannot be replayed
+        self.values: dict[int, Any] = {}  # value number -> what it was in this trace
         self.inputs = [self.new_value(x) for x in inputs]
         self.rule_depth = 0  # > 0 while a VJP rule runs inside the recorded sweep
         self.impure = False  # a rule read something made outside the primitives
@@ -50,6 +51,7 @@ class Recorder:
         k = self.count
         self.count += 1
         self.keep.append(obj)
+        self.values[k] = obj.data if isinstance(obj, Tensor) else obj
         if isinstance(obj, Tensor):
             self.by_tensor[id(obj)] = k
             self.by_array[id(obj.data)] = k

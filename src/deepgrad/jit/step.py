@@ -19,8 +19,9 @@ import numpy as np
 
 from ..core.state import STATE
 from ..core.tensor import Tensor, _wrap
-from .ir import first_difference, generate, live_calls
+from .ir import Slot, first_difference, generate, live_calls
 from .recorder import Recorder
+from .reuse import reuse_buffers
 from .trace import run_traced
 
 
@@ -31,8 +32,10 @@ class CompileWarning(UserWarning):
 class Plan:
     """A replayable step: the generated function and the guards that must hold."""
 
-    def __init__(self, rec: Recorder) -> None:
+    def __init__(self, rec: Recorder, reuse: bool = True) -> None:
         calls = live_calls(rec.calls, rec.outputs)
+        keep = {*rec.inputs, *(r.k for r in rec.outputs if isinstance(r, Slot))}
+        in_place = reuse_buffers(calls, rec.values, keep) if reuse else 0
         self.replay = generate(calls, rec.inputs, rec.outputs)
         self.structure = rec.structure
         self.tensors = list(rec.params.values())  # (tensor, its array, requires_grad)
@@ -42,6 +45,7 @@ class Plan:
             "kernels": sum(c.pure and not c.tensor_out for c in calls),
             "rule calls": sum(c.tensor_out for c in calls),
             "host calls": sum(not c.pure for c in calls),
+            "in place": in_place,
         }
         self.hosts = sorted({c.label for c in calls if not c.pure} - {"grad", "seed"})
         self.rules = sorted({c.label for c in calls if c.tensor_out})
@@ -78,10 +82,11 @@ def _guards(rec: Recorder) -> tuple:
 class CompiledStep:
     """A training step traced once per guard and replayed (see `deepgrad.compile`)."""
 
-    def __init__(self, fn: Callable, max_plans: int = 8) -> None:
+    def __init__(self, fn: Callable, max_plans: int = 8, in_place: bool = True) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.max_plans = max_plans
+        self.in_place = in_place
         self.plans: dict[tuple, list[Plan]] = {}
         self.pending: dict[tuple, Recorder] = {}
         self.reason: str | None = None
@@ -124,7 +129,7 @@ class CompiledStep:
         if diff is not None:
             self._give_up(diff)
             return out
-        self.plans.setdefault(key, []).append(Plan(rec))
+        self.plans.setdefault(key, []).append(Plan(rec, self.in_place))
         return out
 
     def _give_up(self, reason: str, args: tuple | None = None, kwargs: dict | None = None):
@@ -192,14 +197,16 @@ def _describe(key: tuple) -> str:
     return f"({', '.join(shown)})" + ("" if key[0] else " under no_grad")
 
 
-def compile(fn: Callable | None = None, *, max_plans: int = 8) -> Any:
+def compile(fn: Callable | None = None, *, max_plans: int = 8, in_place: bool = True) -> Any:
     """Compile a training step: trace it, then replay it without tensors or a graph.
 
     `step_fn(*args)` takes tensors (and hashable values) and returns the loss, a tuple
     of tensors or None; it may run the forward, `loss.backward()`, `opt.step()`,
     `opt.zero_grad()` and schedulers.  Usable as `dg.compile(step)` or `@dg.compile`.
     The results are bitwise those of the eager step (see docs/design.md, issue 20);
-    `.explain()` says whether it replays, and why not.
+    `.explain()` says whether it replays, and why not.  `max_plans`: plans kept (one per
+    input signature and guard) before the step gives up and runs eagerly; `in_place`:
+    let elementwise kernels write into dead buffers (`jit/reuse.py`; off to measure it).
 
     >>> import deepgrad as dg
     >>> w = dg.tensor([1.0, 2.0], requires_grad=True)
@@ -215,12 +222,12 @@ def compile(fn: Callable | None = None, *, max_plans: int = 8) -> Any:
     [5.0, 3.2, 2.048]
     """
     if fn is None:
-        return functools.partial(compile, max_plans=max_plans)
+        return functools.partial(compile, max_plans=max_plans, in_place=in_place)
     if not callable(fn):
         raise TypeError(f"deepgrad.compile: expected a callable step, got {type(fn).__name__}")
     if isinstance(max_plans, bool) or not isinstance(max_plans, int) or max_plans < 1:
         raise ValueError(f"deepgrad.compile: max_plans must be an int >= 1, got {max_plans!r}")
-    return CompiledStep(fn, max_plans)
+    return CompiledStep(fn, max_plans, bool(in_place))
 
 
 __all__ = ["CompileWarning", "CompiledStep", "compile"]
