@@ -119,3 +119,47 @@ def test_a_grad_kept_by_the_user_is_not_overwritten():
         kept.append((w.grad, w.grad.data.copy()))
     assert step.stats["replayed"] == 3
     assert all(bitwise(g.data, snapshot) for g, snapshot in kept)
+
+
+def test_clipping_and_weight_averaging_are_replayed():
+    """clip_grad_norm_ and AveragedModel.update_parameters work on arrays: host calls."""
+
+    def build():
+        dg.manual_seed(0)
+        m = dg.nn.Sequential(dg.nn.Linear(3, 4), dg.nn.Tanh(), dg.nn.Linear(4, 1))
+        avg = dg.optim.swa_utils.AveragedModel(m)
+        opt = dg.optim.SGD(m.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            loss = (m(x) * 100.0).pow(2).mean()
+            loss.backward()
+            norm = dg.nn.utils.clip_grad_norm_(m.parameters(), 1.0)  # a generator, clipped
+            opt.step()
+            avg.update_parameters(m)
+            return loss, norm
+
+        return m, avg, step
+
+    m1, a1, eager = build()
+    m2, a2, step = build()
+    step = dg.compile(step)
+    for i in range(5):
+        x = dg.tensor(np.full((2, 3), 0.1 * i + 0.5, np.float32))
+        (l1, n1), (l2, n2) = eager(x), step(x)
+        assert bitwise(l1.data, l2.data) and bitwise(n1.data, n2.data)
+        assert float(n2) > 1.0  # clipping is active
+    assert step.stats["replayed"] == 3
+    assert all(bitwise(p.data, q.data) for p, q in zip(m1.parameters(), m2.parameters()))
+    assert all(bitwise(p.data, q.data) for p, q in zip(a1.parameters(), a2.parameters()))
+    assert int(a2.n_averaged.data) == 5
+
+
+def test_in_place_kernels_change_nothing_but_memory():
+    """The LSTM's backward writes hundreds of elementwise results into dead buffers."""
+    on = run("lstm", "adam", compiled=True, steps=4)
+    plan = next(iter(on[5].plans.values()))[0]
+    assert plan.counts["in place"] > 50, on[5].explain()
+    eager = run("lstm", "adam", compiled=False, steps=4)
+    assert all(bitwise(a, b) for a, b in zip(on[0], eager[0]))
+    assert all(bitwise(a, b) for a, b in zip(on[2], eager[2]))

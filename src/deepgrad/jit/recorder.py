@@ -13,6 +13,7 @@ else made outside the primitives (`Const`, compared between two traces).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -140,7 +141,12 @@ class Recorder:
         self.calls.append(call)
 
     def host(self, fn, args: tuple, kwargs: dict) -> Any:
-        """A host call: run it untraced now, and record it to run again at each replay."""
+        """A host call: run it untraced now, and record it to run again at each replay.
+
+        An iterator argument (`model.parameters()`) is read into a list first, so each
+        replay sees every item again."""
+        args = tuple(list(a) if isinstance(a, Iterator) else a for a in args)
+        kwargs = {k: list(v) if isinstance(v, Iterator) else v for k, v in kwargs.items()}
         refs = tuple(self.ref(a, as_tensor=True) for a in args)
         krefs = {k: self.ref(v, as_tensor=True) for k, v in kwargs.items()}
         old = STATE.tracer
@@ -149,10 +155,10 @@ class Recorder:
             result = fn(*args, **kwargs)
         finally:
             STATE.tracer = old
-        if isinstance(result, Tensor):
-            self.fail(f"host call {_name(fn)} returned a Tensor, which a replay cannot track")
         out = self.new_value(result)
-        self.calls.append(Call(fn, refs, krefs, out, _name(fn), pure=False))
+        call = Call(fn, refs, krefs, out, _name(fn), pure=False)
+        call.tensor_out = isinstance(result, Tensor)  # clip_grad_norm_ returns the norm
+        self.calls.append(call)
         return result
 
     def backward(self, roots, grads, retain_graph, create_graph) -> None:

@@ -43,12 +43,12 @@ class Plan:
         self.counts = {
             "calls": len(calls),
             "kernels": sum(c.pure and not c.tensor_out for c in calls),
-            "rule calls": sum(c.tensor_out for c in calls),
+            "rule calls": sum(c.pure and c.tensor_out for c in calls),
             "host calls": sum(not c.pure for c in calls),
             "in place": in_place,
         }
         self.hosts = sorted({c.label for c in calls if not c.pure} - {"grad", "seed"})
-        self.rules = sorted({c.label for c in calls if c.tensor_out})
+        self.rules = sorted({c.label for c in calls if c.pure and c.tensor_out})
 
     def valid(self) -> bool:
         """The guards: the same parameter arrays and flags, the same training modes."""
