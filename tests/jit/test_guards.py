@@ -193,3 +193,43 @@ def test_compile_refuses_bad_arguments():
         dg.compile(3)
     with pytest.raises(ValueError, match=r"deepgrad.compile: max_plans must be an int >= 1"):
         dg.compile(lambda: None, max_plans=0)
+
+
+def _ce_step(ignore_index: int = 0):
+    dg.manual_seed(0)
+    m = nn.Linear(3, 4)
+    opt = dg.optim.SGD(m.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(m(x), y, ignore_index=ignore_index)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return m, step
+
+
+def test_targets_taking_another_path_trace_again_before_anything_changes():
+    """ignore_index in a later batch: the target check runs first and re-traces."""
+    (m1, eager), (m2, step) = _ce_step(), _ce_step()
+    step = dg.compile(step)
+    plain, masked = [1, 2, 3, 1, 2], [0, 1, 0, 2, 3]  # class 0 is ignore_index: a masked loss
+    ys = [plain, plain, plain, masked, plain, masked, masked, plain]
+    for i, y in enumerate(ys):
+        x, t = _x(5, float(i)), dg.tensor(np.array(y))
+        assert bitwise(eager(x, t).data, step(x, t).data)
+    assert step.stats == {"traced": 4, "replayed": 4, "eager": 0}  # a plan for each path
+    assert "re-traced: _class_targets returned" in step.explain()
+    assert step.explain().count("plan for") == 2
+    assert all(bitwise(p.data, q.data) for p, q in zip(m1.parameters(), m2.parameters()))
+
+
+def test_targets_are_still_validated_in_a_replay():
+    _, step = _ce_step(ignore_index=-100)
+    step = dg.compile(step)
+    for i in range(3):
+        step(_x(5, float(i)), dg.tensor(np.array([1, 2, 3, 1, 2])))
+    assert step.stats["replayed"] == 1
+    with pytest.raises(IndexError, match=r"cross_entropy: target class 7 at position \(2,\)"):
+        step(_x(5), dg.tensor(np.array([1, 2, 7, 1, 2])))

@@ -143,14 +143,18 @@ def trace_ops(callback) -> Iterator[None]:
         STATE.tracer = old
 
 
-def host_call(fn: Callable) -> Callable:
+def host_call(fn: Callable | None = None, *, pure: bool = False) -> Callable:
     """Mark `fn` as a host call: NumPy work outside the primitives that a tracer may replay.
 
     Outside a trace it is `fn` itself plus one attribute lookup.  Inside one whose tracer
     has a `host(fn, args, kwargs)` method (`deepgrad.compile`), the call goes to that
     method, which runs it and records it, so a replay calls `fn` again on that step's
-    values (optimizer updates, running statistics, dropout's random draws).
+    values (optimizer updates, running statistics, dropout's random draws).  `pure=True`:
+    no side effects, the result depends on the arguments only (a check of the targets).
     """
+    if fn is None:
+        return functools.partial(host_call, pure=pure)
+    fn._host_pure = pure
 
     @functools.wraps(fn)
     def call(*args, **kwargs):

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..core.state import STATE
 from ..core.tensor import Tensor
+from .checks import Checked
 from .ir import Call, Const, Ref, Slot, Wrap
 
 # host results that later calls may receive by identity (not ints: small ints are shared)
@@ -155,8 +156,12 @@ class Recorder:
             result = fn(*args, **kwargs)
         finally:
             STATE.tracer = old
-        out = self.new_value(result)
-        call = Call(fn, refs, krefs, out, _name(fn), pure=False)
+        if isinstance(result, tuple):  # each item its own value (`t, valid = ...`)
+            out: int | tuple[int, ...] = tuple(self.new_value(r) for r in result)
+        else:
+            out = self.new_value(result)
+        pure = getattr(fn, "_host_pure", False)
+        call = Call(Checked(fn, result) if pure else fn, refs, krefs, out, _name(fn), pure)
         call.tensor_out = isinstance(result, Tensor)  # clip_grad_norm_ returns the norm
         self.calls.append(call)
         return result

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..core.state import STATE
 from ..core.tensor import Tensor, _wrap
+from .checks import Checked, Retrace, hoist, took_another_path
 from .ir import Slot, first_difference, generate, live_calls
 from .recorder import Recorder
 from .reuse import reuse_buffers
@@ -33,7 +34,7 @@ class Plan:
     """A replayable step: the generated function and the guards that must hold."""
 
     def __init__(self, rec: Recorder, reuse: bool = True) -> None:
-        calls = live_calls(rec.calls, rec.outputs)
+        calls = hoist(live_calls(rec.calls, rec.outputs), rec.inputs)
         keep = {*rec.inputs, *(r.k for r in rec.outputs if isinstance(r, Slot))}
         in_place = reuse_buffers(calls, rec.values, keep) if reuse else 0
         self.replay = generate(calls, rec.inputs, rec.outputs)
@@ -45,6 +46,7 @@ class Plan:
             "kernels": sum(c.pure and not c.tensor_out for c in calls),
             "rule calls": sum(c.pure and c.tensor_out for c in calls),
             "host calls": sum(not c.pure for c in calls),
+            "checks": sum(isinstance(c.fn, Checked) for c in calls),
             "in place": in_place,
         }
         self.hosts = sorted({c.label for c in calls if not c.pure} - {"grad", "seed"})
@@ -91,6 +93,7 @@ class CompiledStep:
         self.pending: dict[tuple, Recorder] = {}
         self.reason: str | None = None
         self.stats = {"traced": 0, "replayed": 0, "eager": 0}
+        self.notes: list[str] = []  # why plans were dropped (shown by explain)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.reason is not None or STATE.fwd or STATE.batch or STATE.anomaly:
@@ -101,9 +104,14 @@ class CompiledStep:
             return self._give_up(why, args, kwargs)
         for plan in self.plans.get(key, ()):
             if plan.valid():
-                self.stats["replayed"] += 1
                 arrays = [a.data for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
-                return plan.run(arrays)
+                try:
+                    out = plan.run(arrays)
+                except Retrace as e:  # the data takes another path: nothing has changed yet
+                    self._note(f"re-traced: {e}")
+                    continue  # another plan may be for that path
+                self.stats["replayed"] += 1
+                return out
         return self._trace(key, args, kwargs)
 
     def _trace(self, key: tuple, args: tuple, kwargs: dict) -> Any:
@@ -123,6 +131,9 @@ class CompiledStep:
         if first is None or _guards(first) != _guards(rec):
             self.pending[key] = rec  # wait for a second trace to confirm this one
             return out
+        if took_another_path(first.calls, rec.calls):
+            self.pending[key] = rec  # two paths for one signature: a plan for each
+            return out
         diff = first_difference(first.calls, rec.calls)
         if diff is None and len(first.outputs) != len(rec.outputs):
             diff = "the step returned a different number of tensors"
@@ -131,6 +142,10 @@ class CompiledStep:
             return out
         self.plans.setdefault(key, []).append(Plan(rec, self.in_place))
         return out
+
+    def _note(self, note: str) -> None:
+        if note not in self.notes:
+            self.notes.append(note)
 
     def _give_up(self, reason: str, args: tuple | None = None, kwargs: dict | None = None):
         """From now on run eagerly; warn once with the reason."""
@@ -154,6 +169,7 @@ class CompiledStep:
             lines.append(f"runs eagerly: {self.reason}")
         elif not self.plans:
             lines.append("not compiled yet: a plan is made after two traced calls agree")
+        lines += self.notes[-3:]
         for key, plans in self.plans.items():
             for plan in plans:
                 counts = ", ".join(f"{v} {k}" for k, v in plan.counts.items())
