@@ -233,3 +233,12 @@ def test_targets_are_still_validated_in_a_replay():
     assert step.stats["replayed"] == 1
     with pytest.raises(IndexError, match=r"cross_entropy: target class 7 at position \(2,\)"):
         step(_x(5), dg.tensor(np.array([1, 2, 7, 1, 2])))
+
+
+def test_keyword_arguments_in_any_order():
+    w = dg.full((3,), 2.0, requires_grad=True)
+    step = dg.compile(lambda *, x, y: ((w * x - y) ** 2).sum())
+    a, b = dg.tensor(np.ones(3, np.float32)), dg.tensor(np.array([0.0, 2.0, 4.0], np.float32))
+    outs = [float(step(x=a, y=b)), float(step(y=b, x=a)), float(step(y=b, x=a))]
+    assert step.stats["replayed"] == 1
+    assert outs == [8.0, 8.0, 8.0]  # (2-0)^2 + (2-2)^2 + (2-4)^2; swapped it would be 59

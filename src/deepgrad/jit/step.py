@@ -23,7 +23,7 @@ from .checks import Checked, Retrace, hoist, took_another_path
 from .ir import Slot, first_difference, generate, live_calls
 from .recorder import Recorder
 from .reuse import reuse_buffers
-from .trace import run_traced
+from .trace import run_traced, tensor_args
 
 
 class CompileWarning(UserWarning):
@@ -104,7 +104,7 @@ class CompiledStep:
             return self._give_up(why, args, kwargs)
         for plan in self.plans.get(key, ()):
             if plan.valid():
-                arrays = [a.data for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
+                arrays = [t.data for t in tensor_args(args, kwargs)]
                 try:
                     out = plan.run(arrays)
                 except Retrace as e:  # the data takes another path: nothing has changed yet
@@ -115,7 +115,7 @@ class CompiledStep:
         return self._trace(key, args, kwargs)
 
     def _trace(self, key: tuple, args: tuple, kwargs: dict) -> Any:
-        if self.stats["traced"] >= 2 * self.max_plans + 2:
+        if self.stats["traced"] >= 2 * self.max_plans + 2:  # two traces make a plan
             return self._give_up(
                 f"traced {self.stats['traced']} times (shapes, dtypes, parameters or "
                 "training modes keep changing)",

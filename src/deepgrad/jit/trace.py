@@ -65,10 +65,15 @@ def _watch(rec: Recorder) -> Iterator[None]:
         autodiff._sweep = sweep
 
 
+def tensor_args(args: tuple, kwargs: dict) -> list[Tensor]:
+    """The step's tensor arguments in a fixed order: positional, then keywords by name."""
+    named = [kwargs[k] for k in sorted(kwargs)]
+    return [a for a in (*args, *named) if isinstance(a, Tensor)]
+
+
 def run_traced(fn: Callable, args: tuple, kwargs: dict) -> tuple[Recorder, Any]:
     """Call `fn` eagerly while recording it; returns the recorder and fn's own result."""
-    inputs = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
-    rec = Recorder(inputs)
+    rec = Recorder(tensor_args(args, kwargs))
     with _watch(rec), trace_ops(rec):
         out = fn(*args, **kwargs)
     rec.check_versions()
