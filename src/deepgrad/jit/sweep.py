@@ -175,19 +175,24 @@ def record_backward(rec, roots: list[Tensor], grads, retain_graph, create_graph)
             if entry is None:
                 continue
             if t._prim is None:
-                assign = GradAssign(t, handed)
-                rec.calls.append(Call(assign, (Slot(entry[0]),), {}, None, "grad", False))
-                tracer, STATE.tracer = STATE.tracer, None  # its `leaf.grad + g` is not an op
-                try:
-                    assign(entry[1])  # the traced call's own .grad, as a replay sets it
-                finally:
-                    STATE.tracer = tracer
+                _assign(rec, t, entry, handed)
                 continue
             _backprop(rec, acc, t, entry, owned)
             if not retain_graph:
                 autodiff._free(t)
     finally:
         STATE.grad = old
+
+
+def _assign(rec, leaf: Tensor, entry: tuple[int, np.ndarray], handed: Handed) -> None:
+    """Record the leaf's `.grad` and set it now, as a replay will."""
+    assign = GradAssign(leaf, handed)
+    rec.calls.append(Call(assign, (Slot(entry[0]),), {}, None, "grad", False))
+    tracer, STATE.tracer = STATE.tracer, None  # its `leaf.grad + g` is not an op of the step
+    try:
+        assign(entry[1])
+    finally:
+        STATE.tracer = tracer
 
 
 def _push(rec, acc, key: int, k: int, arr: np.ndarray, owned: set[int]) -> None:
