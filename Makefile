@@ -29,6 +29,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/overhead.py
 	$(PY) bench/memory.py
 	$(PY) bench/cnn.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) bench/compile.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
