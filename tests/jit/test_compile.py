@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import bitwise, run, same_state
+from jit_helpers import bitwise, run, same_state
 
 import deepgrad as dg
 

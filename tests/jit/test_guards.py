@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import bitwise
+from jit_helpers import bitwise
 
 import deepgrad as dg
 from deepgrad.jit import CompileWarning
