@@ -242,3 +242,37 @@ def test_keyword_arguments_in_any_order():
     outs = [float(step(x=a, y=b)), float(step(y=b, x=a)), float(step(y=b, x=a))]
     assert step.stats["replayed"] == 1
     assert outs == [8.0, 8.0, 8.0]  # (2-0)^2 + (2-2)^2 + (2-4)^2; swapped it would be 59
+
+
+@pytest.mark.parametrize("where", ["start", "end"])
+def test_setting_grad_in_python_falls_back(where):
+    w = dg.ones(3, requires_grad=True)
+
+    def step(x):
+        if where == "start":
+            w.grad = None  # not a host call: a replay would not run it
+        loss = (w * x).sum()
+        loss.backward()
+        if where == "end":
+            w.grad = None
+        return loss
+
+    step = dg.compile(step)
+    with pytest.warns(CompileWarning, match=r"sets .grad in Python"):
+        [step(dg.ones(3)) for _ in range(3)]
+    assert step.stats["replayed"] == 0
+
+
+def test_module_zero_grad_is_replayed():
+    dg.manual_seed(0)
+    m = nn.Linear(3, 1)
+
+    @dg.compile
+    def step(x):
+        m.zero_grad()
+        m(x).sum().backward()
+
+    for _ in range(4):
+        step(dg.ones(2, 3))
+    assert step.stats["replayed"] == 2
+    assert bitwise(m.weight.grad.data, np.full((1, 3), 2.0, np.float32))  # not accumulated

@@ -47,6 +47,9 @@ class Recorder:
         self.modules: dict[int, tuple[Any, bool]] = {}  # modules called, with training
         self.outputs: list[Ref] = []  # the step's results (set by trace.run_traced)
         self.structure = "none"
+        self.hosts_run = 0  # host calls so far (they may change .grad; Python may not)
+        self.grads_before: dict[int, Any] = {}  # leaf id -> its .grad when the step began
+        self.assigned: list[tuple[Tensor, Any, int]] = []  # (leaf, .grad set, hosts_run)
 
     # -- values ---------------------------------------------------------------
     def new_value(self, obj: Any) -> int:
@@ -156,6 +159,7 @@ class Recorder:
             result = fn(*args, **kwargs)
         finally:
             STATE.tracer = old
+        self.hosts_run += 1
         if isinstance(result, tuple):  # each item its own value (`t, valid = ...`)
             out: int | tuple[int, ...] = tuple(self.new_value(r) for r in result)
         else:
@@ -171,6 +175,22 @@ class Recorder:
 
         record_backward(self, list(roots), grads, retain_graph, create_graph)
 
+    def watch_grads(self, leaves: list[Tensor]) -> None:
+        """Note the `.grad` of the leaves an earlier trace gave gradients to."""
+        self.grads_before = {id(t): t.grad for t in leaves}
+
+    def check_grad(self, leaf: Tensor) -> None:
+        """At the backward: `.grad` changed since the step began, and no host call ran."""
+        before = self.grads_before.get(id(leaf), leaf.grad)
+        if leaf.grad is not before and not self.hosts_run:
+            self.fail(_GRAD_SET)
+
+    def check_grads_after(self) -> None:
+        """At the end: a `.grad` set by the backward changed, and no host call ran since."""
+        for leaf, grad, hosts in self.assigned:
+            if leaf.grad is not grad and hosts == self.hosts_run:
+                self.fail(_GRAD_SET)
+
     # -- after the step -------------------------------------------------------------
     def check_versions(self) -> None:
         """An in-place op changed a tensor the trace holds: its writes are not replayed."""
@@ -181,6 +201,11 @@ class Recorder:
                     "step (in-place tensor ops are not recorded; use out-of-place ops)"
                 )
                 return
+
+
+_GRAD_SET = (
+    "the step sets .grad in Python (x.grad = None): only zero_grad() (a host call) is replayed"
+)
 
 
 def _address(arr: np.ndarray) -> int:

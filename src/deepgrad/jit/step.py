@@ -123,7 +123,7 @@ class CompiledStep:
                 kwargs,
             )
         self.stats["traced"] += 1
-        rec, out = run_traced(self.fn, args, kwargs)
+        rec, out = run_traced(self.fn, args, kwargs, self.pending.get(key))
         if rec.reason is not None:
             self._give_up(rec.reason)
             return out

@@ -71,12 +71,18 @@ def tensor_args(args: tuple, kwargs: dict) -> list[Tensor]:
     return [a for a in (*args, *named) if isinstance(a, Tensor)]
 
 
-def run_traced(fn: Callable, args: tuple, kwargs: dict) -> tuple[Recorder, Any]:
-    """Call `fn` eagerly while recording it; returns the recorder and fn's own result."""
+def run_traced(
+    fn: Callable, args: tuple, kwargs: dict, earlier: Recorder | None = None
+) -> tuple[Recorder, Any]:
+    """Call `fn` eagerly while recording it; returns the recorder and fn's own result.
+    `earlier`: a previous trace of the step, whose leaves' `.grad` are watched."""
     rec = Recorder(tensor_args(args, kwargs))
+    if earlier is not None:
+        rec.watch_grads([leaf for leaf, _, _ in earlier.assigned])
     with _watch(rec), trace_ops(rec):
         out = fn(*args, **kwargs)
     rec.check_versions()
+    rec.check_grads_after()
     rec.outputs, rec.structure = _outputs(rec, out)
     return rec, out
 
