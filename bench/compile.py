@@ -1,18 +1,21 @@
 """Compiled (`dg.compile`) vs eager training steps: CPU time per step, one thread.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
-        PYTHONPATH=src python bench/compile.py [mlp] [lenet] [lstm] [--rounds N] [--memory]
+        PYTHONPATH=src python bench/compile.py [mlp] [lenet] [lstm] [chain] [--rounds N] [--memory]
 
-Workloads (issue 20): the MLP 784-512-256-10 at batch 16 (per-op overhead dominates),
-LeNet-5 at batch 64 (1x28x28), and the LSTM (input 64, hidden 256, 35 steps, batch
-32, a linear head on the last state).  Each step is zero_grad, forward, cross-entropy
-or MSE, backward, SGD with momentum.  Both sides are the same model and optimizer; the
-compiled side is `dg.compile(step)` after its two traced calls; a third column runs it
-with `in_place=False` (no elementwise kernel writes into a dead buffer).  Timings are medians of
-the process's CPU time (`time.process_time`) over interleaved blocks, so the other
-processes on a shared machine count less than in wall time (they still share caches).
-Prints `compiled/eager` (lower is faster) and the speedup eager/compiled.  numba is
-not used: the fused chains here are NumPy ufuncs with `out=`.
+Workloads (issue 20): the MLP 784-512-256-10 at batch 16 (where per-op overhead
+matters most among them), LeNet-5 at batch 64 (1x28x28), the LSTM (input 64, hidden
+256, 35 steps, batch 32, a linear head on the last state) and, to show the per-op
+overhead alone, 1,000 chained adds of a 16x10 parameter (`chain`).  Each step is
+zero_grad, forward, cross-entropy, backward, SGD with momentum.  Both sides are the
+same model and optimizer; the compiled side is `dg.compile(step)` after its two
+traced calls, and a third column runs it with `in_place=False` (no elementwise kernel
+writes into a dead buffer).  Timings are medians of the process's CPU time
+(`time.process_time`) over interleaved blocks, so other processes on a shared machine
+count less than in wall time (they still share caches and memory bandwidth).  Prints
+`compiled/eager` (lower is faster) and the speedup eager/compiled; `--memory` adds
+tracemalloc's peak per step.  numba is not used: the fused chains are NumPy ufuncs
+with `out=`.
 """
 
 from __future__ import annotations
@@ -44,6 +47,20 @@ class _LastState(nn.Module):
         return self.head(h[-1])
 
 
+class _Chain(nn.Module):
+    """Per-op overhead: logits = w + w + ... (1,000 adds of a 16x10 parameter)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(dg.zeros(16, 10))
+
+    def forward(self, x):
+        y = self.w
+        for _ in range(1000):
+            y = y + self.w
+        return y
+
+
 def _workload(name: str) -> tuple[nn.Module, tuple[int, ...], int]:
     if name == "mlp":
         model = nn.Sequential(
@@ -52,6 +69,8 @@ def _workload(name: str) -> tuple[nn.Module, tuple[int, ...], int]:
         return model, (16, 784), 16
     if name == "lenet":
         return dg.models.LeNet5(), (64, 1, 28, 28), 64
+    if name == "chain":
+        return _Chain(), (16, 1), 16
     return _LastState(), (32, 35, 64), 32
 
 
@@ -88,7 +107,7 @@ def measure(name: str, rounds: int) -> tuple[float, float, float, str]:
         for fn in steps:
             fn(x, y)
     times: tuple[list[float], ...] = ([], [], [])
-    block = 3 if name == "lstm" else 10
+    block = 3 if name in ("lstm", "chain") else 10
     for _ in range(rounds):
         for fn, acc in zip(steps, times):
             for _ in range(block):
@@ -125,12 +144,14 @@ def peak_memory(name: str) -> tuple[float, float, float]:
 def main(argv: list[str]) -> None:
     tune_allocator()
     rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 8
-    names = [w for w in ("mlp", "lenet", "lstm") if w in argv] or ["mlp", "lenet", "lstm"]
+    every = ["mlp", "lenet", "lstm", "chain"]
+    names = [w for w in every if w in argv] or every
     print("dg.compile: CPU ms per training step, one thread, medians of interleaved blocks")
     labels = {
         "mlp": "MLP 784-512-256-10 b16",
         "lenet": "LeNet-5 b64",
         "lstm": "LSTM 64->256 T35 b32",
+        "chain": "1,000 chained adds",
     }
     for name in names:
         e, c, p, status = measure(name, rounds)
