@@ -19,6 +19,8 @@ CASES = [
     ("cnn", "adam"),  # conv, batch norm (running stats, num_batches_tracked), max pool
     ("lstm", "sgd"),
     ("dropout", "adam"),  # the mask is a host call: the generator advances as in eager
+    ("transformer", "adam"),  # attention, layer norm, dropout inside the layer
+    pytest.param("resnet", "sgd", marks=pytest.mark.slow),  # CIFAR ResNet-20, ~6 s
 ]
 
 

@@ -2,7 +2,8 @@
 
 A chain such as `mul(add(a, b), c)` allocates a fresh array at each link.  When an
 input of an elementwise call is dead after it (no later call reads it or any view
-of its memory), has the result's shape and dtype, and its buffer belongs to this
+of its memory), has the result's shape, dtype and memory layout (a later sum runs
+in memory order, so the layout is part of the bits), and its buffer belongs to this
 step alone (made by a kernel of this replay: not an input, a parameter, a host
 call's result, a `.grad` handed out, or memory a forward kept for its rules), the
 call becomes `ufunc(a, b, out=a)`: the same ufunc on the same operands, so the same
@@ -31,7 +32,13 @@ def _ufuncs() -> dict[Any, np.ufunc]:
 
 
 def _root(arr: np.ndarray) -> int:
-    return id(arr if arr.base is None else arr.base)
+    """The object that owns an array's memory.  `.base` is followed all the way, through
+    non-ndarray holders too (`as_strided` views hang from a `DummyArray` whose `.base`
+    is the array they view), so every view of one buffer has the same root."""
+    owner: object = arr
+    while (base := getattr(owner, "base", None)) is not None:
+        owner = base
+    return id(owner)
 
 
 def _escaped_roots(calls: list[Call], values: dict[int, Any], keep: set[int]) -> set[int]:
@@ -100,6 +107,7 @@ def _reusable(ref: Ref, values, out: np.ndarray, escaped, group_last, i: int) ->
         and arr.flags.writeable
         and arr.shape == out.shape
         and arr.dtype == out.dtype
+        and arr.strides == out.strides  # the layout the result had: reductions follow it
         and id(arr) not in escaped
         and group_last.get(id(arr)) == i
     )
