@@ -165,3 +165,44 @@ def test_in_place_kernels_change_nothing_but_memory():
     eager = run("lstm", "adam", compiled=False, steps=4)
     assert all(bitwise(a, b) for a, b in zip(on[0], eager[0]))
     assert all(bitwise(a, b) for a, b in zip(on[2], eager[2]))
+
+
+def test_embedding_gru_clip_rmsprop_and_index_checks():
+    """Integer inputs, an embedding (its index check runs again in each replay), a GRU."""
+
+    class Tagger(dg.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = dg.nn.Embedding(20, 6)
+            self.gru = dg.nn.GRU(6, 8, batch_first=True)
+            self.head = dg.nn.Linear(8, 20)
+
+        def forward(self, x):
+            out, _ = self.gru(self.emb(x))
+            return self.head(out).reshape(-1, 20)
+
+    def build():
+        dg.manual_seed(0)
+        m = Tagger()
+        opt = dg.optim.RMSprop(m.parameters(), lr=1e-2)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = dg.nn.functional.cross_entropy(m(x), y)
+            loss.backward()
+            dg.nn.utils.clip_grad_norm_(m.parameters(), 0.5)
+            opt.step()
+            return loss
+
+        return m, step
+
+    (m1, eager), (m2, step) = build(), build()
+    step = dg.compile(step)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        x, y = dg.tensor(rng.integers(0, 20, (3, 5))), dg.tensor(rng.integers(0, 20, 15))
+        assert bitwise(eager(x, y).data, step(x, y).data)
+    assert step.stats["replayed"] == 2
+    assert all(bitwise(p.data, q.data) for p, q in zip(m1.parameters(), m2.parameters()))
+    with pytest.raises(IndexError, match=r"embedding: index 20 is out of range \[0, 20\)"):
+        step(dg.tensor(np.full((3, 5), 20)), y)

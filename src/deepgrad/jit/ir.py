@@ -42,7 +42,24 @@ class Const:
     obj: Any
 
 
-Ref = Slot | Wrap | Const
+@dataclass(frozen=True, eq=False)
+class Pack:
+    """A tuple or list holding values (an index `(idx,)` whose array is an input)."""
+
+    items: tuple
+    kind: type
+
+
+Ref = Slot | Wrap | Const | Pack
+
+
+def leaves(ref: Ref):
+    """The Slot, Wrap and Const references inside `ref` (itself unless a Pack)."""
+    if isinstance(ref, Pack):
+        for item in ref.items:
+            yield from leaves(item)
+    else:
+        yield ref
 
 
 @dataclass
@@ -68,7 +85,8 @@ class Call:
         return self.outs if isinstance(self.outs, tuple) else (self.outs,)
 
     def refs(self) -> list[Ref]:
-        return [*self.args, *self.kwargs.values()]
+        """Every reference the call reads, Packs opened."""
+        return [leaf for r in (*self.args, *self.kwargs.values()) for leaf in leaves(r)]
 
 
 def live_calls(calls: list[Call], outputs: list[Ref]) -> list[Call]:
@@ -94,6 +112,9 @@ def generate(calls: list[Call], inputs: list[int], outputs: list[Ref]) -> Callab
             return f"v{ref.k}"
         if isinstance(ref, Wrap):
             return f"W(v{ref.k})"
+        if isinstance(ref, Pack):
+            inner = "".join(name(r) + ", " for r in ref.items)
+            return f"({inner})" if ref.kind is tuple else f"[{inner}]"
         key = id(ref.obj)
         if key not in consts:
             consts[key] = f"c{len(consts)}"
@@ -171,6 +192,12 @@ def same(a: Any, b: Any) -> bool:
 def same_ref(a: Ref, b: Ref) -> bool:
     if isinstance(a, Const) and isinstance(b, Const):
         return same(a.obj, b.obj)
+    if isinstance(a, Pack) and isinstance(b, Pack):
+        return (
+            a.kind is b.kind
+            and len(a.items) == len(b.items)
+            and all(map(same_ref, a.items, b.items))
+        )
     return a == b
 
 

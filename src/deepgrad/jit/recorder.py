@@ -21,7 +21,7 @@ import numpy as np
 from ..core.state import STATE
 from ..core.tensor import Tensor
 from .checks import Checked
-from .ir import Call, Const, Ref, Slot, Wrap
+from .ir import Call, Const, Pack, Ref, Slot, Wrap
 
 # host results that later calls may receive by identity (not ints: small ints are shared)
 _LINKABLE = (np.ndarray, float, np.floating)
@@ -95,7 +95,13 @@ class Recorder:
             self.foreign(obj)
             return Const(obj)
         k = self.by_object.get(id(obj))  # a host result or a forward's saved intermediate
-        return Const(obj) if k is None else Slot(k)
+        if k is not None:
+            return Slot(k)
+        if type(obj) in (tuple, list) and obj:  # an index (idx, ...) holding an input
+            items = tuple(self.ref(o, as_tensor) for o in obj)
+            if not all(isinstance(r, Const) for r in items):
+                return Pack(items, type(obj))
+        return Const(obj)
 
     def view(self, arr: np.ndarray) -> int | None:
         """A view of a value made outside the primitives (`y.data.reshape(-1)`), recorded

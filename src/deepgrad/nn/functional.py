@@ -84,22 +84,28 @@ def alpha_dropout(
 
 def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """$y = W[i]$: row lookup; the `padding_idx` row receives no gradient (Bengio et al. 2003)."""
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
     if weight.ndim != 2:
         raise ValueError(
             f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got {weight.shape}"
         )
-    n = weight.shape[0]
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        bad = idx.min() if idx.min() < 0 else idx.max()
-        raise IndexError(f"embedding: index {bad} is out of range [0, {n}) for {n} embeddings")
+    idx = _embedding_indices(indices, weight.shape[0])
     out = getitem(weight, idx)
     if padding_idx is not None and weight.requires_grad:
         keep = (idx != padding_idx)[..., None]
         out = E.where(keep, out, out.detach())
     return out
+
+
+@host_call(pure=True)  # deepgrad.compile checks the indices again at each replay
+def _embedding_indices(indices, n: int) -> np.ndarray:
+    """The indices as an integer array, each in [0, n)."""
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(f"embedding: index {bad} is out of range [0, {n}) for {n} embeddings")
+    return idx
 
 
 def _stats(x: Tensor, axes: tuple[int, ...]) -> tuple[Tensor, Tensor]:
