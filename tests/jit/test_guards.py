@@ -276,3 +276,19 @@ def test_module_zero_grad_is_replayed():
         step(dg.ones(2, 3))
     assert step.stats["replayed"] == 2
     assert bitwise(m.weight.grad.data, np.full((1, 3), 2.0, np.float32))  # not accumulated
+
+
+def test_setting_grad_in_python_is_seen_past_host_calls():
+    """Host calls (dropout's mask, the target check) run between the change and backward."""
+    m, _ = _setup()
+
+    def step(x, y):
+        m[0].weight.grad = None  # Python: not replayed
+        loss = nn.functional.cross_entropy(m(x), y)
+        loss.backward()
+        return loss
+
+    step = dg.compile(step)
+    y = dg.tensor(np.array([0, 1, 1, 0, 1]))
+    with pytest.warns(CompileWarning, match=r"sets .grad in Python"):
+        [step(_x(5), y) for _ in range(3)]

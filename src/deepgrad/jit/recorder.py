@@ -47,9 +47,10 @@ class Recorder:
         self.modules: dict[int, tuple[Any, bool]] = {}  # modules called, with training
         self.outputs: list[Ref] = []  # the step's results (set by trace.run_traced)
         self.structure = "none"
-        self.hosts_run = 0  # host calls so far (they may change .grad; Python may not)
-        self.grads_before: dict[int, Any] = {}  # leaf id -> its .grad when the step began
-        self.assigned: list[tuple[Tensor, Any, int]] = []  # (leaf, .grad set, hosts_run)
+        # leaf id -> (leaf, its .grad as last set by a host call or the backward): a
+        # change seen anywhere else was made by Python code, which no replay runs
+        self.grads: dict[int, tuple[Tensor, Any]] = {}
+        self.leaves: list[Tensor] = []  # the leaves the backward gave gradients to
 
     # -- values ---------------------------------------------------------------
     def new_value(self, obj: Any) -> int:
@@ -75,6 +76,8 @@ class Recorder:
         """The reference for an argument of a recorded call."""
         if isinstance(obj, Tensor):
             k = self.by_tensor.get(id(obj), self.by_array.get(id(obj.data)))
+            if k is None:
+                k = self.view(obj.data)
             if k is not None:
                 return Wrap(k) if as_tensor else Slot(k)
             self.keep.append(obj)
@@ -159,13 +162,14 @@ class Recorder:
         kwargs = {k: list(v) if isinstance(v, Iterator) else v for k, v in kwargs.items()}
         refs = tuple(self.ref(a, as_tensor=True) for a in args)
         krefs = {k: self.ref(v, as_tensor=True) for k, v in kwargs.items()}
+        self.check_grads()
         old = STATE.tracer
         STATE.tracer = None
         try:
             result = fn(*args, **kwargs)
         finally:
             STATE.tracer = old
-        self.hosts_run += 1
+        self.grads = {k: (t, t.grad) for k, (t, _) in self.grads.items()}  # its changes
         if isinstance(result, tuple):  # each item its own value (`t, valid = ...`)
             out: int | tuple[int, ...] = tuple(self.new_value(r) for r in result)
         else:
@@ -182,20 +186,14 @@ class Recorder:
         record_backward(self, list(roots), grads, retain_graph, create_graph)
 
     def watch_grads(self, leaves: list[Tensor]) -> None:
-        """Note the `.grad` of the leaves an earlier trace gave gradients to."""
-        self.grads_before = {id(t): t.grad for t in leaves}
+        """Watch the `.grad` of these leaves (those an earlier trace gave gradients to)."""
+        for t in leaves:
+            self.grads[id(t)] = (t, t.grad)
 
-    def check_grad(self, leaf: Tensor) -> None:
-        """At the backward: `.grad` changed since the step began, and no host call ran."""
-        before = self.grads_before.get(id(leaf), leaf.grad)
-        if leaf.grad is not before and not self.hosts_run:
+    def check_grads(self) -> None:
+        """Fail if a watched `.grad` changed since a host call or the backward set it."""
+        if any(t.grad is not g for t, g in self.grads.values()):
             self.fail(_GRAD_SET)
-
-    def check_grads_after(self) -> None:
-        """At the end: a `.grad` set by the backward changed, and no host call ran since."""
-        for leaf, grad, hosts in self.assigned:
-            if leaf.grad is not grad and hosts == self.hosts_run:
-                self.fail(_GRAD_SET)
 
     # -- after the step -------------------------------------------------------------
     def check_versions(self) -> None:

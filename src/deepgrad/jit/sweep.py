@@ -188,13 +188,14 @@ def _assign(rec, leaf: Tensor, entry: tuple[int, np.ndarray], handed: Handed) ->
     """Record the leaf's `.grad` and set it now, as a replay will."""
     assign = GradAssign(leaf, handed)
     rec.calls.append(Call(assign, (Slot(entry[0]),), {}, None, "grad", False))
-    rec.check_grad(leaf)
+    rec.check_grads()
     tracer, STATE.tracer = STATE.tracer, None  # its `leaf.grad + g` is not an op of the step
     try:
         assign(entry[1])
     finally:
         STATE.tracer = tracer
-    rec.assigned.append((leaf, leaf.grad, rec.hosts_run))
+    rec.grads[id(leaf)] = (leaf, leaf.grad)
+    rec.leaves.append(leaf)
 
 
 def _push(rec, acc, key: int, k: int, arr: np.ndarray, owned: set[int]) -> None:

@@ -78,11 +78,11 @@ def run_traced(
     `earlier`: a previous trace of the step, whose leaves' `.grad` are watched."""
     rec = Recorder(tensor_args(args, kwargs))
     if earlier is not None:
-        rec.watch_grads([leaf for leaf, _, _ in earlier.assigned])
+        rec.watch_grads(earlier.leaves)
     with _watch(rec), trace_ops(rec):
         out = fn(*args, **kwargs)
     rec.check_versions()
-    rec.check_grads_after()
+    rec.check_grads()
     rec.outputs, rec.structure = _outputs(rec, out)
     return rec, out
 
