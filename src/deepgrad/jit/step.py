@@ -224,6 +224,11 @@ def compile(fn: Callable | None = None, *, max_plans: int = 8, in_place: bool = 
     input signature and guard) before the step gives up and runs eagerly; `in_place`:
     let elementwise kernels write into dead buffers (`jit/reuse.py`; off to measure it).
 
+    Differences from `torch.compile`: it takes the whole step, optimizer included (not
+    only a model's forward); where PyTorch splits a function at a graph break and runs
+    the pieces, a step that cannot be replayed runs wholly eagerly; the returned tensors
+    are detached (the backward already ran inside the step).
+
     >>> import deepgrad as dg
     >>> w = dg.tensor([1.0, 2.0], requires_grad=True)
     >>> opt = dg.optim.SGD([w], lr=0.1)
