@@ -292,3 +292,20 @@ def test_setting_grad_in_python_is_seen_past_host_calls():
     y = dg.tensor(np.array([0, 1, 1, 0, 1]))
     with pytest.warns(CompileWarning, match=r"sets .grad in Python"):
         [step(_x(5), y) for _ in range(3)]
+
+
+def test_compiled_method_binds_its_instance():
+    class Trainer:
+        def __init__(self, scale: float) -> None:
+            self.w = dg.full((3,), scale, requires_grad=True)
+
+        @dg.compile
+        def step(self, x):
+            loss = (self.w * x).sum()
+            return loss
+
+    a, b = Trainer(1.0), Trainer(2.0)
+    x = dg.ones(3)
+    outs = [(float(a.step(x)), float(b.step(x))) for _ in range(3)]
+    assert outs == [(3.0, 6.0)] * 3
+    assert Trainer.step.stats["replayed"] == 2  # one plan per instance

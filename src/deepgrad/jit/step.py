@@ -95,6 +95,10 @@ class CompiledStep:
         self.stats = {"traced": 0, "replayed": 0, "eager": 0}
         self.notes: list[str] = []  # why plans were dropped (shown by explain)
 
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        """`@dg.compile` on a method: bound to the instance (which joins the plan key)."""
+        return self if obj is None else functools.partial(self, obj)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.reason is not None or STATE.fwd or STATE.batch or STATE.anomaly:
             self.stats["eager"] += 1  # inside jvp/vmap/anomaly mode: the eager step
