@@ -206,3 +206,73 @@ def test_embedding_gru_clip_rmsprop_and_index_checks():
     assert all(bitwise(p.data, q.data) for p, q in zip(m1.parameters(), m2.parameters()))
     with pytest.raises(IndexError, match=r"embedding: index 20 is out of range \[0, 20\)"):
         step(dg.tensor(np.full((3, 5), 20)), y)
+
+
+def test_alpha_and_feature_dropout_draw_as_eager():
+    def build():
+        dg.manual_seed(0)
+        m = dg.nn.Sequential(
+            dg.nn.Conv2d(2, 4, 3), dg.nn.Dropout2d(0.3), dg.nn.Flatten(), dg.nn.Linear(16, 6)
+        )
+        m.append(dg.nn.Tanh()).append(dg.nn.AlphaDropout(0.2)).append(dg.nn.Linear(6, 3))
+        opt = dg.optim.SGD(m.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = dg.nn.functional.cross_entropy(m(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return m, step
+
+    rng = np.random.default_rng(0)
+    data = [
+        (dg.tensor(rng.standard_normal((3, 2, 4, 4)).astype(np.float32)), dg.tensor([0, 1, 2]))
+        for _ in range(4)
+    ]
+    runs = []
+    for compiled in (False, True):
+        m, step = build()
+        fn = dg.compile(step) if compiled else step
+        runs.append(([fn(x, y).data.copy() for x, y in data], m, fn, dg.get_rng_state()))
+    assert all(bitwise(a, b) for a, b in zip(runs[0][0], runs[1][0]))
+    assert all(
+        bitwise(p.data, q.data) for p, q in zip(runs[0][1].parameters(), runs[1][1].parameters())
+    )
+    assert runs[1][2].stats["replayed"] == 2 and runs[0][3] == runs[1][3]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: dg.nn.LeakyReLU(0.1),
+        dg.nn.ELU,
+        dg.nn.SELU,
+        dg.nn.CELU,
+        dg.nn.PReLU,
+        lambda: dg.nn.Softplus(beta=2.0),
+    ],
+    ids=["leaky_relu", "elu", "selu", "celu", "prelu", "softplus"],
+)
+def test_piecewise_activations_replay_their_masks(make):
+    """Their `x > 0` masks come from a pure host call, recomputed in each replay."""
+    runs = []
+    for compiled in (False, True):
+        dg.manual_seed(0)
+        m = dg.nn.Sequential(dg.nn.Linear(3, 5), make(), dg.nn.Linear(5, 2))
+        opt = dg.optim.SGD(m.parameters(), lr=0.5)
+
+        def step(x, y, m=m, opt=opt):
+            opt.zero_grad()
+            loss = dg.nn.functional.cross_entropy(m(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = dg.compile(step) if compiled else step
+        rng = np.random.default_rng(0)
+        xs = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(5)]
+        runs.append([fn(dg.tensor(x), dg.tensor(np.array([0, 1, 1, 0]))).data for x in xs])
+    assert fn.stats["replayed"] == 3
+    assert all(bitwise(a, b) for a, b in zip(*runs))

@@ -76,10 +76,17 @@ def alpha_dropout(
         return x
     if p == 1.0:
         return E.mul(x, 0.0)
-    keep = (_gen(generator).random(x.shape) >= p).astype(x.data.dtype)
+    scale, shift = _alpha_masks(generator, x.shape, p, x.data.dtype)
+    return E.add(E.mul(x, _wrap(scale)), _wrap(shift))
+
+
+@host_call  # deepgrad.compile replays the draw, so the generator advances as in eager
+def _alpha_masks(generator, shape: tuple[int, ...], p: float, dtype) -> tuple:
+    """keep * a and b, with keep ~ Bernoulli(1 - p): alpha dropout's affine masks."""
+    keep = (_gen(generator).random(shape) >= p).astype(dtype)
     a = 1.0 / np.sqrt((_ALPHA_PRIME**2 * p + 1) * (1 - p))
     b = (keep - 1.0) * _ALPHA_PRIME * a + _ALPHA_PRIME * a * p
-    return E.add(E.mul(x, _wrap(keep * a)), _wrap(b.astype(x.data.dtype)))
+    return keep * a, b.astype(dtype)
 
 
 def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
