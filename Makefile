@@ -39,6 +39,8 @@ bench: $(VENV)/.installed-bench
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
 		OPENBLAS_NUM_THREADS=$(BENCH_THREADS) OMP_NUM_THREADS=$(BENCH_THREADS) \
 		$(PY) bench/suite.py --threads $(BENCH_THREADS) --write-readme
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+		$(PY) bench/compile.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

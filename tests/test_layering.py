@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "deepgrad"
-ORDER = ["core", "ops", "autograd", "nn", "distributions", "func", "optim", "data", "utils", "train",
+ORDER = ["core", "ops", "autograd", "nn", "distributions", "func", "optim", "jit", "data", "utils", "train",
          "rl", "io", "onnx", "distributed", "models", "recipes", "cli"]  # fmt: skip
 # Modules at the package root and where they sit in the stack.
 ROOT_LEVEL = {

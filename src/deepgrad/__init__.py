@@ -31,6 +31,7 @@ from .core.random import initial_seed, seed
 from .core.state import inference_mode
 from .func import fixed_point, implicit_root
 from .io import load_torch_state_dict, save_torch_state_dict
+from .jit import compile  # issue 20: dg.compile(step_fn), a traced and replayed training step
 from .ops import *
 from .ops.devices import backends
 from .ops.factories import *

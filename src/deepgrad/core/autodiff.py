@@ -216,6 +216,9 @@ def _seed(roots: Sequence[Tensor], grads, op: str) -> list[Tensor]:
 
 def backward(roots, grads=None, retain_graph=None, create_graph=False) -> None:
     """Accumulate gradients of `roots` into the `.grad` of every leaf that requires grad."""
+    hook = getattr(STATE.tracer, "backward", None)  # deepgrad.compile records the sweep
+    if hook is not None:
+        return hook(roots, grads, retain_graph, create_graph)
     roots = list(roots)
     for r in roots:
         if not r.requires_grad:

@@ -8,7 +8,8 @@ loader's prefetcher) never record graphs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -140,6 +141,29 @@ def trace_ops(callback) -> Iterator[None]:
     finally:
         STATE.fwd -= 1
         STATE.tracer = old
+
+
+def host_call(fn: Callable | None = None, *, pure: bool = False) -> Callable:
+    """Mark `fn` as a host call: NumPy work outside the primitives that a tracer may replay.
+
+    Outside a trace it is `fn` itself plus one attribute lookup.  Inside one whose tracer
+    has a `host(fn, args, kwargs)` method (`deepgrad.compile`), the call goes to that
+    method, which runs it and records it, so a replay calls `fn` again on that step's
+    values (optimizer updates, running statistics, dropout's random draws).  `pure=True`:
+    no side effects, the result depends on the arguments only (a check of the targets).
+    """
+    if fn is None:
+        return functools.partial(host_call, pure=pure)
+    fn._host_pure = pure
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        hook = getattr(STATE.tracer, "host", None)
+        if hook is None:
+            return fn(*args, **kwargs)
+        return hook(fn, args, kwargs)
+
+    return call
 
 
 def set_default_dtype(dtype) -> None:

@@ -18,7 +18,7 @@ from ..ops.reduce import norm as _norm
 from ..ops.reduce import sum as _sum
 from ..ops.shape import broadcast_to, split
 from ..ops.softmax import softmax as _softmax
-from .activation_functional import _implicit_dim
+from .activation_functional import _above, _implicit_dim
 
 __all__ = [
     "celu", "cosine_similarity", "glu", "hardshrink", "hardsigmoid", "hardswish", "mish",
@@ -41,7 +41,7 @@ def celu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (it divides x)")
     neg = E.mul(E.expm1(E.div(E.clip(x, max=0.0), alpha)), alpha)
-    return E.where(x.data > 0, x, neg)
+    return E.where(_above(x), x, neg)
 
 
 def glu(x: Tensor, dim: int = -1) -> Tensor:

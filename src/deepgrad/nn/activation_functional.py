@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ..core.state import host_call
 from ..core.tensor import Tensor, as_tensor
 from ..ops import elementwise as E
 from ..ops.inplace import inplace as _inplace
@@ -42,6 +43,12 @@ def relu(x: Tensor, inplace: bool = False) -> Tensor:
     return E.relu(x)
 
 
+@host_call(pure=True)  # deepgrad.compile recomputes the mask from each step's values
+def _above(x: Tensor, threshold: float = 0.0, scale: float = 1.0):
+    """The mask `scale * x > threshold` of a piecewise activation (it has no derivative)."""
+    return x.data > threshold if scale == 1.0 else x.data * scale > threshold
+
+
 def relu6(x: Tensor, inplace: bool = False) -> Tensor:
     """$\\min(\\max(0, x), 6)$."""
     return hardtanh(x, 0.0, 6.0, inplace)
@@ -52,7 +59,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -
     check_float("leaky_relu", "input", x)
     if inplace:
         return _inplace(x, "leaky_relu", leaky_relu, negative_slope)
-    return E.where(x.data > 0, x, E.mul(x, negative_slope))
+    return E.where(_above(x), x, E.mul(x, negative_slope))
 
 
 def prelu(x: Tensor, weight: Tensor) -> Tensor:
@@ -60,7 +67,7 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
     check_float("prelu", "input", x)
     if weight.numel() != 1 and x.ndim >= 2:
         weight = reshape(weight, (weight.numel(),) + (1,) * (x.ndim - 2))
-    return E.where(x.data > 0, x, E.mul(weight, x))
+    return E.where(_above(x), x, E.mul(weight, x))
 
 
 def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -70,7 +77,7 @@ def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
         return _inplace(x, "elu", elu, alpha)
     # NOTE: expm1 sees min(x, 0) so the unused branch never overflows into 0 * inf = NaN.
     neg = E.mul(E.expm1(E.clip(x, max=0.0)), alpha)
-    return E.where(x.data > 0, x, neg)
+    return E.where(_above(x), x, neg)
 
 
 def selu(x: Tensor, inplace: bool = False) -> Tensor:
@@ -116,7 +123,7 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
         sp = softplus_unit(x)
     else:
         sp = E.div(softplus_unit(E.mul(x, beta)), beta)
-    return E.where(x.data * beta > threshold, x, sp)
+    return E.where(_above(x, threshold, beta), x, sp)
 
 
 def logsigmoid(x: Tensor) -> Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.random import _gen
+from ..core.state import host_call
 from ..core.tensor import Tensor, _wrap
 from ..ops import conv as _C
 from ..ops import pool as _P
@@ -293,9 +294,15 @@ def _feature_dropout(x: Tensor, p: float, training: bool, d: int, generator) -> 
     if x.ndim not in (d + 1, d + 2):
         raise ValueError(f"dropout{d}d: expected (N, C, {_SPATIAL[d]}) or (C, ...), got {x.shape}")
     lead = x.shape[: x.ndim - d]
-    keep = _gen(generator).random(lead) >= p
-    scale = keep.astype(x.dtype) / (1.0 - p) if p < 1.0 else keep.astype(x.dtype)
+    scale = _feature_mask(generator, lead, p, x.dtype)
     return mul(x, _wrap(scale.reshape(lead + (1,) * d)))
+
+
+@host_call  # deepgrad.compile replays the draw, so the generator advances as in eager
+def _feature_mask(generator, lead: tuple[int, ...], p: float, dtype) -> np.ndarray:
+    """keep / (1 - p) per (sample, channel), keep ~ Bernoulli(1 - p)."""
+    keep = _gen(generator).random(lead) >= p
+    return keep.astype(dtype) / (1.0 - p) if p < 1.0 else keep.astype(dtype)
 
 
 def dropout1d(x: Tensor, p: float = 0.5, training: bool = True, generator=None) -> Tensor:

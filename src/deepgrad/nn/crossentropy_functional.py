@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.state import host_call
 from ..core.tensor import Tensor, _wrap, as_tensor
 from ..ops import elementwise as E
 from ..ops.cast import cast
@@ -37,23 +38,24 @@ def _flat_classes(x: Tensor) -> tuple[Tensor, tuple[int, ...]]:
     return reshape(moved, (-1, x.shape[1])), out_shape
 
 
+@host_call(pure=True)  # deepgrad.compile checks the targets again at each replay
 def _class_targets(
-    name: str, x: Tensor, target, ignore_index: int
+    name: str, shape: tuple[int, ...], target, ignore_index: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Validated flat class indices (ignored ones set to 0) and the mask of counted ones
     (None when every element counts: the common, fast case)."""
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
-    expected = () if x.ndim == 1 else (x.shape[0],) + x.shape[2:]
-    c = x.shape[0] if x.ndim == 1 else x.shape[1]
+    expected = () if len(shape) == 1 else (shape[0],) + tuple(shape[2:])
+    c = shape[0] if len(shape) == 1 else shape[1]
     if t.dtype.kind not in "iu":
         raise TypeError(
             f"{name}: class-index targets must be integers, got dtype {t.dtype} with shape "
-            f"{t.shape}; targets of class probabilities must have the input's shape {x.shape}"
+            f"{t.shape}; targets of class probabilities must have the input's shape {shape}"
         )
     if t.shape != expected:
         raise ValueError(
-            f"{name}: target shape {t.shape} does not match input shape {x.shape}: "
-            f"expected class indices of shape {expected} (or probabilities of shape {x.shape})"
+            f"{name}: target shape {t.shape} does not match input shape {shape}: "
+            f"expected class indices of shape {expected} (or probabilities of shape {shape})"
         )
     t = t.reshape(-1)
     # the ufuncs directly: ndarray.min/max's Python wrappers cost ~1 us each per step
@@ -115,7 +117,7 @@ def nll_loss(
     check_reduction("nll_loss", reduction)
     check_float("nll_loss", "input", input)
     logp, shape = _flat_classes(input)
-    t, valid = _class_targets("nll_loss", input, target, ignore_index)
+    t, valid = _class_targets("nll_loss", input.shape, target, ignore_index)
     w = _class_weight("nll_loss", weight, logp.shape[1], input)
     picked = reshape(gather(logp, 1, t[:, None]), (-1,))
     return _weighted(
@@ -144,7 +146,7 @@ def cross_entropy(
     tdata = target.data if isinstance(target, Tensor) else np.asarray(target)
     if tdata.dtype.kind == "f":
         return _prob_cross_entropy(input, logits, target, w, reduction, label_smoothing, shape)
-    t, valid = _class_targets("cross_entropy", input, target, ignore_index)
+    t, valid = _class_targets("cross_entropy", input.shape, target, ignore_index)
     sw = _sample_weights(t, valid, w, input.dtype)
     if sw is None and reduction == "mean":
         loss = softmax_cross_entropy(logits, t, mean=True)  # the hot path: one node
@@ -205,7 +207,7 @@ def multi_margin_loss(
         raise ValueError(f"multi_margin_loss: expected input (N, C) or (C,), got {input.shape}")
     check_float("multi_margin_loss", "input", input)
     x, shape = _flat_classes(input)
-    t, _ = _class_targets("multi_margin_loss", input, target, ignore_index=-(2**62))
+    t, _ = _class_targets("multi_margin_loss", input.shape, target, ignore_index=-(2**62))
     c = x.shape[1]
     w = _class_weight("multi_margin_loss", weight, c, input)
     xy = gather(x, 1, t[:, None])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.random import _gen
+from ..core.state import host_call
 from ..core.tensor import Tensor, _wrap
 from ..ops import elementwise as E
 from ..ops.index import getitem
@@ -55,9 +56,14 @@ def dropout(
         return _inplace(x, "dropout", dropout, p, training, False, generator)
     if p == 1.0:
         return E.mul(x, 0.0)
-    keep = _gen(generator).random(x.shape) >= p
-    scale = np.asarray(1.0 / (1.0 - p), dtype=x.data.dtype)
-    return E.mul(x, _wrap(keep * scale))
+    return E.mul(x, _wrap(_dropout_mask(generator, x.shape, p, x.data.dtype)))
+
+
+@host_call  # deepgrad.compile replays the draw, so the generator advances as in eager
+def _dropout_mask(generator, shape: tuple[int, ...], p: float, dtype) -> np.ndarray:
+    """keep / (1 - p) with keep ~ Bernoulli(1 - p): dropout's scaled mask."""
+    keep = _gen(generator).random(shape) >= p
+    return keep * np.asarray(1.0 / (1.0 - p), dtype=dtype)
 
 
 def alpha_dropout(
@@ -70,30 +76,43 @@ def alpha_dropout(
         return x
     if p == 1.0:
         return E.mul(x, 0.0)
-    keep = (_gen(generator).random(x.shape) >= p).astype(x.data.dtype)
+    scale, shift = _alpha_masks(generator, x.shape, p, x.data.dtype)
+    return E.add(E.mul(x, _wrap(scale)), _wrap(shift))
+
+
+@host_call  # deepgrad.compile replays the draw, so the generator advances as in eager
+def _alpha_masks(generator, shape: tuple[int, ...], p: float, dtype) -> tuple:
+    """keep * a and b, with keep ~ Bernoulli(1 - p): alpha dropout's affine masks."""
+    keep = (_gen(generator).random(shape) >= p).astype(dtype)
     a = 1.0 / np.sqrt((_ALPHA_PRIME**2 * p + 1) * (1 - p))
     b = (keep - 1.0) * _ALPHA_PRIME * a + _ALPHA_PRIME * a * p
-    return E.add(E.mul(x, _wrap(keep * a)), _wrap(b.astype(x.data.dtype)))
+    return keep * a, b.astype(dtype)
 
 
 def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """$y = W[i]$: row lookup; the `padding_idx` row receives no gradient (Bengio et al. 2003)."""
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
     if weight.ndim != 2:
         raise ValueError(
             f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got {weight.shape}"
         )
-    n = weight.shape[0]
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        bad = idx.min() if idx.min() < 0 else idx.max()
-        raise IndexError(f"embedding: index {bad} is out of range [0, {n}) for {n} embeddings")
+    idx = _embedding_indices(indices, weight.shape[0])
     out = getitem(weight, idx)
     if padding_idx is not None and weight.requires_grad:
         keep = (idx != padding_idx)[..., None]
         out = E.where(keep, out, out.detach())
     return out
+
+
+@host_call(pure=True)  # deepgrad.compile checks the indices again at each replay
+def _embedding_indices(indices, n: int) -> np.ndarray:
+    """The indices as an integer array, each in [0, n)."""
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(f"embedding: index {bad} is out of range [0, {n}) for {n} embeddings")
+    return idx
 
 
 def _stats(x: Tensor, axes: tuple[int, ...]) -> tuple[Tensor, Tensor]:
@@ -165,6 +184,7 @@ def batch_norm(
     return _affine(_normalize(x, mu, var, eps), weight, bias, shape)
 
 
+@host_call  # in place on the buffers: deepgrad.compile replays it each step
 def _update_running(rmean: Tensor, rvar: Tensor, mu, var, n: int, momentum: float) -> None:
     m = momentum
     # written in place, so numpy() views and from_numpy() buffers see the update

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.state import host_call
 from ..core.tensor import Tensor
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -347,6 +348,7 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    @host_call  # deepgrad.compile replays it
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (to None, or to zeros in place)."""
         for p in self.parameters():

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from ..core.state import host_call
 from ..core.tensor import Tensor
 from ..ops.shape import reshape
 from ..ops.validation import check_int
@@ -77,6 +78,7 @@ class _NormBase(Module):
     def _channel_axis(self, x: Tensor) -> int:
         return 1
 
+    @host_call  # it counts batches: deepgrad.compile replays it each step
     def _factor(self) -> float:
         """The running-average weight for this step; momentum None: cumulative (1 / t)."""
         if not (self.training and self.track_running_stats):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.state import enable_grad
+from ..core.state import enable_grad, host_call
 from ..core.tensor import Tensor
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -97,6 +97,12 @@ class Optimizer(ABC):
     (the API of PyTorch's torch.optim.Optimizer).
     """
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # a step is a host call: deepgrad.compile replays it on the step's gradients
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = host_call(cls.step)
+
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
         self.state: dict[Tensor, dict[str, Any]] = {}
@@ -172,6 +178,7 @@ class Optimizer(ABC):
         self.param_groups.append(group)
 
     # -- gradients and steps -------------------------------------------------
+    @host_call
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to None (default) or to zeros in place."""
         for group in self.param_groups:

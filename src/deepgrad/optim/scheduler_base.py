@@ -11,6 +11,7 @@ import copy
 from abc import ABC, abstractmethod
 from typing import Any
 
+from ..core.state import host_call
 from .optimizer import Optimizer
 
 
@@ -22,6 +23,12 @@ class LRScheduler(ABC):
     """
 
     _is_initial = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # a step is a host call: deepgrad.compile replays it inside a compiled step
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = host_call(cls.step)
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -59,6 +66,7 @@ class LRScheduler(ABC):
         """The learning rates set by the latest `step()`, one per parameter group."""
         return list(self._last_lr)
 
+    @host_call
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch (or jump to `epoch`, using the closed form when there is one)."""
         self._step_count += 1

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.state import no_grad
+from ..core.state import host_call, no_grad
 from ..core.tensor import Tensor
 from ..nn.module import Module
 
@@ -112,6 +112,7 @@ class AveragedModel(Module):
             )
         return mine, theirs
 
+    @host_call  # NumPy on the averaged copies: deepgrad.compile replays it
     def update_parameters(self, model: Module) -> None:
         """Fold `model`'s current parameters into the average (the first call copies them)."""
         mine, theirs = self._averaged_tensors(model)

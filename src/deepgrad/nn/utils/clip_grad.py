@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ...core.state import host_call
 from ...core.tensor import Tensor, _wrap
 
 
@@ -16,6 +17,7 @@ def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     return [p.grad for p in params if p.grad is not None]
 
 
+@host_call  # NumPy on .grad in place: deepgrad.compile replays it
 def clip_grad_norm_(
     parameters: Tensor | Iterable[Tensor],
     max_norm: float,
@@ -46,6 +48,7 @@ def clip_grad_norm_(
     return _wrap(np.asarray(total, dtype=grads[0].data.dtype))
 
 
+@host_call
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every gradient element into [-clip_value, clip_value]."""
     if clip_value < 0:
