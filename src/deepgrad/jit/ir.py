@@ -30,9 +30,11 @@ class Slot:
 
 @dataclass(frozen=True)
 class Wrap:
-    """Value k as a fresh Tensor (for rules and host calls that take tensors)."""
+    """Value k as a fresh Tensor (for rules and host calls that take tensors), flagged
+    `requires_grad` when the traced tensor was (rules may skip gradients by that flag)."""
 
     k: int
+    grad: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,16 +104,23 @@ def live_calls(calls: list[Call], outputs: list[Ref]) -> list[Call]:
     return kept
 
 
+def _wrap_needing_grad(a: np.ndarray) -> Tensor:
+    """A fresh tensor flagged requires_grad (no graph is recorded while rules replay)."""
+    t = _wrap(a)
+    t.requires_grad = True
+    return t
+
+
 def generate(calls: list[Call], inputs: list[int], outputs: list[Ref]) -> Callable:
     """Compile `calls` into `replay(*input_arrays) -> tuple of output values`."""
-    ns: dict[str, Any] = {"W": _wrap, "A": np.asarray}
+    ns: dict[str, Any] = {"W": _wrap, "WG": _wrap_needing_grad, "A": np.asarray}
     consts: dict[int, str] = {}
 
     def name(ref: Ref) -> str:
         if isinstance(ref, Slot):
             return f"v{ref.k}"
         if isinstance(ref, Wrap):
-            return f"W(v{ref.k})"
+            return f"{'WG' if ref.grad else 'W'}(v{ref.k})"
         if isinstance(ref, Pack):
             inner = "".join(name(r) + ", " for r in ref.items)
             return f"({inner})" if ref.kind is tuple else f"[{inner}]"

@@ -79,7 +79,7 @@ class Recorder:
             if k is None:
                 k = self.view(obj.data)
             if k is not None:
-                return Wrap(k) if as_tensor else Slot(k)
+                return Wrap(k, bool(obj.requires_grad)) if as_tensor else Slot(k)
             self.keep.append(obj)
             self.versions.append((obj, getattr(obj, "_version", 0)))
             # a parameter or buffer (or a constant): bound by identity, and guarded at

@@ -19,7 +19,7 @@ as single large products after it.
 
 Higher order: the fast VJP is written in NumPy, so it is not itself differentiable.  When
 the backward is recorded (`create_graph=True`), when forward-mode tangents are active,
-inside `vmap` or while ops are traced (ONNX export), the rules instead differentiate the
+or inside `vmap`, the rules instead differentiate the
 composed per-step path (`linear`, `lstm_pointwise`, elementwise ops), whose gradients
 of gradients work as for any composite; the JVP rules always use that path (forward mode
 on a whole recurrent layer is rare; correctness over speed there).  vmap folds its axis
@@ -132,7 +132,7 @@ def _vjp_rules(n: int, composed, fast) -> list:
         def rule(g, ans, *xs, saved, **static):
             cache = None if saved is None else saved.get("grads")
             if cache is None or cache[0] is not g:
-                if saved is None or STATE.grad or STATE.fwd or STATE.batch:
+                if saved is None or STATE.grad or STATE.levels or STATE.batch:
                     grads = _composed_grads(composed, g, xs, static)
                 else:
                     need_x = xs[0].requires_grad
@@ -434,10 +434,12 @@ def _check_mask(name: str, mask, x: Tensor):
 
 
 def _run(prim, composed, args: list, static: dict) -> Tensor:
-    """The fused primitive, or the composed per-step path while ops are traced (exporters
-    see the per-step ops they know)."""
+    """The fused primitive.  Tracers see it as one op: `dg.compile` replays it (and its fast
+    VJP) as eager runs it, bitwise; ONNX export lowers whole recurrent modules instead
+    (onnx/recurrent.py), so it never needs the per-step ops."""
+    del composed
     static = {k: v for k, v in static.items() if v is not None and v is not False}
-    return composed(*args, **static) if STATE.tracer is not None else prim(*args, **static)
+    return prim(*args, **static)
 
 
 def lstm_sequence(
