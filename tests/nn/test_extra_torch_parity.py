@@ -225,7 +225,12 @@ POOLS = [
         [(2, 6, 6)],
     ),
     ("LPPool1d", nn.LPPool1d(2, 3, 2), tnn.LPPool1d(2, 3, 2), [(2, 2, 7)]),
-    ("LPPool2d", nn.LPPool2d(2, 2), tnn.LPPool2d(2, 2), [(1, 2, 4, 4)]),  # p = 2: no roots of negatives
+    (
+        "LPPool2d",
+        nn.LPPool2d(2, 2),
+        tnn.LPPool2d(2, 2),
+        [(1, 2, 4, 4)],
+    ),  # p = 2: no roots of negatives
     (
         "AdaptiveMaxPool3d",
         nn.AdaptiveMaxPool3d((1, 2, 2)),
