@@ -11,7 +11,7 @@ from __future__ import annotations
 # inside a function.  `pool` re-exports `pool_api`'s public functions at its end.
 FAMILIES = (
     "validation", "_base", "cast", "shape", "select", "elementwise", "index", "reduce", "softmax",
-    "linalg", "_conv_kernels", "conv", "nnops", "_pool_kernels", "pool", "pool_api", "resample", "segment", "roi",
+    "linalg", "_conv_kernels", "conv", "channel_norm", "nnops", "_pool_kernels", "pool", "pool_api", "resample", "segment", "roi",
     "linalg_decomp", "linalg_spectral", "batched_linear", "batch_rules", "devices", "factories",
     "grad_fn", "inplace", "out", "torch_elementwise", "setitem", "sorting", "torch_functions",
     "torch_shape", "tensor_methods", "torch_methods", "rnn",
@@ -114,6 +114,7 @@ FUNCTIONS["stack"] = stack
 from . import (
     batch_rules,
     batched_linear,
+    channel_norm,  # batch norm's per-channel primitives (issue 20)
     conv,
     linalg_decomp,
     linalg_spectral,

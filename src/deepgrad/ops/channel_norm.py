@@ -1,0 +1,272 @@
+"""Per-channel statistics and affine maps of (N, C, *S) feature maps: batch norm's primitives.
+
+    channel_moments(x)      = [mean_c, var_c], shape (2, C)   (biased variance, every axis but 1)
+        dx = (g_m + 2 g_v (x - mean)) / n                    one channel_affine of x
+    channel_affine(x, a, b) = x a[c] + b[c]
+        dx = channel_scale(g, a),  da = channel_dot(g, x),  db = channel_sum(g)
+    channel_scale(x, a)     = x a[c]
+        dx = channel_scale(g, a),  da = channel_dot(g, x)
+    channel_dot(x, y)       = sum_{n,p} x[n,c,p] y[n,c,p], shape (C,)
+        dx = channel_scale(y, g),  dy = channel_scale(x, g)
+
+Batch norm (Ioffe & Szegedy 2015) is then channel_moments, a handful of (C,) ops for
+$a = \\gamma / \\sqrt{\\sigma^2 + \\epsilon}$ and $b = \\beta - \\mu a$, and one channel_affine:
+two passes over x forward and about six backward, where the elementwise composite took
+about twenty, each a primitive with its own temporaries.  Every rule is written with these
+primitives, so gradients of gradients come for free.  The per-channel sums are one
+matrix-vector product over the feature map read as an (N * prod(S), C) matrix (a view in
+channels-last and channels-first memory alike), and elementwise results keep x's layout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _conv_kernels as K
+from ._base import Case, Domain, ErrorCase, Tensor, _ones, apply, as_tensor, primitive
+from .cast import cast
+from .conv import _broadcast, _channel_sum, _channel_view
+from .elementwise import add, mul, pow, sub
+from .index import getitem
+from .shape import stack
+
+__all__ = ["batch_norm", "channel_affine", "channel_dot", "channel_moments", "channel_scale"]
+
+
+def _view(a: np.ndarray, ndim: int) -> np.ndarray:
+    return a.reshape((1, a.shape[0]) + (1,) * (ndim - 2))
+
+
+def _count(x) -> int:
+    return x.size // x.shape[1] if x.shape[1] else 0
+
+
+_CASES = [Case(((2, 3, 4, 5),)), Case(((4, 3),)), Case(((2, 2, 3, 2, 2),))]
+
+
+def _pair_cases(extra: int) -> list[Case]:
+    return [Case((c.shapes[0],) + ((c.shapes[0][1],),) * extra) for c in _CASES]
+
+
+def _moments_vjp(g: Tensor, ans: Tensor, x: Tensor) -> Tensor:
+    n = _count(x.data)
+    gm, gv, mean = getitem(g, 0), getitem(g, 1), getitem(ans, 0)
+    a = mul(gv, 2.0 / n)
+    return apply(_channel_affine, x, a, sub(mul(gm, 1.0 / n), mul(a, mean)))
+
+
+def _moments_jvp(t: Tensor, ans: Tensor, x: Tensor) -> Tensor:
+    n = _count(x.data)
+    mean = getitem(ans, 0)
+    centered = apply(_channel_affine, x, as_tensor(np.ones_like(mean.data)), mul(mean, -1.0))
+    tm = mul(apply(_channel_sum, t), 1.0 / n)
+    return stack([tm, mul(apply(_channel_dot, t, centered), 2.0 / n)])
+
+
+@primitive(
+    "channel_moments",
+    vjp=[_moments_vjp],
+    jvp=[_moments_jvp],
+    domain=Domain(
+        _CASES,
+        errors=[
+            ErrorCase(
+                lambda: channel_moments(_ones(3)),
+                ValueError,
+                r"channel_moments: expected x \(N, C, \*\) with >= 2 dims and N \* prod\(S\) "
+                r">= 1, got \(3,\)",
+            )
+        ],
+    ),
+)
+def _channel_moments(x):
+    """$[\\mu_c, \\sigma^2_c] = [\\frac1n \\sum x, \\frac1n \\sum (x - \\mu)^2]$ over every axis
+    but 1; $dx = (g_\\mu + 2 g_{\\sigma^2} (x - \\mu)) / n$."""
+    n = _count(x)
+    mean = K.channel_sum(x) / n
+    d = np.subtract(x, _view(mean, x.ndim))
+    np.multiply(d, d, out=d)
+    return np.stack([mean, K.channel_sum(d) / n])
+
+
+@primitive(
+    "channel_affine",
+    vjp=[
+        lambda g, ans, x, a, b: apply(_channel_scale, g, a),
+        lambda g, ans, x, a, b: apply(_channel_dot, g, x),
+        lambda g, ans, x, a, b: apply(_channel_sum, g),
+    ],
+    jvp=[
+        lambda t, ans, x, a, b: apply(_channel_scale, t, a),
+        lambda t, ans, x, a, b: apply(_channel_scale, x, t),
+        lambda t, ans, x, a, b: _broadcast(_channel_view(t, x.ndim), x.shape),
+    ],
+    domain=Domain(
+        _pair_cases(2),
+        errors=[
+            ErrorCase(
+                lambda: channel_affine(_ones(2, 3, 4), _ones(2), _ones(3)),
+                ValueError,
+                r"channel_affine: expected x \(N, C, \*\) and a, b of shape \(C,\), "
+                r"got \(2, 3, 4\), \(2,\) and \(3,\)",
+            )
+        ],
+    ),
+)
+def _channel_affine(x, a, b):
+    """$y[n,c,p] = x[n,c,p] a_c + b_c$ (keeps x's memory order); dx = g a, da = channel_dot(g,
+    x), db = channel_sum(g)."""
+    y = np.multiply(x, _view(a, x.ndim))
+    y += _view(b, x.ndim)
+    return y
+
+
+@primitive(
+    "channel_scale",
+    vjp=[
+        lambda g, ans, x, a: apply(_channel_scale, g, a),
+        lambda g, ans, x, a: apply(_channel_dot, g, x),
+    ],
+    jvp=[
+        lambda t, ans, x, a: apply(_channel_scale, t, a),
+        lambda t, ans, x, a: apply(_channel_scale, x, t),
+    ],
+    domain=Domain(
+        _pair_cases(1),
+        errors=[
+            ErrorCase(
+                lambda: channel_scale(_ones(2, 3, 4), _ones(4)),
+                ValueError,
+                r"channel_scale: expected x \(N, C, \*\) and a of shape \(C,\), "
+                r"got \(2, 3, 4\) and \(4,\)",
+            )
+        ],
+    ),
+)
+def _channel_scale(x, a):
+    """$y[n,c,p] = x[n,c,p] a_c$; dx = channel_scale(g, a), da = channel_dot(g, x)."""
+    return np.multiply(x, _view(a, x.ndim))
+
+
+@primitive(
+    "channel_dot",
+    vjp=[
+        lambda g, ans, x, y: apply(_channel_scale, y, g),
+        lambda g, ans, x, y: apply(_channel_scale, x, g),
+    ],
+    jvp=[
+        lambda t, ans, x, y: apply(_channel_dot, t, y),
+        lambda t, ans, x, y: apply(_channel_dot, x, t),
+    ],
+    domain=Domain(
+        [Case((c.shapes[0], c.shapes[0])) for c in _CASES],
+        errors=[
+            ErrorCase(
+                lambda: channel_dot(_ones(2, 3, 4), _ones(2, 3, 5)),
+                ValueError,
+                r"channel_dot: expected x and y of one shape \(N, C, \*\), "
+                r"got \(2, 3, 4\) and \(2, 3, 5\)",
+            )
+        ],
+    ),
+)
+def _channel_dot(x, y):
+    """$s_c = \\sum_{n,p} x[n,c,p] y[n,c,p]$; dx = channel_scale(y, g), dy = channel_scale(x, g)."""
+    return K.channel_sum(np.multiply(x, y))
+
+
+# --- public functions --------------------------------------------------------------------
+
+
+def _check(op: str, x: Tensor, *per_channel: Tensor) -> None:
+    if x.ndim < 2 or any(p.shape != (x.shape[1],) for p in per_channel):
+        names = " and a, b of shape (C,)" if len(per_channel) == 2 else " and a of shape (C,)"
+        got = ", ".join(str(p.shape) for p in per_channel[:-1])
+        got = (
+            f"{x.shape}, {got} and {per_channel[-1].shape}"
+            if got
+            else (f"{x.shape} and {per_channel[-1].shape}")
+        )
+        raise ValueError(f"{op}: expected x (N, C, *){names}, got {got}")
+
+
+def _like(t: Tensor, x: Tensor) -> Tensor:
+    return t if t.dtype == x.dtype else cast(t, x.dtype)
+
+
+def channel_moments(x: Tensor) -> Tensor:
+    """Per-channel mean and biased variance of (N, C, *S) over every axis but 1, as (2, C):
+    $[\\mu_c, \\sigma^2_c]$ (batch norm's statistics, one primitive)."""
+    x = as_tensor(x)
+    if x.ndim < 2 or x.shape[1] == 0 or _count(x.data) < 1:
+        raise ValueError(
+            f"channel_moments: expected x (N, C, *) with >= 2 dims and N * prod(S) >= 1, "
+            f"got {x.shape}"
+        )
+    return apply(_channel_moments, x)
+
+
+def channel_affine(x: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """$y[n,c,p] = x[n,c,p] a_c + b_c$ for (N, C, *S) x and (C,) a, b (batch norm's map)."""
+    x, a, b = as_tensor(x), as_tensor(a), as_tensor(b)
+    _check("channel_affine", x, a, b)
+    return apply(_channel_affine, x, _like(a, x), _like(b, x))
+
+
+def channel_scale(x: Tensor, a: Tensor) -> Tensor:
+    """$y[n,c,p] = x[n,c,p] a_c$ for (N, C, *S) x and (C,) a."""
+    x, a = as_tensor(x), as_tensor(a)
+    _check("channel_scale", x, a)
+    return apply(_channel_scale, x, _like(a, x))
+
+
+def channel_dot(x: Tensor, y: Tensor) -> Tensor:
+    """$s_c = \\sum_{n,p} x[n,c,p] y[n,c,p]$ of two (N, C, *S) tensors, shape (C,)."""
+    x, y = as_tensor(x), as_tensor(y)
+    if x.ndim < 2 or x.shape != y.shape:
+        raise ValueError(
+            f"channel_dot: expected x and y of one shape (N, C, *), got {x.shape} and {y.shape}"
+        )
+    return apply(_channel_dot, x, _like(y, x))
+
+
+def batch_norm(
+    x: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """$y = \\gamma (x - \\mu) / \\sqrt{\\sigma^2 + \\epsilon} + \\beta$ per channel of (N, C, *S)
+    (Ioffe & Szegedy 2015), as `nn.functional.batch_norm` but in the primitives above:
+    $a = \\gamma / \\sqrt{\\sigma^2 + \\epsilon}$, $b = \\beta - \\mu a$, $y = x a + b$.
+
+    Training (or no running statistics) uses the batch's mean and biased variance and, when
+    running statistics are given, updates them in place with weight `momentum`, the variance
+    unbiased (n / (n - 1)), as PyTorch.  The caller validates the shapes.
+    """
+    if training or running_mean is None:
+        n = _count(x.data)
+        if training and n <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, "
+                f"got input of shape {x.shape}"
+            )
+        m = channel_moments(x)
+        mean, var = getitem(m, 0), getitem(m, 1)
+        if training and running_mean is not None:
+            stats = m.data
+            running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * stats[0]
+            unbiased = stats[1] * (n / max(n - 1, 1))
+            running_var.data[...] = (1 - momentum) * running_var.data + momentum * unbiased
+    else:
+        mean, var = running_mean.detach(), running_var.detach()
+    a = pow(add(_like(var, x), eps), -0.5)
+    if weight is not None:
+        a = mul(a, _like(weight, x))
+    b = mul(_like(mean, x), a)
+    b = mul(b, -1.0) if bias is None else sub(_like(bias, x), b)
+    return apply(_channel_affine, x, a, b)
