@@ -41,15 +41,18 @@ GEOMETRIES = [
     ((1, 3, 9, 9), (2, 3, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1)),  # strided
     ((2, 2, 8, 9), (3, 2, 2, 3), (1, 2), ((1, 0), (0, 2)), (2, 1)),  # dilated
     ((2, 5, 4, 4), (3, 5, 1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1)),  # 1x1
+    ((2, 16, 5, 4), (3, 16, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),  # one-GEMM dx
+    ((1, 16, 6, 5), (2, 16, 3, 2), (2, 1), ((1, 0), (1, 1)), (1, 2)),  # one-GEMM dx, strided
 ]
+FAMILIES = ["cl", "ck", "cf"]
 
 
 @pytest.mark.parametrize("geo", GEOMETRIES)
 @pytest.mark.parametrize("order", ["nchw", "nhwc", "cnhw"])
-@pytest.mark.parametrize("channels_last", [True, False])
-def test_conv_kernels_match_direct_reference(geo, order, channels_last, monkeypatch):
-    """Both kernel families (channels-last for narrow layers, channels-first for wide)."""
-    monkeypatch.setattr(K, "_CL_MAX_CHANNELS", 1 << 30 if channels_last else 0)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_conv_kernels_match_direct_reference(geo, order, family, monkeypatch):
+    """Every kernel family (channels-last, rows in the weight's order, channels-first)."""
+    monkeypatch.setattr(K, "_FORCE", family)
     xs, ws, stride, padding, dilation = geo
     rng = np.random.default_rng(0)
     x, w = _in_order(rng.standard_normal(xs), order), rng.standard_normal(ws)
@@ -65,6 +68,31 @@ def test_conv_kernels_match_direct_reference(geo, order, channels_last, monkeypa
     np.testing.assert_allclose(np.vdot(x, dx), lhs, rtol=1e-10)
     np.testing.assert_allclose(np.vdot(w, dw), lhs, rtol=1e-10)
     assert dw.flags.c_contiguous and dw.shape == w.shape and dx.shape == x.shape
+
+
+@pytest.mark.parametrize(
+    "xs, ws, stride, padding, dilation",
+    [
+        ((2, 3, 9), (4, 3, 3), (2,), ((1, 2),), (2,)),
+        ((1, 2, 4, 5, 3), (3, 2, 2, 3, 2), (1, 2, 1), ((1, 0), (0, 1), (1, 1)), (1, 1, 2)),
+    ],
+)
+def test_kernel_families_agree_in_1d_and_3d(xs, ws, stride, padding, dilation, monkeypatch):
+    """The N-d code paths of the three families give one result (forward, dx, dw)."""
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": 1}
+    results = []
+    for family in FAMILIES:
+        monkeypatch.setattr(K, "_FORCE", family)
+        y, saved = K.conv_forward(x, w, save=True, **p)
+        g = np.cos(np.arange(y.size)).reshape(y.shape)
+        dx = K.conv_input_grad(g, w, size=xs[2:], **p)
+        dw = K.conv_weight_grad(x, g, ksize=ws[2:], saved=saved, **p)
+        results.append((np.array(y), np.array(dx), dw))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
 
 
 def test_channel_sum_and_bias_match_numpy():
@@ -116,12 +144,13 @@ def test_channels_last_batch_chunks_match_direct_reference(geo, save, monkeypatc
     np.testing.assert_allclose(np.vdot(x, dx), lhs, rtol=1e-10)
 
 
-@pytest.mark.parametrize("out_channels", [4, 64])  # channels-last and channels-first kernels
-def test_saved_columns_survive_a_second_backward(out_channels):
+@pytest.mark.parametrize("family", FAMILIES)
+def test_saved_columns_survive_a_second_backward(family, monkeypatch):
     """The forward's columns live on the graph node: retain_graph gives exactly twice the
     gradient, and changing the input in place afterwards does not change it."""
+    monkeypatch.setattr(K, "_FORCE", family)
     rng = np.random.default_rng(4)
-    conv = dg.nn.Conv2d(3, out_channels, 3, padding=1)
+    conv = dg.nn.Conv2d(3, 8, 3, padding=1)
     x = dg.tensor(rng.standard_normal((2, 3, 6, 6)).astype(np.float32))
     y = conv(x).sum()
     y.backward(retain_graph=True)

@@ -41,13 +41,32 @@ _FLAT_MAX_RATIO = 2.5
 # Channels-last kernels for layers with at most this many output channels (LeNet-sized
 # layers: measured faster there); wider layers (ResNet) measured faster channels-first.
 _CL_MAX_CHANNELS = 32
+_CL_MAX_WEIGHTS = 256 * 256 * 9
+_CL_DX_GEMM_MIN_CIN = 16
+# Rows in the weight's order for wider layers with at most this many output positions.
+_CK_MAX_OUT = 64
+_FORCE = None  # a family name forces it (benchmarks and tests of the families)
 # Bytes of columns per batch chunk of the channels-last kernels (see `_cl_chunks`):
 # cache resident; measured on the LeNet layers (4-8 images of 60-80 KB).
 _CL_CHUNK_BYTES = 640 << 10
 
 
-def _use_cl(cout: int, groups: int) -> bool:
-    return groups == 1 and cout <= _CL_MAX_CHANNELS
+def _family(cout: int, groups: int, weights: int, out) -> str:
+    """The kernel family of a layer: "cl" (channels-last), "ck" (rows in the weight's
+    order, small outputs) or "cf" (channels-first, and every grouped conv)."""
+    if _FORCE is not None and groups == 1:
+        return _FORCE
+    if _use_cl(cout, groups, weights):
+        return "cl"
+    if groups == 1 and math.prod(out) <= _CK_MAX_OUT:
+        return "ck"
+    return "cf"
+
+
+def _use_cl(cout: int, groups: int, weights: int = 0) -> bool:
+    """Channels-last kernels for narrow layers and for layers of at most _CL_MAX_WEIGHTS
+    weights (their (K * C, C_out) permutation, copied per call, stays cheap)."""
+    return groups == 1 and (cout <= _CL_MAX_CHANNELS or weights <= _CL_MAX_WEIGHTS)
 
 
 class _Workspace:
@@ -307,7 +326,7 @@ def _cl_step(n: int, image_bytes: int) -> int:
     return max(1, min(n, _CL_CHUNK_BYTES // max(image_bytes, 1)))
 
 
-def _cl_chunks(x, ksize, out, stride, padding, dilation, full=None):
+def _cl_chunks(x, ksize, out, stride, padding, dilation, full=None, whole=False):
     """Yield (r0, r1, rows_first, columns) per batch chunk of x: the columns of images
     [r0 / P, r1 / P) (rows r0:r1 of the full columns matrix), in one recycled buffer.
 
@@ -317,11 +336,13 @@ def _cl_chunks(x, ksize, out, stride, padding, dilation, full=None):
     With `full` (a buffer of the whole columns' size) the chunks are written into it
     instead, in the whole matrix's layout, to be kept for the weight gradient (the
     product still reads each chunk from cache: conv1 forward in a step 0.87 -> 0.72 ms).
+    With `whole` (a weight larger than a chunk, which each product would pack again) the
+    batch is one chunk.
     """
     n = x.shape[0]
     p, kc = math.prod(out), x.shape[1] * math.prod(ksize)
     rows, win, xp = _cl_windows(x, ksize, out, stride, padding, dilation)
-    step = _cl_step(n, p * kc * x.dtype.itemsize)
+    step = n if whole else _cl_step(n, p * kc * x.dtype.itemsize)
     buf = _WS.empty((step * p * kc,), x.dtype) if full is None else None
     lead = () if rows else (slice(None),) * (1 + len(ksize))
     for n0 in range(0, n, step):
@@ -373,7 +394,8 @@ def _cl_forward(x, w, ksize, out, stride, padding, dilation, save):
     # them there (cache-cold in the backward pass) measured slower over a LeNet step
     np_, kc = y2.shape[0], x.shape[1] * math.prod(ksize)
     full = np.empty((np_ * kc,), x.dtype) if save else None
-    for r0, r1, rows, cols in _cl_chunks(x, ksize, out, stride, padding, dilation, full):
+    whole = w.nbytes > _CL_CHUNK_BYTES
+    for r0, r1, rows, cols in _cl_chunks(x, ksize, out, stride, padding, dilation, full, whole):
         np.matmul(cols if rows else cols.T, wr if rows else wc, out=y2[r0:r1])
     saved = None
     if full is not None:
@@ -418,7 +440,34 @@ def _cl_weight_grad(x, y, ksize, stride, padding, dilation, saved) -> np.ndarray
     return np.ascontiguousarray(acc, dtype=dt).reshape((cout, cin) + ksize)
 
 
+def _cl_input_grad_gemm(y, w, size, stride, padding, dilation) -> np.ndarray:
+    """conv_transpose channels-last as ONE product over the batch, g (N*P, C_out) @
+    w (C_out, K*C_in) -> column gradients (N, *O, *K, C_in), then col2im: one strided add
+    per kernel offset into a channels-last (N, *padded, C_in) buffer (runs of C_in)."""
+    n, cout, cin, ksize, out = y.shape[0], w.shape[0], w.shape[1], w.shape[2:], y.shape[2:]
+    g = _cl_matrix(y)
+    wm = np.moveaxis(w, 1, -1).reshape(cout, -1)  # (C_out, K*C_in), a copy
+    kk = math.prod(ksize)
+    cols = _WS.empty((g.shape[0], kk * cin), np.result_type(g, wm))
+    np.matmul(g, wm, out=cols)
+    cols = cols.reshape((n, *out, kk, cin))
+    spad = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
+    xp = np.zeros((n, *spad, cin), dtype=cols.dtype)
+    nd = len(ksize)
+    for j, k in enumerate(itertools.product(*(range(f) for f in ksize))):
+        idx = tuple(
+            slice(ki * d, ki * d + s * (o - 1) + 1, s)
+            for ki, d, s, o in zip(k, dilation, stride, out)
+        )
+        xp[(slice(None),) + idx] += cols[(slice(None),) * (1 + nd) + (j,)]
+    _WS.give(cols)
+    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(size, padding))
+    return np.moveaxis(xp[(slice(None),) + crop], -1, 1)
+
+
 def _cl_input_grad(y, w, size, stride, padding, dilation) -> np.ndarray:
+    if w.shape[1] >= _CL_DX_GEMM_MIN_CIN:
+        return _cl_input_grad_gemm(y, w, size, stride, padding, dilation)
     n, cout, cin, ksize, out = y.shape[0], w.shape[0], w.shape[1], w.shape[2:], y.shape[2:]
     g = _cl_matrix(y)
     kk = math.prod(ksize)
@@ -475,6 +524,81 @@ def _flat_input_grad(y, w, groups, size, padding, dilation, scratch=False) -> np
     return xp[(slice(None), slice(None)) + crop]
 
 
+# --- rows in the weight's (C, K) order (groups == 1, small outputs) ---------------------------
+#
+# Columns (N * prod(O), C * prod(K)) in the weight's own order, so the forward, the input
+# gradient and the weight gradient are each one product with w.reshape(C_out, -1) (or its
+# transposed view) and no permutation of a large weight (9 MB for 512 x 512 x 3 x 3).  The
+# copies run K_last values long, cheap only while the output is small (the last ResNet
+# stages); col2im adds into a channels-last buffer (runs of C_in values), where the
+# channels-first one would run prod(O) <= 4 values (0.1 ms per 16k-value add).
+
+
+def _ck_windows(x, ksize, out, stride, padding, dilation):
+    """((N, *O, C, *K) strided view of the zero-padded x, the padded copy or None)."""
+    xp = _zero_pad(x, padding)
+    st, sp = xp.strides, xp.strides[2:]
+    strides = (
+        (st[0],)
+        + tuple(a * s for a, s in zip(sp, stride))
+        + (st[1],)
+        + tuple(a * d for a, d in zip(sp, dilation))
+    )
+    win = as_strided(xp, (x.shape[0], *out, x.shape[1], *ksize), strides, writeable=False)
+    return win, (None if xp is x else xp)
+
+
+def _ck_cols(x, ksize, out, stride, padding, dilation) -> np.ndarray:
+    win, xp = _ck_windows(x, ksize, out, stride, padding, dilation)
+    cols = _copy_to_ws(win)
+    if xp is not None:
+        _WS.give(xp)
+    return cols.reshape(x.shape[0] * math.prod(out), -1)
+
+
+def _ck_forward(x, w, ksize, out, stride, padding, dilation, save):
+    cols = _ck_cols(x, ksize, out, stride, padding, dilation)
+    # w @ cols^T (C_out, N*P), channels-first: OpenBLAS runs this orientation of the
+    # product up to 2x faster than cols @ w^T when N*P is small (512 x 4608 x 32: 1.4 ms
+    # against 2.6)
+    y = np.matmul(w.reshape(w.shape[0], -1), cols.T).reshape((w.shape[0], x.shape[0], *out))
+    if not save:
+        _WS.give(cols)
+    return np.moveaxis(y, 0, 1), (("ck", cols) if save else None)
+
+
+def _ck_input_grad(y, w, size, stride, padding, dilation) -> np.ndarray:
+    n, cin, ksize, out = y.shape[0], w.shape[1], w.shape[2:], y.shape[2:]
+    g = _cl_matrix(y)
+    cols = _WS.empty((g.shape[0], w[0].size), np.result_type(g, w))
+    np.matmul(g, w.reshape(w.shape[0], -1), out=cols)
+    cols = cols.reshape((n, *out, cin, *ksize))
+    spad = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
+    xp = np.zeros((n, *spad, cin), dtype=cols.dtype)
+    lead = (slice(None),) * (2 + len(out))
+    for k in itertools.product(*(range(f) for f in ksize)):
+        idx = tuple(
+            slice(ki * d, ki * d + s * (o - 1) + 1, s)
+            for ki, d, s, o in zip(k, dilation, stride, out)
+        )
+        xp[(slice(None),) + idx] += cols[lead + k]
+    _WS.give(cols)
+    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(size, padding))
+    return np.moveaxis(xp[(slice(None),) + crop], -1, 1)
+
+
+def _ck_weight_grad(x, y, ksize, stride, padding, dilation, saved) -> np.ndarray:
+    cols = (
+        saved[1]
+        if saved is not None
+        else _ck_cols(x, ksize, y.shape[2:], stride, padding, dilation)
+    )
+    dw = np.matmul(_cl_matrix(y).T, cols).reshape((y.shape[1], x.shape[1]) + tuple(ksize))
+    if saved is None:
+        _WS.give(cols)
+    return dw.astype(np.result_type(x, y), copy=False)
+
+
 # --- the three kernels -----------------------------------------------------------------------
 
 
@@ -483,8 +607,11 @@ def conv_forward(x, w, stride, padding, dilation, groups, save=False):
     memory); with `save`, the columns the weight gradient needs (else None)."""
     n, cout, ksize = x.shape[0], w.shape[0], w.shape[2:]
     out = out_shape(x.shape[2:], ksize, stride, padding, dilation)
-    if _use_cl(cout, groups):
+    family = _family(cout, groups, w.size, out)
+    if family == "cl":
         return _cl_forward(x, w, ksize, out, stride, padding, dilation, save)
+    if family == "ck":
+        return _ck_forward(x, w, ksize, out, stride, padding, dilation, save)
     wg = w.reshape(groups, cout // groups, -1)
     if _use_flat(x.shape[2:], out, stride, padding):
         cols, spad = _flat_cols(x, ksize, padding, dilation)
@@ -507,8 +634,11 @@ def conv_forward(x, w, stride, padding, dilation, groups, save=False):
 
 def conv_input_grad(y, w, stride, padding, dilation, groups, size) -> np.ndarray:
     """x = conv_transpose(y, w) of spatial `size`, as an (N, C_in, *size) view."""
-    if _use_cl(w.shape[0], groups):
+    family = _family(w.shape[0], groups, w.size, y.shape[2:])
+    if family == "cl":
         return _cl_input_grad(y, w, tuple(size), stride, padding, dilation)
+    if family == "ck":
+        return _ck_input_grad(y, w, tuple(size), stride, padding, dilation)
     n, cout, ksize = y.shape[0], w.shape[0], w.shape[2:]
     cin = w.shape[1] * groups
     wt = w.reshape(groups, cout // groups, -1).transpose(0, 2, 1)
@@ -528,8 +658,11 @@ def conv_weight_grad(x, y, stride, padding, dilation, groups, ksize, saved=None)
     which are then not built again."""
     cout, cin = y.shape[1], x.shape[1]
     ksize = tuple(ksize)
-    if _use_cl(cout, groups):
+    family = _family(cout, groups, cout * cin // groups * math.prod(ksize), y.shape[2:])
+    if family == "cl":
         return _cl_weight_grad(x, y, ksize, stride, padding, dilation, saved)
+    if family == "ck":
+        return _ck_weight_grad(x, y, ksize, stride, padding, dilation, saved)
     if _use_flat(x.shape[2:], y.shape[2:], stride, padding):
         cols, spad = saved[1:] if saved is not None else _flat_cols(x, ksize, padding, dilation)
         yc = _extend(y, spad)
