@@ -37,6 +37,29 @@ def _view(a: np.ndarray, ndim: int) -> np.ndarray:
     return a.reshape((1, a.shape[0]) + (1,) * (ndim - 2))
 
 
+def _matrix(x: np.ndarray):
+    """(m, channels_last): x as a C-contiguous (N*S, C) matrix (channels-last memory, True)
+    or (C, N*S) (channels-first, False), or (None, None).  NumPy's loops over the 2-d
+    matrix with a (C,) operand run 2-3x faster than over the 4-d view with a broadcast
+    (1, C, 1, 1) one."""
+    if x.ndim < 3:
+        return None, None
+    cl = np.moveaxis(x, 1, -1)
+    if cl.flags.c_contiguous:
+        return cl.reshape(-1, x.shape[1]), True
+    cf = np.moveaxis(x, 1, 0)
+    if cf.flags.c_contiguous:
+        return cf.reshape(x.shape[1], -1), False
+    return None, None
+
+
+def _unmatrix(m: np.ndarray, x: np.ndarray, channels_last: bool) -> np.ndarray:
+    """The inverse of `_matrix` for a result of x's shape and memory order."""
+    if channels_last:
+        return np.moveaxis(m.reshape(np.moveaxis(x, 1, -1).shape), -1, 1)
+    return np.moveaxis(m.reshape(np.moveaxis(x, 1, 0).shape), 0, 1)
+
+
 def _count(x) -> int:
     return x.size // x.shape[1] if x.shape[1] else 0
 
@@ -116,9 +139,14 @@ def _channel_moments(x):
 def _channel_affine(x, a, b):
     """$y[n,c,p] = x[n,c,p] a_c + b_c$ (keeps x's memory order); dx = g a, da = channel_dot(g,
     x), db = channel_sum(g)."""
-    y = np.multiply(x, _view(a, x.ndim))
-    y += _view(b, x.ndim)
-    return y
+    m, back = _matrix(x)
+    if m is None:
+        y = np.multiply(x, _view(a, x.ndim))
+        y += _view(b, x.ndim)
+        return y
+    y = np.multiply(m, a if back else a[:, None])
+    y += b if back else b[:, None]
+    return _unmatrix(y, x, back)
 
 
 @primitive(
@@ -145,7 +173,10 @@ def _channel_affine(x, a, b):
 )
 def _channel_scale(x, a):
     """$y[n,c,p] = x[n,c,p] a_c$; dx = channel_scale(g, a), da = channel_dot(g, x)."""
-    return np.multiply(x, _view(a, x.ndim))
+    m, back = _matrix(x)
+    if m is None:
+        return np.multiply(x, _view(a, x.ndim))
+    return _unmatrix(np.multiply(m, a if back else a[:, None]), x, back)
 
 
 @primitive(
