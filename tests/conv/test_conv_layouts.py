@@ -67,7 +67,8 @@ def test_conv_kernels_match_direct_reference(geo, order, family, monkeypatch):
     lhs = np.vdot(y, g)
     np.testing.assert_allclose(np.vdot(x, dx), lhs, rtol=1e-10)
     np.testing.assert_allclose(np.vdot(w, dw), lhs, rtol=1e-10)
-    assert dw.flags.c_contiguous and dw.shape == w.shape and dx.shape == x.shape
+    assert dw.flags.c_contiguous and dw.base is None  # owned: becomes .grad without a copy
+    assert dw.shape == w.shape and dx.shape == x.shape
 
 
 @pytest.mark.parametrize(

@@ -416,6 +416,14 @@ def _dot_long(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return acc
 
 
+def _owned_weight(dw: np.ndarray, dtype) -> np.ndarray:
+    """dw as a fresh C-contiguous array that owns its memory (the backward would copy a view
+    once more before making it .grad)."""
+    out = np.empty(dw.shape, dtype)
+    np.copyto(out, dw)
+    return out
+
+
 def _cl_weight_grad(x, y, ksize, stride, padding, dilation, saved) -> np.ndarray:
     """g^T @ columns: from the forward pass's saved columns if any, else summed over
     batch chunks of the columns, rebuilt per chunk (in cache)."""
@@ -426,9 +434,10 @@ def _cl_weight_grad(x, y, ksize, stride, padding, dilation, saved) -> np.ndarray
         cols = saved[1]
         if cols.shape[0] == g.shape[0]:  # rows first: (N*P, K*C)
             dw = _dot_long(g.T, cols).reshape((cout, *ksize, cin))
-            dw = np.ascontiguousarray(np.moveaxis(dw, -1, 1), dtype=dt)
+            dw = _owned_weight(np.moveaxis(dw, -1, 1), dt)
         else:
-            dw = np.ascontiguousarray(_dot_long(cols, g).T, dtype=dt).reshape((cout, cin) + ksize)
+            dw = np.empty((cout, cin) + ksize, dt)
+            np.copyto(dw.reshape(cout, -1), _dot_long(cols, g).T)
         return dw  # the saved columns stay with the graph node (a second backward reads them)
     rows = _cl_rows_first(cin, ksize, out, stride, dilation)
     acc = np.zeros((cout, cin * math.prod(ksize)), dtype=np.result_type(g, x))
@@ -436,8 +445,10 @@ def _cl_weight_grad(x, y, ksize, stride, padding, dilation, saved) -> np.ndarray
         acc += np.matmul(g[r0:r1].T, cols) if rows else np.matmul(cols, g[r0:r1]).T
     if rows:  # (C_out, K*C)
         dw = acc.reshape((cout, *ksize, cin))
-        return np.ascontiguousarray(np.moveaxis(dw, -1, 1), dtype=dt)
-    return np.ascontiguousarray(acc, dtype=dt).reshape((cout, cin) + ksize)
+        return _owned_weight(np.moveaxis(dw, -1, 1), dt)
+    dw = np.empty((cout, cin) + ksize, dt)
+    np.copyto(dw.reshape(cout, -1), acc)
+    return dw
 
 
 def _cl_input_grad_gemm(y, w, size, stride, padding, dilation) -> np.ndarray:
@@ -593,7 +604,11 @@ def _ck_weight_grad(x, y, ksize, stride, padding, dilation, saved) -> np.ndarray
         if saved is not None
         else _ck_cols(x, ksize, y.shape[2:], stride, padding, dilation)
     )
-    dw = np.matmul(_cl_matrix(y).T, cols).reshape((y.shape[1], x.shape[1]) + tuple(ksize))
+    g = _cl_matrix(y)
+    # written into its final array: a reshaped product would be a view, which the
+    # backward copies once more before it becomes .grad (9 MB for 512 x 512 x 3 x 3)
+    dw = np.empty((y.shape[1], x.shape[1]) + tuple(ksize), np.result_type(g, cols))
+    np.matmul(g.T, cols, out=dw.reshape(y.shape[1], -1))
     if saved is None:
         _WS.give(cols)
     return dw.astype(np.result_type(x, y), copy=False)
