@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
+from deepgrad.ops import _conv_cl as CL
 from deepgrad.ops import _conv_kernels as K
 from deepgrad.ops import conv as C
 
@@ -128,7 +129,7 @@ def test_repeated_steps_reuse_scratch_buffers_without_aliasing():
 def test_channels_last_batch_chunks_match_direct_reference(geo, save, monkeypatch):
     """Columns built a few images at a time (here one image per chunk): the forward, and
     the weight gradient from the saved columns (save) or rebuilt per chunk (not)."""
-    monkeypatch.setattr(K, "_CL_CHUNK_BYTES", 1)
+    monkeypatch.setattr(CL, "_CL_CHUNK_BYTES", 1)
     xs, ws, stride, padding, dilation = geo
     rng = np.random.default_rng(3)
     x = _in_order(rng.standard_normal((3,) + xs[1:]), "nhwc")
