@@ -1,4 +1,8 @@
-"""Per-channel statistics and affine maps of (N, C, *S) feature maps: batch norm's primitives.
+"""Per-channel ops on (N, C, *S) feature maps: a conv layer's bias, batch norm's statistics
+and affine map.  Each primitive `<name>_p` sits above its public function `<name>`.
+
+    channel_bias(y, b)      = y + b[c]                            db = channel_sum(g)
+    channel_sum(x)          = sum_{n,p} x[n,c,p], shape (C,)      dx = g[c] broadcast
 
     channel_moments(x)      = [mean_c, var_c], shape (2, C)   (biased variance, every axis but 1)
         dx = (g_m + 2 g_v (x - mean)) / n                    one channel_affine of x
@@ -25,16 +29,91 @@ import numpy as np
 from . import _conv_kernels as K
 from ._base import Case, Domain, ErrorCase, Tensor, _ones, apply, as_tensor, primitive
 from .cast import cast
-from .conv import _broadcast, _channel_sum, _channel_view
 from .elementwise import add, mul, pow, sub
 from .index import getitem
-from .shape import stack
+from .shape import broadcast_to, reshape, stack
 
-__all__ = ["batch_norm", "channel_affine", "channel_dot", "channel_moments", "channel_scale"]
+__all__ = [
+    "batch_norm", "channel_affine", "channel_bias", "channel_dot", "channel_moments", "channel_scale",
+    "channel_sum",
+]  # fmt: skip
 
 
 def _view(a: np.ndarray, ndim: int) -> np.ndarray:
     return a.reshape((1, a.shape[0]) + (1,) * (ndim - 2))
+
+
+# --- the bias of a conv layer and the per-channel sum -------------------------------------
+
+
+def _channel_view(b: Tensor, ndim: int) -> Tensor:
+    return reshape(b, (1, b.shape[0]) + (1,) * (ndim - 2))
+
+
+@primitive(
+    "channel_bias",
+    vjp=[lambda g, ans, y, b: g, lambda g, ans, y, b: apply(channel_sum_p, g)],
+    jvp=[
+        lambda t, ans, y, b: t,
+        lambda t, ans, y, b: _broadcast(_channel_view(t, y.ndim), y.shape),
+    ],
+    domain=Domain(
+        [Case(((2, 3, 4, 5), (3,))), Case(((1, 2, 3), (2,))), Case(((2, 1, 2, 2, 2), (1,)))],
+        errors=[
+            ErrorCase(
+                lambda: channel_bias(_ones(2, 3, 4), _ones(2)),
+                ValueError,
+                r"channel_bias: expected y \(N, C, \*\) and bias \(C,\), got \(2, 3, 4\) and \(2,\)",
+            )
+        ],
+    ),
+)
+def channel_bias_p(y, b):
+    """$y[n,c,p] + b[c]$ (a conv layer's bias; keeps y's memory order); db = channel_sum(g)."""
+    return np.add(y, b.reshape((1, b.shape[0]) + (1,) * (y.ndim - 2)))
+
+
+@primitive(
+    "channel_sum",
+    vjp=[lambda g, ans, x: _broadcast(_channel_view(g, x.ndim), x.shape)],
+    jvp=[lambda t, ans, x: apply(channel_sum_p, t)],
+    domain=Domain(
+        [Case(((2, 3, 4, 5),)), Case(((1, 2, 3),)), Case(((3, 1, 2, 2, 2),))],
+        errors=[
+            ErrorCase(
+                lambda: channel_sum(_ones(3)),
+                ValueError,
+                r"channel_sum: expected x \(N, C, \*\) with >= 2 dims, got \(3,\)",
+            )
+        ],
+    ),
+)
+def channel_sum_p(x):
+    """$s[c] = \\sum_{n,p} x[n,c,p]$ (one matrix-vector product); dx = s broadcast back."""
+    return K.channel_sum(x)
+
+
+def _broadcast(x: Tensor, shape) -> Tensor:
+    return broadcast_to(x, shape)
+
+
+def channel_bias(y: Tensor, bias: Tensor) -> Tensor:
+    """y + bias along axis 1 (N, C, *S) in one primitive: its bias gradient is one GEMV."""
+    if y.ndim < 2 or bias.shape != (y.shape[1],):
+        raise ValueError(
+            f"channel_bias: expected y (N, C, *) and bias (C,), got {y.shape} and {bias.shape}"
+        )
+    return apply(channel_bias_p, y, bias)
+
+
+def channel_sum(x: Tensor) -> Tensor:
+    """Sum of (N, C, *S) over every axis but the channels, shape (C,)."""
+    if x.ndim < 2:
+        raise ValueError(f"channel_sum: expected x (N, C, *) with >= 2 dims, got {x.shape}")
+    return apply(channel_sum_p, x)
+
+
+# --- batch norm's statistics and affine map -------------------------------------------------
 
 
 def _matrix(x: np.ndarray):
@@ -75,15 +154,15 @@ def _moments_vjp(g: Tensor, ans: Tensor, x: Tensor) -> Tensor:
     n = _count(x.data)
     gm, gv, mean = getitem(g, 0), getitem(g, 1), getitem(ans, 0)
     a = mul(gv, 2.0 / n)
-    return apply(_channel_affine, x, a, sub(mul(gm, 1.0 / n), mul(a, mean)))
+    return apply(channel_affine_p, x, a, sub(mul(gm, 1.0 / n), mul(a, mean)))
 
 
 def _moments_jvp(t: Tensor, ans: Tensor, x: Tensor) -> Tensor:
     n = _count(x.data)
     mean = getitem(ans, 0)
-    centered = apply(_channel_affine, x, as_tensor(np.ones_like(mean.data)), mul(mean, -1.0))
-    tm = mul(apply(_channel_sum, t), 1.0 / n)
-    return stack([tm, mul(apply(_channel_dot, t, centered), 2.0 / n)])
+    centered = apply(channel_affine_p, x, as_tensor(np.ones_like(mean.data)), mul(mean, -1.0))
+    tm = mul(apply(channel_sum_p, t), 1.0 / n)
+    return stack([tm, mul(apply(channel_dot_p, t, centered), 2.0 / n)])
 
 
 @primitive(
@@ -102,7 +181,7 @@ def _moments_jvp(t: Tensor, ans: Tensor, x: Tensor) -> Tensor:
         ],
     ),
 )
-def _channel_moments(x):
+def channel_moments_p(x):
     """$[\\mu_c, \\sigma^2_c] = [\\frac1n \\sum x, \\frac1n \\sum (x - \\mu)^2]$ over every axis
     but 1; $dx = (g_\\mu + 2 g_{\\sigma^2} (x - \\mu)) / n$."""
     n = _count(x)
@@ -115,13 +194,13 @@ def _channel_moments(x):
 @primitive(
     "channel_affine",
     vjp=[
-        lambda g, ans, x, a, b: apply(_channel_scale, g, a),
-        lambda g, ans, x, a, b: apply(_channel_dot, g, x),
-        lambda g, ans, x, a, b: apply(_channel_sum, g),
+        lambda g, ans, x, a, b: apply(channel_scale_p, g, a),
+        lambda g, ans, x, a, b: apply(channel_dot_p, g, x),
+        lambda g, ans, x, a, b: apply(channel_sum_p, g),
     ],
     jvp=[
-        lambda t, ans, x, a, b: apply(_channel_scale, t, a),
-        lambda t, ans, x, a, b: apply(_channel_scale, x, t),
+        lambda t, ans, x, a, b: apply(channel_scale_p, t, a),
+        lambda t, ans, x, a, b: apply(channel_scale_p, x, t),
         lambda t, ans, x, a, b: _broadcast(_channel_view(t, x.ndim), x.shape),
     ],
     domain=Domain(
@@ -136,7 +215,7 @@ def _channel_moments(x):
         ],
     ),
 )
-def _channel_affine(x, a, b):
+def channel_affine_p(x, a, b):
     """$y[n,c,p] = x[n,c,p] a_c + b_c$ (keeps x's memory order); dx = g a, da = channel_dot(g,
     x), db = channel_sum(g)."""
     m, back = _matrix(x)
@@ -152,12 +231,12 @@ def _channel_affine(x, a, b):
 @primitive(
     "channel_scale",
     vjp=[
-        lambda g, ans, x, a: apply(_channel_scale, g, a),
-        lambda g, ans, x, a: apply(_channel_dot, g, x),
+        lambda g, ans, x, a: apply(channel_scale_p, g, a),
+        lambda g, ans, x, a: apply(channel_dot_p, g, x),
     ],
     jvp=[
-        lambda t, ans, x, a: apply(_channel_scale, t, a),
-        lambda t, ans, x, a: apply(_channel_scale, x, t),
+        lambda t, ans, x, a: apply(channel_scale_p, t, a),
+        lambda t, ans, x, a: apply(channel_scale_p, x, t),
     ],
     domain=Domain(
         _pair_cases(1),
@@ -171,7 +250,7 @@ def _channel_affine(x, a, b):
         ],
     ),
 )
-def _channel_scale(x, a):
+def channel_scale_p(x, a):
     """$y[n,c,p] = x[n,c,p] a_c$; dx = channel_scale(g, a), da = channel_dot(g, x)."""
     m, back = _matrix(x)
     if m is None:
@@ -182,12 +261,12 @@ def _channel_scale(x, a):
 @primitive(
     "channel_dot",
     vjp=[
-        lambda g, ans, x, y: apply(_channel_scale, y, g),
-        lambda g, ans, x, y: apply(_channel_scale, x, g),
+        lambda g, ans, x, y: apply(channel_scale_p, y, g),
+        lambda g, ans, x, y: apply(channel_scale_p, x, g),
     ],
     jvp=[
-        lambda t, ans, x, y: apply(_channel_dot, t, y),
-        lambda t, ans, x, y: apply(_channel_dot, x, t),
+        lambda t, ans, x, y: apply(channel_dot_p, t, y),
+        lambda t, ans, x, y: apply(channel_dot_p, x, t),
     ],
     domain=Domain(
         [Case((c.shapes[0], c.shapes[0])) for c in _CASES],
@@ -201,7 +280,7 @@ def _channel_scale(x, a):
         ],
     ),
 )
-def _channel_dot(x, y):
+def channel_dot_p(x, y):
     """$s_c = \\sum_{n,p} x[n,c,p] y[n,c,p]$; dx = channel_scale(y, g), dy = channel_scale(x, g)."""
     return K.channel_sum(np.multiply(x, y))
 
@@ -234,21 +313,21 @@ def channel_moments(x: Tensor) -> Tensor:
             f"channel_moments: expected x (N, C, *) with >= 2 dims and N * prod(S) >= 1, "
             f"got {x.shape}"
         )
-    return apply(_channel_moments, x)
+    return apply(channel_moments_p, x)
 
 
 def channel_affine(x: Tensor, a: Tensor, b: Tensor) -> Tensor:
     """$y[n,c,p] = x[n,c,p] a_c + b_c$ for (N, C, *S) x and (C,) a, b (batch norm's map)."""
     x, a, b = as_tensor(x), as_tensor(a), as_tensor(b)
     _check("channel_affine", x, a, b)
-    return apply(_channel_affine, x, _like(a, x), _like(b, x))
+    return apply(channel_affine_p, x, _like(a, x), _like(b, x))
 
 
 def channel_scale(x: Tensor, a: Tensor) -> Tensor:
     """$y[n,c,p] = x[n,c,p] a_c$ for (N, C, *S) x and (C,) a."""
     x, a = as_tensor(x), as_tensor(a)
     _check("channel_scale", x, a)
-    return apply(_channel_scale, x, _like(a, x))
+    return apply(channel_scale_p, x, _like(a, x))
 
 
 def channel_dot(x: Tensor, y: Tensor) -> Tensor:
@@ -258,7 +337,7 @@ def channel_dot(x: Tensor, y: Tensor) -> Tensor:
         raise ValueError(
             f"channel_dot: expected x and y of one shape (N, C, *), got {x.shape} and {y.shape}"
         )
-    return apply(_channel_dot, x, _like(y, x))
+    return apply(channel_dot_p, x, _like(y, x))
 
 
 def batch_norm(
@@ -300,4 +379,4 @@ def batch_norm(
         a = mul(a, _like(weight, x))
     b = mul(_like(mean, x), a)
     b = mul(b, -1.0) if bias is None else sub(_like(bias, x), b)
-    return apply(_channel_affine, x, a, b)
+    return apply(channel_affine_p, x, a, b)
