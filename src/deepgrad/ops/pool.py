@@ -173,12 +173,14 @@ def window_put_p(y, mask, kernel, stride, padding, dilation, size):
         kernel, stride, dilation, y.shape[2:], spad))  # fmt: skip
     xp = _zeros_as(y.shape[:2] + spad, mask[0], dtype=y.dtype, zero=not tiled)
     y = _in_order_of(y, mask[0])
+    disjoint = _disjoint(kernel, stride, dilation)
+    tmp = None if disjoint else np.empty_like(y)
     for j, sl in _offsets(kernel, stride, dilation, y.shape[2:]):
         tgt = xp[(slice(None), slice(None)) + sl]
-        if _disjoint(kernel, stride, dilation):
+        if disjoint:
             np.multiply(y, mask[j], out=tgt)
         else:
-            tgt += y * mask[j]
+            tgt += np.multiply(y, mask[j], out=tmp)
     crop = tuple(slice(lo, lo + n) for n, (lo, _) in zip(size, padding))
     return xp[(slice(None), slice(None)) + crop]
 
