@@ -227,6 +227,29 @@ def _cl_weight_grad(x, y, ksize, stride, padding, dilation, saved) -> np.ndarray
     return dw
 
 
+def _col2im_cl(block, n, cin, size, ksize, out, stride, padding, dilation, dtype):
+    """Adjoint of the channels-last im2col: dx (N, *size, C_in) += block(j, k), the
+    (N, *O, C_in) column gradients of kernel offset k (flat index j), each added to the
+    input positions it covers; the padding's positions are skipped instead of added into
+    a padded buffer and cropped, so dx is one C-contiguous channels-last array (a cropped
+    view made every later elementwise pass on it mix strides)."""
+    dx = np.zeros((n, *size, cin), dtype=dtype)
+    for j, k in enumerate(itertools.product(*(range(f) for f in ksize))):
+        src, dst = [], []
+        for ki, d, s, o, lo, m in zip(k, dilation, stride, out, (p[0] for p in padding), size):
+            off = ki * d - lo  # input index of output position 0
+            o0 = max(0, -(off // s)) if off < 0 else 0
+            o1 = min(o, (m - 1 - off) // s + 1)
+            if o1 <= o0:
+                break
+            src.append(slice(o0, o1))
+            dst.append(slice(o0 * s + off, (o1 - 1) * s + off + 1, s))
+        else:
+            b = block(j, k)
+            dx[(slice(None), *dst)] += b[(slice(None), *src)]
+    return np.moveaxis(dx, -1, 1)
+
+
 def _cl_input_grad_gemm(y, w, size, stride, padding, dilation) -> np.ndarray:
     """conv_transpose channels-last as ONE product over the batch, g (N*P, C_out) @
     w (C_out, K*C_in) -> column gradients (N, *O, *K, C_in), then col2im: one strided add
@@ -238,18 +261,11 @@ def _cl_input_grad_gemm(y, w, size, stride, padding, dilation) -> np.ndarray:
     cols = _WS.empty((g.shape[0], kk * cin), np.result_type(g, wm))
     np.matmul(g, wm, out=cols)
     cols = cols.reshape((n, *out, kk, cin))
-    spad = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
-    xp = np.zeros((n, *spad, cin), dtype=cols.dtype)
-    nd = len(ksize)
-    for j, k in enumerate(itertools.product(*(range(f) for f in ksize))):
-        idx = tuple(
-            slice(ki * d, ki * d + s * (o - 1) + 1, s)
-            for ki, d, s, o in zip(k, dilation, stride, out)
-        )
-        xp[(slice(None),) + idx] += cols[(slice(None),) * (1 + nd) + (j,)]
+    lead = (slice(None),) * (1 + len(out))
+    dx = _col2im_cl(lambda j, k: cols[lead + (j,)], n, cin, size, ksize, out, stride,
+                    padding, dilation, cols.dtype)  # fmt: skip
     _WS.give(cols)
-    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(size, padding))
-    return np.moveaxis(xp[(slice(None),) + crop], -1, 1)
+    return dx
 
 
 def _cl_input_grad(y, w, size, stride, padding, dilation) -> np.ndarray:
@@ -331,18 +347,11 @@ def _ck_input_grad(y, w, size, stride, padding, dilation) -> np.ndarray:
     cols = _WS.empty((g.shape[0], w[0].size), np.result_type(g, w))
     np.matmul(g, w.reshape(w.shape[0], -1), out=cols)
     cols = cols.reshape((n, *out, cin, *ksize))
-    spad = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
-    xp = np.zeros((n, *spad, cin), dtype=cols.dtype)
     lead = (slice(None),) * (2 + len(out))
-    for k in itertools.product(*(range(f) for f in ksize)):
-        idx = tuple(
-            slice(ki * d, ki * d + s * (o - 1) + 1, s)
-            for ki, d, s, o in zip(k, dilation, stride, out)
-        )
-        xp[(slice(None),) + idx] += cols[lead + k]
+    dx = _col2im_cl(lambda j, k: cols[lead + k], n, cin, size, ksize, out, stride, padding,
+                    dilation, cols.dtype)  # fmt: skip
     _WS.give(cols)
-    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(size, padding))
-    return np.moveaxis(xp[(slice(None),) + crop], -1, 1)
+    return dx
 
 
 def _ck_weight_grad(x, y, ksize, stride, padding, dilation, saved) -> np.ndarray:
