@@ -31,7 +31,18 @@ _counts: dict[str, int] = defaultdict(int)
 _depth = [0]
 
 
-def _timed(label: str, fn):
+_BY_SHAPE: set[str] = set()  # primitives whose rows are split by input shapes
+
+
+def _shapes(name: str, args, vjp: bool) -> str:
+    """" x (shape) w (shape)" of a conv call (a VJP rule's args start with g, ans)."""
+    if name not in _BY_SHAPE:
+        return ""
+    xs = [a for a in args[2 if vjp else 0 :] if hasattr(a, "shape")][:2]
+    return " " + " ".join(str(tuple(a.shape)) for a in xs)
+
+
+def _timed(label: str, fn, name: str = "", vjp: bool = False):
     """fn, charging its time to `label` when it is the outermost timed call."""
 
     def wrapper(*args, **kwargs):
@@ -42,8 +53,9 @@ def _timed(label: str, fn):
         try:
             return fn(*args, **kwargs)
         finally:
-            _totals[label] += _clock() - t0
-            _counts[label] += 1
+            key = label + _shapes(name, args, vjp)
+            _totals[key] += _clock() - t0
+            _counts[key] += 1
             _depth[0] -= 1
 
     return wrapper
@@ -54,13 +66,13 @@ def instrument() -> None:
     for name, prim in REGISTRY.items():
         if getattr(prim.forward, "_profiled", False):
             continue
-        prim.forward = _timed(f"{name} fwd", prim.forward)
+        prim.forward = _timed(f"{name} fwd", prim.forward, name)
         prim.forward._profiled = True
         if not isinstance(prim.vjp, tuple):
             continue
         vjps = []
         for i, rule in enumerate(prim.vjp):
-            vjps.append(None if rule is None else _timed(f"{name} vjp[{i}]", rule))
+            vjps.append(None if rule is None else _timed(f"{name} vjp[{i}]", rule, name, True))
         prim.vjp = tuple(vjps)
 
 
@@ -95,7 +107,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--wall", action="store_true", help="wall clock instead of CPU time")
+    parser.add_argument("--by-shape", action="store_true", help="conv rows split by shapes")
     args = parser.parse_args()
+    if args.by_shape:
+        _BY_SHAPE.update({"conv", "conv_bias"})
     if args.wall:
         _clock = time.perf_counter
     instrument()
