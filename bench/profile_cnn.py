@@ -35,7 +35,7 @@ _BY_SHAPE: set[str] = set()  # primitives whose rows are split by input shapes
 
 
 def _shapes(name: str, args, vjp: bool) -> str:
-    """" x (shape) w (shape)" of a conv call (a VJP rule's args start with g, ans)."""
+    """ " x (shape) w (shape)" of a conv call (a VJP rule's args start with g, ans)."""
     if name not in _BY_SHAPE:
         return ""
     xs = [a for a in args[2 if vjp else 0 :] if hasattr(a, "shape")][:2]
