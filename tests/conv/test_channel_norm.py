@@ -61,3 +61,14 @@ def test_batch_norm_matches_the_elementwise_composite(order, training):
         results.append([out.data, x.grad.data, w.grad.data, b.grad.data, rm.data, rv.data])
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_channel_affine_vmap_over_the_map_only_matches_the_loop():
+    """The batching rule folding vmap's batch into N (coefficients shared)."""
+    rng = np.random.default_rng(2)
+    xs = dg.tensor(rng.standard_normal((3, 2, 4, 5)))
+    a, b = dg.tensor(rng.standard_normal(4)), dg.tensor(rng.standard_normal(4))
+    got = dg.vmap(lambda x: CN.channel_affine(x, a, b))(xs).data
+    want = np.stack([CN.channel_affine(xs[i], a, b).data for i in range(3)])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert got.shape == (3, 2, 4, 5)

@@ -27,11 +27,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import _conv_kernels as K
-from ._base import Case, Domain, ErrorCase, Tensor, _ones, apply, as_tensor, primitive
+from ._base import REGISTRY, Case, Domain, ErrorCase, Tensor, _ones, apply, as_tensor, primitive
 from .cast import cast
 from .elementwise import add, mul, pow, sub
 from .index import getitem
-from .shape import broadcast_to, reshape, stack
+from .shape import broadcast_to, permute, reshape, stack
 
 __all__ = [
     "batch_norm", "channel_affine", "channel_bias", "channel_dot", "channel_moments", "channel_scale",
@@ -150,6 +150,42 @@ def _pair_cases(extra: int) -> list[Case]:
     return [Case((c.shapes[0],) + ((c.shapes[0][1],),) * extra) for c in _CASES]
 
 
+# --- vmap batching rules (x with the vmap batch first: (B, N, C, *S)) -------------------------
+
+
+def _fold_rule(name: str):
+    """Ops independent per sample (channel_affine, channel_scale): fold B into N."""
+
+    def rule(xs, batched, nb, /, **params):
+        if any(batched[1:]):
+            return None  # per-sample coefficients: the loop
+        x = xs[0]
+        flat = reshape(x, (nb * x.shape[1],) + tuple(x.shape[2:]))
+        out = apply(REGISTRY[name], flat, *xs[1:], **params)
+        return reshape(out, (nb, x.shape[1]) + tuple(out.shape[1:]))
+
+    return rule
+
+
+def _channels_times_batch(x: Tensor, nb: int) -> Tensor:
+    """(B, N, C, *S) -> (N, B * C, *S): per-sample channels as channels of one map."""
+    t = permute(x, (1, 0) + tuple(range(2, x.ndim)))
+    return reshape(t, (x.shape[1], nb * x.shape[2]) + tuple(x.shape[3:]))
+
+
+def _moments_rule(xs, batched, nb, /):
+    x = xs[0]
+    m = apply(REGISTRY["channel_moments"], _channels_times_batch(x, nb))  # (2, B*C)
+    return permute(reshape(m, (2, nb, x.shape[2])), (1, 0, 2))
+
+
+def _dot_rule(xs, batched, nb, /):
+    if not all(batched):
+        return None
+    x, y = (_channels_times_batch(t, nb) for t in xs)
+    return reshape(apply(REGISTRY["channel_dot"], x, y), (nb, xs[0].shape[2]))
+
+
 def _moments_vjp(g: Tensor, ans: Tensor, x: Tensor) -> Tensor:
     n = _count(x.data)
     gm, gv, mean = getitem(g, 0), getitem(g, 1), getitem(ans, 0)
@@ -167,6 +203,7 @@ def _moments_jvp(t: Tensor, ans: Tensor, x: Tensor) -> Tensor:
 
 @primitive(
     "channel_moments",
+    batch=_moments_rule,
     vjp=[_moments_vjp],
     jvp=[_moments_jvp],
     domain=Domain(
@@ -193,6 +230,7 @@ def channel_moments_p(x):
 
 @primitive(
     "channel_affine",
+    batch=_fold_rule("channel_affine"),
     vjp=[
         lambda g, ans, x, a, b: apply(channel_scale_p, g, a),
         lambda g, ans, x, a, b: apply(channel_dot_p, g, x),
@@ -230,6 +268,7 @@ def channel_affine_p(x, a, b):
 
 @primitive(
     "channel_scale",
+    batch=_fold_rule("channel_scale"),
     vjp=[
         lambda g, ans, x, a: apply(channel_scale_p, g, a),
         lambda g, ans, x, a: apply(channel_dot_p, g, x),
@@ -260,6 +299,7 @@ def channel_scale_p(x, a):
 
 @primitive(
     "channel_dot",
+    batch=_dot_rule,
     vjp=[
         lambda g, ans, x, y: apply(channel_scale_p, y, g),
         lambda g, ans, x, y: apply(channel_scale_p, x, g),
