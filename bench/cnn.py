@@ -193,9 +193,10 @@ def step_flops(name: str, data) -> float:
     return count[0] * (1 if name.endswith("infer") else 3)
 
 
-def cpu_time_side_by_side(ours, theirs, repeat: int, block: int) -> tuple[float, float | None]:
-    """Median CPU ms per call of `ours()` and `theirs()`, in alternating blocks (one thread:
-    CPU time is then what the call costs, whatever else runs on the machine)."""
+def cpu_time_side_by_side(ours, theirs, repeat: int) -> tuple[float, float | None]:
+    """Median CPU ms per call of `ours()` and `theirs()`, the two called in turn (one
+    thread: CPU time is then what the call costs; on a shared machine the load still
+    changes from second to second, and strict alternation puts both under the same)."""
     times: tuple[list[float], list[float]] = ([], [])
     fns = (ours, theirs) if theirs is not None else (ours,)
     for fn in fns:
@@ -203,11 +204,9 @@ def cpu_time_side_by_side(ours, theirs, repeat: int, block: int) -> tuple[float,
         fn()
     while len(times[0]) < repeat:
         for fn, acc in zip(fns, times):
-            fn()  # settle: caches, allocator
-            for _ in range(block):
-                t0 = time.process_time()
-                fn()
-                acc.append((time.process_time() - t0) * 1e3)
+            t0 = time.process_time()
+            fn()
+            acc.append((time.process_time() - t0) * 1e3)
     return statistics.median(times[0]), (statistics.median(times[1]) if times[1] else None)
 
 
@@ -253,7 +252,7 @@ def main() -> None:
         theirs = theirs_fn(torch, data) if torch else None
         n = args.repeat if name == "lenet" else max(args.repeat // 3, 5)
         if args.cpu_time:
-            ours, t = cpu_time_side_by_side(ours_fn(data), theirs, n, block)
+            ours, t = cpu_time_side_by_side(ours_fn(data), theirs, n)
         else:
             ours, t = side_by_side(ours_fn(data), theirs, repeat=n, block=block, warmup=2, settle=1)
         flops = step_flops(name, data)

@@ -72,3 +72,27 @@ def test_channel_affine_vmap_over_the_map_only_matches_the_loop():
     want = np.stack([CN.channel_affine(xs[i], a, b).data for i in range(3)])
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     assert got.shape == (3, 2, 4, 5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_eval_batch_norm_with_frozen_parameters_matches_the_composite(dtype):
+    """Running statistics and gamma, beta without gradients: the coefficients are computed
+    on the arrays; the value and the input's gradient equal F.batch_norm's."""
+    rng = np.random.default_rng(3)
+    raw = rng.standard_normal((3, 4, 2, 3)).astype(dtype)
+    g = rng.standard_normal(raw.shape).astype(dtype)
+    stats = [dg.Tensor(rng.standard_normal(4).astype(dtype)) for _ in range(2)]
+    rv = dg.Tensor(np.abs(stats[1].data) + 0.5)
+    w, b = dg.Tensor(np.array([1.5, -0.5, 2.0, 1.0], dtype)), dg.Tensor(np.zeros(4, dtype) + 0.2)
+    results = []
+    for fn in (CN.batch_norm, F.batch_norm):
+        x = dg.Tensor(raw.copy(), requires_grad=True)
+        out = fn(x, stats[0], rv, w, b, False, 0.1, 1e-5)
+        (out * dg.Tensor(g)).sum().backward()
+        with dg.inference_mode():
+            infer = fn(dg.Tensor(raw), stats[0], rv, w, b, False, 0.1, 1e-5).data
+        results.append([out.data, x.grad.data, infer])
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)
+        assert ours.dtype == dtype

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.state import STATE
 from . import _conv_kernels as K
 from ._base import REGISTRY, Case, Domain, ErrorCase, Tensor, _ones, apply, as_tensor, primitive
 from .cast import cast
@@ -380,6 +381,25 @@ def channel_dot(x: Tensor, y: Tensor) -> Tensor:
     return apply(channel_dot_p, x, _like(y, x))
 
 
+def _tracked(*params: Tensor | None) -> bool:
+    """Would a gradient or a tangent flow to any of these tensors?"""
+    if STATE.fwd or STATE.batch:
+        return True  # forward mode / vmap: the general path
+    return STATE.grad and any(p is not None and p.requires_grad for p in params)
+
+
+def _frozen_coefficients(x, mean, var, weight, bias, eps) -> tuple[Tensor, Tensor]:
+    """(a, b) of evaluation-mode batch norm computed on the arrays, in x's dtype: no
+    gradient reaches gamma or beta (inference), so the five (C,) ops need no graph."""
+    a = 1.0 / np.sqrt(var.data.astype(x.dtype) + eps)
+    if weight is not None:
+        a = a * weight.data.astype(x.dtype)
+    b = -mean.data.astype(x.dtype) * a
+    if bias is not None:
+        b = b + bias.data.astype(x.dtype)
+    return Tensor(a.astype(x.dtype, copy=False)), Tensor(b.astype(x.dtype, copy=False))
+
+
 def batch_norm(
     x: Tensor,
     running_mean: Tensor | None,
@@ -414,6 +434,10 @@ def batch_norm(
             running_var.data[...] = (1 - momentum) * running_var.data + momentum * unbiased
     else:
         mean, var = running_mean.detach(), running_var.detach()
+        if not _tracked(weight, bias):
+            return apply(
+                channel_affine_p, x, *_frozen_coefficients(x, mean, var, weight, bias, eps)
+            )
     a = pow(add(_like(var, x), eps), -0.5)
     if weight is not None:
         a = mul(a, _like(weight, x))
