@@ -44,6 +44,9 @@ GEOMETRIES = [
     ((2, 5, 4, 4), (3, 5, 1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1)),  # 1x1
     ((2, 16, 5, 4), (3, 16, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),  # one-GEMM dx
     ((1, 16, 6, 5), (2, 16, 3, 2), (2, 1), ((1, 0), (1, 1)), (1, 2)),  # one-GEMM dx, strided
+    ((3, 4, 1, 1), (5, 4, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),  # 1 live tap of 9
+    ((2, 3, 2, 3), (4, 3, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1)),  # 2 x 2 live taps
+    ((2, 2, 2, 4), (3, 2, 3, 3), (1, 1), ((2, 0), (0, 3)), (1, 2)),  # trimmed, dilated
 ]
 FAMILIES = ["cl", "ck", "cf"]
 
@@ -200,3 +203,18 @@ def test_tiled_channels_last_max_pool_is_bitwise_the_offset_loop(channels, kerne
     y = P._window_max(last, **params)
     np.testing.assert_array_equal(y, reference)
     assert y.transpose(0, 2, 3, 1).flags.c_contiguous  # and stays channels-last
+
+
+def test_taps_that_only_read_padding_are_dropped():
+    """ResNet's 512-channel 3x3 layer on a 1x1 map reads one tap of nine; the others get a
+    zero gradient (and the direct reference agrees, in the test above)."""
+    assert K._live_taps((1, 1), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), (1, 1)) == (
+        (slice(1, 2), slice(1, 2)),
+        ((0, 0), (0, 0)),
+    )
+    assert K._live_taps((4, 4), (3, 3), (4, 4), (1, 1), ((1, 1), (1, 1)), (1, 1)) is None
+    rng = np.random.default_rng(6)
+    x, g = rng.standard_normal((2, 3, 1, 1)), rng.standard_normal((2, 4, 1, 1))
+    p = {"stride": (1, 1), "padding": ((1, 1), (1, 1)), "dilation": (1, 1), "groups": 1}
+    dw = K.conv_weight_grad(x, g, ksize=(3, 3), **p)
+    assert dw.base is None and not dw[:, :, 0].any() and dw[:, :, 1, 1].any()
