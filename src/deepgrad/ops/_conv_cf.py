@@ -28,6 +28,22 @@ _DW_CHUNK = 4096
 _FLAT_MAX_RATIO = 2.5
 
 
+def _to_last(x: np.ndarray) -> np.ndarray:
+    """(N, C, *S) -> (N, *S, C) view (np.moveaxis's checks cost 7 us a call; these views
+    are taken about 450 times per ResNet-18 step)."""
+    return x.transpose((0, *range(2, x.ndim), 1))
+
+
+def _from_last(x: np.ndarray) -> np.ndarray:
+    """(N, *S, C) -> (N, C, *S) view."""
+    return x.transpose((0, x.ndim - 1, *range(1, x.ndim - 1)))
+
+
+def _swap01(x: np.ndarray) -> np.ndarray:
+    """Axes 0 and 1 exchanged: (N, C, *S) <-> (C, N, *S) view."""
+    return x.transpose((1, 0, *range(2, x.ndim)))
+
+
 class _Workspace:
     """Recycled scratch arrays for the large temporaries (columns, padded copies).
 
@@ -124,7 +140,7 @@ def _matmul_nt(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def _channels_first(y: np.ndarray) -> np.ndarray:
     """(N, C, *S) -> (C, N, *S); a free view when y is stored channels-first."""
-    return np.moveaxis(y, 1, 0)
+    return _swap01(y)
 
 
 # --- strided layout (any stride) ---------------------------------------------------------

@@ -26,7 +26,17 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._conv_cf import _WS, _cf_windows, _copy_to_ws, _flat_input_grad, _use_flat, _zero_pad
+from ._conv_cf import (
+    _WS,
+    _cf_windows,
+    _copy_to_ws,
+    _flat_input_grad,
+    _from_last,
+    _swap01,
+    _to_last,
+    _use_flat,
+    _zero_pad,
+)
 
 _DW_CHUNK = 4096  # columns per slice of a long-inner-dimension product (`_dot_long`)
 # Input channels from which the channels-last input gradient is one product + col2im
@@ -59,7 +69,7 @@ def _cl_rows_first(c, ksize, out, stride, dilation) -> bool:
 
 def _cl_padded(x, padding) -> np.ndarray:
     """x as channels-last (N, *padded, C), zero-padded (a view when already so stored)."""
-    xcl = np.moveaxis(x, 1, -1)
+    xcl = _to_last(x)
     if not any(lo or hi for lo, hi in padding) and xcl.flags.c_contiguous:
         return xcl
     shape = (x.shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], padding))
@@ -139,10 +149,10 @@ def _cl_chunks(x, ksize, out, stride, padding, dilation, full=None, whole=False)
 def _cl_matrix(y: np.ndarray) -> np.ndarray:
     """(N, C, *S) as an (N * prod(S), C) matrix: a view if stored channels-last or
     channels-first (then a transposed view, which BLAS reads as is), else a copy."""
-    ycl = np.moveaxis(y, 1, -1)
+    ycl = _to_last(y)
     if ycl.flags.c_contiguous:
         return ycl.reshape(-1, y.shape[1])
-    ycf = np.moveaxis(y, 1, 0)
+    ycf = _swap01(y)
     if ycf.flags.c_contiguous:
         return ycf.reshape(y.shape[1], -1).T
     return np.ascontiguousarray(ycl).reshape(-1, y.shape[1])
@@ -150,14 +160,14 @@ def _cl_matrix(y: np.ndarray) -> np.ndarray:
 
 def _cl_out(y2: np.ndarray, n: int, out) -> np.ndarray:
     """(N*P, C) -> (N, C, *O) view."""
-    return np.moveaxis(y2.reshape((n, *out, y2.shape[1])), -1, 1)
+    return _from_last(y2.reshape((n, *out, y2.shape[1])))
 
 
 def _cl_forward(x, w, ksize, out, stride, padding, dilation, save):
     """(y, columns kept for the weight gradient when `save`, else None)."""
     n, cout = x.shape[0], w.shape[0]
     y2 = np.empty((n * math.prod(out), cout), dtype=np.result_type(x, w))
-    wr = np.moveaxis(w, 1, -1).reshape(cout, -1).T  # rows-first order (K, C)
+    wr = _to_last(w).reshape(cout, -1).T  # rows-first order (K, C)
     wc = w.reshape(cout, -1).T  # columns-first order (C, K)
     # when saving, the whole columns are written for the weight gradient: rebuilding
     # them there (cache-cold in the backward pass) measured slower over a LeNet step
@@ -174,7 +184,7 @@ def _cl_forward(x, w, ksize, out, stride, padding, dilation, save):
         else:
             np.matmul(cols if rows else cols.T, wr if rows else wc, out=y2[r0:r1])
     if cf:
-        y = np.moveaxis(ycf.reshape((cout, n, *out)), 0, 1)
+        y = _swap01(ycf.reshape((cout, n, *out)))
     saved = None
     if full is not None:
         rows = _cl_rows_first(x.shape[1], ksize, out, stride, dilation)
@@ -212,7 +222,7 @@ def _cl_weight_grad(x, y, ksize, stride, padding, dilation, saved) -> np.ndarray
         cols = saved[1]
         if cols.shape[0] == g.shape[0]:  # rows first: (N*P, K*C)
             dw = _dot_long(g.T, cols).reshape((cout, *ksize, cin))
-            dw = _owned_weight(np.moveaxis(dw, -1, 1), dt)
+            dw = _owned_weight(_from_last(dw), dt)
         else:
             dw = np.empty((cout, cin) + ksize, dt)
             np.copyto(dw.reshape(cout, -1), _dot_long(cols, g).T)
@@ -223,7 +233,7 @@ def _cl_weight_grad(x, y, ksize, stride, padding, dilation, saved) -> np.ndarray
         acc += np.matmul(g[r0:r1].T, cols) if rows else np.matmul(cols, g[r0:r1]).T
     if rows:  # (C_out, K*C)
         dw = acc.reshape((cout, *ksize, cin))
-        return _owned_weight(np.moveaxis(dw, -1, 1), dt)
+        return _owned_weight(_from_last(dw), dt)
     dw = np.empty((cout, cin) + ksize, dt)
     np.copyto(dw.reshape(cout, -1), acc)
     return dw
@@ -249,7 +259,7 @@ def _col2im_cl(block, n, cin, size, ksize, out, stride, padding, dilation, dtype
         else:
             b = block(j, k)
             dx[(slice(None), *dst)] += b[(slice(None), *src)]
-    return np.moveaxis(dx, -1, 1)
+    return _from_last(dx)
 
 
 def _cl_input_grad_gemm(y, w, size, stride, padding, dilation) -> np.ndarray:
@@ -258,7 +268,7 @@ def _cl_input_grad_gemm(y, w, size, stride, padding, dilation) -> np.ndarray:
     per kernel offset into a channels-last (N, *padded, C_in) buffer (runs of C_in)."""
     n, cout, cin, ksize, out = y.shape[0], w.shape[0], w.shape[1], w.shape[2:], y.shape[2:]
     g = _cl_matrix(y)
-    wm = np.moveaxis(w, 1, -1).reshape(cout, -1)  # (C_out, K*C_in), a copy
+    wm = _to_last(w).reshape(cout, -1)  # (C_out, K*C_in), a copy
     kk = math.prod(ksize)
     cols = _WS.empty((g.shape[0], kk * cin), np.result_type(g, wm))
     np.matmul(g, wm, out=cols)
@@ -284,7 +294,7 @@ def _cl_input_grad(y, w, size, stride, padding, dilation) -> np.ndarray:
         # K small products (N*P, C_out) @ (C_out, C_in) and strided adds below (conv2 of
         # LeNet: 1.33 -> 1.0 ms); the result stays channels-first, where the max pool
         # before this layer (few channels) routes it fastest
-        return np.moveaxis(_flat_input_grad(y, w, 1, size, padding, dilation), 0, 1)
+        return _swap01(_flat_input_grad(y, w, 1, size, padding, dilation))
     cols = np.matmul(g, wk, out=_WS.empty((kk, g.shape[0], cin), np.result_type(g, wk)))
     cols = cols.reshape((kk, n, *out, cin))
     spad = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
@@ -297,7 +307,7 @@ def _cl_input_grad(y, w, size, stride, padding, dilation) -> np.ndarray:
         xp[(slice(None),) + idx] += cols[j]
     _WS.give(cols)
     crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(size, padding))
-    return np.moveaxis(xp[(slice(None),) + crop], -1, 1)
+    return _from_last(xp[(slice(None),) + crop])
 
 
 # --- rows in the weight's (C, K) order (groups == 1, small outputs) ---------------------------
@@ -340,7 +350,7 @@ def _ck_forward(x, w, ksize, out, stride, padding, dilation, save):
     y = np.matmul(w.reshape(w.shape[0], -1), cols.T).reshape((w.shape[0], x.shape[0], *out))
     if not save:
         _WS.give(cols)
-    return np.moveaxis(y, 0, 1), (("ck", cols) if save else None)
+    return _swap01(y), (("ck", cols) if save else None)
 
 
 def _ck_input_grad(y, w, size, stride, padding, dilation) -> np.ndarray:

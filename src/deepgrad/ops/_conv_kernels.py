@@ -32,6 +32,8 @@ from ._conv_cf import (
     _grouped_matmul,
     _im2col,
     _matmul_nt,
+    _swap01,
+    _to_last,
     _use_flat,
     out_shape,
 )
@@ -175,7 +177,7 @@ def _conv_forward(x, w, stride, padding, dilation, groups, save, family):
     if not save:
         _WS.give(cols)
         saved = None
-    return np.moveaxis(y, 0, 1), saved
+    return _swap01(y), saved
 
 
 def _conv_input_grad(y, w, stride, padding, dilation, groups, size, family) -> np.ndarray:
@@ -193,7 +195,7 @@ def _conv_input_grad(y, w, stride, padding, dilation, groups, size, family) -> n
         yc = _channels_first(y).reshape(groups, cout // groups, -1)
         cols = _grouped_matmul(wt, yc)
         xp = _col2im(cols, (n, cin) + tuple(size), ksize, y.shape[2:], stride, padding, dilation)
-    return np.moveaxis(xp, 0, 1)
+    return _swap01(xp)
 
 
 def _conv_weight_grad(x, y, stride, padding, dilation, groups, ksize, saved, family):
@@ -243,4 +245,4 @@ def channel_sum(x: np.ndarray) -> np.ndarray:
 
 def _cl_or_cf(x: np.ndarray) -> bool:
     """Is x stored channels-last or channels-first (its (N*S, C) matrix a view)?"""
-    return np.moveaxis(x, 1, -1).flags.c_contiguous or np.moveaxis(x, 1, 0).flags.c_contiguous
+    return _to_last(x).flags.c_contiguous or _swap01(x).flags.c_contiguous

@@ -29,6 +29,7 @@ import numpy as np
 from ..core.state import STATE
 from . import _conv_kernels as K
 from ._base import REGISTRY, Case, Domain, ErrorCase, Tensor, _ones, apply, as_tensor, primitive
+from ._conv_cf import _from_last, _swap01, _to_last
 from .cast import cast
 from .elementwise import add, mul, pow, sub
 from .index import getitem
@@ -124,10 +125,10 @@ def _matrix(x: np.ndarray):
     (1, C, 1, 1) one."""
     if x.ndim < 3:
         return None, None
-    cl = np.moveaxis(x, 1, -1)
+    cl = _to_last(x)
     if cl.flags.c_contiguous:
         return cl.reshape(-1, x.shape[1]), True
-    cf = np.moveaxis(x, 1, 0)
+    cf = _swap01(x)
     if cf.flags.c_contiguous:
         return cf.reshape(x.shape[1], -1), False
     return None, None
@@ -136,8 +137,8 @@ def _matrix(x: np.ndarray):
 def _unmatrix(m: np.ndarray, x: np.ndarray, channels_last: bool) -> np.ndarray:
     """The inverse of `_matrix` for a result of x's shape and memory order."""
     if channels_last:
-        return np.moveaxis(m.reshape(np.moveaxis(x, 1, -1).shape), -1, 1)
-    return np.moveaxis(m.reshape(np.moveaxis(x, 1, 0).shape), 0, 1)
+        return _from_last(m.reshape(_to_last(x).shape))
+    return _swap01(m.reshape(_swap01(x).shape))
 
 
 def _count(x) -> int:
