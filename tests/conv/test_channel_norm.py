@@ -8,6 +8,7 @@ import pytest
 
 import deepgrad as dg
 from deepgrad.nn import functional as F
+from deepgrad.ops import batch_norm as BN
 from deepgrad.ops import channel_norm as CN
 
 
@@ -51,7 +52,7 @@ def test_batch_norm_matches_the_elementwise_composite(order, training):
     raw = rng.standard_normal((4, 3, 3, 2)) * 2 + 1
     g = rng.standard_normal(raw.shape)
     results = []
-    for fn in (CN.batch_norm, F.batch_norm):
+    for fn in (BN.batch_norm, F.batch_norm):
         x = dg.Tensor(_in_order(raw, order), requires_grad=True)
         w = dg.Tensor(rng.standard_normal(3) * 0 + np.array([1.5, -0.5, 2.0]), requires_grad=True)
         b = dg.Tensor(np.array([0.1, 0.2, -0.3]), requires_grad=True)
@@ -85,7 +86,7 @@ def test_eval_batch_norm_with_frozen_parameters_matches_the_composite(dtype):
     rv = dg.Tensor(np.abs(stats[1].data) + 0.5)
     w, b = dg.Tensor(np.array([1.5, -0.5, 2.0, 1.0], dtype)), dg.Tensor(np.zeros(4, dtype) + 0.2)
     results = []
-    for fn in (CN.batch_norm, F.batch_norm):
+    for fn in (BN.batch_norm, F.batch_norm):
         x = dg.Tensor(raw.copy(), requires_grad=True)
         out = fn(x, stats[0], rv, w, b, False, 0.1, 1e-5)
         (out * dg.Tensor(g)).sum().backward()

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ..core.tensor import Tensor
-from ..ops.channel_norm import batch_norm as channel_batch_norm
+from ..ops.batch_norm import batch_norm as channel_batch_norm
 from ..ops.shape import reshape
 from ..ops.validation import check_int
 from . import functional as F
@@ -110,8 +110,8 @@ class _BatchNorm(_NormBase):
         factor = self._factor()
         use_batch = self.training or self.running_mean is None
         keep_running = not self.training or self.track_running_stats
-        # the per-channel primitives of ops/channel_norm (same math as F.batch_norm, about a
-        # third of the passes over x; see docs/design.md, "Convolutional networks")
+        # ops/batch_norm: two primitives (same math as F.batch_norm, about a third of the
+        # passes over x; see docs/design.md, "Convolutional networks")
         return channel_batch_norm(
             x,
             self.running_mean if keep_running else None,

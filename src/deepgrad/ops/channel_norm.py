@@ -26,17 +26,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.state import STATE
 from . import _conv_kernels as K
 from ._base import REGISTRY, Case, Domain, ErrorCase, Tensor, _ones, apply, as_tensor, primitive
 from ._conv_cf import _from_last, _swap01, _to_last
 from .cast import cast
-from .elementwise import add, mul, pow, sub
+from .elementwise import mul, sub
 from .index import getitem
 from .shape import broadcast_to, permute, reshape, stack
 
 __all__ = [
-    "batch_norm", "channel_affine", "channel_bias", "channel_dot", "channel_moments", "channel_scale",
+    "channel_affine", "channel_bias", "channel_dot", "channel_moments", "channel_scale",
     "channel_sum",
 ]  # fmt: skip
 
@@ -258,6 +257,11 @@ def channel_moments_p(x):
 def channel_affine_p(x, a, b):
     """$y[n,c,p] = x[n,c,p] a_c + b_c$ (keeps x's memory order); dx = g a, da = channel_dot(g,
     x), db = channel_sum(g)."""
+    return _affine(x, a, b)
+
+
+def _affine(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x a_c + b_c on the arrays, in x's memory order."""
     m, back = _matrix(x)
     if m is None:
         y = np.multiply(x, _view(a, x.ndim))
@@ -380,68 +384,3 @@ def channel_dot(x: Tensor, y: Tensor) -> Tensor:
             f"channel_dot: expected x and y of one shape (N, C, *), got {x.shape} and {y.shape}"
         )
     return apply(channel_dot_p, x, _like(y, x))
-
-
-def _tracked(*params: Tensor | None) -> bool:
-    """Would a gradient or a tangent flow to any of these tensors?"""
-    if STATE.fwd or STATE.batch:
-        return True  # forward mode / vmap: the general path
-    return STATE.grad and any(p is not None and p.requires_grad for p in params)
-
-
-def _frozen_coefficients(x, mean, var, weight, bias, eps) -> tuple[Tensor, Tensor]:
-    """(a, b) of evaluation-mode batch norm computed on the arrays, in x's dtype: no
-    gradient reaches gamma or beta (inference), so the five (C,) ops need no graph."""
-    a = 1.0 / np.sqrt(var.data.astype(x.dtype) + eps)
-    if weight is not None:
-        a = a * weight.data.astype(x.dtype)
-    b = -mean.data.astype(x.dtype) * a
-    if bias is not None:
-        b = b + bias.data.astype(x.dtype)
-    return Tensor(a.astype(x.dtype, copy=False)), Tensor(b.astype(x.dtype, copy=False))
-
-
-def batch_norm(
-    x: Tensor,
-    running_mean: Tensor | None,
-    running_var: Tensor | None,
-    weight: Tensor | None = None,
-    bias: Tensor | None = None,
-    training: bool = False,
-    momentum: float = 0.1,
-    eps: float = 1e-5,
-) -> Tensor:
-    """$y = \\gamma (x - \\mu) / \\sqrt{\\sigma^2 + \\epsilon} + \\beta$ per channel of (N, C, *S)
-    (Ioffe & Szegedy 2015), as `nn.functional.batch_norm` but in the primitives above:
-    $a = \\gamma / \\sqrt{\\sigma^2 + \\epsilon}$, $b = \\beta - \\mu a$, $y = x a + b$.
-
-    Training (or no running statistics) uses the batch's mean and biased variance and, when
-    running statistics are given, updates them in place with weight `momentum`, the variance
-    unbiased (n / (n - 1)), as PyTorch.  The caller validates the shapes.
-    """
-    if training or running_mean is None:
-        n = _count(x.data)
-        if training and n <= 1:
-            raise ValueError(
-                f"batch_norm: expected more than 1 value per channel when training, "
-                f"got input of shape {x.shape}"
-            )
-        m = channel_moments(x)
-        mean, var = getitem(m, 0), getitem(m, 1)
-        if training and running_mean is not None:
-            stats = m.data
-            running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * stats[0]
-            unbiased = stats[1] * (n / max(n - 1, 1))
-            running_var.data[...] = (1 - momentum) * running_var.data + momentum * unbiased
-    else:
-        mean, var = running_mean.detach(), running_var.detach()
-        if not _tracked(weight, bias):
-            return apply(
-                channel_affine_p, x, *_frozen_coefficients(x, mean, var, weight, bias, eps)
-            )
-    a = pow(add(_like(var, x), eps), -0.5)
-    if weight is not None:
-        a = mul(a, _like(weight, x))
-    b = mul(_like(mean, x), a)
-    b = mul(b, -1.0) if bias is None else sub(_like(bias, x), b)
-    return apply(channel_affine_p, x, a, b)
