@@ -13,11 +13,12 @@ and affine map.  Each primitive `<name>_p` sits above its public function `<name
     channel_dot(x, y)       = sum_{n,p} x[n,c,p] y[n,c,p], shape (C,)
         dx = channel_scale(y, g),  dy = channel_scale(x, g)
 
-Batch norm (Ioffe & Szegedy 2015) is then channel_moments, a handful of (C,) ops for
-$a = \\gamma / \\sqrt{\\sigma^2 + \\epsilon}$ and $b = \\beta - \\mu a$, and one channel_affine:
-two passes over x forward and about six backward, where the elementwise composite took
-about twenty, each a primitive with its own temporaries.  Every rule is written with these
-primitives, so gradients of gradients come for free.  The per-channel sums are one
+Batch norm (Ioffe & Szegedy 2015, `batch_norm.py`) is channel_moments and one affine
+map whose coefficients $a = \\gamma / \\sqrt{\\sigma^2 + \\epsilon}$, $b = \\beta - \\mu a$ are
+(C,) vectors: a few passes over x where the elementwise composite took about twenty,
+each a primitive with its own temporaries.  Every rule is written with these primitives
+(channel_moments' first-order VJP computes its (C,) coefficients on the arrays), so
+gradients of gradients come for free.  The per-channel sums are one
 matrix-vector product over the feature map read as an (N * prod(S), C) matrix (a view in
 channels-last and channels-first memory alike), and elementwise results keep x's layout.
 """
