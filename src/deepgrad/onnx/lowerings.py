@@ -299,6 +299,7 @@ def _channel_scale(ctx: LoweringContext, node: Node, x: str, a: str) -> str:
     """$x_{n,c,\\dots} a_c$."""
     return ctx.op("Mul", [x, _per_channel(ctx, node, a)])
 
+
 def _pool_attrs(node: Node, dilation: bool = True) -> dict:
     p = node.params
     attrs = {
