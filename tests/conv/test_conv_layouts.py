@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
+from deepgrad.ops import _conv_cl as CL
 from deepgrad.ops import _conv_kernels as K
 from deepgrad.ops import conv as C
 
@@ -41,15 +42,23 @@ GEOMETRIES = [
     ((1, 3, 9, 9), (2, 3, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1)),  # strided
     ((2, 2, 8, 9), (3, 2, 2, 3), (1, 2), ((1, 0), (0, 2)), (2, 1)),  # dilated
     ((2, 5, 4, 4), (3, 5, 1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1)),  # 1x1
+    ((2, 16, 5, 4), (3, 16, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),  # one-GEMM dx
+    ((1, 16, 6, 5), (2, 16, 3, 2), (2, 1), ((1, 0), (1, 1)), (1, 2)),  # one-GEMM dx, strided
+    ((3, 4, 1, 1), (5, 4, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),  # 1 live tap of 9
+    ((2, 3, 2, 3), (4, 3, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1)),  # 2 x 2 live taps
+    ((2, 2, 2, 4), (3, 2, 3, 3), (1, 1), ((2, 0), (0, 3)), (1, 2)),  # trimmed, dilated
 ]
+FAMILIES = ["cl", "ck", "cf"]
 
 
 @pytest.mark.parametrize("geo", GEOMETRIES)
 @pytest.mark.parametrize("order", ["nchw", "nhwc", "cnhw"])
-@pytest.mark.parametrize("channels_last", [True, False])
-def test_conv_kernels_match_direct_reference(geo, order, channels_last, monkeypatch):
-    """Both kernel families (channels-last for narrow layers, channels-first for wide)."""
-    monkeypatch.setattr(K, "_CL_MAX_CHANNELS", 1 << 30 if channels_last else 0)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_conv_kernels_match_direct_reference(geo, order, family, monkeypatch):
+    """Every kernel family (channels-last, rows in the weight's order, channels-first),
+    with every tap that only reads padding dropped."""
+    monkeypatch.setattr(K, "_FORCE", family)
+    monkeypatch.setattr(K, "_TRIM_MIN_SAVING", 1)
     xs, ws, stride, padding, dilation = geo
     rng = np.random.default_rng(0)
     x, w = _in_order(rng.standard_normal(xs), order), rng.standard_normal(ws)
@@ -64,7 +73,33 @@ def test_conv_kernels_match_direct_reference(geo, order, channels_last, monkeypa
     lhs = np.vdot(y, g)
     np.testing.assert_allclose(np.vdot(x, dx), lhs, rtol=1e-10)
     np.testing.assert_allclose(np.vdot(w, dw), lhs, rtol=1e-10)
-    assert dw.flags.c_contiguous and dw.shape == w.shape and dx.shape == x.shape
+    assert dw.flags.c_contiguous and dw.base is None  # owned: becomes .grad without a copy
+    assert dw.shape == w.shape and dx.shape == x.shape
+
+
+@pytest.mark.parametrize(
+    "xs, ws, stride, padding, dilation",
+    [
+        ((2, 3, 9), (4, 3, 3), (2,), ((1, 2),), (2,)),
+        ((1, 2, 4, 5, 3), (3, 2, 2, 3, 2), (1, 2, 1), ((1, 0), (0, 1), (1, 1)), (1, 1, 2)),
+    ],
+)
+def test_kernel_families_agree_in_1d_and_3d(xs, ws, stride, padding, dilation, monkeypatch):
+    """The N-d code paths of the three families give one result (forward, dx, dw)."""
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": 1}
+    results = []
+    for family in FAMILIES:
+        monkeypatch.setattr(K, "_FORCE", family)
+        y, saved = K.conv_forward(x, w, save=True, **p)
+        g = np.cos(np.arange(y.size)).reshape(y.shape)
+        dx = K.conv_input_grad(g, w, size=xs[2:], **p)
+        dw = K.conv_weight_grad(x, g, ksize=ws[2:], saved=saved, **p)
+        results.append((np.array(y), np.array(dx), dw))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
 
 
 def test_channel_sum_and_bias_match_numpy():
@@ -99,7 +134,7 @@ def test_repeated_steps_reuse_scratch_buffers_without_aliasing():
 def test_channels_last_batch_chunks_match_direct_reference(geo, save, monkeypatch):
     """Columns built a few images at a time (here one image per chunk): the forward, and
     the weight gradient from the saved columns (save) or rebuilt per chunk (not)."""
-    monkeypatch.setattr(K, "_CL_CHUNK_BYTES", 1)
+    monkeypatch.setattr(CL, "_CL_CHUNK_BYTES", 1)
     xs, ws, stride, padding, dilation = geo
     rng = np.random.default_rng(3)
     x = _in_order(rng.standard_normal((3,) + xs[1:]), "nhwc")
@@ -116,12 +151,13 @@ def test_channels_last_batch_chunks_match_direct_reference(geo, save, monkeypatc
     np.testing.assert_allclose(np.vdot(x, dx), lhs, rtol=1e-10)
 
 
-@pytest.mark.parametrize("out_channels", [4, 64])  # channels-last and channels-first kernels
-def test_saved_columns_survive_a_second_backward(out_channels):
+@pytest.mark.parametrize("family", FAMILIES)
+def test_saved_columns_survive_a_second_backward(family, monkeypatch):
     """The forward's columns live on the graph node: retain_graph gives exactly twice the
     gradient, and changing the input in place afterwards does not change it."""
+    monkeypatch.setattr(K, "_FORCE", family)
     rng = np.random.default_rng(4)
-    conv = dg.nn.Conv2d(3, out_channels, 3, padding=1)
+    conv = dg.nn.Conv2d(3, 8, 3, padding=1)
     x = dg.tensor(rng.standard_normal((2, 3, 6, 6)).astype(np.float32))
     y = conv(x).sum()
     y.backward(retain_graph=True)
@@ -169,3 +205,18 @@ def test_tiled_channels_last_max_pool_is_bitwise_the_offset_loop(channels, kerne
     y = P._window_max(last, **params)
     np.testing.assert_array_equal(y, reference)
     assert y.transpose(0, 2, 3, 1).flags.c_contiguous  # and stays channels-last
+
+
+def test_taps_that_only_read_padding_are_dropped():
+    """ResNet's 512-channel 3x3 layer on a 1x1 map reads one tap of nine; the others get a
+    zero gradient (and the direct reference agrees, in the test above)."""
+    assert K._live_taps((1, 1), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), (1, 1)) == (
+        (slice(1, 2), slice(1, 2)),
+        ((0, 0), (0, 0)),
+    )
+    assert K._live_taps((4, 4), (3, 3), (4, 4), (1, 1), ((1, 1), (1, 1)), (1, 1)) is None
+    rng = np.random.default_rng(6)
+    x, g = rng.standard_normal((2, 3, 1, 1)), rng.standard_normal((2, 4, 1, 1))
+    p = {"stride": (1, 1), "padding": ((1, 1), (1, 1)), "dilation": (1, 1), "groups": 1}
+    dw = K.conv_weight_grad(x, g, ksize=(3, 3), **p)
+    assert dw.base is None and not dw[:, :, 0].any() and dw[:, :, 1, 1].any()

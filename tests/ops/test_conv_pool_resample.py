@@ -99,20 +99,21 @@ def test_double_backward_through_conv_matches_finite_differences():
 
 def test_flat_and_strided_paths_agree():
     """Stride-1 convs take the flat (shifted-row) path; compare with a strided reference."""
+    from deepgrad.ops import _conv_cf as CF
     from deepgrad.ops import _conv_kernels as K
 
     rng = np.random.default_rng(3)
     x, w = rng.standard_normal((3, 4, 9, 7)), rng.standard_normal((6, 2, 3, 2))
     p = {"stride": (1, 1), "padding": ((1, 2), (0, 1)), "dilation": (2, 1), "groups": 2}
     flat, _ = K.conv_forward(x, w, **p)
-    old, K._FLAT_MAX_RATIO = K._FLAT_MAX_RATIO, 0.0
+    old, CF._FLAT_MAX_RATIO = CF._FLAT_MAX_RATIO, 0.0
     try:
         strided, _ = K.conv_forward(x, w, **p)
         g = rng.standard_normal(flat.shape)
         dx_s = K.conv_input_grad(g, w, size=(9, 7), **p)
         dw_s = K.conv_weight_grad(x, g, ksize=(3, 2), **p)
     finally:
-        K._FLAT_MAX_RATIO = old
+        CF._FLAT_MAX_RATIO = old
     np.testing.assert_allclose(flat, strided, rtol=1e-12)
     np.testing.assert_allclose(K.conv_input_grad(g, w, size=(9, 7), **p), dx_s, rtol=1e-12)
     np.testing.assert_allclose(K.conv_weight_grad(x, g, ksize=(3, 2), **p), dw_s, rtol=1e-12)

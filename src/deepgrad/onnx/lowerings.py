@@ -298,6 +298,26 @@ def _channel_bias(ctx: LoweringContext, node: Node, y: str, b: str) -> str:
     )
 
 
+def _per_channel(ctx: LoweringContext, node: Node, v: str) -> str:
+    """A (C,) input reshaped to (1, C, 1, ...) against the node's first input."""
+    ndim = len(node.inputs[0].shape)
+    c = static_shape(node, node.inputs[1].shape, "per-channel shape")[0]
+    return ctx.op("Reshape", [v, ctx.const([1, c] + [1] * (ndim - 2), np.int64)])
+
+
+@lowering("channel_affine")
+def _channel_affine(ctx: LoweringContext, node: Node, x: str, a: str, b: str) -> str:
+    """$x_{n,c,\\dots} a_c + b_c$ (batch norm's map, ops/channel_norm.py)."""
+    scaled = ctx.op("Mul", [x, _per_channel(ctx, node, a)])
+    return ctx.op("Add", [scaled, _per_channel(ctx, node, b)])
+
+
+@lowering("channel_scale")
+def _channel_scale(ctx: LoweringContext, node: Node, x: str, a: str) -> str:
+    """$x_{n,c,\\dots} a_c$."""
+    return ctx.op("Mul", [x, _per_channel(ctx, node, a)])
+
+
 def _pool_attrs(node: Node, dilation: bool = True) -> dict:
     p = node.params
     attrs = {

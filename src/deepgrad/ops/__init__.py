@@ -11,7 +11,7 @@ from __future__ import annotations
 # inside a function.  `pool` re-exports `pool_api`'s public functions at its end.
 FAMILIES = (
     "validation", "_base", "cast", "shape", "select", "elementwise", "index", "reduce", "softmax",
-    "linalg", "_conv_kernels", "conv", "nnops", "_pool_kernels", "pool", "pool_api", "resample", "segment", "roi",
+    "linalg", "_conv_cf", "_conv_cl", "_conv_kernels", "channel_norm", "batch_norm", "conv", "nnops", "_pool_kernels", "pool", "pool_flat", "pool_api", "resample", "segment", "roi",
     "linalg_decomp", "linalg_spectral", "batched_linear", "batch_rules", "devices", "factories",
     "grad_fn", "inplace", "out", "torch_elementwise", "setitem", "sorting", "torch_functions",
     "torch_shape", "tensor_methods", "torch_methods", "rnn", "_rnn_kernels", "rnn_sequence",
@@ -112,8 +112,10 @@ _install_torch_methods()
 FUNCTIONS["stack"] = stack
 # Families that build on the basic ops above (and register more primitives).
 from . import (
+    batch_norm,  # batch norm from the channel primitives (issue 20)
     batch_rules,
     batched_linear,
+    channel_norm,  # batch norm's per-channel primitives (issue 20)
     conv,
     linalg_decomp,
     linalg_spectral,

@@ -33,7 +33,9 @@ def _padded(x, padding, value) -> np.ndarray:
     if not any(lo or hi for lo, hi in padding):
         return x
     shape = x.shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], padding))
-    xp = np.full(shape, value, dtype=x.dtype)
+    # in x's memory order: a channels-last map stays channels-last through the pool
+    xp = _zeros_as(shape, x, zero=False)
+    xp.fill(value)
     inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], padding))
     xp[(slice(None), slice(None)) + inner] = x
     return xp
@@ -157,7 +159,7 @@ def _first_max_mask(x, y, kernel, stride, padding, dilation) -> np.ndarray:
     taken = _zeros_as(y.shape, y, (), bool)
     for j, sl in _offsets(kernel, stride, dilation, y.shape[2:]):
         m = np.equal(xp[(slice(None), slice(None)) + sl], y, out=mask[j])
-        m &= ~taken
+        np.greater(m, taken, out=m)  # m and not taken, without a temporary
         taken |= m
     return mask
 

@@ -28,9 +28,15 @@ from ..core.tensor import as_tensor
 from . import _conv_kernels as K
 from ._base import Case, Domain, ErrorCase, Tensor, _ones, apply, primitive
 from .cast import cast
+from .channel_norm import (
+    _broadcast,
+    _channel_view,
+    channel_bias,
+    channel_sum,
+    channel_sum_p,
+)
 from .elementwise import add
 from .index import getitem
-from .shape import broadcast_to, reshape
 from .validation import check_ints
 
 __all__ = [
@@ -92,18 +98,18 @@ def _out_shape(spatial, ksize, stride, padding, dilation) -> tuple[int, ...]:
 
 def _conv_vjp_x(g, ans, x, w, stride, padding, dilation, groups, saved=None):
     p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
-    return apply(_conv_transpose, g, w, size=x.shape[2:], **p)
+    return apply(conv_transpose_p, g, w, size=x.shape[2:], **p)
 
 
 def _conv_vjp_w(g, ans, x, w, stride, padding, dilation, groups, saved=None):
     """dw from the forward's saved columns of x (built again only if none were saved)."""
     p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
-    return apply(_conv_weight_grad, x, g, ksize=w.shape[2:], saved=saved, **p)
+    return apply(conv_weight_grad_p, x, g, ksize=w.shape[2:], saved=saved, **p)
 
 
 def _conv_cropped(x, w, like_shape, **p) -> Tensor:
     """conv(x, w) cut to `like_shape` (a transposed conv's output_padding can add positions)."""
-    y = apply(_conv, x, w, **p)
+    y = apply(conv_p, x, w, **p)
     if y.shape != tuple(like_shape):
         y = getitem(y, tuple(slice(0, s) for s in like_shape))
     return y
@@ -129,8 +135,8 @@ _CONV_DOMAIN = Domain(
     "conv",
     vjp=[_conv_vjp_x, _conv_vjp_w],
     jvp=[
-        lambda t, ans, x, w, **p: apply(_conv, t, w, **_strip(p)),
-        lambda t, ans, x, w, **p: apply(_conv, x, t, **_strip(p)),
+        lambda t, ans, x, w, **p: apply(conv_p, t, w, **_strip(p)),
+        lambda t, ans, x, w, **p: apply(conv_p, x, t, **_strip(p)),
     ],
     domain=_CONV_DOMAIN.with_errors(
         ErrorCase(lambda: conv(_ones(1, 2, 5), _ones(3, 3, 3)), ValueError, r"conv: "),
@@ -140,7 +146,7 @@ _CONV_DOMAIN = Domain(
     ),
     saves=True,
 )
-def _conv(x, w, stride, padding, dilation, groups, save):
+def conv_p(x, w, stride, padding, dilation, groups, save):
     """$y[n,o,p] = \\sum_{c,k} w[o,c,k] x_{pad}[n, c, s p + d k]$; dx = conv_transpose(g, w),
     dw = conv_weight_grad(x, g) (reusing the forward's columns of x)."""
     return K.conv_forward(x, w, stride, padding, dilation, groups, save)
@@ -150,11 +156,11 @@ def _conv(x, w, stride, padding, dilation, groups, save):
     "conv_transpose",
     vjp=[
         lambda g, ans, y, w, **p: _conv_cropped(g, w, y.shape, **_strip(p)),
-        lambda g, ans, y, w, **p: apply(_conv_weight_grad, g, y, ksize=w.shape[2:], **_strip(p)),
+        lambda g, ans, y, w, **p: apply(conv_weight_grad_p, g, y, ksize=w.shape[2:], **_strip(p)),
     ],
     jvp=[
-        lambda t, ans, y, w, **p: apply(_conv_transpose, t, w, **p),
-        lambda t, ans, y, w, **p: apply(_conv_transpose, y, t, **p),
+        lambda t, ans, y, w, **p: apply(conv_transpose_p, t, w, **p),
+        lambda t, ans, y, w, **p: apply(conv_transpose_p, y, t, **p),
     ],
     domain=Domain(
         [
@@ -172,7 +178,7 @@ def _conv(x, w, stride, padding, dilation, groups, save):
         ],
     ),
 )
-def _conv_transpose(y, w, stride, padding, dilation, groups, size):
+def conv_transpose_p(y, w, stride, padding, dilation, groups, size):
     """$x = \\partial_x \\langle conv(x, w), y \\rangle$ (col2im of $w^T y$); dy = conv(g, w),
     dw = conv_weight_grad(g, y)."""
     return K.conv_input_grad(y, w, stride, padding, dilation, groups, size)
@@ -181,12 +187,12 @@ def _conv_transpose(y, w, stride, padding, dilation, groups, size):
 @primitive(
     "conv_weight_grad",
     vjp=[
-        lambda g, ans, x, y, **p: apply(_conv_transpose, y, g, size=x.shape[2:], **_strip(p)),
+        lambda g, ans, x, y, **p: apply(conv_transpose_p, y, g, size=x.shape[2:], **_strip(p)),
         lambda g, ans, x, y, **p: _conv_cropped(x, g, y.shape, **_strip(p)),
     ],
     jvp=[
-        lambda t, ans, x, y, **p: apply(_conv_weight_grad, t, y, ksize=p["ksize"], **_strip(p)),
-        lambda t, ans, x, y, **p: apply(_conv_weight_grad, x, t, **p),
+        lambda t, ans, x, y, **p: apply(conv_weight_grad_p, t, y, ksize=p["ksize"], **_strip(p)),
+        lambda t, ans, x, y, **p: apply(conv_weight_grad_p, x, t, **p),
     ],
     domain=Domain(
         [
@@ -203,7 +209,7 @@ def _conv_transpose(y, w, stride, padding, dilation, groups, size):
         ],
     ),
 )
-def _conv_weight_grad(x, y, stride, padding, dilation, groups, ksize, saved=None):
+def conv_weight_grad_p(x, y, stride, padding, dilation, groups, ksize, saved=None):
     """$dw[o,c,k] = \\sum_{n,p} y[n,o,p] x_{pad}[n,c,s p + d k]$; dx = conv_transpose(y, g),
     dy = conv(x, g)."""
     return K.conv_weight_grad(x, y, stride, padding, dilation, groups, ksize, saved)
@@ -218,11 +224,11 @@ def _bias_case(xs, ws, stride, padding, dilation, groups):
     vjp=[
         lambda g, ans, x, w, b, **p: _conv_vjp_x(g, ans, x, w, **p),
         lambda g, ans, x, w, b, **p: _conv_vjp_w(g, ans, x, w, **p),
-        lambda g, ans, x, w, b, **p: apply(_channel_sum, g),
+        lambda g, ans, x, w, b, **p: apply(channel_sum_p, g),
     ],
     jvp=[
-        lambda t, ans, x, w, b, **p: apply(_conv, t, w, **_strip(p)),
-        lambda t, ans, x, w, b, **p: apply(_conv, x, t, **_strip(p)),
+        lambda t, ans, x, w, b, **p: apply(conv_p, t, w, **_strip(p)),
+        lambda t, ans, x, w, b, **p: apply(conv_p, x, t, **_strip(p)),
         lambda t, ans, x, w, b, **p: _broadcast(_channel_view(t, x.ndim), ans.shape),
     ],
     domain=Domain(
@@ -235,79 +241,12 @@ def _bias_case(xs, ws, stride, padding, dilation, groups):
     ),
     saves=True,
 )
-def _conv_bias(x, w, b, stride, padding, dilation, groups, save):
+def conv_bias_p(x, w, b, stride, padding, dilation, groups, save):
     """conv(x, w) + b[o], the bias added in place into the fresh output (one pass, no
     temporary); dx, dw as conv, db = channel_sum(g)."""
     y, saved = K.conv_forward(x, w, stride, padding, dilation, groups, save)
     y += b.reshape((1, b.shape[0]) + (1,) * (y.ndim - 2))
     return y, saved
-
-
-def _channel_view(b: Tensor, ndim: int) -> Tensor:
-    return reshape(b, (1, b.shape[0]) + (1,) * (ndim - 2))
-
-
-@primitive(
-    "channel_bias",
-    vjp=[lambda g, ans, y, b: g, lambda g, ans, y, b: apply(_channel_sum, g)],
-    jvp=[
-        lambda t, ans, y, b: t,
-        lambda t, ans, y, b: _broadcast(_channel_view(t, y.ndim), y.shape),
-    ],
-    domain=Domain(
-        [Case(((2, 3, 4, 5), (3,))), Case(((1, 2, 3), (2,))), Case(((2, 1, 2, 2, 2), (1,)))],
-        errors=[
-            ErrorCase(
-                lambda: channel_bias(_ones(2, 3, 4), _ones(2)),
-                ValueError,
-                r"channel_bias: expected y \(N, C, \*\) and bias \(C,\), got \(2, 3, 4\) and \(2,\)",
-            )
-        ],
-    ),
-)
-def _channel_bias(y, b):
-    """$y[n,c,p] + b[c]$ (a conv layer's bias; keeps y's memory order); db = channel_sum(g)."""
-    return np.add(y, b.reshape((1, b.shape[0]) + (1,) * (y.ndim - 2)))
-
-
-@primitive(
-    "channel_sum",
-    vjp=[lambda g, ans, x: _broadcast(_channel_view(g, x.ndim), x.shape)],
-    jvp=[lambda t, ans, x: apply(_channel_sum, t)],
-    domain=Domain(
-        [Case(((2, 3, 4, 5),)), Case(((1, 2, 3),)), Case(((3, 1, 2, 2, 2),))],
-        errors=[
-            ErrorCase(
-                lambda: channel_sum(_ones(3)),
-                ValueError,
-                r"channel_sum: expected x \(N, C, \*\) with >= 2 dims, got \(3,\)",
-            )
-        ],
-    ),
-)
-def _channel_sum(x):
-    """$s[c] = \\sum_{n,p} x[n,c,p]$ (one matrix-vector product); dx = s broadcast back."""
-    return K.channel_sum(x)
-
-
-def _broadcast(x: Tensor, shape) -> Tensor:
-    return broadcast_to(x, shape)
-
-
-def channel_bias(y: Tensor, bias: Tensor) -> Tensor:
-    """y + bias along axis 1 (N, C, *S) in one primitive: its bias gradient is one GEMV."""
-    if y.ndim < 2 or bias.shape != (y.shape[1],):
-        raise ValueError(
-            f"channel_bias: expected y (N, C, *) and bias (C,), got {y.shape} and {bias.shape}"
-        )
-    return apply(_channel_bias, y, bias)
-
-
-def channel_sum(x: Tensor) -> Tensor:
-    """Sum of (N, C, *S) over every axis but the channels, shape (C,)."""
-    if x.ndim < 2:
-        raise ValueError(f"channel_sum: expected x (N, C, *) with >= 2 dims, got {x.shape}")
-    return apply(_channel_sum, x)
 
 
 def _strip(p: dict) -> dict:
@@ -375,7 +314,7 @@ def conv(
     check_out_size("conv", x.shape[2:], weight.shape[2:], stride, padding, dilation)
     p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
     if bias is None:
-        return apply(_conv, x, weight, **p)
+        return apply(conv_p, x, weight, **p)
     bias = as_tensor(bias)
     if bias.shape != (weight.shape[0],):
         raise ValueError(
@@ -383,8 +322,8 @@ def conv(
             f"got {bias.shape}"
         )
     if bias.dtype == x.dtype and bias.shape == (weight.shape[0],):
-        return apply(_conv_bias, x, weight, bias, **p)
-    return add(apply(_conv, x, weight, **p), _channel_view(bias, x.ndim))
+        return apply(conv_bias_p, x, weight, bias, **p)
+    return add(apply(conv_p, x, weight, **p), _channel_view(bias, x.ndim))
 
 
 def conv_transpose(
@@ -426,7 +365,7 @@ def conv_transpose(
             f"padding {padding}, dilation {dilation}"
         )
     p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
-    return apply(_conv_transpose, x, weight, size=size, **p)
+    return apply(conv_transpose_p, x, weight, size=size, **p)
 
 
 def conv_weight_grad(
@@ -442,4 +381,4 @@ def conv_weight_grad(
         "dilation": norm_tuple(dilation, d, "dilation", "conv_weight_grad"),
         "groups": int(groups),
     }
-    return apply(_conv_weight_grad, x, grad_output, ksize=ksize, **p)
+    return apply(conv_weight_grad_p, x, grad_output, ksize=ksize, **p)

@@ -1,15 +1,18 @@
-"""Pooling primitives: max pooling, window sums (average pooling) and flat gathers/scatters.
+"""Pooling primitives over kernel windows: max pooling and window sums (average pooling).
 
     max_pool:      y[n,c,p] = max_k x_pad[n, c, s p + d k]       dx: g routed to the argmax
+    window_take:   one element per window chosen by a one-hot mask (max pool's JVP)
+    window_put:    its adjoint (max pool's VJP)
     window_sum:    y[n,c,p] = sum_k x_pad[n, c, s p + d k]       dx: g spread over each window
-    take_flat:     y[n,c,j] = x[n, c, idx[n,c,j]] (flat spatial) dx: put_flat (scatter-add)
-    put_flat:      y = 0;  y[n, c, idx[n,c,j]] += x[n,c,j]     dx: take_flat (gather)
+
+Each primitive `<name>_p` sits above its public function.  The gathers and scatters by
+flat index (adaptive max pooling, unpooling) are in `pool_flat.py`.
 
 Forwards walk the kernel offsets (one strided slice of the padded input per
 offset) instead of the pixels, so a 2x2 pool costs four vectorised passes.
 The max pool's VJP recomputes the argmax from its input (first maximum wins, as
 in PyTorch) instead of storing indices in the forward.  Everything else (average,
-adaptive, unpooling) is a composite in `pool_functional`-style wrappers below.
+adaptive, unpooling) is a composite in `pool_api.py`, re-exported at the end.
 """
 
 from __future__ import annotations
@@ -36,8 +39,6 @@ __all__ = [
     "max_pool",
     "max_unpool",
     "pool_out_size",
-    "put_flat",
-    "take_flat",
     "window_sum",
 ]
 
@@ -99,7 +100,7 @@ def _mask_of(x: Tensor, ans: Tensor, p: dict) -> np.ndarray:
         ],
     ),
 )
-def _max_pool(x, kernel, stride, padding, dilation):
+def max_pool_p(x, kernel, stride, padding, dilation):
     """$y[n,c,p] = \\max_k x_{pad}[n,c,s p + d k]$ (-inf padding); dx = g at the first argmax."""
     return _window_max(x, kernel, stride, padding, dilation)
 
@@ -133,7 +134,7 @@ def _mask_case(shape, kernel, stride, padding, **extra):
         ],
     ),
 )
-def _window_take(x, mask, kernel, stride, padding, dilation):
+def window_take_p(x, mask, kernel, stride, padding, dilation):
     """$y[n,c,p] = \\sum_k m[k,n,c,p] x_{pad}[n,c,s p + d k]$ (m one-hot); dx = window_put(g)."""
     xp = _padded(x, padding, 0)
     y = None
@@ -164,7 +165,7 @@ def _window_take(x, mask, kernel, stride, padding, dilation):
         ],
     ),
 )
-def _window_put(y, mask, kernel, stride, padding, dilation, size):
+def window_put_p(y, mask, kernel, stride, padding, dilation, size):
     """Adjoint of window_take: $x_{pad}[n,c,s p + d k] \\mathrel{+}= m[k,n,c,p] y[n,c,p]$."""
     spad = tuple(n + lo + hi for n, (lo, hi) in zip(size, padding))
     # windows that tile the padded input exactly write every element once: no zeroing
@@ -172,12 +173,14 @@ def _window_put(y, mask, kernel, stride, padding, dilation, size):
         kernel, stride, dilation, y.shape[2:], spad))  # fmt: skip
     xp = _zeros_as(y.shape[:2] + spad, mask[0], dtype=y.dtype, zero=not tiled)
     y = _in_order_of(y, mask[0])
+    disjoint = _disjoint(kernel, stride, dilation)
+    tmp = None if disjoint else np.empty_like(y)
     for j, sl in _offsets(kernel, stride, dilation, y.shape[2:]):
         tgt = xp[(slice(None), slice(None)) + sl]
-        if _disjoint(kernel, stride, dilation):
+        if disjoint:
             np.multiply(y, mask[j], out=tgt)
         else:
-            tgt += y * mask[j]
+            tgt += np.multiply(y, mask[j], out=tmp)
     crop = tuple(slice(lo, lo + n) for n, (lo, _) in zip(size, padding))
     return xp[(slice(None), slice(None)) + crop]
 
@@ -189,18 +192,18 @@ def _disjoint(kernel, stride, dilation) -> bool:
 
 def window_take(x: Tensor, mask: np.ndarray, **p) -> Tensor:
     """Gather one element per window, chosen by the one-hot `mask` (K, N, C, *O)."""
-    return apply(_window_take, x, mask=mask, **p)
+    return apply(window_take_p, x, mask=mask, **p)
 
 
 def window_put(y: Tensor, mask: np.ndarray, **p) -> Tensor:
     """Scatter each window's value to the element chosen by `mask` (adjoint of window_take)."""
-    return apply(_window_put, y, mask=mask, **p)
+    return apply(window_put_p, y, mask=mask, **p)
 
 
 @primitive(
     "window_sum",
     linear=True,
-    transpose=[lambda g, x, **p: apply(_window_sum_t, g, size=x.shape[2:], **p)],
+    transpose=[lambda g, x, **p: apply(window_sum_t_p, g, size=x.shape[2:], **p)],
     domain=Domain(
         [
             Case(
@@ -235,7 +238,7 @@ def window_put(y: Tensor, mask: np.ndarray, **p) -> Tensor:
         ],
     ),
 )
-def _window_sum(x, kernel, stride, padding, dilation):
+def window_sum_p(x, kernel, stride, padding, dilation):
     """$y[n,c,p] = \\sum_k x_{pad}[n,c,s p + d k]$ (zero padding); dx = g spread on each window."""
     xp = _padded(x, padding, 0)
     out = tuple(
@@ -251,7 +254,7 @@ def _window_sum(x, kernel, stride, padding, dilation):
 @primitive(
     "window_sum_t",
     linear=True,
-    transpose=[lambda g, y, **p: apply(_window_sum, g, **_no_size(p))],
+    transpose=[lambda g, y, **p: apply(window_sum_p, g, **_no_size(p))],
     domain=Domain(
         [
             Case(
@@ -284,7 +287,7 @@ def _window_sum(x, kernel, stride, padding, dilation):
         ],
     ),
 )
-def _window_sum_t(y, kernel, stride, padding, dilation, size):
+def window_sum_t_p(y, kernel, stride, padding, dilation, size):
     """Adjoint of window_sum: $x[n,c,i] = \\sum_{(p,k): s p + d k = i} y[n,c,p]$."""
     spad = tuple(n + lo + hi for n, (lo, hi) in zip(size, padding))
     xp = np.zeros(y.shape[:2] + spad, dtype=y.dtype)
@@ -296,100 +299,6 @@ def _window_sum_t(y, kernel, stride, padding, dilation, size):
 
 def _no_size(p: dict) -> dict:
     return {k: v for k, v in p.items() if k != "size"}
-
-
-def _rows(a: np.ndarray) -> np.ndarray:
-    return a.reshape(a.shape[0] * a.shape[1], -1)
-
-
-def _rand_index(rng, shape, n, unique):
-    """Random flat indices in [0, n) of `shape` (distinct per channel when `unique`)."""
-    if not unique:
-        return rng.integers(0, n, size=shape)
-    rows = int(np.prod(shape[:2]))
-    m = int(np.prod(shape[2:]))
-    return np.stack([rng.permutation(n)[:m] for _ in range(rows)]).reshape(shape)
-
-
-@primitive(
-    "take_flat",
-    linear=True,
-    transpose=[lambda g, x, index: put_flat(g, index, x.shape)],
-    domain=Domain(
-        [
-            Case(((2, 2, 3, 3),), lambda rng: {"index": _rand_index(rng, (2, 2, 2, 2), 9, False)}),
-            Case(((1, 3, 5),), lambda rng: {"index": _rand_index(rng, (1, 3, 4), 5, False)}),
-        ],
-        errors=[
-            ErrorCase(
-                lambda: adaptive_max_pool(_ones(1, 1, 4, 4), (0, 2)),
-                ValueError,
-                r"adaptive_max_pool: output_size must be positive",
-            )
-        ],
-    ),
-)
-def _take_flat(x, index):
-    """$y[n,c,j] = x[n,c,idx[n,c,j]]$ over flattened spatial axes; dx = put_flat(g)."""
-    out = np.take_along_axis(_rows(x), _rows(index), axis=1)
-    return out.reshape(index.shape)
-
-
-@primitive(
-    "put_flat",
-    linear=True,
-    transpose=[lambda g, x, index, shape, accumulate: take_flat(g, index)],
-    domain=Domain(
-        [
-            Case(
-                ((2, 2, 2, 2),),
-                lambda rng: {
-                    "index": _rand_index(rng, (2, 2, 2, 2), 9, False),
-                    "shape": (2, 2, 3, 3),
-                    "accumulate": True,
-                },
-            ),
-            Case(
-                ((1, 3, 4),),
-                lambda rng: {
-                    "index": _rand_index(rng, (1, 3, 4), 6, True),
-                    "shape": (1, 3, 6),
-                    "accumulate": False,
-                },
-            ),
-        ],
-        errors=[
-            ErrorCase(
-                lambda: max_unpool(_ones(1, 1, 2, 2), np.zeros((1, 1, 3, 3), int), 2),
-                ValueError,
-                r"max_unpool: indices shape \(1, 1, 3, 3\) must equal input shape \(1, 1, 2, 2\)",
-            )
-        ],
-    ),
-)
-def _put_flat(x, index, shape, accumulate):
-    """$y = 0$; $y[n,c,idx[n,c,j]] \\mathrel{+}= x[n,c,j]$ (adjoint of take_flat); dx = gather."""
-    rows, size = shape[0] * shape[1], math.prod(shape[2:])
-    idx = _rows(index)
-    if accumulate:
-        offs = (idx + (np.arange(rows) * size)[:, None]).ravel()
-        flat = np.bincount(offs, weights=_rows(x).ravel(), minlength=rows * size)
-        return flat.astype(x.dtype, copy=False).reshape(shape)
-    y = np.zeros((rows, size), dtype=x.dtype)
-    np.put_along_axis(y, idx, _rows(x), axis=1)
-    return y.reshape(shape)
-
-
-def take_flat(x: Tensor, index) -> Tensor:
-    """Gather by flat per-channel spatial index (N, C, *O), as max pooling's indices."""
-    index = np.asarray(index.data if isinstance(index, Tensor) else index, dtype=np.int64)
-    return apply(_take_flat, x, index=index)
-
-
-def put_flat(x: Tensor, index, shape, accumulate: bool = True) -> Tensor:
-    """Scatter `x` into zeros of `shape` at flat per-channel indices (adds repeated ones)."""
-    index = np.asarray(index.data if isinstance(index, Tensor) else index, dtype=np.int64)
-    return apply(_put_flat, x, index=index, shape=tuple(shape), accumulate=bool(accumulate))
 
 
 from .pool_api import (

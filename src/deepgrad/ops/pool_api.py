@@ -1,7 +1,7 @@
 """Pooling's public functions: max, average, adaptive pooling and unpooling (PyTorch semantics).
 
 Argument checking and the ceil_mode / padding geometry live here; the primitives they
-apply (max_pool, window_sum, take_flat, put_flat) are in `pool.py`.
+apply are in `pool.py` (max_pool, window_sum) and `pool_flat.py` (take_flat, put_flat).
 """
 
 from __future__ import annotations
@@ -15,13 +15,8 @@ from ._base import Tensor, apply
 from ._pool_kernels import _first_max_mask, _flat_index, _full_padding
 from .conv import norm_tuple
 from .linalg import matmul
-from .pool import (
-    _max_pool,
-    _window_sum,
-    pool_out_size_all,
-    put_flat,
-    take_flat,
-)  # fmt: skip
+from .pool import max_pool_p, pool_out_size_all, window_sum_p
+from .pool_flat import put_flat, take_flat
 from .reduce import mean
 from .shape import swapaxes
 from .validation import check_int
@@ -89,7 +84,7 @@ def max_pool(
     """
     p = _pool_params("max_pool", x, kernel_size, stride, padding, dilation, ceil_mode)
     q = _primitive_params(x, p)
-    y = apply(_max_pool, x, **q)
+    y = apply(max_pool_p, x, **q)
     if return_indices:
         arg = _first_max_mask(x.data, y.data, **q).argmax(axis=0)
         idx = _flat_index(arg, x.shape[2:], p["kernel"], p["stride"], p["padding"], p["dilation"])
@@ -138,7 +133,7 @@ def avg_pool(
         check_int("avg_pool", "divisor_override", divisor_override, low=1)
     p = _pool_params("avg_pool", x, kernel_size, stride, padding, 1, ceil_mode)
     out = pool_out_size_all(x.shape[2:], p)
-    s = apply(_window_sum, x, **_primitive_params(x, p))
+    s = apply(window_sum_p, x, **_primitive_params(x, p))
     if divisor_override:
         return s * (1.0 / divisor_override)
     count = _avg_counts(x.shape[2:], p, out, count_include_pad)
@@ -151,7 +146,7 @@ def window_sum(x: Tensor, kernel_size, stride=None, padding=0, dilation=1) -> Te
     """Sum over each (zero-padded) window: average pooling times the window size."""
     p = _pool_params("window_sum", x, kernel_size, stride, padding, dilation, False)
     p.pop("ceil_mode")
-    return apply(_window_sum, x, **p)
+    return apply(window_sum_p, x, **p)
 
 
 def _adaptive_size(op, x, output_size) -> tuple[int, ...]:
