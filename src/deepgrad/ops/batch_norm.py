@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.state import STATE
+from ..core.state import STATE, host_call
 from ._base import Case, Domain, ErrorCase, Tensor, _ones, _wrap, apply, primitive
 from .channel_norm import (
     _affine,
@@ -168,6 +168,16 @@ def _frozen_coefficients(x, mean, var, weight, bias, eps) -> tuple[Tensor, Tenso
     return Tensor(a.astype(x.dtype, copy=False)), Tensor(b.astype(x.dtype, copy=False))
 
 
+@host_call  # in place on the buffers: deepgrad.compile replays it each step
+def _update_running(
+    running_mean: Tensor, running_var: Tensor, stats: np.ndarray, n: int, momentum: float
+) -> None:
+    """running <- (1 - momentum) running + momentum batch, the variance unbiased."""
+    running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * stats[0]
+    unbiased = stats[1] * (n / max(n - 1, 1))
+    running_var.data[...] = (1 - momentum) * running_var.data + momentum * unbiased
+
+
 def batch_norm(
     x: Tensor,
     running_mean: Tensor | None,
@@ -195,10 +205,7 @@ def batch_norm(
             )
         m = channel_moments(x)
         if training and running_mean is not None:
-            stats = m.data
-            running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * stats[0]
-            unbiased = stats[1] * (n / max(n - 1, 1))
-            running_var.data[...] = (1 - momentum) * running_var.data + momentum * unbiased
+            _update_running(running_mean, running_var, m.data, n, momentum)
         c = x.shape[1]
         w = _wrap(np.ones(c, x.dtype)) if weight is None else _like(weight, x)
         b = _wrap(np.zeros(c, x.dtype)) if bias is None else _like(bias, x)
