@@ -103,6 +103,11 @@ TABLE = [
     P("scatter_value", lambda L, x, i: x.scatter(0, i, 2.5), [(3, 4), (1, 4)], ints={1: 3}),
     P("scatter_reduce_sum", lambda L, x, i, s: x.scatter_reduce(0, i, s, "sum"), [(3, 2), (4, 2), (4, 2)], ints={1: 3}),
     P("scatter_reduce_mean", lambda L, x, i, s: x.scatter_reduce(0, i, s, "mean", include_self=False), [(3, 2), (4, 2), (4, 2)], ints={1: 3}),
+    P("scatter_reduce_prod", lambda L, x, i, s: x.scatter_reduce(0, i, s, "prod"), [(3, 2), (4, 2), (4, 2)], ints={1: 3}),
+    P("scatter_reduce_amax", lambda L, x, i, s: L.scatter_reduce(x, 1, i, s, "amax", include_self=False), [(2, 3), (2, 4), (2, 4)], ints={1: 3}),
+    P("scatter_reduce_amin", lambda L, x, i, s: x.scatter_reduce(0, i, s, "amin"), [(3, 2), (4, 2), (4, 2)], ints={1: 3}),
+    P("index_reduce_mean", lambda L, x, s: x.index_reduce(0, L.tensor([2, 0, 2]), s, "mean"), [(3, 2), (3, 2)]),
+    P("scatter_multiply", lambda L, x, i, s: x.scatter(0, i, s, reduce="multiply"), [(3, 2), (2, 2), (2, 2)], grad=False, ints={1: 3}),
     P("index_put", lambda L, x, v: x.index_put((L.tensor([0, 2]),), v), [(3, 4), (2, 4)]),
     P("index_put_acc", lambda L, x, v: x.index_put((L.tensor([0, 0]),), v, accumulate=True), [(3, 2), (2, 2)]),
     # elementwise and reductions

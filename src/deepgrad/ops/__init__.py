@@ -13,7 +13,7 @@ FAMILIES = (
     "validation", "_base", "cast", "shape", "select", "elementwise", "index", "reduce", "softmax",
     "linalg", "_conv_kernels", "conv", "nnops", "_pool_kernels", "pool", "pool_api", "resample", "segment", "roi",
     "linalg_decomp", "linalg_spectral", "batched_linear", "batch_rules", "devices", "factories",
-    "grad_fn", "inplace", "out", "torch_elementwise", "setitem", "sorting", "torch_functions",
+    "grad_fn", "inplace", "out", "torch_elementwise", "setitem", "scatter_reduce", "sorting", "torch_functions",
     "torch_shape", "tensor_methods", "torch_methods", "rnn",
 )  # fmt: skip
 

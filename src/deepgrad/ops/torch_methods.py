@@ -251,6 +251,17 @@ class TorchMethods:
     def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
         return F.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
 
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        return I.inplace(self, "scatter_reduce_", F.scatter_reduce, dim, index, src, reduce,
+                         include_self=include_self)  # fmt: skip
+
+    def index_reduce(self, dim, index, source, reduce, *, include_self=True):
+        return F.index_reduce(self, dim, index, source, reduce, include_self=include_self)
+
+    def index_reduce_(self, dim, index, source, reduce, *, include_self=True):
+        return I.inplace(self, "index_reduce_", F.index_reduce, dim, index, source, reduce,
+                         include_self=include_self)  # fmt: skip
+
     # -- new tensors like this one -------------------------------------------------------------
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
         return _new(self, np.zeros, size, dtype, device, requires_grad)
