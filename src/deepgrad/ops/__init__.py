@@ -14,7 +14,7 @@ FAMILIES = (
     "linalg", "_conv_kernels", "conv", "nnops", "_pool_kernels", "pool", "pool_api", "resample", "segment", "roi",
     "linalg_decomp", "linalg_spectral", "batched_linear", "batch_rules", "devices", "factories",
     "grad_fn", "inplace", "out", "torch_elementwise", "setitem", "scatter_reduce", "sorting", "torch_functions",
-    "torch_shape", "tensor_methods", "torch_methods", "rnn",
+    "torch_shape", "tensor_methods", "torch_methods", "rnn", "torch_surface",
 )  # fmt: skip
 
 from ..core.primitive import FUNCTIONS

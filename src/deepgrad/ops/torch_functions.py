@@ -175,8 +175,11 @@ def _full_index(idx: np.ndarray, dim: int) -> tuple:
 
 
 @supports_out
-def cumprod(input: Tensor, dim: int) -> Tensor:
-    """$y_k = \\prod_{i \\le k} x_i$ along `dim` (exact at zeros: a running product)."""
+def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """$y_k = \\prod_{i \\le k} x_i$ along `dim` (exact at zeros: a running product); `dtype`
+    casts the input first."""
+    if dtype is not None:
+        input = cast(input, dtype)
     d = R.norm_axis(dim, input.ndim, "cumprod")[0] if input.ndim else 0
     if not input.ndim or input.shape[d] == 0:
         return input

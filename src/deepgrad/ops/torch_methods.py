@@ -104,8 +104,8 @@ class TorchMethods:
         return So.histc(self, bins, min, max)
 
     # -- cumulative, comparison -------------------------------------------------------
-    def cumprod(self, dim):
-        return F.cumprod(self, dim)
+    def cumprod(self, dim, *, dtype=None):
+        return F.cumprod(self, dim, dtype=dtype)
 
     def logcumsumexp(self, dim):
         return F.logcumsumexp(self, dim)
