@@ -23,6 +23,7 @@ from .crossentropy_functional import *
 from .crossentropy_functional import __all__ as _XENT_ALL
 from .loss_functional import *
 from .loss_functional import __all__ as _LOSS_ALL
+from .sparse_grad import sparse_lookup
 
 __all__ = [  # noqa: PLE0604 - the star-imported lists are lists of names
     "alpha_dropout", "batch_norm", "dropout", "embedding", "group_norm", "instance_norm",
@@ -76,8 +77,13 @@ def alpha_dropout(
     return E.add(E.mul(x, _wrap(keep * a)), _wrap(b.astype(x.data.dtype)))
 
 
-def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
-    """$y = W[i]$: row lookup; the `padding_idx` row receives no gradient (Bengio et al. 2003)."""
+def embedding(
+    indices, weight: Tensor, padding_idx: int | None = None, *, sparse: bool = False
+) -> Tensor:
+    """$y = W[i]$: row lookup; the `padding_idx` row receives no gradient (Bengio et al. 2003).
+
+    `sparse=True` gives `weight` a sparse gradient: `weight.grad` stays dense and the rows
+    it holds are recorded for `optim.SparseAdam` (see `nn/sparse_grad.py`)."""
     idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
     if weight.ndim != 2:
         raise ValueError(
@@ -93,7 +99,7 @@ def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor
     if padding_idx is not None and weight.requires_grad:
         keep = (idx != padding_idx)[..., None]
         out = E.where(keep, out, out.detach())
-    return out
+    return sparse_lookup(out, weight, idx, padding_idx) if sparse else out
 
 
 def _stats(x: Tensor, axes: tuple[int, ...]) -> tuple[Tensor, Tensor]:

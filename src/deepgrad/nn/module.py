@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..core.tensor import Tensor
+from .sparse_grad import clear_rows
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -350,6 +351,7 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (to None, or to zeros in place)."""
         for p in self.parameters():
+            clear_rows(p)  # a sparse gradient's rows go with it
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
