@@ -69,6 +69,9 @@ from .linalg import cholesky_legacy as cholesky
 from .linalg import qr_legacy as qr
 from .linalg import svd_legacy as svd
 from .ops.linalg_decomp import logdet
+
+# PyTorch's out=, dtype=, alpha=, rounding_mode= on the module-level functions (issue 13)
+from .ops.torch_surface import *
 from .serialization import load, save
 
 # PyTorch's dtype names (NumPy dtype names as strings, like float32 above)

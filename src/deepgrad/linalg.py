@@ -45,6 +45,7 @@ from .ops.linalg_spectral import (
     svd,
     svdvals,
 )
+from .ops.out import supports_out
 from .ops.reduce import norm as _norm2
 
 __all__ = [
@@ -55,6 +56,9 @@ __all__ = [
 ]  # fmt: skip
 
 _INF = float("inf")
+
+
+slogdet = supports_out(slogdet)  # PyTorch's out=(sign, logabsdet)
 
 
 def _axes(fn: str, x: Tensor, dim) -> tuple[int, ...]:
@@ -198,6 +202,7 @@ def lstsq(A, B, rcond: float | None = None, *, driver: str | None = None) -> Lst
     return LstsqResult(X[..., 0] if vector else X, residuals, rank_t, svals)
 
 
+@supports_out
 def matrix_power(A, n: int) -> Tensor:
     """$A^n$ for an integer n (n < 0 inverts first; n = 0 is the identity)."""
     A = _check_matrix("linalg.matrix_power", A)
@@ -304,6 +309,7 @@ def cond(A, p=None) -> Tensor:
 # --- the pre-torch.linalg names (torch.inverse, torch.svd, ...) ------------------------
 
 
+@supports_out
 def inverse(A) -> Tensor:
     """`torch.inverse`: the same as `linalg.inv`."""
     return inv(A)
@@ -314,6 +320,7 @@ def pinverse(A, rcond: float = 1e-15) -> Tensor:
     return pinv(A, rtol=rcond)
 
 
+@supports_out
 def svd_legacy(A, some: bool = True, compute_uv: bool = True):
     """`torch.svd`: returns (U, S, V) with V (not Vh); `some=False` gives full U and V."""
     if not compute_uv:
@@ -327,6 +334,7 @@ def svd_legacy(A, some: bool = True, compute_uv: bool = True):
     return SVDResult(U, S, swapaxes(Vh, -1, -2))
 
 
+@supports_out
 def cholesky_solve(B, L, upper: bool = False) -> Tensor:
     """`torch.cholesky_solve`: solve $A X = B$ given A's Cholesky factor L ($A = L L^T$)."""
     L = as_tensor(L)
@@ -335,6 +343,7 @@ def cholesky_solve(B, L, upper: bool = False) -> Tensor:
     return solve(swapaxes(L, -1, -2), solve(L, B))
 
 
+@supports_out
 def cholesky_inverse(L, upper: bool = False) -> Tensor:
     """`torch.cholesky_inverse`: $A^{-1}$ given A's Cholesky factor ($A = L L^T$)."""
     L = as_tensor(L)
@@ -344,11 +353,13 @@ def cholesky_inverse(L, upper: bool = False) -> Tensor:
     return matmul(swapaxes(Linv, -1, -2), Linv)
 
 
+@supports_out
 def cholesky_legacy(A, upper: bool = False) -> Tensor:
     """`torch.cholesky`: `linalg.cholesky` with `upper` positional."""
     return cholesky(A, upper=upper)
 
 
+@supports_out
 def qr_legacy(A, some: bool = True) -> QRResult:
     """`torch.qr`: reduced QR when `some` (the default), complete otherwise."""
     return qr(A, "reduced" if some else "complete")

@@ -103,6 +103,11 @@ TABLE = [
     P("scatter_value", lambda L, x, i: x.scatter(0, i, 2.5), [(3, 4), (1, 4)], ints={1: 3}),
     P("scatter_reduce_sum", lambda L, x, i, s: x.scatter_reduce(0, i, s, "sum"), [(3, 2), (4, 2), (4, 2)], ints={1: 3}),
     P("scatter_reduce_mean", lambda L, x, i, s: x.scatter_reduce(0, i, s, "mean", include_self=False), [(3, 2), (4, 2), (4, 2)], ints={1: 3}),
+    P("scatter_reduce_prod", lambda L, x, i, s: x.scatter_reduce(0, i, s, "prod"), [(3, 2), (4, 2), (4, 2)], ints={1: 3}),
+    P("scatter_reduce_amax", lambda L, x, i, s: L.scatter_reduce(x, 1, i, s, "amax", include_self=False), [(2, 3), (2, 4), (2, 4)], ints={1: 3}),
+    P("scatter_reduce_amin", lambda L, x, i, s: x.scatter_reduce(0, i, s, "amin"), [(3, 2), (4, 2), (4, 2)], ints={1: 3}),
+    P("index_reduce_mean", lambda L, x, s: x.index_reduce(0, L.tensor([2, 0, 2]), s, "mean"), [(3, 2), (3, 2)]),
+    P("scatter_multiply", lambda L, x, i, s: x.scatter(0, i, s, reduce="multiply"), [(3, 2), (2, 2), (2, 2)], grad=False, ints={1: 3}),
     P("index_put", lambda L, x, v: x.index_put((L.tensor([0, 2]),), v), [(3, 4), (2, 4)]),
     P("index_put_acc", lambda L, x, v: x.index_put((L.tensor([0, 0]),), v, accumulate=True), [(3, 2), (2, 2)]),
     # elementwise and reductions
@@ -115,6 +120,16 @@ TABLE = [
     P("amax", lambda L, x: L.amax(x, (0, 2)), [(2, 3, 4)]),
     P("amin_keepdim", lambda L, x: x.amin(1, keepdim=True), [(2, 3)]),
     P("count_nonzero", lambda L, x: L.count_nonzero(x > 0, dim=1), [(3, 4)], grad=False),
+    # PyTorch's keywords on the module functions (ops/torch_surface.py)
+    P("add_alpha", lambda L, a, b: L.add(a, b, alpha=0.5), [(2, 3), (3,)]),
+    P("sub_alpha", lambda L, a, b: L.sub(a, b, alpha=-2), [(2, 3), (2, 3)]),
+    P("div_floor", lambda L, a, b: L.div(a, b, rounding_mode="floor"), [(3, 4), (4,)]),
+    P("div_trunc_int", lambda L, a: L.div(a - 5, 3, rounding_mode="trunc"), [(6,)], grad=False, ints={0: 10}),
+    P("sum_dtype", lambda L, a: L.sum(a, 1, dtype=L.float64), [(3, 4)], grad=False, ints={0: 9}),
+    P("mean_dtype", lambda L, a: L.mean(a.float(), 0, dtype=L.float64), [(3, 4)]),
+    P("log_softmax_dtype", lambda L, a: L.log_softmax(a.float(), 1, dtype=L.float64), [(3, 4)]),
+    P("cumsum_dtype", lambda L, a: a.cumsum(0, dtype=L.float64), [(4,)], grad=False, ints={0: 9}),
+    P("diag_embed_dims", lambda L, a: L.diag_embed(a, 1, 0, 2), [(2, 3)]),
     # comparisons and non-differentiable queries
     P("eq", lambda L, a, b: L.eq(a, b), [(3,), (3,)], grad=False),
     P("lt_method", lambda L, a, b: a.lt(b), [(2, 3), (3,)], grad=False),
@@ -176,6 +191,8 @@ def _run(lib, case: P, seed: int):
     return outs, grads
 
 
+@pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter:UserWarning")
+@pytest.mark.filterwarnings("ignore:index_reduce\\(\\) is in beta:UserWarning")
 @pytest.mark.parametrize("case", TABLE, ids=[c.name for c in TABLE])
 def test_values_dtypes_and_gradients_match_pytorch(case):
     for seed in (0, 1):

@@ -24,6 +24,7 @@ from .crossentropy_functional import *
 from .crossentropy_functional import __all__ as _XENT_ALL
 from .loss_functional import *
 from .loss_functional import __all__ as _LOSS_ALL
+from .sparse_grad import sparse_lookup
 
 __all__ = [  # noqa: PLE0604 - the star-imported lists are lists of names
     "alpha_dropout", "batch_norm", "dropout", "embedding", "group_norm", "instance_norm",
@@ -89,8 +90,13 @@ def _alpha_masks(generator, shape: tuple[int, ...], p: float, dtype) -> tuple:
     return keep * a, b.astype(dtype)
 
 
-def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
-    """$y = W[i]$: row lookup; the `padding_idx` row receives no gradient (Bengio et al. 2003)."""
+def embedding(
+    indices, weight: Tensor, padding_idx: int | None = None, *, sparse: bool = False
+) -> Tensor:
+    """$y = W[i]$: row lookup; the `padding_idx` row receives no gradient (Bengio et al. 2003).
+
+    `sparse=True` gives `weight` a sparse gradient: `weight.grad` stays dense and the rows
+    it holds are recorded for `optim.SparseAdam` (see `nn/sparse_grad.py`)."""
     if weight.ndim != 2:
         raise ValueError(
             f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got {weight.shape}"
@@ -100,7 +106,7 @@ def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor
     if padding_idx is not None and weight.requires_grad:
         keep = (idx != padding_idx)[..., None]
         out = E.where(keep, out, out.detach())
-    return out
+    return sparse_lookup(out, weight, idx, padding_idx) if sparse else out
 
 
 @host_call(pure=True)  # deepgrad.compile checks the indices again at each replay

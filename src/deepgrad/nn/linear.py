@@ -193,11 +193,14 @@ class Unflatten(Module):
         input_shapes=[],
         targets=lambda rng: [rng.integers(1, 6, size=(7,))],
     ),
+    LayerCase(lambda: Embedding(4, 2, sparse=True), input_shapes=[], targets=int_targets((3,), 4)),
 )
 class Embedding(Module):
     """$y = W[i]$: a lookup table of `num_embeddings` vectors, W ~ N(0, 1) (Bengio et al.
-    2003).  The `padding_idx` row starts at zero and receives no gradient.  PyTorch's
-    max_norm / sparse options are not supported."""
+    2003).  The `padding_idx` row starts at zero and receives no gradient.  `sparse=True`
+    gives the weight a sparse gradient for `optim.SparseAdam` (a dense `weight.grad` plus
+    the rows it holds, see `nn/sparse_grad.py`).  PyTorch's max_norm and
+    scale_grad_by_freq options are not supported."""
 
     def __init__(
         self,
@@ -206,6 +209,8 @@ class Embedding(Module):
         padding_idx: int | None = None,
         dtype=None,
         generator: np.random.Generator | None = None,
+        *,
+        sparse: bool = False,
     ) -> None:
         super().__init__()
         check_int("Embedding", "num_embeddings", num_embeddings)
@@ -221,6 +226,7 @@ class Embedding(Module):
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
+        self.sparse = bool(sparse)
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), _float(dtype)))
         self.reset_parameters(generator)
 
@@ -231,7 +237,7 @@ class Embedding(Module):
 
     def forward(self, indices) -> Tensor:
         try:
-            return F.embedding(indices, self.weight, self.padding_idx)
+            return F.embedding(indices, self.weight, self.padding_idx, sparse=self.sparse)
         except (IndexError, TypeError) as e:
             raise type(e)(f"{self.describe()}: {e}") from None
 
@@ -240,4 +246,5 @@ class Embedding(Module):
 
     def extra_repr(self) -> str:
         pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
-        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+        sparse = ", sparse=True" if self.sparse else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}{sparse}"

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core.state import host_call
 from ..core.tensor import Tensor
+from .sparse_grad import clear_rows
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -352,6 +353,7 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (to None, or to zeros in place)."""
         for p in self.parameters():
+            clear_rows(p)  # a sparse gradient's rows go with it
             if set_to_none or p.grad is None:
                 p.grad = None
             else:

@@ -13,8 +13,9 @@ FAMILIES = (
     "validation", "_base", "cast", "shape", "select", "elementwise", "index", "reduce", "softmax",
     "linalg", "_conv_cf", "_conv_cl", "_conv_kernels", "channel_norm", "batch_norm", "conv", "nnops", "_pool_kernels", "pool", "pool_flat", "pool_api", "resample", "segment", "roi",
     "linalg_decomp", "linalg_spectral", "batched_linear", "batch_rules", "devices", "factories",
-    "grad_fn", "inplace", "out", "torch_elementwise", "setitem", "sorting", "torch_functions",
-    "torch_shape", "tensor_methods", "torch_methods", "rnn", "_rnn_kernels", "rnn_sequence",
+    "grad_fn", "inplace", "out", "torch_elementwise", "setitem", "scatter_reduce", "sorting",
+    "torch_functions", "torch_shape", "tensor_methods", "torch_methods", "rnn", "_rnn_kernels",
+    "rnn_sequence", "torch_surface",
 )  # fmt: skip
 
 from ..core.primitive import FUNCTIONS

@@ -83,7 +83,13 @@ def randn_like(
 
 
 def randint_like(
-    input: Tensor, low: int = 0, high: int | None = None, dtype=None, device=None, generator=None
+    input: Tensor,
+    low: int = 0,
+    high: int | None = None,
+    dtype=None,
+    device=None,
+    generator=None,
+    requires_grad: bool = False,
 ) -> Tensor:
     """Integers uniform on [low, high) with `input`'s shape (`randint_like(x, high)` too)."""
     shape, dt = _like_shape("randint_like", input, dtype, device)
@@ -91,7 +97,8 @@ def randint_like(
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint_like: need low < high, got low={low}, high={high}")
-    return _wrap(_gen(generator).integers(low, high, size=shape).astype(dt))
+    out = _wrap(_gen(generator).integers(low, high, size=shape).astype(dt))
+    return out.requires_grad_(True) if requires_grad else out
 
 
 def randperm(n: int, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:

@@ -182,10 +182,25 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
 
 @supports_out
 def searchsorted(
-    sorted_sequence: Tensor, values, *, out_int32: bool = False, right: bool = False, side=None
+    sorted_sequence: Tensor,
+    values,
+    *,
+    out_int32: bool = False,
+    right: bool = False,
+    side=None,
+    sorter=None,
 ) -> Tensor:
-    """Insertion points of `values` in the last dim of `sorted_sequence` (left or right)."""
+    """Insertion points of `values` in the last dim of `sorted_sequence` (left or right);
+    with `sorter`, `sorted_sequence` is unsorted and `sorter` holds its sorting indices."""
     seq = sorted_sequence.data
+    if sorter is not None:
+        order = np.asarray(sorter.data if isinstance(sorter, Tensor) else sorter)
+        if order.shape != seq.shape or order.dtype.kind not in "iu":
+            raise RuntimeError(
+                f"searchsorted: sorter must be an integer tensor of shape {seq.shape}, got "
+                f"shape {order.shape} dtype {order.dtype}"
+            )
+        seq = np.take_along_axis(seq, order, -1)
     v = values.data if isinstance(values, Tensor) else np.asarray(values)
     if side is not None:
         if side not in ("left", "right"):

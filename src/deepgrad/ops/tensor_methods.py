@@ -433,10 +433,14 @@ class TensorMethods:
 
     # -- reductions ------------------------------------------------------------------
     def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
-        return R.sum(self, axis, bool(keepdims) if keepdims is not None else keepdim, dim=dim)
+        return R.sum(
+            _as(self, dtype), axis, bool(keepdims) if keepdims is not None else keepdim, dim=dim
+        )
 
-    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return R.mean(self, axis, bool(keepdims) if keepdims is not None else keepdim, dim=dim)
+    def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        return R.mean(
+            _as(self, dtype), axis, bool(keepdims) if keepdims is not None else keepdim, dim=dim
+        )
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None):
         return var(self, dim, unbiased, keepdim, correction=correction, axis=axis)
@@ -459,14 +463,16 @@ class TensorMethods:
     def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return R.logsumexp(self, axis, bool(keepdims) if keepdims is not None else keepdim, dim=dim)
 
-    def prod(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return R.prod(self, axis, bool(keepdims) if keepdims is not None else keepdim, dim=dim)
+    def prod(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        return R.prod(
+            _as(self, dtype), axis, bool(keepdims) if keepdims is not None else keepdim, dim=dim
+        )
 
     def norm(self, *args, **kwargs):
         return R.norm(self, *args, **kwargs)
 
-    def cumsum(self, dim=None, *, axis=None):
-        return R.cumsum(self, axis=dim if axis is None else axis)
+    def cumsum(self, dim=None, *, dtype=None, axis=None):
+        return R.cumsum(_as(self, dtype), axis=dim if axis is None else axis)
 
     def any(self, dim=None, keepdim=False):
         return _wrap(np.asarray(self.data.any(axis=dim, keepdims=keepdim)))
@@ -539,11 +545,11 @@ class TensorMethods:
     def scatter_add(self, dim, index, src):
         return scatter_add(self, dim, index, src)
 
-    def softmax(self, dim=-1):
-        return softmax(self, dim)
+    def softmax(self, dim=-1, dtype=None):
+        return softmax(_as(self, dtype), dim)
 
-    def log_softmax(self, dim=-1):
-        return log_softmax(self, dim)
+    def log_softmax(self, dim=-1, dtype=None):
+        return log_softmax(_as(self, dtype), dim)
 
 
 _UFUNC_OPS = {
@@ -564,6 +570,11 @@ def _type_name(dt: np.dtype) -> str:
 
 
 _SKIP = {"__dict__", "__weakref__", "__module__", "__doc__", "__qualname__", "__hash__"}
+
+
+def _as(x: Tensor, dtype) -> Tensor:
+    """PyTorch's `dtype=` on a reduction: the input is cast before the operation."""
+    return x if dtype is None else cast(x, np.dtype(dtype))
 
 
 def install(cls: type = Tensor) -> None:

@@ -17,12 +17,13 @@ from . import shape as S
 from .cast import cast
 from .index import getitem, index_add_zeros
 from .out import supports_out
+from .scatter_reduce import index_reduce, scatter_reduce
 from .setitem import index_put
 from .sorting import nonzero
 
 __all__ = [
     "addmm", "allclose", "baddbmm", "bmm", "clone", "contiguous", "cumprod", "equal", "expand",
-    "index_add", "index_select", "isclose", "logcumsumexp", "masked_fill", "masked_select", "mm",
+    "index_add", "index_reduce", "index_select", "isclose", "logcumsumexp", "masked_fill", "masked_select", "mm",
     "scatter", "scatter_reduce", "std", "var", "where",
 ]  # fmt: skip
 
@@ -143,8 +144,11 @@ def index_add(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Ten
 def scatter(input: Tensor, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
     """`input` with `src[i][j]` written at `[index[i][j]][j]` (dim 0), as PyTorch's scatter.
 
-    `reduce='add'` adds instead (see `scatter_add`); `value=` writes a number.
+    `value=` writes a number.  `reduce='add'` adds and `reduce='multiply'` multiplies
+    instead of writing (PyTorch's deprecated form of `scatter_reduce(..., 'sum'/'prod')`).
     """
+    if reduce not in (None, "add", "multiply"):
+        raise RuntimeError(f"scatter: reduce must be None, 'add' or 'multiply', got {reduce!r}")
     idx = index.data if isinstance(index, Tensor) else np.asarray(index)
     d = R.norm_axis(dim, input.ndim, "scatter")[0]
     if idx.ndim != input.ndim:
@@ -158,28 +162,10 @@ def scatter(input: Tensor, dim: int, index, src=None, *, value=None, reduce=None
         return index_put(
             input, _full_index(idx, d), S.broadcast_to(src, idx.shape), accumulate=True
         )
-    if reduce is not None:
-        raise ValueError(f"scatter: reduce must be None or 'add', got {reduce!r}")
+    if reduce == "multiply":
+        src = S.broadcast_to(cast(src, input.data.dtype), idx.shape)
+        return scatter_reduce(input, d, idx, src, "prod")
     return index_put(input, _full_index(idx, d), src)
-
-
-def scatter_reduce(
-    input: Tensor, dim: int, index, src: Tensor, reduce: str, *, include_self: bool = True
-) -> Tensor:
-    """Scatter `src` into `input` reducing by 'sum' or 'mean' (differentiable)."""
-    if reduce not in ("sum", "mean"):
-        raise ValueError(f"scatter_reduce: reduce must be 'sum' or 'mean', got {reduce!r}")
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
-    d = R.norm_axis(dim, input.ndim, "scatter_reduce")[0]
-    src = getitem(src, tuple(slice(0, n) for n in idx.shape))
-    full = _full_index(idx, d)
-    base = input if include_self else index_put(input, full, 0)
-    total = index_put(base, full, src, accumulate=True)
-    if reduce == "sum":
-        return total
-    count = np.zeros(input.shape, np.int64) + (1 if include_self else 0)
-    np.add.at(count, full, 1)
-    return E.div(total, _wrap(np.maximum(count, 1).astype(input.data.dtype)))
 
 
 def _full_index(idx: np.ndarray, dim: int) -> tuple:
@@ -189,8 +175,11 @@ def _full_index(idx: np.ndarray, dim: int) -> tuple:
 
 
 @supports_out
-def cumprod(input: Tensor, dim: int) -> Tensor:
-    """$y_k = \\prod_{i \\le k} x_i$ along `dim` (exact at zeros: a running product)."""
+def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """$y_k = \\prod_{i \\le k} x_i$ along `dim` (exact at zeros: a running product); `dtype`
+    casts the input first."""
+    if dtype is not None:
+        input = cast(input, dtype)
     d = R.norm_axis(dim, input.ndim, "cumprod")[0] if input.ndim else 0
     if not input.ndim or input.shape[d] == 0:
         return input

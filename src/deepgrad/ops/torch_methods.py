@@ -104,8 +104,8 @@ class TorchMethods:
         return So.histc(self, bins, min, max)
 
     # -- cumulative, comparison -------------------------------------------------------
-    def cumprod(self, dim):
-        return F.cumprod(self, dim)
+    def cumprod(self, dim, *, dtype=None):
+        return F.cumprod(self, dim, dtype=dtype)
 
     def logcumsumexp(self, dim):
         return F.logcumsumexp(self, dim)
@@ -250,6 +250,17 @@ class TorchMethods:
 
     def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
         return F.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        return I.inplace(self, "scatter_reduce_", F.scatter_reduce, dim, index, src, reduce,
+                         include_self=include_self)  # fmt: skip
+
+    def index_reduce(self, dim, index, source, reduce, *, include_self=True):
+        return F.index_reduce(self, dim, index, source, reduce, include_self=include_self)
+
+    def index_reduce_(self, dim, index, source, reduce, *, include_self=True):
+        return I.inplace(self, "index_reduce_", F.index_reduce, dim, index, source, reduce,
+                         include_self=include_self)  # fmt: skip
 
     # -- new tensors like this one -------------------------------------------------------------
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):

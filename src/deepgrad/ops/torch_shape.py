@@ -15,6 +15,7 @@ from .index import getitem
 from .out import supports_out
 from .reduce import sum as _sum
 from .setitem import index_put
+from .validation import check_dim
 
 __all__ = [
     "diag", "diag_embed", "diagonal", "flip", "fliplr", "flipud", "meshgrid", "movedim",
@@ -85,12 +86,17 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     return index_put(zeros, (r, c), input)
 
 
-def diag_embed(input: Tensor, offset: int = 0) -> Tensor:
-    """Each last-dim vector of `input` on the diagonal of a matrix (batched `diag`)."""
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Each last-dim vector of `input` on the diagonal of a matrix (batched `diag`); the
+    matrices span the output dims `dim1` and `dim2`."""
     n = input.shape[-1] + abs(offset)
     r, c = _diag_index(n, n, offset)
     zeros = _wrap(np.zeros(input.shape[:-1] + (n, n), input.data.dtype))
-    return index_put(zeros, (Ellipsis, r, c), input)
+    out = index_put(zeros, (Ellipsis, r, c), input)
+    d1, d2 = (check_dim("diag_embed", d, out.ndim, a) for d, a in ((dim1, "dim1"), (dim2, "dim2")))
+    if d1 == d2:
+        raise RuntimeError(f"diag_embed: dim1 and dim2 must differ, got {dim1} and {dim2}")
+    return out if (d1, d2) == (out.ndim - 2, out.ndim - 1) else movedim(out, (-2, -1), (d1, d2))
 
 
 def trace(input: Tensor) -> Tensor:
@@ -212,8 +218,12 @@ def tile(input: Tensor, dims) -> Tensor:
 
 
 @supports_out
-def repeat_interleave(input: Tensor, repeats, dim: int | None = None) -> Tensor:
-    """Repeat each entry `repeats` times (an int, or one count per entry) along `dim`."""
+def repeat_interleave(
+    input: Tensor, repeats, dim: int | None = None, *, output_size: int | None = None
+) -> Tensor:
+    """Repeat each entry `repeats` times (an int, or one count per entry) along `dim`.
+
+    `output_size` (PyTorch's hint to skip a device sync) is checked against the result."""
     x = S.reshape(input, (-1,)) if dim is None else input
     d = 0 if dim is None else _dim("repeat_interleave", input, dim)
     r = repeats.data if isinstance(repeats, Tensor) else np.asarray(repeats)
@@ -223,7 +233,12 @@ def repeat_interleave(input: Tensor, repeats, dim: int | None = None) -> Tensor:
             f"repeat_interleave: repeats must be a non-negative int or one per entry ({n}), "
             f"got {repeats!r}"
         )
-    return _along(x, d, np.repeat(np.arange(n), r))
+    take = np.repeat(np.arange(n), r)
+    if output_size is not None and output_size != take.size:
+        raise RuntimeError(
+            f"repeat_interleave: output_size {output_size} differs from the result's {take.size}"
+        )
+    return _along(x, d, take)
 
 
 def meshgrid(*tensors, indexing: str = "ij") -> tuple[Tensor, ...]:

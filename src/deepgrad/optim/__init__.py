@@ -21,6 +21,7 @@ from .optimizer import Optimizer
 from .quasi_newton import BFGS, LBFGS
 from .second_order import Newton
 from .sgd import SGD
+from .sparse_adam import SparseAdam
 from .swa_utils import AveragedModel, get_ema_multi_avg_fn, get_swa_multi_avg_fn, update_bn
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "RAdam",
     "RMSprop",
     "Rprop",
+    "SparseAdam",
     "armijo_backtracking",
     "conjugate_gradient",
     "differentiate_through_optimization",

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core.state import enable_grad, host_call
 from ..core.tensor import Tensor
+from ..nn.sparse_grad import clear_rows
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
@@ -185,6 +186,7 @@ class Optimizer(ABC):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                clear_rows(p)  # a sparse gradient's rows go with it
                 if set_to_none:
                     p.grad = None
                 else:
