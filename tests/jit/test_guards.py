@@ -309,3 +309,18 @@ def test_compiled_method_binds_its_instance():
     outs = [(float(a.step(x)), float(b.step(x))) for _ in range(3)]
     assert outs == [(3.0, 6.0)] * 3
     assert Trainer.step.stats["replayed"] == 2  # one plan per instance
+
+
+def test_fullgraph_raises_where_the_step_would_run_eagerly_and_disable_returns_the_step():
+    w = dg.tensor([1.0, 2.0], requires_grad=True)
+
+    def step(x):
+        loss = (w * x).sum()
+        loss.backward()
+        return float(loss.item())  # reads a value back: cannot be replayed
+
+    assert dg.compile(step, disable=True) is step
+    strict = dg.compile(step, fullgraph=True)
+    with pytest.raises(RuntimeError, match=r"fullgraph=True.*cannot be replayed.*item"):
+        for _ in range(3):
+            strict(dg.tensor([1.0, 1.0]))

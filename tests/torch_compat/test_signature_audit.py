@@ -24,6 +24,10 @@ POSITIONAL_NAMES = {"input", "other", "tensor", "input2", "vec2", "exponent", "d
 NOT_APPLICABLE = {"layout", "pin_memory", "memory_format", "names", "self", "size"}
 INTENDED = {
     # CUDA's low-precision accumulation type; deepgrad multiplies in the inputs' dtype
+    # deepgrad.compile takes the whole step as `fn`; torch's backend/mode/options/dynamic
+    # (and its newer recompile knobs) choose among its code generators: none here
+    "compile": {"model", "backend", "mode", "options", "dynamic", "name", "shapes_spec",
+                "isolate_recompiles", "recompile_limit"},
     "addmm": {"out_dtype"}, "baddbmm": {"out_dtype"}, "bmm": {"out_dtype"}, "mm": {"out_dtype"},
     "einsum": {"args"},  # torch's *args also take the sublist format; deepgrad takes strings
     "enable_grad": {"orig_func"},  # torch's decorator plumbing

@@ -84,9 +84,12 @@ def _guards(rec: Recorder) -> tuple:
 class CompiledStep:
     """A training step traced once per guard and replayed (see `deepgrad.compile`)."""
 
-    def __init__(self, fn: Callable, max_plans: int = 8, in_place: bool = True) -> None:
+    def __init__(
+        self, fn: Callable, max_plans: int = 8, in_place: bool = True, fullgraph: bool = False
+    ) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
+        self.fullgraph = fullgraph
         self.max_plans = max_plans
         self.in_place = in_place
         self.plans: dict[tuple, list[Plan]] = {}
@@ -152,11 +155,14 @@ class CompiledStep:
             self.notes.append(note)
 
     def _give_up(self, reason: str, args: tuple | None = None, kwargs: dict | None = None):
-        """From now on run eagerly; warn once with the reason."""
+        """From now on run eagerly; warn once with the reason (raise under fullgraph)."""
         self.reason = reason
         self.plans.clear()
         self.pending.clear()
         name = getattr(self.fn, "__qualname__", repr(self.fn))
+        if self.fullgraph:
+            raise RuntimeError(f"deepgrad.compile(fullgraph=True): {name} cannot be replayed: "
+                               f"{reason}")  # fmt: skip
         warnings.warn(f"deepgrad.compile: {name} runs eagerly: {reason}", CompileWarning, 3)
         if args is not None:
             self.stats["eager"] += 1
@@ -217,7 +223,14 @@ def _describe(key: tuple) -> str:
     return f"({', '.join(shown)})" + ("" if key[0] else " under no_grad")
 
 
-def compile(fn: Callable | None = None, *, max_plans: int = 8, in_place: bool = True) -> Any:
+def compile(
+    fn: Callable | None = None,
+    *,
+    fullgraph: bool = False,
+    disable: bool = False,
+    max_plans: int = 8,
+    in_place: bool = True,
+) -> Any:
     """Compile a training step: trace it, then replay it without tensors or a graph.
 
     `step_fn(*args)` takes tensors (and hashable values) and returns the loss, a tuple
@@ -227,11 +240,15 @@ def compile(fn: Callable | None = None, *, max_plans: int = 8, in_place: bool = 
     `.explain()` says whether it replays, and why not.  `max_plans`: plans kept (one per
     input signature and guard) before the step gives up and runs eagerly; `in_place`:
     let elementwise kernels write into dead buffers (`jit/reuse.py`; off to measure it).
+    As in PyTorch, `fullgraph=True` raises (RuntimeError, with the reason) where the step
+    would fall back to eager, and `disable=True` returns the step itself.
 
     Differences from `torch.compile`: it takes the whole step, optimizer included (not
     only a model's forward); where PyTorch splits a function at a graph break and runs
     the pieces, a step that cannot be replayed runs wholly eagerly; the returned tensors
-    are detached (the backward already ran inside the step).
+    are detached (the backward already ran inside the step); torch's `backend`, `mode`,
+    `options` and `dynamic` choose among its code generators and have no counterpart here
+    (there is one plan kind; a new shape traces a new plan).
 
     >>> import deepgrad as dg
     >>> w = dg.tensor([1.0, 2.0], requires_grad=True)
@@ -248,12 +265,15 @@ def compile(fn: Callable | None = None, *, max_plans: int = 8, in_place: bool = 
     (5.0, 2.048, 1)
     """
     if fn is None:
-        return functools.partial(compile, max_plans=max_plans, in_place=in_place)
+        return functools.partial(compile, fullgraph=fullgraph, disable=disable,
+                                 max_plans=max_plans, in_place=in_place)  # fmt: skip
     if not callable(fn):
         raise TypeError(f"deepgrad.compile: expected a callable step, got {type(fn).__name__}")
     if isinstance(max_plans, bool) or not isinstance(max_plans, int) or max_plans < 1:
         raise ValueError(f"deepgrad.compile: max_plans must be an int >= 1, got {max_plans!r}")
-    return CompiledStep(fn, max_plans, bool(in_place))
+    if disable:
+        return fn
+    return CompiledStep(fn, max_plans, bool(in_place), bool(fullgraph))
 
 
 __all__ = ["CompileWarning", "CompiledStep", "compile"]
