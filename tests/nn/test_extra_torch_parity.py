@@ -158,7 +158,7 @@ def _copy_params(ours, theirs):
     with torch.no_grad():
         for (name, p), (tname, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
             assert name == tname
-            tp.copy_(torch.tensor(p.data))
+            tp.copy_(torch.tensor(p.numpy()))
 
 
 LAYERS = [
@@ -225,7 +225,12 @@ POOLS = [
         [(2, 6, 6)],
     ),
     ("LPPool1d", nn.LPPool1d(2, 3, 2), tnn.LPPool1d(2, 3, 2), [(2, 2, 7)]),
-    ("LPPool2d", nn.LPPool2d(2, 2), tnn.LPPool2d(2, 2), [(1, 2, 4, 4)]),  # p = 2: no roots of negatives
+    (
+        "LPPool2d",
+        nn.LPPool2d(2, 2),
+        tnn.LPPool2d(2, 2),
+        [(1, 2, 4, 4)],
+    ),  # p = 2: no roots of negatives
     (
         "AdaptiveMaxPool3d",
         nn.AdaptiveMaxPool3d((1, 2, 2)),

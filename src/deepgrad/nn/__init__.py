@@ -126,7 +126,14 @@ from .pooling_extra import AdaptiveMaxPool3d, Fold, LPPool1d, LPPool2d, Unfold
 # their layers are part of this namespace too: conv; CELU, GLU, Mish, ...; TripletMarginLoss,
 # PoissonNLLLoss, ...; Bilinear, RMSNorm, ParameterList, pads, ... (issue 13); graph layers
 __all__ += _conv.__all__ + _activation_extra.__all__ + _loss_extra.__all__ + _layers_extra.__all__
-__all__ += _graph.__all__ + ["AdaptiveMaxPool3d", "CTCLoss", "Fold", "LPPool1d", "LPPool2d", "Unfold"]
+__all__ += _graph.__all__ + [
+    "AdaptiveMaxPool3d",
+    "CTCLoss",
+    "Fold",
+    "LPPool1d",
+    "LPPool2d",
+    "Unfold",
+]
 __all__ += ["DilatedCausalConv1d", "MaskedConv2d"]  # PixelCNN and WaveNet layers (issue 15)
 
 # Sequence models (issue 14): the names first, so this block stays apart from the above.

@@ -52,7 +52,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -
     check_float("leaky_relu", "input", x)
     if inplace:
         return _inplace(x, "leaky_relu", leaky_relu, negative_slope)
-    return E.where(x.data > 0, x, E.mul(x, negative_slope))
+    return E.where(x._data > 0, x, E.mul(x, negative_slope))
 
 
 def prelu(x: Tensor, weight: Tensor) -> Tensor:
@@ -60,7 +60,7 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
     check_float("prelu", "input", x)
     if weight.numel() != 1 and x.ndim >= 2:
         weight = reshape(weight, (weight.numel(),) + (1,) * (x.ndim - 2))
-    return E.where(x.data > 0, x, E.mul(weight, x))
+    return E.where(x._data > 0, x, E.mul(weight, x))
 
 
 def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -70,7 +70,7 @@ def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
         return _inplace(x, "elu", elu, alpha)
     # NOTE: expm1 sees min(x, 0) so the unused branch never overflows into 0 * inf = NaN.
     neg = E.mul(E.expm1(E.clip(x, max=0.0)), alpha)
-    return E.where(x.data > 0, x, neg)
+    return E.where(x._data > 0, x, neg)
 
 
 def selu(x: Tensor, inplace: bool = False) -> Tensor:
@@ -116,7 +116,7 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
         sp = softplus_unit(x)
     else:
         sp = E.div(softplus_unit(E.mul(x, beta)), beta)
-    return E.where(x.data * beta > threshold, x, sp)
+    return E.where(x._data * beta > threshold, x, sp)
 
 
 def logsigmoid(x: Tensor) -> Tensor:
@@ -155,7 +155,7 @@ def step(x: Tensor, threshold: float = 0.0) -> Tensor:
     """Heaviside step $H(x - \\theta)$ (1 where x > threshold, else 0); derivative 0 everywhere,
     which is why the perceptron rule, not gradient descent, trains it (Rosenblatt 1958)."""
     x = real("step", as_tensor(x))
-    const = as_tensor((x.data > threshold).astype(x.data.dtype))
+    const = as_tensor((x._data > threshold).astype(x._data.dtype))
     # sign() has a zero derivative: the graph stays connected with an exact zero gradient.
     return E.add(E.mul(E.sign(x), 0.0), const)
 

@@ -57,7 +57,7 @@ def dropout(
     if p == 1.0:
         return E.mul(x, 0.0)
     keep = _gen(generator).random(x.shape) >= p
-    scale = np.asarray(1.0 / (1.0 - p), dtype=x.data.dtype)
+    scale = np.asarray(1.0 / (1.0 - p), dtype=x._data.dtype)
     return E.mul(x, _wrap(keep * scale))
 
 
@@ -71,10 +71,10 @@ def alpha_dropout(
         return x
     if p == 1.0:
         return E.mul(x, 0.0)
-    keep = (_gen(generator).random(x.shape) >= p).astype(x.data.dtype)
+    keep = (_gen(generator).random(x.shape) >= p).astype(x._data.dtype)
     a = 1.0 / np.sqrt((_ALPHA_PRIME**2 * p + 1) * (1 - p))
     b = (keep - 1.0) * _ALPHA_PRIME * a + _ALPHA_PRIME * a * p
-    return E.add(E.mul(x, _wrap(keep * a)), _wrap(b.astype(x.data.dtype)))
+    return E.add(E.mul(x, _wrap(keep * a)), _wrap(b.astype(x._data.dtype)))
 
 
 def embedding(
@@ -84,7 +84,7 @@ def embedding(
 
     `sparse=True` gives `weight` a sparse gradient: `weight.grad` stays dense and the rows
     it holds are recorded for `optim.SparseAdam` (see `nn/sparse_grad.py`)."""
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    idx = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
     if weight.ndim != 2:
         raise ValueError(
             f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got {weight.shape}"
@@ -164,7 +164,7 @@ def batch_norm(
             )
         mu, var = _stats(x, axes)
         if training and running_mean is not None:
-            _update_running(running_mean, running_var, mu.data, var.data, n, momentum)
+            _update_running(running_mean, running_var, mu._data, var._data, n, momentum)
     else:
         mu = reshape(running_mean.detach(), shape)
         var = reshape(running_var.detach(), shape)
@@ -174,9 +174,9 @@ def batch_norm(
 def _update_running(rmean: Tensor, rvar: Tensor, mu, var, n: int, momentum: float) -> None:
     m = momentum
     # written in place, so numpy() views and from_numpy() buffers see the update
-    rmean.data[...] = (1 - m) * rmean.data + m * mu.reshape(-1)
+    rmean._data[...] = (1 - m) * rmean._data + m * mu.reshape(-1)
     unbiased = var.reshape(-1) * (n / max(n - 1, 1))
-    rvar.data[...] = (1 - m) * rvar.data + m * unbiased
+    rvar._data[...] = (1 - m) * rvar._data + m * unbiased
 
 
 def instance_norm(
@@ -204,7 +204,7 @@ def instance_norm(
         if use_input_stats and running_mean is not None:
             n = int(np.prod(x.shape[2:]))
             _update_running(
-                running_mean, running_var, mu.data.mean(0), var.data.mean(0), n, momentum
+                running_mean, running_var, mu._data.mean(0), var._data.mean(0), n, momentum
             )
     else:
         mu = reshape(running_mean.detach(), shape)

@@ -76,7 +76,7 @@ def export(
         raise ValueError(
             f"onnx.export: opset_version must be in [{MIN_OPSET}, {MAX_OPSET}], got {opset_version}"
         )
-    x = example_input.data if isinstance(example_input, Tensor) else np.asarray(example_input)
+    x = example_input._data if isinstance(example_input, Tensor) else np.asarray(example_input)
     if x.ndim < 1 or x.shape[0] < 1:
         raise ValueError(
             f"onnx.export: example_input must have a batch axis 0 of size >= 1, got {x.shape}"

@@ -78,7 +78,7 @@ class _Recorder:
             name = self.names.get(id(t))
             if name is None:
                 name = f"const_{len(self.constants)}"
-            v = Value(name, tuple(t.shape), t.data.dtype, np.asarray(t.data))
+            v = Value(name, tuple(t.shape), t._data.dtype, np.asarray(t._data))
             if name != "input":
                 self.constants.append(v)
             else:
@@ -89,7 +89,7 @@ class _Recorder:
 
     def __call__(self, res: Tensor, prim, inputs, params) -> None:
         ins = [self.value(x) for x in inputs]
-        out = Value(f"{prim.name}_{len(self.nodes)}", tuple(res.shape), res.data.dtype)
+        out = Value(f"{prim.name}_{len(self.nodes)}", tuple(res.shape), res._data.dtype)
         self.values[id(res)] = out
         self.keep.append(res)
         kept = {k: v for k, v in params.items() if k != "saved"}

@@ -79,7 +79,7 @@ _MAX_CASES = [
 
 
 def _mask_of(x: Tensor, ans: Tensor, p: dict) -> np.ndarray:
-    return _first_max_mask(x.data, ans.data, **p)
+    return _first_max_mask(x._data, ans._data, **p)
 
 
 @primitive(
@@ -382,13 +382,13 @@ def _put_flat(x, index, shape, accumulate):
 
 def take_flat(x: Tensor, index) -> Tensor:
     """Gather by flat per-channel spatial index (N, C, *O), as max pooling's indices."""
-    index = np.asarray(index.data if isinstance(index, Tensor) else index, dtype=np.int64)
+    index = np.asarray(index._data if isinstance(index, Tensor) else index, dtype=np.int64)
     return apply(_take_flat, x, index=index)
 
 
 def put_flat(x: Tensor, index, shape, accumulate: bool = True) -> Tensor:
     """Scatter `x` into zeros of `shape` at flat per-channel indices (adds repeated ones)."""
-    index = np.asarray(index.data if isinstance(index, Tensor) else index, dtype=np.int64)
+    index = np.asarray(index._data if isinstance(index, Tensor) else index, dtype=np.int64)
     return apply(_put_flat, x, index=index, shape=tuple(shape), accumulate=bool(accumulate))
 
 

@@ -52,7 +52,7 @@ def _train(model, loss_fn, train, config, on_epoch):
             loss = loss_fn(idx)
             loss.backward()
             opt.step()
-            total += float(loss.data)
+            total += float(loss._data)
         records.append({"epoch": epoch, "loss": total / len(batches),
                         "train_s": time.perf_counter() - start, **on_epoch()})  # fmt: skip
     return records
@@ -98,7 +98,11 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                **{f"AP {c}": result.get(f"ap_{k}", 0.0) for k, c in enumerate(CLASSES)},
                "ms per image": per_image_ms,
                "train s per epoch": float(np.mean([r["train_s"] for r in records]))}  # fmt: skip
-        row["mask IoU"] = matched_mask_iou(dets, test.boxes, test.masks) if name == "two-stage" else "n/a (no masks)"
+        row["mask IoU"] = (
+            matched_mask_iou(dets, test.boxes, test.masks)
+            if name == "two-stage"
+            else "n/a (no masks)"
+        )
         rows.append(row)
         shown[name] = dets[:8]
     exp.plots.append(plots.curves(maps, exp.out / "map.png", "Shapes: mAP@0.5 on held-out images",
