@@ -48,7 +48,7 @@ t0 = time.perf_counter()
 (forward(x) ** 2).mean().backward()
 dt = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-digest = hashlib.sha256(b"".join(p.grad.data.tobytes() for p in net.parameters())).hexdigest()
+digest = hashlib.sha256(b"".join(p.grad.numpy().tobytes() for p in net.parameters())).hexdigest()
 print(peak - before, dt, digest[:16])
 """
 

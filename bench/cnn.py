@@ -182,7 +182,7 @@ def step_flops(name: str, data) -> float:
         hooks = []
         for m in model.modules():
             if isinstance(m, dg.nn.Linear):
-                hooks.append(m.weight.data.size)
+                hooks.append(m.weight.numel())
         with dg.inference_mode():
             model.eval()
             model(x)

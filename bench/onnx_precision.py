@@ -76,9 +76,9 @@ def main() -> None:
         None, {"input": x}
     )
     with dg.no_grad():
-        f32 = [t.data for t in model(dg.tensor(x))]
+        f32 = [t.numpy() for t in model(dg.tensor(x))]
         model.to(dtype=np.float64)
-        f64 = [t.data for t in model(dg.tensor(x.astype(np.float64)))]
+        f64 = [t.numpy() for t in model(dg.tensor(x.astype(np.float64)))]
     state = "fresh" if args.fresh else "calibrated"
     print(f"{args.model}, {state} batch-norm statistics: float32 errors per block output")
     print(f"{'output':>8} {'max|y|':>8} {'ORT vs f64':>11} {'dg32 vs f64':>12} {'|ORT-dg32|':>11}")

@@ -77,7 +77,7 @@ def vector_norm(x, ord: float = 2, dim=None, keepdim: bool = False, *, dtype=Non
     x = as_tensor(x)
     if dtype is not None:
         x = x.to(dtype)
-    if x.data.dtype.kind not in "fc":
+    if x._data.dtype.kind not in "fc":
         raise TypeError(f"linalg.vector_norm: x must be a floating point tensor, got {x.dtype}")
     if isinstance(ord, str):
         raise TypeError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
@@ -89,7 +89,7 @@ def vector_norm(x, ord: float = 2, dim=None, keepdim: bool = False, *, dtype=Non
     if ord == -_INF:
         return _amin(_abs(x), axis=ax, keepdims=keepdim)
     if ord == 0:
-        return Tensor(np.sum(x.data != 0, axis=ax, keepdims=keepdim).astype(x.data.dtype))
+        return Tensor(np.sum(x._data != 0, axis=ax, keepdims=keepdim).astype(x._data.dtype))
     if ord == 1:
         return _sum(_abs(x), axis=ax, keepdims=keepdim)
     return pow(_sum(pow(_abs(x), float(ord)), axis=ax, keepdims=keepdim), 1.0 / ord)
@@ -187,13 +187,13 @@ def lstsq(A, B, rcond: float | None = None, *, driver: str | None = None) -> Lst
             f"(B needs {A.shape[-2]} rows)"
         )
     m, n = A.shape[-2:]
-    eps = np.finfo(A.data.dtype).eps
+    eps = np.finfo(A._data.dtype).eps
     rtol = max(m, n) * eps if rcond is None or rcond < 0 else rcond
     X = matmul(pinv(A, rtol=rtol), B2)
-    s = np.linalg.svd(A.data, compute_uv=False)
+    s = np.linalg.svd(A._data, compute_uv=False)
     smax = s.max(axis=-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,))
     rank = np.sum(s > rtol * smax, axis=-1).astype(np.int64)
-    empty = Tensor(np.zeros((0,), A.data.dtype))
+    empty = Tensor(np.zeros((0,), A._data.dtype))
     residuals = empty
     if driver != "gelsy" and m > n and np.all(rank == n):
         residuals = _sum(pow(matmul(A, X) - B2, 2.0), axis=-2)
@@ -209,7 +209,7 @@ def matrix_power(A, n: int) -> Tensor:
     if not isinstance(n, (int, np.integer)):
         raise TypeError(f"linalg.matrix_power: n must be an integer, got {n!r}")
     if n == 0:
-        return Tensor(np.broadcast_to(np.eye(A.shape[-1], dtype=A.data.dtype), A.shape).copy())
+        return Tensor(np.broadcast_to(np.eye(A.shape[-1], dtype=A._data.dtype), A.shape).copy())
     base = inv(A) if n < 0 else A
     result, k = None, abs(int(n))
     while k:  # binary exponentiation: O(log n) products
@@ -224,9 +224,9 @@ def matrix_power(A, n: int) -> Tensor:
 def matrix_rank(A, *, atol: float | None = None, rtol: float | None = None) -> Tensor:
     """Number of singular values above max(atol, rtol * sigma_max) (an int64 tensor)."""
     A = _check_matrix("linalg.matrix_rank", A, square=False)
-    s = np.linalg.svd(A.data, compute_uv=False)
+    s = np.linalg.svd(A._data, compute_uv=False)
     if rtol is None:
-        rtol = 0.0 if atol else max(*A.shape[-2:]) * np.finfo(A.data.dtype).eps
+        rtol = 0.0 if atol else max(*A.shape[-2:]) * np.finfo(A._data.dtype).eps
     smax = s.max(axis=-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,))
     return Tensor(np.sum(s > np.maximum(atol or 0.0, rtol * smax), axis=-1).astype(np.int64))
 
@@ -285,9 +285,9 @@ def solve_triangular(
     keep = np.triu(np.ones((n, n))) if upper else np.tril(np.ones((n, n)))
     if unitriangular:
         keep = keep - np.eye(n)
-    T = _mul(A, Tensor(keep.astype(A.data.dtype)))
+    T = _mul(A, Tensor(keep.astype(A._data.dtype)))
     if unitriangular:
-        T = _add(T, Tensor(np.eye(n, dtype=A.data.dtype)))
+        T = _add(T, Tensor(np.eye(n, dtype=A._data.dtype)))
     B = _check_matrix("linalg.solve_triangular", B, square=False, name="B")
     return solve(T, B, left=left)
 
@@ -327,8 +327,8 @@ def svd_legacy(A, some: bool = True, compute_uv: bool = True):
         A = as_tensor(A)
         S = svdvals(A)
         m, n = A.shape[-2:]
-        zu = Tensor(np.zeros(A.shape[:-2] + (m, m if not some else min(m, n)), A.data.dtype))
-        zv = Tensor(np.zeros(A.shape[:-2] + (n, n if not some else min(m, n)), A.data.dtype))
+        zu = Tensor(np.zeros(A.shape[:-2] + (m, m if not some else min(m, n)), A._data.dtype))
+        zv = Tensor(np.zeros(A.shape[:-2] + (n, n if not some else min(m, n)), A._data.dtype))
         return SVDResult(zu, S, zv)
     U, S, Vh = svd(A, full_matrices=not some)
     return SVDResult(U, S, swapaxes(Vh, -1, -2))

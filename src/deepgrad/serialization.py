@@ -62,7 +62,7 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
     """JSON-safe structure of `obj`; its arrays go into `arrays` under fresh keys."""
     if isinstance(obj, Tensor):
         key = str(len(arrays))
-        arrays[key] = obj.data
+        arrays[key] = obj._data
         return {"__tensor__": key, "requires_grad": bool(obj.requires_grad)}
     if isinstance(obj, (np.ndarray, np.generic)):
         key = str(len(arrays))

@@ -32,7 +32,7 @@ def _outputs(f, inputs) -> list[Tensor]:
 def _flat_out(f, inputs) -> np.ndarray:
     outs = _outputs(f, inputs)  # with grad on: f may itself differentiate (gradgradcheck)
     return (
-        np.concatenate([o.data.astype(np.float64).ravel() for o in outs]) if outs else np.zeros(0)
+        np.concatenate([o._data.astype(np.float64).ravel() for o in outs]) if outs else np.zeros(0)
     )
 
 
@@ -63,20 +63,20 @@ def _check_inputs(inputs: Sequence[Tensor]) -> list[Tensor]:
 def numerical_jacobian(f, inputs, i: int, eps: float = 1e-6) -> np.ndarray:
     """d f(inputs) / d inputs[i] by central differences, shape (n_out, n_in)."""
     x = inputs[i]
-    base = x.data
+    base = x._data
     flat = base.astype(np.float64).ravel().copy()
     cols = []
     for k in range(flat.size):
         orig = flat[k]
         flat[k] = orig + eps
-        x.data = flat.reshape(base.shape).copy()
+        x._data = flat.reshape(base.shape).copy()
         plus = _flat_out(f, inputs)
         flat[k] = orig - eps
-        x.data = flat.reshape(base.shape).copy()
+        x._data = flat.reshape(base.shape).copy()
         minus = _flat_out(f, inputs)
         flat[k] = orig
         cols.append((plus - minus) / (2 * eps))
-    x.data = base
+    x._data = base
     n_out = _flat_out(f, inputs).size
     return np.stack(cols, axis=1) if cols else np.zeros((n_out, 0))
 
@@ -101,7 +101,7 @@ def analytical_jacobian(f, inputs, i: int) -> np.ndarray:
             (g,) = autodiff.grad(
                 [q for q, _ in live], [inputs[i]], [g for _, g in live], retain_graph=True
             )
-            rows.append(g.data.astype(np.float64).ravel())
+            rows.append(g._data.astype(np.float64).ravel())
     n = sum(sizes)
     return np.stack(rows, axis=0) if rows else np.zeros((n, inputs[i].numel()))
 
@@ -167,7 +167,7 @@ def forward_jacobian(f, inputs, i: int) -> np.ndarray:
 
         _, t = _jvp(fi, (x,), (_wrap(e.reshape(x.shape)),))
         ts = [t] if isinstance(t, Tensor) else list(t)
-        cols.append(np.concatenate([q.data.astype(np.float64).ravel() for q in ts]))
+        cols.append(np.concatenate([q._data.astype(np.float64).ravel() for q in ts]))
     n_out = _flat_out(f, inputs).size
     return np.stack(cols, axis=1) if cols else np.zeros((n_out, 0))
 
@@ -217,17 +217,17 @@ def check_vjp(
     inputs = _check_inputs(inputs)
     rng = np.random.default_rng(seed)
     vs = [rng.standard_normal(x.shape) if x.requires_grad else None for x in inputs]
-    base = [x.data for x in inputs]
+    base = [x._data for x in inputs]
     for x, v, b in zip(inputs, vs, base):
         if v is not None:
-            x.data = b + eps * v
+            x._data = b + eps * v
     plus = _flat_out(f, inputs)
     for x, v, b in zip(inputs, vs, base):
         if v is not None:
-            x.data = b - eps * v
+            x._data = b - eps * v
     minus = _flat_out(f, inputs)
     for x, b in zip(inputs, base):
-        x.data = b
+        x._data = b
     jv = (plus - minus) / (2 * eps)
     u = rng.standard_normal(jv.shape)
     lhs = float(u @ jv)
@@ -247,7 +247,7 @@ def _vjp_dot(f, inputs, u, vs) -> float:
     if not live:
         return 0.0
     grads = autodiff.grad([o for o, _ in live], [inputs[i] for i in diff], [g for _, g in live])
-    return float(sum(np.sum(g.data * vs[i]) for g, i in zip(grads, diff)))
+    return float(sum(np.sum(g._data * vs[i]) for g, i in zip(grads, diff)))
 
 
 def check_jvp(f: Callable, inputs: Sequence[Tensor], rtol: float = 1e-7, seed: int = 0) -> None:
@@ -265,7 +265,7 @@ def check_jvp(f: Callable, inputs: Sequence[Tensor], rtol: float = 1e-7, seed: i
 
     _, t = _jvp(fd, [inputs[i] for i in diff], [_wrap(vs[i].astype(inputs[i].dtype)) for i in diff])
     ts = [t] if isinstance(t, Tensor) else list(t)
-    jv = np.concatenate([q.data.astype(np.float64).ravel() for q in ts])
+    jv = np.concatenate([q._data.astype(np.float64).ravel() for q in ts])
     u = rng.standard_normal(jv.shape)
     lhs = float(u @ jv)
     rhs = _vjp_dot(f, inputs, u, vs)

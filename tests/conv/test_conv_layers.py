@@ -36,7 +36,7 @@ def test_layer_case_gradients(cls, k):
     xs = [dg.Tensor(a, requires_grad=True) for a in case.make_inputs(rng)]
     targets = case.make_targets(rng)
     names = [n for n, p in module.named_parameters() if p.requires_grad] if case.params else []
-    params = [dg.Tensor(module.get_parameter(n).data.copy(), requires_grad=True) for n in names]
+    params = [dg.Tensor(module.get_parameter(n).numpy().copy(), requires_grad=True) for n in names]
 
     def f(*args):
         return functional_call(
@@ -50,9 +50,9 @@ def test_layer_case_gradients(cls, k):
 def test_conv_init_matches_pytorch_bounds():
     conv = nn.Conv2d(16, 32, 3, generator=np.random.default_rng(0))
     bound = 1 / np.sqrt(16 * 9)  # kaiming_uniform(a=sqrt 5) gives U(+-1/sqrt(fan_in))
-    assert np.abs(conv.weight.data).max() <= bound
-    assert np.abs(conv.weight.data).max() > 0.95 * bound
-    assert np.abs(conv.bias.data).max() <= bound
+    assert np.abs(conv.weight.numpy()).max() <= bound
+    assert np.abs(conv.weight.numpy()).max() > 0.95 * bound
+    assert np.abs(conv.bias.numpy()).max() <= bound
     assert conv.weight.dtype == np.float32
     t = nn.ConvTranspose2d(8, 4, 3, groups=2)
     assert t.weight.shape == (8, 2, 3, 3)
@@ -89,14 +89,14 @@ def test_conv_transpose_output_size_argument():
 
 def test_layernorm_over_chw_normalises_each_sample():
     x = dg.Tensor(np.random.default_rng(0).standard_normal((3, 4, 5, 6)) * 3 + 1)
-    y = nn.LayerNorm((4, 5, 6))(x).data
+    y = nn.LayerNorm((4, 5, 6))(x).numpy()
     np.testing.assert_allclose(y.reshape(3, -1).mean(axis=1), 0, atol=1e-5)
     np.testing.assert_allclose(y.reshape(3, -1).std(axis=1), 1, atol=1e-3)
 
 
 def test_dropout2d_zeroes_whole_feature_maps():
     drop = nn.Dropout2d(0.5, generator=np.random.default_rng(0))
-    y = drop(dg.ones(8, 16, 4, 4)).data
+    y = drop(dg.ones(8, 16, 4, 4)).numpy()
     per_map = y.reshape(8, 16, -1)
     assert np.all((per_map == 0).all(axis=2) | (per_map == 2).all(axis=2))
     assert 0 < (per_map == 0).all(axis=2).mean() < 1

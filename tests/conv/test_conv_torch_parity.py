@@ -77,7 +77,7 @@ def test_layer_matches_pytorch(ours, theirs, shape):
     a, b = ours().double(), theirs().double()
     with torch.no_grad():
         for name, p in a.named_parameters():
-            dict(b.named_parameters())[name].copy_(torch.tensor(p.data))
+            dict(b.named_parameters())[name].copy_(torch.tensor(p.numpy()))
     x = rng.standard_normal(shape)
     xa = dg.Tensor(x, requires_grad=True)
     xb = torch.tensor(x, requires_grad=True)
@@ -108,8 +108,8 @@ def test_float32_conv_forward_and_backward_match_pytorch():
     conv = nn.Conv2d(6, 16, 5)
     ref = tnn.Conv2d(6, 16, 5)
     with torch.no_grad():
-        ref.weight.copy_(torch.tensor(conv.weight.data))
-        ref.bias.copy_(torch.tensor(conv.bias.data))
+        ref.weight.copy_(torch.tensor(conv.weight.numpy()))
+        ref.bias.copy_(torch.tensor(conv.bias.numpy()))
     xa = dg.Tensor(x, requires_grad=True)
     xb = torch.tensor(x, requires_grad=True)
     ya, yb = conv(xa), ref(xb)

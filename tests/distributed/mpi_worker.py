@@ -30,7 +30,7 @@ def _model(sync_bn: bool) -> nn.Module:
 
 
 def _grads(model) -> list[np.ndarray]:
-    return [p.grad.data.copy() for p in model.parameters()]
+    return [p.grad.numpy().copy() for p in model.parameters()]
 
 
 def _global_batch(n: int, loader, per_rank: int, epoch: int) -> np.ndarray:

@@ -83,7 +83,7 @@ def test_sync_batchnorm_in_one_process_is_batchnorm():
         xt = dg.tensor(x, requires_grad=True)
         y = layer(xt)
         (y * y * dg.tensor(np.arange(48.0).reshape(4, 3, 2, 2))).sum().backward()
-        outs.append((y.data, xt.grad.data, layer.running_var.data.copy()))
+        outs.append((y.data, xt.grad.data, layer.running_var.numpy().copy()))
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
     sync.eval()

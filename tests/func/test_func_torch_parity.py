@@ -37,8 +37,8 @@ def test_per_sample_grad_with_functional_call_parity():
     net = dg.nn.Linear(3, 2).to(dg.float64)
     tnet = torch.nn.Linear(3, 2).double()
     with torch.no_grad():
-        tnet.weight.copy_(torch.tensor(net.weight.data))
-        tnet.bias.copy_(torch.tensor(net.bias.data))
+        tnet.weight.copy_(torch.tensor(net.weight.numpy()))
+        tnet.bias.copy_(torch.tensor(net.bias.numpy()))
     xs, ys = RNG.standard_normal((5, 3)), RNG.standard_normal((5, 2))
     params = {k: v.detach() for k, v in net.named_parameters()}
     tparams = {k: v.detach() for k, v in tnet.named_parameters()}

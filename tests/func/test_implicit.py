@@ -126,11 +126,11 @@ def test_deq_layer_gradients_match_unrolled():
 
     cell = Cell().to(dg.float64)
     with dg.no_grad():
-        cell.w.weight.data *= 0.4 / np.linalg.norm(cell.w.weight.data, 2)
+        cell.w.weight.data *= 0.4 / np.linalg.norm(cell.w.weight.numpy(), 2)
     deq = DEQ(cell, hidden=3)
     x = dg.tensor(RNG.standard_normal((4, 2)), requires_grad=True)
     deq(x).sum().backward()
-    got = [p.grad.data.copy() for p in cell.parameters()] + [x.grad.data.copy()]
+    got = [p.grad.numpy().copy() for p in cell.parameters()] + [x.grad.numpy().copy()]
     for p in cell.parameters():
         p.grad = None
     x.grad = None

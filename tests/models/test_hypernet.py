@@ -39,7 +39,7 @@ def test_hypernetwork_trains_end_to_end_on_the_spiral():
     acc = float((net(X).data.argmax(1) == y).mean())
     assert float(loss) < 0.5 * first
     assert acc > 0.8
-    assert net.embeddings.grad is not None and np.abs(net.embeddings.grad.data).sum() > 0
+    assert net.embeddings.grad is not None and np.abs(net.embeddings.grad.numpy()).sum() > 0
 
 
 def test_hypernetwork_rejects_bad_sizes_and_inputs():

@@ -58,6 +58,6 @@ def test_memn2n_masks_empty_sentences_and_rejects_bad_shapes():
     story = np.array([[[3, 4], [5, 6], [0, 0]]])
     logits, attention = model(story, np.array([[3, 0]]))
     assert logits.shape == (1, 10) and attention.shape == (1, 2, 3)
-    assert np.all(attention.data[:, :, 2] == 0) and np.allclose(attention.data.sum(-1), 1.0)
+    assert np.all(attention.numpy()[:, :, 2] == 0) and np.allclose(attention.numpy().sum(-1), 1.0)
     with pytest.raises(ValueError, match=r"MemN2N: story must be \(N, M, L\)"):
         model(story[0], np.array([[3, 0]]))

@@ -66,7 +66,7 @@ def test_every_model_runs_forward_and_backward(name, ctor, shape, out):
     y = model(x)
     assert y.shape == out
     y.sum().backward()
-    assert np.all(np.isfinite(x.grad.data)) and np.any(x.grad.data != 0)
+    assert np.all(np.isfinite(x.grad.numpy())) and np.any(x.grad.numpy() != 0)
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert not missing, f"{name}: no gradient for {missing[:5]}"
 
@@ -105,4 +105,4 @@ def test_models_refuse_inputs_they_cannot_take():
 
 def test_resnet_zero_init_residual_starts_blocks_as_identity():
     model = M.resnet18(10, zero_init_residual=True)
-    assert np.all(model.layer1[0].bn2.weight.data == 0)
+    assert np.all(model.layer1[0].bn2.weight.numpy() == 0)

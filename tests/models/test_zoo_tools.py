@@ -65,7 +65,7 @@ def test_replace_head_keeps_order_and_loads_backbone():
     new = T.replace_head(model, 3, generator=np.random.default_rng(0))
     assert model.classifier[4] is new and new.out_features == 3
     assert model(dg.zeros(2, 1, 28, 28)).shape == (2, 3)
-    fresh = new.weight.data.copy()
+    fresh = new.weight.numpy().copy()
     report = T.load_backbone(model, src.state_dict())
     assert "classifier.4.weight" in report["skipped"] and "features.0.weight" in report["loaded"]
     np.testing.assert_array_equal(model.features[0].weight.data, src.features[0].weight.data)
@@ -106,7 +106,7 @@ def test_saliency_gradient_x_input_smoothgrad_and_occlusion():
     sg = I.smoothgrad(model, x, n_samples=4, generator=np.random.default_rng(0))
     assert sg.shape == x.shape and np.all(np.isfinite(sg))
     occ = I.occlusion(lin, x, target=0, window=2, stride=2)
-    w = lin.get_submodule("1").weight.data[0].reshape(8, 8)
+    w = lin.get_submodule("1").weight.numpy()[0].reshape(8, 8)
     np.testing.assert_allclose(
         occ[0], (w * x[0, 0]).reshape(4, 2, 4, 2).sum(axis=(1, 3)).repeat(2, 0).repeat(2, 1)
     )

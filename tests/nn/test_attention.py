@@ -23,7 +23,7 @@ def _jacobian_blocks(f, x: dg.Tensor, length: int) -> np.ndarray:
         x.grad = None
         y = f(x)
         (y[:, i] * _t(u)).sum().backward()
-        out[i] = np.abs(x.grad.data).sum(axis=(0, 2))
+        out[i] = np.abs(x.grad.numpy()).sum(axis=(0, 2))
     return out
 
 
@@ -50,7 +50,7 @@ def test_causal_encoder_layer_never_looks_ahead(norm_first):
 
 
 def test_square_subsequent_mask_values():
-    m = nn.Transformer.generate_square_subsequent_mask(3).data
+    m = nn.Transformer.generate_square_subsequent_mask(3).numpy()
     assert np.all(m[np.triu_indices(3, 1)] == -np.inf) and np.all(m[np.tril_indices(3)] == 0)
 
 
@@ -62,9 +62,9 @@ def test_mha_key_padding_mask_hides_padded_keys():
     pad = np.array([[False] * 5, [False, False, False, True, True]])
     out, w = mha(q, kv, kv, key_padding_mask=pad, average_attn_weights=False)
     assert w.shape == (2, 2, 3, 5)
-    assert np.all(w.data[1, :, :, 3:] == 0) and np.allclose(w.data.sum(-1), 1.0)
+    assert np.all(w.numpy()[1, :, :, 3:] == 0) and np.allclose(w.numpy().sum(-1), 1.0)
     out.sum().backward()
-    assert np.all(kv.grad.data[1, 3:] == 0) and np.any(kv.grad.data[0, 3:] != 0)
+    assert np.all(kv.grad.numpy()[1, 3:] == 0) and np.any(kv.grad.numpy()[0, 3:] != 0)
     short, _ = mha(q[1:2], kv[1:2, :3], kv[1:2, :3])
     np.testing.assert_allclose(out.data[1:2], short.data, atol=1e-12)
 
@@ -231,7 +231,7 @@ def test_transformer_parity():
     pad = np.array([[False] * 5, [False] * 4 + [True]])
     out = ours(_t(src), _t(tgt), tgt_mask=mask, src_key_padding_mask=pad)
     out_t = theirs(
-        torch.tensor(src), torch.tensor(tgt), tgt_mask=torch.tensor(mask.data),
+        torch.tensor(src), torch.tensor(tgt), tgt_mask=torch.tensor(mask.numpy()),
         src_key_padding_mask=torch.tensor(pad),
     )  # fmt: skip
     np.testing.assert_allclose(out.data, out_t.detach().numpy(), atol=1e-12)

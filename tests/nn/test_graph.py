@@ -50,7 +50,7 @@ def test_gcn_equals_dense_formula():
     d = a_hat.sum(axis=1)
     ref = np.diag(d**-0.5) @ a_hat @ np.diag(d**-0.5) @ x @ layer.lin.weight.data.T
     ref = ref + layer.bias.data
-    assert np.allclose(layer(dg.tensor(x), ei).data, ref, atol=1e-12)
+    assert np.allclose(layer(dg.tensor(x), ei).numpy(), ref, atol=1e-12)
 
 
 def test_sage_mean_equals_dense_formula():
@@ -62,7 +62,7 @@ def test_sage_mean_equals_dense_formula():
     deg = np.maximum(incoming.sum(axis=1, keepdims=True), 1)
     ref = (incoming @ x / deg) @ layer.lin_l.weight.data.T + layer.lin_l.bias.data
     ref = ref + x @ layer.lin_r.weight.data.T
-    assert np.allclose(layer(dg.tensor(x), ei).data, ref, atol=1e-12)
+    assert np.allclose(layer(dg.tensor(x), ei).numpy(), ref, atol=1e-12)
 
 
 def test_gat_equals_dense_masked_attention():
@@ -83,7 +83,7 @@ def test_gat_equals_dense_masked_attention():
         alpha /= alpha.sum(axis=1, keepdims=True)
         out[:, h] = alpha @ z[:, h]
     ref = out.reshape(7, 4) + layer.bias.data
-    assert np.allclose(layer(dg.tensor(x), ei).data, ref, atol=1e-12)
+    assert np.allclose(layer(dg.tensor(x), ei).numpy(), ref, atol=1e-12)
 
 
 def test_graph_net_block_sums_edge_updates_per_target():
@@ -95,11 +95,11 @@ def test_graph_net_block_sums_edge_updates_per_target():
     phi_e = edges.data
     for k, (j, i) in enumerate(ei.T):
         inp = np.concatenate([x[i], x[j], e[k]])[None]
-        assert np.allclose(block.phi_e(dg.tensor(inp)).data[0], phi_e[k], atol=1e-12)
+        assert np.allclose(block.phi_e(dg.tensor(inp)).numpy()[0], phi_e[k], atol=1e-12)
     for i in range(7):
         m = phi_e[ei[1] == i].sum(axis=0)
         inp = np.concatenate([x[i], m])[None]
-        assert np.allclose(block.phi_v(dg.tensor(inp)).data[0], nodes.data[i], atol=1e-12)
+        assert np.allclose(block.phi_v(dg.tensor(inp)).numpy()[0], nodes.numpy()[i], atol=1e-12)
 
 
 LAYERS = {
@@ -136,10 +136,10 @@ def test_graph_readout_is_invariant_to_edge_order(seed):
     order = rng.permutation(ei.shape[1])
     a, _ = block(dg.tensor(x), ei, dg.tensor(e))
     b, _ = block(dg.tensor(x), ei[:, order], dg.tensor(e[order]))
-    assert np.allclose(a.data, b.data, atol=1e-12)
+    assert np.allclose(a.numpy(), b.numpy(), atol=1e-12)
     batch = np.zeros(6, dtype=np.int64)
     for pool in (nn.global_add_pool, nn.global_max_pool):
-        assert np.allclose(pool(a, batch).data, pool(b, batch).data, atol=1e-12)
+        assert np.allclose(pool(a, batch).numpy(), pool(b, batch).numpy(), atol=1e-12)
 
 
 def test_batched_graphs_give_the_per_graph_outputs():
@@ -150,7 +150,7 @@ def test_batched_graphs_give_the_per_graph_outputs():
     pooled = nn.global_add_pool(out, batch.batch).data
     for k, g in enumerate(graphs):
         alone = layer(dg.tensor(g.x), g.edge_index).data
-        assert np.allclose(out.data[batch.batch == k], alone, atol=1e-6)
+        assert np.allclose(out.numpy()[batch.batch == k], alone, atol=1e-6)
         assert np.allclose(pooled[k], alone.sum(axis=0), atol=1e-5)
     assert batch.num_graphs == 5 and batch.edge_index.max() == len(batch.x) - 1
 
@@ -158,9 +158,9 @@ def test_batched_graphs_give_the_per_graph_outputs():
 def test_segment_max_splits_the_gradient_among_ties():
     x = dg.tensor([[1.0], [3.0], [3.0], [2.0]], requires_grad=True)
     out = segment_max(x, np.array([0, 0, 0, 1]), 3)
-    assert out.data.ravel().tolist() == [3.0, 2.0, 0.0]  # the empty segment is 0
+    assert out.numpy().ravel().tolist() == [3.0, 2.0, 0.0]  # the empty segment is 0
     out.sum().backward()
-    assert x.grad.data.ravel().tolist() == [0.0, 0.5, 0.5, 1.0]
+    assert x.grad.numpy().ravel().tolist() == [0.0, 0.5, 0.5, 1.0]
 
 
 def test_graph_validates_edges():

@@ -88,7 +88,7 @@ def test_activation_gradients_at_the_kinks_follow_pytorch():
 def test_step_has_zero_gradient_but_keeps_the_graph():
     x = T(X, grad=True)
     F.step(x).sum().backward()
-    assert np.all(x.grad.data == 0)
+    assert np.all(x.grad.numpy() == 0)
 
 
 def test_prelu_learns_one_slope_per_channel():
@@ -109,7 +109,7 @@ def test_swish_learnable_beta_is_a_parameter():
 
 def test_maxout_is_the_max_of_k_affine_pieces():
     m = nn.Maxout(5, 3, k=4, generator=np.random.default_rng(0)).double()
-    z = X @ m.weight.data.T + m.bias.data
+    z = X @ m.weight.numpy().T + m.bias.numpy()
     np.testing.assert_allclose(m(T(X)).data, z.reshape(4, 3, 4).max(-1))
 
 
@@ -118,9 +118,9 @@ def test_linear_default_init_matches_pytorch_bounds():
     bound = 1 / math.sqrt(400)
     for p in (lin.weight, lin.bias):
         assert p.dtype == np.float32
-        assert np.abs(p.data).max() <= bound
-        assert np.abs(p.data).max() > 0.95 * bound
-    assert abs(lin.weight.data.var() - bound**2 / 3) < 0.05 * bound**2 / 3
+        assert np.abs(p.numpy()).max() <= bound
+        assert np.abs(p.numpy()).max() > 0.95 * bound
+    assert abs(lin.weight.numpy().var() - bound**2 / 3) < 0.05 * bound**2 / 3
     same = nn.Linear(400, 300, generator=np.random.default_rng(0))
     np.testing.assert_array_equal(lin.weight.data, same.weight.data)
 
@@ -138,11 +138,11 @@ def test_linear_weight_is_column_major_and_so_is_its_gradient():
     # Same values and shape as PyTorch's (out, in) weight, stored as the transpose of a
     # C-contiguous (in, out) array; the gradient arrives in that layout, owning its memory.
     lin = nn.Linear(6, 4)
-    w = lin.weight.data
+    w = lin.weight.numpy()
     assert w.shape == (4, 6) and w.flags.f_contiguous and not w.flags.c_contiguous
     x = RNG.normal(size=(5, 6)).astype(np.float32)
     lin(T(x)).sum().backward()
-    g = lin.weight.grad.data
+    g = lin.weight.grad.numpy()
     assert g.flags.f_contiguous and g.flags.owndata
     np.testing.assert_allclose(g, np.ones((5, 4)).T @ x, rtol=1e-6)
     assert lin.state_dict()["weight"].flags.c_contiguous
@@ -153,14 +153,14 @@ def test_linear_weight_is_column_major_and_so_is_its_gradient():
     v = np.arange(24, dtype=np.float32).reshape(4, 6)
     for _ in range(2):
         (lin.weight * T(v)).sum().backward()
-    g = lin.weight.grad.data
+    g = lin.weight.grad.numpy()
     assert g.flags.f_contiguous and not g.flags.c_contiguous
     np.testing.assert_array_equal(g, 2 * v)
     # a row-major weight (assigned by the user) keeps a row-major gradient
     lin.weight.data = np.ascontiguousarray(w)
     lin.weight.grad = None
     lin(T(x)).sum().backward()
-    assert lin.weight.grad.data.flags.c_contiguous
+    assert lin.weight.grad.numpy().flags.c_contiguous
 
 
 def test_functional_linear_names_the_shapes_at_fault():
@@ -182,12 +182,12 @@ def test_flatten_unflatten_identity():
 
 def test_embedding_lookup_padding_row_and_errors():
     emb = nn.Embedding(6, 3, padding_idx=2).double()
-    assert np.all(emb.weight.data[2] == 0)
+    assert np.all(emb.weight.numpy()[2] == 0)
     idx = np.array([[0, 2, 5], [2, 2, 1]])
     out = emb(idx)
     np.testing.assert_array_equal(out.data, emb.weight.data[idx])
     (out * T(RNG.normal(size=(2, 3, 3)))).sum().backward()
-    assert np.all(emb.weight.grad.data[2] == 0) and np.any(emb.weight.grad.data[0] != 0)
+    assert np.all(emb.weight.grad.numpy()[2] == 0) and np.any(emb.weight.grad.numpy()[0] != 0)
     with pytest.raises(IndexError, match=r"Embedding 6 x 3: embedding: index 6 is out of range"):
         emb(np.array([6]))
     with pytest.raises(TypeError, match="integers"):

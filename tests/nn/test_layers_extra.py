@@ -40,6 +40,6 @@ def test_shapes_of_new_layers():
     assert nn.Bilinear(3, 2, 4)(dg.zeros(2, 5, 3), dg.zeros(2, 5, 2)).shape == (2, 5, 4)
     assert nn.ZeroPad3d(1)(dg.zeros(1, 1, 2, 2, 2)).shape == (1, 1, 4, 4, 4)
     x = dg.tensor(np.arange(6.0).reshape(1, 6, 1))
-    np.testing.assert_array_equal(nn.ChannelShuffle(2)(x).data.ravel(), [0, 3, 1, 4, 2, 5])
+    np.testing.assert_array_equal(nn.ChannelShuffle(2)(x).numpy().ravel(), [0, 3, 1, 4, 2, 5])
     y = nn.RMSNorm(4, elementwise_affine=False)(dg.tensor(np.full((2, 4), 3.0)))
     np.testing.assert_allclose(y.data, 1.0, rtol=1e-6)

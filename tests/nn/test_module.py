@@ -107,7 +107,7 @@ def test_train_eval_requires_grad_zero_grad_apply():
     net(dg.randn(4, 8, generator=_gen())).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     net.zero_grad(set_to_none=False)
-    assert all(np.all(p.grad.data == 0) for p in net.parameters())
+    assert all(np.all(p.grad.numpy() == 0) for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
     seen = []
@@ -134,7 +134,7 @@ def test_state_dict_round_trip_restores_identical_outputs():
         + [n for n, _ in a.named_parameters()][4:]
     )
     sd["features.0.weight"][...] = 0  # a copy: editing it leaves the model alone
-    assert np.any(a.features[0].weight.data != 0)
+    assert np.any(a.features[0].weight.numpy() != 0)
     missing, unexpected = b.load_state_dict(a.state_dict())
     assert missing == [] and unexpected == []
     np.testing.assert_array_equal(a(x).data, b(x).data)
@@ -184,7 +184,7 @@ def test_forward_hooks_fire_replace_and_remove():
     lin(dg.zeros(3, 2))
     assert len(calls) == 2
     with lin.register_forward_hook(lambda m, inp, out: out * 0 + 7):
-        assert np.all(lin(dg.zeros(1, 2)).data == 7)
+        assert np.all(lin(dg.zeros(1, 2)).numpy() == 7)
     assert not lin._forward_hooks
     h = lin.register_forward_pre_hook(lambda m, inp: (inp[0] + 1,))
     np.testing.assert_allclose(lin(dg.zeros(1, 2)).data, lin.forward(dg.ones(1, 2)).data)
@@ -245,7 +245,7 @@ def test_deepcopy_gives_an_independent_model():
     a = Net()
     b = copy.deepcopy(a)
     b.features[0].weight.data[...] = 0
-    assert np.any(a.features[0].weight.data != 0)
+    assert np.any(a.features[0].weight.numpy() != 0)
     assert b.features[0].path == "features.0"
 
 

@@ -17,7 +17,7 @@ def _t(a, grad=False):
 
 def _cell_weights(layer: nn.Module, sfx: str) -> dict:
     return {
-        k: getattr(layer, k + sfx).data.copy()
+        k: getattr(layer, k + sfx).numpy().copy()
         for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
     }
 
@@ -75,7 +75,7 @@ def test_batch_first_and_unbatched_inputs_agree_with_time_major():
     x = rng.standard_normal((5, 2, 3))
     out, (h, c) = tm(_t(x))
     out_bf, (h_bf, _) = bf(_t(x.transpose(1, 0, 2)))
-    np.testing.assert_allclose(out_bf.data, out.data.transpose(1, 0, 2), atol=1e-12)
+    np.testing.assert_allclose(out_bf.data, out.numpy().transpose(1, 0, 2), atol=1e-12)
     np.testing.assert_allclose(h_bf.data, h.data, atol=1e-12)
     out_u, (h_u, c_u) = tm(_t(x[:, 1]))
     assert out_u.shape == (5, 4) and h_u.shape == (2, 4) and c_u.shape == (2, 4)
@@ -114,8 +114,8 @@ def test_packed_steps_leave_finished_states_untouched_in_the_gradient():
     x = _t(rng.standard_normal((4, 2, 2)), grad=True)
     _, hn = layer(pack_padded_sequence(x, [4, 2]))
     hn[0, 1].sum().backward()  # the short sequence's final state
-    assert np.all(x.grad.data[2:, 1] == 0) and np.any(x.grad.data[:2, 1] != 0)
-    assert np.all(x.grad.data[:, 0] == 0)
+    assert np.all(x.grad.numpy()[2:, 1] == 0) and np.any(x.grad.numpy()[:2, 1] != 0)
+    assert np.all(x.grad.numpy()[:, 0] == 0)
 
 
 def test_pack_pad_round_trip_and_errors():
@@ -126,7 +126,7 @@ def test_pack_pad_round_trip_and_errors():
     back, lengths = pad_packed_sequence(packed, batch_first=True, padding_value=-1.0)
     np.testing.assert_array_equal(back.data[1], x.data[1])
     np.testing.assert_array_equal(back.data[0, :3], x.data[0, :3])
-    assert np.all(back.data[0, 3] == -1.0) and lengths.data.tolist() == [3, 4]
+    assert np.all(back.numpy()[0, 3] == -1.0) and lengths.data.tolist() == [3, 4]
     with pytest.raises(ValueError, match=r"pack_padded_sequence: lengths \[3, 4\] must be sorted"):
         pack_padded_sequence(x, [3, 4], batch_first=True)
     with pytest.raises(ValueError, match=r"pack_padded_sequence: a length 5 exceeds the 4"):

@@ -16,7 +16,7 @@ def _dependence(f, x: dg.Tensor) -> np.ndarray:
     for t in range(steps):
         x.grad = None
         (f(x)[..., t] * dg.Tensor(u)).sum().backward()
-        dep[t] = np.abs(x.grad.data).sum(axis=(0, 1))
+        dep[t] = np.abs(x.grad.numpy()).sum(axis=(0, 1))
     return dep
 
 

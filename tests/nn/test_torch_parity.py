@@ -184,7 +184,7 @@ def _sync(mod, tmod):
     targets = {**dict(tmod.named_parameters()), **dict(tmod.named_buffers())}
     for name, t in list(mod.named_parameters()) + list(mod.named_buffers()):
         with torch.no_grad():
-            targets[name].copy_(torch.from_numpy(np.array(t.data)))
+            targets[name].copy_(torch.from_numpy(np.array(t.numpy())))
 
 
 @pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")
@@ -226,7 +226,7 @@ def test_maxout_matches_a_torch_composite():
     m = nn.Maxout(4, 3, k=2).double()
     x = RNG.normal(size=(5, 4))
     tx = torch.tensor(x)
-    z = TF.linear(tx, torch.tensor(m.weight.data), torch.tensor(m.bias.data))
+    z = TF.linear(tx, torch.tensor(m.weight.numpy()), torch.tensor(m.bias.numpy()))
     ref = z.reshape(5, 3, 2).amax(-1)
     np.testing.assert_allclose(m(dg.Tensor(x)).data, ref.numpy(), rtol=1e-12)
 
@@ -235,7 +235,7 @@ def test_embedding_matches_torch_including_padding_gradient():
     emb = nn.Embedding(7, 3, padding_idx=2).double()
     temb = tnn.Embedding(7, 3, padding_idx=2).double()
     with torch.no_grad():
-        temb.weight.copy_(torch.tensor(emb.weight.data))
+        temb.weight.copy_(torch.tensor(emb.weight.numpy()))
     idx = np.array([[0, 2, 6], [2, 3, 3]])
     u = RNG.normal(size=(2, 3, 3))
     (emb(idx) * dg.Tensor(u)).sum().backward()

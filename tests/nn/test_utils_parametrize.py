@@ -45,7 +45,7 @@ def test_weight_norm_keeps_the_function_and_splits_g_and_v():
         "parametrizations.weight.original1",
     ]
     g = m.parametrizations.weight.original0.data
-    np.testing.assert_allclose(g[:, 0], np.linalg.norm(m.weight.data, axis=1))
+    np.testing.assert_allclose(g[:, 0], np.linalg.norm(m.weight.numpy(), axis=1))
     clone = copy.deepcopy(m)
     np.testing.assert_allclose(clone(x).data, before, atol=1e-12)
 
@@ -74,7 +74,7 @@ def test_prune_l1_then_again_then_remove():
     prune.l1_unstructured(m, "weight", amount=5)  # 5 more of the 15 left
     assert m.weight_mask.data.sum() == 10
     m(dg.ones(1, 5, dtype="float64")).sum().backward()
-    assert np.all(m.weight_orig.grad.data[m.weight_mask.data == 0] == 0)
+    assert np.all(m.weight_orig.grad.numpy()[m.weight_mask.numpy() == 0] == 0)
     prune.remove(m, "weight")
     assert sorted(m.state_dict()) == ["bias", "weight"] and (m.weight.data == 0).sum() == 10
     assert not prune.is_pruned(m)
@@ -115,7 +115,7 @@ def test_match_torch():
         np.testing.assert_allclose(ours_g, their_g, rtol=1e-10)
     a, b = nn.Linear(4, 3), torch.nn.Linear(4, 3)
     with torch.no_grad():
-        b.weight.copy_(torch.tensor(a.weight.data))
+        b.weight.copy_(torch.tensor(a.weight.numpy()))
     prune.l1_unstructured(a, "weight", 0.4)
     from torch.nn.utils import prune as tprune
 

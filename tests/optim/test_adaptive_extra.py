@@ -67,8 +67,8 @@ def test_decreases_a_quadratic_and_state_dict_round_trips(name):
         set_grad(p, 2 * p.data)  # the gradient of |theta|^2
         opt.step()
     # Adadelta's first steps are ~sqrt(eps) long (Zeiler 2012): it only has to make progress
-    assert np.sum(p.data**2) < 13.0 * (0.9 if name == "Adadelta" else 0.5)
-    q = param(p.data.copy())
+    assert np.sum(p.numpy() ** 2) < 13.0 * (0.9 if name == "Adadelta" else 0.5)
+    q = param(p.numpy().copy())
     clone = getattr(optim, name)([q], lr=lr)
     clone.load_state_dict(opt.state_dict())
     for o, x in ((opt, p), (clone, q)):

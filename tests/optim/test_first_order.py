@@ -24,7 +24,7 @@ def _run(opt_cls, kwargs, grads, theta0):
     for g in grads:
         set_grad(p, g)
         opt.step()
-        out.append(p.data.copy())
+        out.append(p.numpy().copy())
     return out
 
 
@@ -143,13 +143,13 @@ def test_adam_first_step_is_lr_times_sign_of_grad():
 
 def test_updates_run_in_place_and_keep_dtype():
     p = param(np.ones(4), dtype=np.float32)
-    buf = p.data
+    buf = p.numpy()
     for cls in (optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad):
         opt = cls([p], lr=0.1, **({"momentum": 0.9} if cls is optim.SGD else {}))
         for _ in range(2):
             set_grad(p, np.ones(4))
             opt.step()
-        assert p.data is buf and p.data.dtype == np.float32
+        assert p.numpy() is buf and p.data.dtype == np.float32
 
 
 def test_params_without_grad_are_skipped_and_zero_grad():
@@ -199,7 +199,7 @@ def _quadratic_iterations(opt_factory, tol=1e-6, max_iter=5000):
     for k in range(1, max_iter + 1):
         set_grad(x, h * x.data)
         opt.step()
-        if 0.5 * np.sum(h * x.data**2) < tol:
+        if 0.5 * np.sum(h * x.numpy() ** 2) < tol:
             return k
     return max_iter + 1
 
@@ -246,8 +246,8 @@ def test_sgd_momentum_on_a_large_parameter_is_bitwise_the_reference(order):
         opt.step()
         buf = g.copy() if buf is None else buf * np.float32(0.9) + g
         ref = ref - np.float32(0.05) * buf
-    assert np.array_equal(w.data, ref)
-    assert w.data.flags[f"{order}_CONTIGUOUS"]
+    assert np.array_equal(w.numpy(), ref)
+    assert w.numpy().flags[f"{order}_CONTIGUOUS"]
     assert opt.state[w]["momentum_buffer"].flags[f"{order}_CONTIGUOUS"]
 
 

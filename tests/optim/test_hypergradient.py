@@ -18,7 +18,7 @@ def _quadratic_loss(cls, steps=100, **kw):
     for _ in range(steps):
         set_grad(x, H * x.data)
         opt.step()
-    return 0.5 * float(np.sum(H * x.data**2)), opt
+    return 0.5 * float(np.sum(H * x.numpy() ** 2)), opt
 
 
 def test_sgdhd_recovers_from_a_learning_rate_100x_too_small():

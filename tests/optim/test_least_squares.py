@@ -69,10 +69,10 @@ def test_gauss_newton_converges_quadratically_on_zero_residual_problem():
     theta = param([1.2, 0.5])
     xt, yt = dg.Tensor(x), dg.Tensor(y)
     opt = optim.GaussNewton([theta], lambda: theta[0] * dg.exp(-theta[1] * xt) - yt)
-    errors = [np.linalg.norm(theta.data - truth)]
+    errors = [np.linalg.norm(theta.numpy() - truth)]
     for _ in range(6):
         opt.step()
-        errors.append(np.linalg.norm(theta.data - truth))
+        errors.append(np.linalg.norm(theta.numpy() - truth))
     ratios = [e1 / e0**2 for e0, e1 in itertools.pairwise(errors) if e0 > 1e-7 and e1 > 1e-14]
     assert errors[-1] < 1e-12 and len(ratios) >= 3
     assert max(ratios) < 10, ratios

@@ -62,18 +62,18 @@ def test_state_dict_round_trip_continues_identically(name):
     opt = FACTORIES[name]([w])
     for _ in range(3):
         _step(opt, w)
-    saved_w, saved = w.data.copy(), opt.state_dict()
+    saved_w, saved = w.numpy().copy(), opt.state_dict()
     saved["state"] = {str(k): v for k, v in saved["state"].items()}  # as after a JSON trip
     trajectory = []
     for _ in range(3):
         _step(opt, w)
-        trajectory.append(w.data.copy())
+        trajectory.append(w.numpy().copy())
     w2 = param(saved_w)
     opt2 = FACTORIES[name]([w2])
     opt2.load_state_dict(saved)
     for want in trajectory:
         _step(opt2, w2)
-        assert np.array_equal(w2.data, want)
+        assert np.array_equal(w2.numpy(), want)
 
 
 def test_state_dict_is_a_snapshot_with_indices():

@@ -181,13 +181,46 @@ def test_iadd_on_a_non_leaf_records_and_keeps_the_identity():
     assert w.grad.tolist() == [3, 5]
 
 
-def test_parameter_shares_its_tensor_and_data_is_the_array():
+def test_parameter_shares_its_tensor_and_data_is_a_detached_tensor():
     t = dg.zeros(3)
     p = nn.Parameter(t)
     t[0] = 1.0
     assert p.tolist()[0] == 1 and p.requires_grad and repr(p).startswith("Parameter containing:")
-    p.data -= 1  # the ndarray, updated in place (an intended difference: .data is NumPy's)
+    p.data -= 1  # a Tensor sharing p's memory, updated in place (as PyTorch)
     assert t.tolist() == [0, -1, -1]
+    d = p.data
+    assert isinstance(d, dg.Tensor) and not d.requires_grad and d.grad_fn is None
+    assert d.numpy() is p.numpy()
+
+
+def test_data_idioms_change_the_tensor_in_place_without_bumping_its_version():
+    w = nn.Parameter(dg.zeros(2, 3))
+    version = w._version
+    w.data.normal_(0, 0.02, generator=np.random.default_rng(0))
+    assert np.abs(w.numpy()).max() > 0
+    w.data.mul_(0.0)
+    w.data.copy_(dg.ones(2, 3))
+    w.grad = dg.ones(2, 3)
+    w.data -= 0.5 * w.grad  # the tutorials' manual SGD, outside no_grad
+    assert w.tolist() == [[0.5] * 3] * 2 and w.data.numpy() is w.numpy()
+    assert w._version == version  # PyTorch's documented unsafe door: not tracked
+    y = (w * w).sum()  # saves w; modifying w through .data goes unnoticed, as in PyTorch
+    w.data.fill_(1.0)
+    w.grad = None
+    y.backward()
+    assert w.grad.tolist() == [[2.0] * 3] * 2  # 2 w with the new w
+
+
+def test_assigning_data_rebinds_the_storage_shape_and_dtype():
+    x = dg.zeros(2, requires_grad=True)
+    x.data = dg.arange(6, dtype=dg.float64).reshape(2, 3)
+    assert x.shape == (2, 3) and x.dtype == dg.float64 and x.requires_grad
+    x.data = np.ones(4, dtype=np.float32)  # an ndarray is accepted too
+    assert x.tolist() == [1.0] * 4
+    with pytest.raises(TypeError, match=r"Tensor.data: assigned a list; expected a Tensor"):
+        x.data = [1.0]
+    with pytest.raises(ValueError, match=r"item: tensor of shape \(4,\) has 4 elements, not 1"):
+        x.item()  # messages read the array, not the property (whose size is a method)
 
 
 def test_var_std_unbiased_and_correction():

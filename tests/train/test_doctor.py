@@ -167,11 +167,11 @@ def test_initial_loss_flags_a_scaled_up_last_layer():
 def test_an_mlp_overfits_a_tiny_batch_and_is_restored():
     x, y = _data()
     model = _mlp()
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p.numpy().copy() for p in model.parameters()]
     found = overfit_batch(model, nn.CrossEntropyLoss(), x[:16], y[:16],
                           lambda ps: optim.Adam(ps, lr=1e-2))  # fmt: skip
     assert found.status == "ok", found.message
-    assert all(np.array_equal(a, p.data) for a, p in zip(before, model.parameters()))
+    assert all(np.array_equal(a, p.numpy()) for a, p in zip(before, model.parameters()))
 
 
 def test_a_model_that_cannot_fit_fails_the_tiny_batch():

@@ -111,7 +111,7 @@ def test_step_scheduler_and_gradient_clipping(spiral_data):
 
     class Norm(Callback):
         def on_batch_end(self, trainer, step, logs):
-            g = [p.grad.data for p in trainer.model.parameters()]
+            g = [p.grad.numpy() for p in trainer.model.parameters()]
             norms.append(float(np.sqrt(sum(np.sum(x.astype(np.float64) ** 2) for x in g))))
 
     h = fit(model, nn.CrossEntropyLoss(), opt, _loader(X, y, 50), epochs=2, scheduler=sched,
@@ -127,7 +127,9 @@ def test_clip_grad_value(spiral_data):
 
     class Max(Callback):
         def on_batch_end(self, trainer, step, logs):
-            seen.append(max(float(np.abs(p.grad.data).max()) for p in trainer.model.parameters()))
+            seen.append(
+                max(float(np.abs(p.grad.numpy()).max()) for p in trainer.model.parameters())
+            )
 
     fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), _loader(X, y),
         clip_grad_value=1e-3, callbacks=[Max()], verbose=0)  # fmt: skip

@@ -61,7 +61,7 @@ def test_a_run_with_the_doctor_ends_bitwise_equal_to_one_without():
     a, b = _weights(plain.model), _weights(probed.model)
     assert all(np.array_equal(a[k], b[k]) for k in a)
     # same arrays, same layout: Linear keeps its column-major weight
-    assert probed.model[0].weight.data.flags.f_contiguous
+    assert probed.model[0].weight.numpy().flags.f_contiguous
     assert plain.history.to_records()[-1]["loss"] == probed.history.to_records()[-1]["loss"]
 
 
@@ -70,7 +70,7 @@ def test_isolated_restores_arrays_in_place_optimizer_and_generators():
     x = dg.tensor(np.ones((4, 2), np.float32))
     nn.CrossEntropyLoss()(model(x), dg.tensor(np.array([0, 1, 2, 0]))).backward()
     opt.step()
-    arrays = [p.data for p in model.parameters()]
+    arrays = [p.numpy() for p in model.parameters()]
     values = [a.copy() for a in arrays]
     moments = {k: v.copy() for k, v in opt.state[model[0].weight].items() if hasattr(v, "copy")}
     rng_state, default = rng.bit_generator.state, dg.default_generator().bit_generator.state
@@ -82,7 +82,7 @@ def test_isolated_restores_arrays_in_place_optimizer_and_generators():
         rng.normal(size=3)
         dg.default_generator().normal(size=3)
         model.eval()
-    assert all(p.data is a for p, a in zip(model.parameters(), arrays))
+    assert all(p.numpy() is a for p, a in zip(model.parameters(), arrays))
     assert all(np.array_equal(a, v) for a, v in zip(arrays, values))
     state = opt.state[model[0].weight]
     assert all(np.array_equal(state[k], v) for k, v in moments.items())
@@ -93,10 +93,10 @@ def test_isolated_restores_arrays_in_place_optimizer_and_generators():
 
 def test_lr_find_leaves_the_model_and_generator_as_they_were():
     model, opt, _, train, _ = _setup()
-    arrays = [p.data for p in model.parameters()]
+    arrays = [p.numpy() for p in model.parameters()]
     before, default = _weights(model), dg.default_generator().bit_generator.state
     lr_find(model, nn.CrossEntropyLoss(), train, opt, num_iter=5)
-    assert all(p.data is a for p, a in zip(model.parameters(), arrays))
+    assert all(p.numpy() is a for p, a in zip(model.parameters(), arrays))
     after = _weights(model)
     assert all(np.array_equal(before[k], after[k]) for k in before)
     assert dg.default_generator().bit_generator.state == default  # dropout drew, then restored

@@ -58,7 +58,7 @@ def test_one_chunk_is_full_bptt_and_short_chunks_cut_the_gradient():
     # with k = 1 the recurrent weights get no gradient through time from the first chunk,
     # so the result differs from full BPTT
     tbptt_epoch(cut, nn.MSELoss(), optim.SGD(cut.parameters(), lr=0.1), x, y, k=1)
-    assert not np.allclose(cut.rnn.weight_hh_l0.data, full.rnn.weight_hh_l0.data)
+    assert not np.allclose(cut.rnn.weight_hh_l0.numpy(), full.rnn.weight_hh_l0.numpy())
 
 
 def test_chunks_and_errors():

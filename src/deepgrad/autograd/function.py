@@ -56,7 +56,7 @@ def _node(name: str, inputs: list[Tensor], out: np.ndarray, vjp_all, jvp_all) ->
     def vjp_rule(i):
         def rule(g, ans, *xs):
             gi = grads(g, ans)[i]
-            return gi if gi is not None else _wrap(np.zeros_like(xs[i].data))
+            return gi if gi is not None else _wrap(np.zeros_like(xs[i]._data))
 
         return rule
 
@@ -191,7 +191,7 @@ def _jvp_all(cls, name, ctx, args, pos):
         full = [None] * len(args)
         for k, i in enumerate(pos):
             t = tangents[k]
-            full[i] = t if t is not None else _wrap(np.zeros_like(args[i].data))
+            full[i] = t if t is not None else _wrap(np.zeros_like(args[i]._data))
         return cls.jvp(ctx, *full)
 
     return jvp_all
@@ -203,7 +203,7 @@ def _single(cls, name, ctx, args, pos, out):
         return _call_backward(cls, name, ctx, args, pos, [g])
 
     inputs = [args[i] for i in pos]
-    return _node(cls.__name__, inputs, out.data, vjp_all, _jvp_all(cls, name, ctx, args, pos))
+    return _node(cls.__name__, inputs, out._data, vjp_all, _jvp_all(cls, name, ctx, args, pos))
 
 
 def _multi(cls, name, ctx, args, pos, outs):
@@ -218,7 +218,7 @@ def _multi(cls, name, ctx, args, pos, outs):
 
     sizes = [o.numel() for o in outs]
     bounds = np.cumsum([0] + sizes)
-    flat = np.concatenate([o.data.reshape(-1) for o in outs])
+    flat = np.concatenate([o._data.reshape(-1) for o in outs])
 
     def vjp_all(g, ans):
         gs = [
@@ -283,7 +283,7 @@ class custom_vjp:
                 )
             return [gs[i] for i in pos]
 
-        return _node(name, [args[i] for i in pos], out.data, vjp_all, None)
+        return _node(name, [args[i] for i in pos], out._data, vjp_all, None)
 
 
 class custom_jvp:
@@ -316,14 +316,14 @@ class custom_jvp:
 
         def tangent_out(tangents):
             full = list(args)
-            ts = [_wrap(np.zeros_like(a.data)) if isinstance(a, Tensor) else None for a in args]
+            ts = [_wrap(np.zeros_like(a._data)) if isinstance(a, Tensor) else None for a in args]
             for k, i in enumerate(pos):
                 if tangents[k] is not None:
                     ts[i] = tangents[k]
             return self.jvp(tuple(full), tuple(ts))[1]
 
         def vjp_all(g, ans):
-            leaves = [_wrap(np.zeros_like(args[i].data)).requires_grad_(True) for i in pos]
+            leaves = [_wrap(np.zeros_like(args[i]._data)).requires_grad_(True) for i in pos]
             create = STATE.grad
             with enable_grad():
                 t = tangent_out(leaves)
@@ -340,7 +340,7 @@ class custom_jvp:
         return _node(
             self.__name__,
             [args[i] for i in pos],
-            out.data,
+            out._data,
             vjp_all,
             lambda ts, ans: tangent_out(ts),
         )

@@ -117,14 +117,14 @@ def _backprop(t: Tensor, g: Tensor, acc: _Cotangents) -> None:
         if not x.requires_grad or rule is None:
             continue
         gi = rule(g, t, *inputs, **params) if with_ans else rule(g, *inputs, **params)
-        if gi.data.shape != x.data.shape:
+        if gi._data.shape != x._data.shape:
             raise RuntimeError(
                 f"{prim.name}: VJP rule for input {i} returned a gradient of shape "
-                f"{gi.data.shape}, expected {x.data.shape}"
+                f"{gi._data.shape}, expected {x._data.shape}"
             )
         if anomaly:
             where = f"the backward pass (input {i})"
-            _check_finite(gi.data, where, prim, getattr(t, "_site", None))
+            _check_finite(gi._data, where, prim, getattr(t, "_site", None))
         acc.push(id(x), gi)
 
 
@@ -181,7 +181,7 @@ class _Cotangents:
 
     def _add_arrays(self, prev: Tensor, g: Tensor) -> Tensor:
         """prev + g on the arrays, in place when this sweep owns prev's buffer."""
-        a, b = prev.data, g.data
+        a, b = prev._data, g._data
         if id(prev) in self.owned and a.shape == b.shape and a.dtype == b.dtype:
             np.add(a, b, out=a)
             return prev
@@ -198,12 +198,12 @@ def _seed(roots: Sequence[Tensor], grads, op: str) -> list[Tensor]:
     for i, r in enumerate(roots):
         g = None if grads is None else grads[i]
         if g is None:
-            if r.data.size != 1:
+            if r._data.size != 1:
                 raise RuntimeError(
                     f"{op}: grad can be implicitly created only for one-element outputs; "
                     f"got an output of shape {r.shape}. Pass grad= (the cotangent) explicitly."
                 )
-            seeds.append(_wrap(np.ones_like(r.data)))
+            seeds.append(_wrap(np.ones_like(r._data)))
         else:
             g = as_tensor(g, like=r)
             if g.shape != r.shape:
@@ -230,11 +230,11 @@ def backward(roots, grads=None, retain_graph=None, create_graph=False) -> None:
         retain_graph = create_graph
     seeds = _seed(roots, grads, "backward")
     results = _sweep(roots, seeds, None, retain_graph, create_graph)
-    seen_arrays: set[int] = {id(s.data) for s in seeds}
+    seen_arrays: set[int] = {id(s._data) for s in seeds}
     plain = not create_graph and not STATE.fwd  # then g has no graph and no tangents
     for leaf, g in results.values():
         if not create_graph:
-            arr = g.data
+            arr = g._data
             # .grad must own its memory (optimizers update it in place): copy views,
             # read-only arrays and arrays already handed out; and it takes its tensor's
             # memory layout (PyTorch's gradient layout contract), or every optimizer
@@ -243,14 +243,14 @@ def backward(roots, grads=None, retain_graph=None, create_graph=False) -> None:
                 arr.base is not None
                 or id(arr) in seen_arrays
                 or not arr.flags.writeable
-                or not _same_layout(arr, leaf.data)
+                or not _same_layout(arr, leaf._data)
             ):
-                arr = _copy_like(arr, leaf.data)
+                arr = _copy_like(arr, leaf._data)
             seen_arrays.add(id(arr))
-            if arr is not g.data or not plain:
+            if arr is not g._data or not plain:
                 g = _wrap(arr)
-        if g.data.dtype != leaf.data.dtype:
-            g = g.to(leaf.data.dtype)
+        if g._data.dtype != leaf._data.dtype:
+            g = g.to(leaf._data.dtype)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
 
 
@@ -313,8 +313,8 @@ def grad(
     for i, x in enumerate(inputs):
         g = results.get(id(x), (None, None))[1]
         if g is None and not allow_unused:
-            g = _wrap(np.zeros_like(x.data))
-        elif g is not None and g.data.dtype != x.data.dtype:
-            g = g.to(x.data.dtype)
+            g = _wrap(np.zeros_like(x._data))
+        elif g is not None and g._data.dtype != x._data.dtype:
+            g = g.to(x._data.dtype)
         out.append(g)
     return tuple(out)

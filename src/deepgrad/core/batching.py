@@ -95,7 +95,7 @@ class LogicalArray(_mixins.NDArrayOperatorsMixin):
 
     @property
     def dtype(self) -> np.dtype:
-        return self._phys.data.dtype
+        return self._phys._data.dtype
 
     @property
     def ndim(self) -> int:
@@ -109,7 +109,7 @@ class LogicalArray(_mixins.NDArrayOperatorsMixin):
         return _make(self._phys, self._level)
 
     def astype(self, dtype, copy: bool = True) -> LogicalArray:
-        return LogicalArray(_wrap(self._phys.data.astype(dtype)), self._level)
+        return LogicalArray(_wrap(self._phys._data.astype(dtype)), self._level)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method != "__call__" or "out" in kwargs:
@@ -119,7 +119,7 @@ class LogicalArray(_mixins.NDArrayOperatorsMixin):
         args = []
         for x in inputs:
             if isinstance(x, LogicalArray) and x._level == level:
-                p = x._phys.data
+                p = x._phys._data
                 lnd = x.ndim
                 args.append(p.reshape(p.shape[:1] + (1,) * (nd - lnd) + p.shape[1:]))
             else:
@@ -230,7 +230,7 @@ def _make(phys: Tensor, level: int) -> BatchedTensor:
     b._bval = phys
     b._blevel = level
     b._lshape = tuple(phys.shape[1:])
-    b.data = LogicalArray(phys, level)
+    b._data = LogicalArray(phys, level)
     b.grad = None
     b._prim = None
     b._inputs = None

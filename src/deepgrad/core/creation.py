@@ -33,8 +33,8 @@ def tensor(data: Any, dtype=None, requires_grad: bool = False, device=None) -> T
     """A new tensor holding a copy of `data` (Python floats become float32)."""
     check_device(device, "tensor")
     t = Tensor(data, dtype=dtype, requires_grad=False)
-    if t.data is data or (isinstance(data, np.ndarray) and np.shares_memory(t.data, data)):
-        t.data = t.data.copy()
+    if t._data is data or (isinstance(data, np.ndarray) and np.shares_memory(t._data, data)):
+        t._data = t._data.copy()
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -62,7 +62,7 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None)
 
 
 def _like(x, dtype):
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    data = x._data if isinstance(x, Tensor) else np.asarray(x)
     return data.shape, (data.dtype if dtype is None else np.dtype(dtype))
 
 

@@ -40,10 +40,10 @@ def _alias(x: Tensor) -> Tensor:
 def _alias_plain(x: Tensor) -> Tensor:
     if x.requires_grad and STATE.grad:
         return apply(REGISTRY["identity"], x)
-    a = _wrap(x.data)
+    a = _wrap(x._data)
     if x._tangents:
         a._tangents = dict(x._tangents)
-    if x.data.dtype.kind in "fc":
+    if x._data.dtype.kind in "fc":
         a.requires_grad = True
     return a
 
@@ -91,13 +91,13 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
             aux = None
             if has_aux:
                 out, aux = out
-            if not isinstance(out, Tensor) or out.data.size != 1:
+            if not isinstance(out, Tensor) or out._data.size != 1:
                 shape = getattr(out, "shape", type(out).__name__)
                 raise TypeError(f"grad: f must return a one-element tensor, got {shape}")
             if out.requires_grad:
                 gs = autodiff.grad(out, aliases, retain_graph=create, create_graph=create)
             else:
-                gs = tuple(_wrap(np.zeros_like(a.data)) for a in aliases)
+                gs = tuple(_wrap(np.zeros_like(a._data)) for a in aliases)
         g = gs[0] if single else gs
         return ((out, aux), g) if has_aux else (out, g)
 
@@ -148,7 +148,7 @@ def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
             raise ValueError(f"vjp_fn: expected {len(outs)} cotangents, got {len(cts)}")
         live = [(o, c) for o, c in zip(outs, cts) if o.requires_grad]
         if not live:
-            return tuple(_wrap(np.zeros_like(a.data)) for a in aliases)
+            return tuple(_wrap(np.zeros_like(a._data)) for a in aliases)
         with _grad_on() if create else _nullctx():
             return autodiff.grad(
                 [o for o, _ in live],
@@ -198,7 +198,7 @@ def _jvp_plain(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any,
             if p.requires_grad and STATE.grad:
                 a = apply(REGISTRY["identity"], p)
             else:
-                a = _wrap(p.data)
+                a = _wrap(p._data)
                 a._tangents = dict(p._tangents) if p._tangents else None
             if a._tangents is None:
                 a._tangents = {}
@@ -210,7 +210,7 @@ def _jvp_plain(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any,
         touts = []
         for o in outs:
             t = o._tangents.pop(level, None) if o._tangents else None
-            touts.append(t if t is not None else _wrap(np.zeros_like(o.data)))
+            touts.append(t if t is not None else _wrap(np.zeros_like(o._data)))
     finally:
         STATE.levels.discard(level)
         STATE.fwd -= 1

@@ -226,7 +226,7 @@ def _linear_jvp(cell: list[Primitive], i: int, n: int) -> Callable:
         return lambda t, x, **p: apply(cell[0], t, **p)
 
     def rule(t, *xs, **p):
-        args = [t if k == i else _wrap(np.zeros_like(x.data)) for k, x in enumerate(xs)]
+        args = [t if k == i else _wrap(np.zeros_like(x._data)) for k, x in enumerate(xs)]
         return apply(cell[0], *args, **p)
 
     return rule
@@ -269,16 +269,16 @@ def _apply(prim: Primitive, inputs, params):
     if prim.saves:
         return _apply_saving(prim, inputs, params)
     if len(inputs) == 1:
-        out = prim.forward(inputs[0].data, **params)
+        out = prim.forward(inputs[0]._data, **params)
     else:
-        out = prim.forward(*[x.data for x in inputs], **params)
+        out = prim.forward(*[x._data for x in inputs], **params)
     return _record(_wrap(out), prim, inputs, params)
 
 
 def _apply_saving(prim: Primitive, inputs, params):
     """apply() for a primitive that keeps a forward intermediate on its node."""
     recording = STATE.grad and any(x.requires_grad for x in inputs)
-    out, saved = prim.forward(*[x.data for x in inputs], save=recording, **params)
+    out, saved = prim.forward(*[x._data for x in inputs], save=recording, **params)
     return _record(_wrap(out), prim, inputs, {**params, "saved": saved if recording else None})
 
 
@@ -300,7 +300,7 @@ def _record(res, prim: Primitive, inputs, params):
         site = _creation_site()
         if res._prim is not None:
             res._site = site
-        _check_finite(res.data, "the forward pass", prim, site)
+        _check_finite(res._data, "the forward pass", prim, site)
     if STATE.tracer is not None:
         STATE.tracer(res, prim, inputs, params)
     return res

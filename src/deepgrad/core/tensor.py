@@ -23,7 +23,7 @@ _FLOAT_KINDS = "fc"
 def _as_array(data: Any, dtype=None) -> np.ndarray:
     """Convert user data to an ndarray, with deepgrad's default float dtype for Python floats."""
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data._data
         return arr if dtype is None else arr.astype(dtype)
     if isinstance(data, np.ndarray):
         if data.dtype.kind == "O":
@@ -53,6 +53,7 @@ class Tensor:
 
     __slots__ = (
         "__weakref__",
+        "_data",  # the ndarray; internal code reads this slot, never the `data` property
         "_inputs",
         "_params",
         "_prim",
@@ -60,14 +61,13 @@ class Tensor:
         "_site",  # set only inside detect_anomaly(): where the op was created
         "_tangents",
         "_version",  # bumped by every in-place op (PyTorch's version counter); may be unset
-        "data",
         "grad",
         "requires_grad",
     )
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data: Any, dtype=None, requires_grad: bool = False) -> None:
-        self.data = _as_array(data, dtype)
+        self._data = _as_array(data, dtype)
         self.grad = None
         self._prim = None
         self._inputs = None
@@ -81,16 +81,42 @@ class Tensor:
 
     # -- basic properties -------------------------------------------------
     @property
+    def data(self) -> Tensor:
+        """This tensor's values as a Tensor sharing its memory, cut from the graph (PyTorch's
+        `.data`): `w.data.normal_()`, `p.data.mul_(0.9)`, `p.data -= lr * p.grad` change `w`
+        and `p` in place, and `x.data.numpy()` is `x`'s array.
+
+        As in PyTorch this is the unsafe door around autograd: an in-place op through
+        `.data` bumps the version counter of the returned tensor only, not this one's, so a
+        graph that saved this tensor does not notice the change (use `detach()`, whose
+        in-place ops PyTorch does track, or `with no_grad():` on the tensor itself).
+        Assigning `x.data = t` rebinds `x`'s memory to `t`'s (shape and dtype may change);
+        an ndarray is accepted too.
+        """
+        return _wrap(self._data)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        if isinstance(value, Tensor):
+            self._data = value._data
+        elif isinstance(value, np.ndarray):
+            self._data = value
+        else:
+            raise TypeError(
+                f"Tensor.data: assigned a {type(value).__name__}; expected a Tensor (or ndarray)"
+            )
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def is_leaf(self) -> bool:
@@ -104,23 +130,23 @@ class Tensor:
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self) -> int:
         """The number of elements (NumPy's `ndarray.size`)."""
-        return self.data.size
+        return self._data.size
 
     nelement = numel
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark a leaf tensor as needing gradients (floating dtypes only)."""
-        if requires_grad and self.data.dtype.kind not in _FLOAT_KINDS:
+        if requires_grad and self._data.dtype.kind not in _FLOAT_KINDS:
             raise TypeError(
                 f"requires_grad_: only floating-point tensors can require gradients, "
-                f"got dtype {self.data.dtype} (a derivative with respect to an integer "
+                f"got dtype {self._data.dtype} (a derivative with respect to an integer "
                 f"or bool value is not defined)"
             )
         if not requires_grad and self._prim is not None:
@@ -134,20 +160,20 @@ class Tensor:
     # -- conversion ---------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied)."""
-        return self.data
+        return self._data
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
-                f"item: tensor of shape {self.shape} has {self.data.size} elements, not 1"
+                f"item: tensor of shape {self.shape} has {self._data.size} elements, not 1"
             )
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -156,29 +182,29 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                f"the truth value of a tensor with {self._data.size} elements is ambiguous; "
                 "use .any() or .all()"
             )
-        return bool(self.data)
+        return bool(self._data)
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of one element can be used as an index")
-        return int(self.data)
+        return int(self._data)
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph (no grad, no tangents)."""
-        return _wrap(self.data)
+        return _wrap(self._data)
 
     def __repr__(self) -> str:
         """PyTorch's layout: `tensor([1., 2.], requires_grad=True)`, dtype shown unless default."""
         body = np.array2string(
-            self.data, separator=", ", prefix="tensor(", precision=4, floatmode="maxprec_equal"
+            self._data, separator=", ", prefix="tensor(", precision=4, floatmode="maxprec_equal"
         )
         extra = ""
-        dt = self.data.dtype
+        dt = self._data.dtype
         if not (dt == STATE.default_float or dt == np.int64 or dt == np.bool_):
             extra += f", dtype={dt}"
         if self._prim is not None:
@@ -223,7 +249,7 @@ def _wrap(arr) -> Tensor:
             return batched()
         arr = np.asarray(arr)
     t = object.__new__(Tensor)
-    t.data = arr
+    t._data = arr
     t.requires_grad = False
     t.grad = None
     t._prim = None
@@ -242,15 +268,15 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if like is not None and isinstance(x, (int, float, bool)) and not isinstance(x, np.generic):
-        kind = like.data.dtype.kind
+        kind = like._data.dtype.kind
         if kind in "fc":
-            return _wrap(np.asarray(x, dtype=like.data.dtype))
+            return _wrap(np.asarray(x, dtype=like._data.dtype))
         if isinstance(x, float):
             return _wrap(np.asarray(x, dtype=STATE.default_float))
         if isinstance(x, bool) and kind == "b":
             return _wrap(np.asarray(x))
         if kind in "iu" and not isinstance(x, bool):
-            return _wrap(np.asarray(x, dtype=like.data.dtype))
+            return _wrap(np.asarray(x, dtype=like._data.dtype))
     return Tensor(x)
 
 

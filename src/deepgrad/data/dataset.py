@@ -32,7 +32,7 @@ class Dataset(Protocol):
 
 def _as_numpy(x: Any) -> np.ndarray:
     """The ndarray behind a Tensor, or `np.asarray(x)`."""
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _check_index(index: int, n: int, who: str) -> int:

@@ -48,7 +48,7 @@ def default_collate(batch: list[Any]) -> Any:
         return {key: default_collate([sample[key] for sample in batch]) for key in first}
     if isinstance(first, (str, bytes)):
         return list(batch)
-    arrays = [s.data if isinstance(s, Tensor) else np.asarray(s) for s in batch]
+    arrays = [s._data if isinstance(s, Tensor) else np.asarray(s) for s in batch]
     return Tensor(np.stack(arrays))
 
 

@@ -121,7 +121,7 @@ class WeightedRandomSampler(Sampler):
         generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__(None)
-        w = np.asarray(weights.data if isinstance(weights, Tensor) else weights, dtype=np.float64)
+        w = np.asarray(weights._data if isinstance(weights, Tensor) else weights, dtype=np.float64)
         if w.ndim != 1 or w.size == 0:
             raise ValueError(
                 f"WeightedRandomSampler: weights must be a non-empty 1-D sequence, got {w.shape}"

@@ -28,7 +28,7 @@ PRESETS: dict[str, tuple[float, float, float]] = {
 
 def _as_numpy(x: Any) -> np.ndarray:
     """The ndarray behind a Tensor, or `np.asarray(x)`."""
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _largest_remainder(n: int, fractions: Sequence[float]) -> np.ndarray:

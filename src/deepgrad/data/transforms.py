@@ -32,7 +32,7 @@ class Transform:
         rng = generator if generator is not None else getattr(self, "generator", None)
         rng = rng if rng is not None else default_generator()
         if isinstance(x, Tensor):
-            return Tensor(self.apply(x.data, rng))
+            return Tensor(self.apply(x._data, rng))
         return self.apply(np.asarray(x), rng)
 
     def __repr__(self) -> str:
@@ -305,14 +305,14 @@ def augment_offline(
     if copies < 0 or (copies == 0 and not include_original):
         raise ValueError(f"augment_offline: copies={copies} leaves nothing to return")
     rng = generator if generator is not None else default_generator()
-    xs = X.data if isinstance(X, Tensor) else np.asarray(X)
-    ys = y.data if isinstance(y, Tensor) else np.asarray(y)
+    xs = X._data if isinstance(X, Tensor) else np.asarray(X)
+    ys = y._data if isinstance(y, Tensor) else np.asarray(y)
     if len(xs) != len(ys):
         raise ValueError(f"augment_offline: X has {len(xs)} samples but y has {len(ys)}")
     parts = [xs] if include_original else []
     for _ in range(copies):
         out = transform(xs, generator=rng) if isinstance(transform, Transform) else transform(xs)
-        parts.append(_to_dtype(np.asarray(out.data if isinstance(out, Tensor) else out), xs.dtype))
+        parts.append(_to_dtype(np.asarray(out._data if isinstance(out, Tensor) else out), xs.dtype))
     X_aug, y_aug = np.concatenate(parts), np.concatenate([ys] * len(parts))
     X_out = Tensor(X_aug) if isinstance(X, Tensor) else X_aug
     return X_out, (Tensor(y_aug) if isinstance(y, Tensor) else y_aug)

@@ -46,7 +46,7 @@ class _Wire:
     """A Tensor on its way between processes: only its array and requires_grad travel."""
 
     def __init__(self, t: Tensor) -> None:
-        self.data, self.requires_grad = t.data, t.requires_grad
+        self.array, self.requires_grad = t._data, t.requires_grad
 
 
 def _to_wire(obj: Any) -> Any:
@@ -63,7 +63,7 @@ def _to_wire(obj: Any) -> Any:
 
 def _from_wire(obj: Any) -> Any:
     if isinstance(obj, _Wire):
-        return Tensor(obj.data, requires_grad=obj.requires_grad)
+        return Tensor(obj.array, requires_grad=obj.requires_grad)
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
         return tuple(_from_wire(v) for v in obj)
     if isinstance(obj, list):

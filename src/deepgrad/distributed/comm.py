@@ -155,7 +155,7 @@ def broadcast_parameters(module_or_tensors: Any, root: int = 0) -> None:
     else:
         tensors = module_or_tensors
     for t in tensors:
-        arr = t.data
+        arr = t._data
         if arr.flags.c_contiguous or arr.flags.f_contiguous:
             broadcast_array(arr, root)  # in place, keeping the layout (Linear is column-major)
         else:

@@ -37,18 +37,18 @@ class GradientReducer:
         size = 0
         for p in self.params:
             if current and (
-                p.data.dtype != current[0].data.dtype or size + p.data.nbytes > bucket_bytes
+                p._data.dtype != current[0]._data.dtype or size + p._data.nbytes > bucket_bytes
             ):
                 self._add_bucket(current)
                 current, size = [], 0
             current.append(p)
-            size += p.data.nbytes
+            size += p._data.nbytes
         if current:
             self._add_bucket(current)
 
     def _add_bucket(self, params: Sequence[Tensor]) -> None:
-        n = sum(p.data.size for p in params)
-        self.buckets.append((list(params), np.empty(n, dtype=params[0].data.dtype)))
+        n = sum(p._data.size for p in params)
+        self.buckets.append((list(params), np.empty(n, dtype=params[0]._data.dtype)))
 
     def reduce(self) -> None:
         """Replace every gradient by its average over the ranks (in place)."""
@@ -57,21 +57,21 @@ class GradientReducer:
         for params, buf in self.buckets:
             offset = 0
             for p in params:
-                n = p.data.size
+                n = p._data.size
                 if p.grad is None:
                     buf[offset : offset + n] = 0
                 else:
-                    buf[offset : offset + n] = p.grad.data.reshape(-1)
+                    buf[offset : offset + n] = p.grad._data.reshape(-1)
                 offset += n
             all_reduce_array(buf, "mean")
             offset = 0
             for p in params:
-                n = p.data.size
-                avg = buf[offset : offset + n].reshape(p.data.shape)
+                n = p._data.size
+                avg = buf[offset : offset + n].reshape(p._data.shape)
                 if p.grad is None:
                     p.grad = Tensor(avg.copy())
                 else:
-                    p.grad.data[...] = avg
+                    p.grad._data[...] = avg
                 offset += n
 
 

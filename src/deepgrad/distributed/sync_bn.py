@@ -48,7 +48,7 @@ def all_reduce(x: Tensor, op: str = "sum") -> Tensor:
     from .comm import world_size
 
     y = apply(_all_reduce_sum, x)
-    return y if op == "sum" else mul(y, Tensor(np.asarray(1.0 / world_size(), x.data.dtype)))
+    return y if op == "sum" else mul(y, Tensor(np.asarray(1.0 / world_size(), x._data.dtype)))
 
 
 def _global_stats(x: Tensor) -> tuple[Tensor, Tensor, int]:
@@ -56,7 +56,7 @@ def _global_stats(x: Tensor) -> tuple[Tensor, Tensor, int]:
     axes = (0,) + tuple(range(2, x.ndim))
     local_n = x.numel() // x.shape[1]
     n = int(all_reduce_array(np.array([local_n], dtype=np.int64), "sum")[0])
-    inv_n = Tensor(np.asarray(1.0 / n, x.data.dtype))
+    inv_n = Tensor(np.asarray(1.0 / n, x._data.dtype))
     mu = mul(all_reduce(dg_sum(x, axis=axes, keepdims=True)), inv_n)
     d = sub(x, mu)
     var = mul(all_reduce(dg_sum(mul(d, d), axis=axes, keepdims=True)), inv_n)
@@ -84,7 +84,7 @@ class SyncBatchNorm(_BatchNorm):
                 f"SyncBatchNorm: expected more than 1 value per channel when training, got {n}"
             )
         if self.training and self.track_running_stats:
-            F._update_running(self.running_mean, self.running_var, mu.data, var.data, n, factor)
+            F._update_running(self.running_mean, self.running_var, mu._data, var._data, n, factor)
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
         y = mul(sub(x, mu), pow(add(var, self.eps), -0.5))
         if self.weight is not None:

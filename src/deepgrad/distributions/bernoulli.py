@@ -54,10 +54,10 @@ class Bernoulli(Distribution):
             param = self.probs
         super().__init__(param.shape, (), validate_args)
         if self._is_logits:
-            self._check(~np.isnan(param.data), f"logits must not be NaN, got {param.data}")
+            self._check(~np.isnan(param._data), f"logits must not be NaN, got {param._data}")
         else:
-            ok = (param.data >= 0) & (param.data <= 1)
-            self._check(ok, f"probs must lie in [0, 1], got {param.data}")
+            ok = (param._data >= 0) & (param._data <= 1)
+            self._check(ok, f"probs must lie in [0, 1], got {param._data}")
 
     def __getattr__(self, name: str) -> Tensor:
         # The parameter not given is derived on first use (PyTorch's lazy_property).
@@ -82,7 +82,7 @@ class Bernoulli(Distribution):
     @property
     def mode(self) -> Tensor:
         """1 where $p > 1/2$, else 0."""
-        return Tensor((self.probs.data > 0.5).astype(self.probs.dtype))
+        return Tensor((self.probs._data > 0.5).astype(self.probs.dtype))
 
     @property
     def variance(self) -> Tensor:
@@ -92,7 +92,7 @@ class Bernoulli(Distribution):
     def sample(self, sample_shape: Any = (), generator: np.random.Generator | None = None):
         """0/1 floats: $u < p$ with $u \\sim U(0, 1)$ from `generator` (not differentiable)."""
         shape = self._extended_shape(sample_shape)
-        p = np.broadcast_to(self.probs.data, shape)
+        p = np.broadcast_to(self.probs._data, shape)
         u = self._gen(generator).random(shape)
         return Tensor((u < p).astype(self.probs.dtype))
 

@@ -49,10 +49,10 @@ class Categorical(Distribution):
         super().__init__(param.shape[:-1], (), validate_args)
         self._num_events = param.shape[-1]
         if not self._is_logits:
-            ok = (param.data >= 0).all() and (param.data.sum(-1) > 0).all()
-            self._check(ok, f"probs must be non-negative with a positive sum, got {param.data}")
+            ok = (param._data >= 0).all() and (param._data.sum(-1) > 0).all()
+            self._check(ok, f"probs must be non-negative with a positive sum, got {param._data}")
         else:
-            self._check(~np.isnan(param.data), f"logits must not be NaN, got {param.data}")
+            self._check(~np.isnan(param._data), f"logits must not be NaN, got {param._data}")
 
     def __getattr__(self, name: str) -> Tensor:
         if name == "probs" and "logits" in self.__dict__:
@@ -86,12 +86,12 @@ class Categorical(Distribution):
     @property
     def mode(self) -> Tensor:
         """$\\arg\\max_k p_k$."""
-        return Tensor(np.argmax(self.param.data, axis=-1))
+        return Tensor(np.argmax(self.param._data, axis=-1))
 
     def sample(self, sample_shape: Any = (), generator: np.random.Generator | None = None):
         """Inverse-CDF draws: the first k with $u < \\sum_{j \\le k} p_j$, u from `generator`."""
         shape = self._extended_shape(sample_shape)
-        cdf = np.cumsum(self.probs.data, axis=-1)
+        cdf = np.cumsum(self.probs._data, axis=-1)
         cdf = np.broadcast_to(cdf, shape + (self._num_events,))
         u = self._gen(generator).random(shape + (1,)) * cdf[..., -1:]
         idx = (u >= cdf).sum(axis=-1)
@@ -104,7 +104,7 @@ class Categorical(Distribution):
         """$\\log p_x$, gathered from the normalised logits (broadcasting value and batch)."""
         value = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
         self._validate_sample(value)
-        idx = value.data.astype(np.int64)
+        idx = value._data.astype(np.int64)
         shape = np.broadcast_shapes(idx.shape, self.batch_shape)
         logits = broadcast_to(self.logits, shape + (self._num_events,))
         idx = np.broadcast_to(idx, shape)[..., None]

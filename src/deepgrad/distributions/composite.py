@@ -152,8 +152,8 @@ class MixtureSameFamily(Distribution):
     def sample(self, sample_shape: Any = (), generator: np.random.Generator | None = None):
         """Pick component k ~ Categorical(pi), then x ~ p_k (one generator for both)."""
         gen = self._gen(generator)
-        idx = self._mixture_distribution.sample(sample_shape, gen).data
-        draws = self._component_distribution.sample(sample_shape, gen).data
+        idx = self._mixture_distribution.sample(sample_shape, gen)._data
+        draws = self._component_distribution.sample(sample_shape, gen)._data
         e = self._event_ndims
         idx = idx.reshape(idx.shape + (1,) * (e + 1))
         idx = np.broadcast_to(idx, idx.shape[: idx.ndim - e] + draws.shape[draws.ndim - e :])

@@ -22,7 +22,7 @@ __all__ = ["Distribution", "as_float", "broadcast_all"]
 def as_float(x: Any, like: Tensor | None = None) -> Tensor:
     """`x` as a float Tensor (Python numbers take `like`'s dtype, else the default float)."""
     if isinstance(x, Tensor):
-        return x if x.dtype.kind == "f" else Tensor(x.data.astype(STATE.default_float))
+        return x if x.dtype.kind == "f" else Tensor(x._data.astype(STATE.default_float))
     if like is not None:
         return as_tensor(float(x) if np.ndim(x) == 0 else x, like=like)
     if isinstance(x, np.ndarray) and x.dtype.kind == "f":
@@ -122,10 +122,10 @@ class Distribution:
                 f"{type(self).__name__}.log_prob: value shape {value.shape} does not broadcast "
                 f"with batch_shape + event_shape {full}"
             ) from None
-        if not bool(np.all(self._in_support(value.data))):
+        if not bool(np.all(self._in_support(value._data))):
             raise ValueError(
                 f"{type(self).__name__}.log_prob: expected value argument to be within the "
-                f"support ({self.support_name}), got {np.asarray(value.data).ravel()[:6]}"
+                f"support ({self.support_name}), got {np.asarray(value._data).ravel()[:6]}"
             )
 
     def _in_support(self, x: np.ndarray) -> np.ndarray:

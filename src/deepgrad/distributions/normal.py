@@ -37,10 +37,10 @@ class Normal(Distribution):
     def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
         self.loc, self.scale = broadcast_all(loc, scale)
         super().__init__(self.loc.shape, (), validate_args)
-        self._check(np.isfinite(self.loc.data), f"loc must be finite, got {self.loc.data}")
+        self._check(np.isfinite(self.loc._data), f"loc must be finite, got {self.loc._data}")
         self._check(
-            (self.scale.data > 0) & np.isfinite(self.scale.data),
-            f"scale must be positive and finite, got {self.scale.data}",
+            (self.scale._data > 0) & np.isfinite(self.scale._data),
+            f"scale must be positive and finite, got {self.scale._data}",
         )
 
     @property
@@ -83,6 +83,6 @@ class Normal(Distribution):
     def cdf(self, value: Any) -> Tensor:
         """$\\Phi((x-\\mu)/\\sigma)$ (forward only: uses NumPy's erf via `math`)."""
         value = as_float(value, self.loc)
-        z = ((value - self.loc) / self.scale).data
+        z = ((value - self.loc) / self.scale)._data
         erf = np.vectorize(math.erf, otypes=[z.dtype])
         return Tensor(0.5 * (1 + erf(z / math.sqrt(2))))

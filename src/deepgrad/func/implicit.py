@@ -97,8 +97,8 @@ def _adjoint_vjp(name, F, params, adjoint, tol, max_iter, negative=False):
 
     def vjp_all(g, ans):
         with enable_grad():
-            xs = _wrap(ans.data.copy()).requires_grad_(True)
-            ps = [_wrap(p.data).requires_grad_(True) for p in params]
+            xs = _wrap(ans._data.copy()).requires_grad_(True)
+            ps = [_wrap(p._data).requires_grad_(True) for p in params]
             out = F(xs, *ps)
         if out.shape != xs.shape:
             raise ValueError(f"{name}: F(x, *params) has shape {out.shape}, x has {xs.shape}")
@@ -106,9 +106,9 @@ def _adjoint_vjp(name, F, params, adjoint, tol, max_iter, negative=False):
         def jt(v: np.ndarray) -> np.ndarray:  # (dF/dx)^T v
             u = _wrap(v.reshape(xs.shape).astype(xs.dtype))
             (r,) = autodiff.grad(out, [xs], [u], retain_graph=True, allow_unused=True)
-            return np.zeros_like(v) if r is None else r.data.reshape(-1)
+            return np.zeros_like(v) if r is None else r._data.reshape(-1)
 
-        rhs = -g.data.reshape(-1).astype(np.float64)
+        rhs = -g._data.reshape(-1).astype(np.float64)
         if adjoint == "cg" and negative:  # fixed point: dF/dx = J - I is negative definite
             w = cg(lambda v: -jt(v), -rhs, tol, max_iter)
         elif adjoint == "cg":
@@ -118,7 +118,7 @@ def _adjoint_vjp(name, F, params, adjoint, tol, max_iter, negative=False):
         u = _wrap(w.reshape(xs.shape).astype(xs.dtype))
         with no_grad():
             gs = autodiff.grad(out, ps, [u], allow_unused=True)
-        return [None if gi is None else _wrap(gi.data) for gi in gs]
+        return [None if gi is None else _wrap(gi._data) for gi in gs]
 
     return vjp_all
 
@@ -141,18 +141,18 @@ def _ift_jvp(F, params, tol, max_iter):
     """jvp_all for the node x*(params): dx = -(dF/dx)^{-1} (dF/dparams) dparams (GMRES)."""
 
     def jvp_all(tangents, ans):
-        xs = _wrap(ans.data.copy())
-        ps = [_wrap(p.data) for p in params]
-        ts = [_wrap(np.zeros_like(p.data)) if t is None else _wrap(t.data) for t, p in
+        xs = _wrap(ans._data.copy())
+        ps = [_wrap(p._data) for p in params]
+        ts = [_wrap(np.zeros_like(p._data)) if t is None else _wrap(t._data) for t, p in
               zip(tangents, params)]  # fmt: skip
         with no_grad():
             r = _isolated_jvp(lambda *qs: F(xs, *qs), ps, ts)
 
             def jx(v: np.ndarray) -> np.ndarray:
                 u = _wrap(v.reshape(xs.shape).astype(xs.dtype))
-                return _isolated_jvp(lambda z: F(z, *ps), (xs,), (u,)).data.reshape(-1)
+                return _isolated_jvp(lambda z: F(z, *ps), (xs,), (u,))._data.reshape(-1)
 
-            v = gmres(jx, -r.data.reshape(-1).astype(np.float64), tol, max_iter)
+            v = gmres(jx, -r._data.reshape(-1).astype(np.float64), tol, max_iter)
         return _wrap(v.reshape(ans.shape).astype(ans.dtype))
 
     return jvp_all
@@ -184,7 +184,7 @@ def implicit_root(
         raise ValueError(f"implicit_root: the solver must return a tensor of shape {x0.shape}")
     vjp_all = _adjoint_vjp("implicit_root", F, params, adjoint, tol, max_iter)
     jvp_all = _ift_jvp(F, params, tol, max_iter)
-    return _node("implicit_root", params, x.data, vjp_all, jvp_all)
+    return _node("implicit_root", params, x._data, vjp_all, jvp_all)
 
 
 def _newton(G: Callable[[Tensor], Tensor], x0: Tensor, iters: int = 50) -> Tensor:
@@ -193,11 +193,11 @@ def _newton(G: Callable[[Tensor], Tensor], x0: Tensor, iters: int = 50) -> Tenso
     x = x0
     for _ in range(iters):
         r = G(x)
-        if float(np.abs(r.data).max(initial=0.0)) < 1e-13:
+        if float(np.abs(r._data).max(initial=0.0)) < 1e-13:
             break
         with enable_grad():
-            j = jacobian(G)(x).data.reshape(x.numel(), x.numel())
-        x = _wrap(x.data - np.linalg.solve(j, r.data.reshape(-1)).reshape(x.shape))
+            j = jacobian(G)(x)._data.reshape(x.numel(), x.numel())
+        x = _wrap(x._data - np.linalg.solve(j, r._data.reshape(-1)).reshape(x.shape))
     return x
 
 
@@ -232,13 +232,13 @@ def fixed_point(
         return f(z, *ps) - z
 
     vjp_all = _adjoint_vjp("fixed_point", F, params, adjoint, tol, max_iter, negative=True)
-    return _node("fixed_point", params, x.data, vjp_all, _ift_jvp(F, params, tol, max_iter))
+    return _node("fixed_point", params, x._data, vjp_all, _ift_jvp(F, params, tol, max_iter))
 
 
 def _iterate(g: Callable[[Tensor], Tensor], x: Tensor, tol: float, max_iter: int) -> Tensor:
     for _ in range(max_iter):
         nxt = g(x)
-        step = float(np.abs(nxt.data - x.data).max(initial=0.0))
+        step = float(np.abs(nxt._data - x._data).max(initial=0.0))
         x = nxt
         if step <= tol:
             return x

@@ -184,7 +184,7 @@ def same(a: Any, b: Any) -> bool:
             and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
         )
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        return a.requires_grad == b.requires_grad and same(a.data, b.data)
+        return a.requires_grad == b.requires_grad and same(a._data, b._data)
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
     if isinstance(a, dict) and isinstance(b, dict):

@@ -57,10 +57,10 @@ class Recorder:
         k = self.count
         self.count += 1
         self.keep.append(obj)
-        self.values[k] = obj.data if isinstance(obj, Tensor) else obj
+        self.values[k] = obj._data if isinstance(obj, Tensor) else obj
         if isinstance(obj, Tensor):
             self.by_tensor[id(obj)] = k
-            self.by_array[id(obj.data)] = k
+            self.by_array[id(obj._data)] = k
             self.versions.append((obj, getattr(obj, "_version", 0)))
         elif isinstance(obj, np.ndarray):
             self.by_array[id(obj)] = k
@@ -75,19 +75,19 @@ class Recorder:
     def ref(self, obj: Any, as_tensor: bool = False) -> Ref:
         """The reference for an argument of a recorded call."""
         if isinstance(obj, Tensor):
-            k = self.by_tensor.get(id(obj), self.by_array.get(id(obj.data)))
+            k = self.by_tensor.get(id(obj), self.by_array.get(id(obj._data)))
             if k is None:
-                k = self.view(obj.data)
+                k = self.view(obj._data)
             if k is not None:
                 return Wrap(k, bool(obj.requires_grad)) if as_tensor else Slot(k)
             self.keep.append(obj)
             self.versions.append((obj, getattr(obj, "_version", 0)))
             # a parameter or buffer (or a constant): bound by identity, and guarded at
             # each call (same array, same requires_grad flag: freezing re-traces)
-            self.params[id(obj)] = (obj, obj.data, obj.requires_grad)
+            self.params[id(obj)] = (obj, obj._data, obj.requires_grad)
             if not obj.requires_grad:
-                self.foreign(obj.data)
-            return Const(obj if as_tensor else obj.data)
+                self.foreign(obj._data)
+            return Const(obj if as_tensor else obj._data)
         if isinstance(obj, np.ndarray):
             k = self.by_array.get(id(obj))
             if k is None:
@@ -150,7 +150,7 @@ class Recorder:
         else:
             out = self.new_value(res)
         call = Call(prim.forward, args, kwargs, out, prim.name)
-        call.as_array = not prim.saves and res.data.ndim == 0  # NumPy may return a scalar
+        call.as_array = not prim.saves and res._data.ndim == 0  # NumPy may return a scalar
         self.calls.append(call)
 
     def host(self, fn, args: tuple, kwargs: dict) -> Any:

@@ -55,7 +55,7 @@ class Plan:
     def valid(self) -> bool:
         """The guards: the same parameter arrays and flags, the same training modes."""
         for t, arr, flag in self.tensors:
-            if t.data is not arr or t.requires_grad is not flag:
+            if t._data is not arr or t.requires_grad is not flag:
                 return False
         for m, training in self.modules:
             if m.training is not training:
@@ -111,7 +111,7 @@ class CompiledStep:
             return self._give_up(why, args, kwargs)
         for plan in self.plans.get(key, ()):
             if plan.valid():
-                arrays = [t.data for t in tensor_args(args, kwargs)]
+                arrays = [t._data for t in tensor_args(args, kwargs)]
                 try:
                     out = plan.run(arrays)
                 except Retrace as e:  # the data takes another path: nothing has changed yet
@@ -208,7 +208,7 @@ def _key(args: tuple, kwargs: dict) -> tuple[tuple | None, str]:
         if isinstance(a, Tensor):
             if a.requires_grad:
                 return None, f"argument {name!r} requires grad (inputs are data, not leaves)"
-            parts.append((name, "T", a.data.shape, a.data.dtype.str, a.data.strides))
+            parts.append((name, "T", a._data.shape, a._data.dtype.str, a._data.strides))
         else:
             try:
                 hash(a)

@@ -96,16 +96,16 @@ class GradAssign:
             g.base is not None
             or id(g) in seen
             or not g.flags.writeable
-            or not _same_layout(g, leaf.data)
+            or not _same_layout(g, leaf._data)
         ):
             g = self._copy(g)
         seen.add(id(g))
-        if g.dtype != leaf.data.dtype:
-            g = g.astype(leaf.data.dtype)
+        if g.dtype != leaf._data.dtype:
+            g = g.astype(leaf._data.dtype)
         leaf.grad = _wrap(g) if leaf.grad is None else leaf.grad + _wrap(g)
 
     def _copy(self, g: np.ndarray) -> np.ndarray:
-        like = self.leaf.data
+        like = self.leaf._data
         buf = self.buf
         # 2 references: the attribute and getrefcount's argument (no .grad, no view holds it)
         if (
@@ -136,7 +136,7 @@ def _unsupported(rec, roots, grads, create_graph) -> str | None:
     if grads is not None:
         return "backward(gradient=...) with an explicit cotangent is not compiled"
     for r in roots:
-        if not r.requires_grad or r.data.size != 1:
+        if not r.requires_grad or r._data.size != 1:
             return "backward() on a tensor that does not require grad or has several elements"
         if id(r) not in rec.by_tensor:
             return "backward() on a tensor that was not computed inside the step"
@@ -163,7 +163,7 @@ def record_backward(rec, roots: list[Tensor], grads, retain_graph, create_graph)
     owned: set[int] = set()  # sums this sweep allocated, added into in place
     for i, r in enumerate(roots):
         fn = handed.another_seed if i else handed.seed
-        seed = fn(r.data)
+        seed = fn(r._data)
         k = rec.new_value(seed)
         rec.calls.append(Call(fn, (Slot(rec.by_tensor[id(r)]),), {}, k, "seed", False))
         _push(rec, acc, id(r), k, seed, owned)
@@ -240,10 +240,10 @@ def _backprop(rec, acc, t: Tensor, entry: tuple[int, np.ndarray], owned: set[int
             ref = rec.ref(gi)  # a result made outside the primitives also makes it impure
         finally:
             rec.rule_depth -= 1
-        if gi.data.shape != x.data.shape:
+        if gi._data.shape != x._data.shape:
             raise RuntimeError(
                 f"{prim.name}: VJP rule for input {i} returned a gradient of shape "
-                f"{gi.data.shape}, expected {x.data.shape}"
+                f"{gi._data.shape}, expected {x._data.shape}"
             )
         kernel = ARRAY_VJPS.get((prim.name, i))
         if kernel is not None:  # the same computation on arrays (jit/kernels.py)
@@ -261,4 +261,4 @@ def _backprop(rec, acc, t: Tensor, entry: tuple[int, np.ndarray], owned: set[int
             rec.calls.append(call)
         else:
             k = ref.k
-        _push(rec, acc, id(x), k, gi.data, owned)
+        _push(rec, acc, id(x), k, gi._data, owned)

@@ -103,6 +103,6 @@ def _outputs(rec: Recorder, out: Any) -> tuple[list[Ref], str]:
     for t in items:
         ref = rec.ref(t)
         if not isinstance(ref, Slot):
-            ref = Const(t.data)  # a parameter or constant returned as it is
+            ref = Const(t._data)  # a parameter or constant returned as it is
         refs.append(ref)
     return refs, "single" if single else type(items).__name__

@@ -46,7 +46,7 @@ class HyperMLP(nn.Module):
             [nn.Linear(hidden, o * (i + 1), generator=rng) for o, i in shapes]
         )
         for head, (o, i) in zip(self.heads, shapes):  # generated weights start at fan-in scale
-            head.weight.data *= np.sqrt(1.0 / i) / np.sqrt(hidden) * 3
+            head.weight._data *= np.sqrt(1.0 / i) / np.sqrt(hidden) * 3
         self.embeddings = nn.Parameter(rng.standard_normal((len(shapes), z_dim)))
 
     def generated(self) -> list[tuple[Tensor, Tensor]]:

@@ -26,7 +26,7 @@ __all__ = ["gradient_x_input", "integrated_gradients", "occlusion", "saliency", 
 def _scores(model, x: np.ndarray, target) -> tuple[np.ndarray, np.ndarray]:
     """Class scores f_c(x) per sample and the (resolved) targets."""
     with no_grad():
-        out = model(Tensor(x)).data
+        out = model(Tensor(x))._data
     if target is None:
         target = out.argmax(axis=1)
     target = np.broadcast_to(np.asarray(target, dtype=np.int64), (x.shape[0],))
@@ -39,11 +39,11 @@ def _input_grad(model, x: np.ndarray, target: np.ndarray) -> np.ndarray:
     out = model(xt)
     score = out[np.arange(x.shape[0]), target].sum()
     (g,) = autodiff.grad(score, [xt])
-    return g.data
+    return g._data
 
 
 def _as_batch(x) -> np.ndarray:
-    arr = np.asarray(x.data if isinstance(x, Tensor) else x)
+    arr = np.asarray(x._data if isinstance(x, Tensor) else x)
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float32)
     return arr

@@ -33,13 +33,13 @@ class MemN2N(Module):
         self.key_embed, self.value_embed = Embedding(vocab, dim, **kw), Embedding(vocab, dim, **kw)
         self.query_embed = Embedding(vocab, dim, **kw)
         for e in (self.key_embed, self.value_embed, self.query_embed):
-            e.weight.data *= 0.1  # N(0, 0.1^2) as the paper
+            e.weight._data *= 0.1  # N(0, 0.1^2) as the paper
         self.memory = KeyValueMemory(dim, hops, generator=generator)
         self.answer = Linear(dim, answers or vocab, generator=generator)
 
     def forward(self, story, question) -> tuple[Tensor, Tensor]:
-        story = np.asarray(story.data if isinstance(story, Tensor) else story)
-        question = np.asarray(question.data if isinstance(question, Tensor) else question)
+        story = np.asarray(story._data if isinstance(story, Tensor) else story)
+        question = np.asarray(question._data if isinstance(question, Tensor) else question)
         if story.ndim != 3 or question.ndim != 2 or story.shape[0] != question.shape[0]:
             raise ValueError(
                 f"MemN2N: story must be (N, M, L) and question (N, L) token ids, got "

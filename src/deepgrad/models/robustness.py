@@ -30,7 +30,7 @@ def _loss_grad(model, x: np.ndarray, y: np.ndarray, loss_fn: Callable) -> np.nda
     """d loss(model(x), y) / d x, with the model's parameters left untouched."""
     xt = Tensor(x, requires_grad=True)
     (g,) = autodiff.grad(loss_fn(model(xt), Tensor(y)), [xt])
-    return g.data
+    return g._data
 
 
 def _check_eps(name: str, eps: float) -> None:
@@ -101,8 +101,8 @@ def adversarial_loss(model, x, y, eps: float, steps: int = 5, norm: str = "inf",
     loss, $\\text{mix}\\,L_{adv} + (1 - \\text{mix})\\,L_{clean}$.  The attack runs in eval mode."""
     was_training = model.training
     model.eval()
-    x_np = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=np.float32)
-    y_np = y.data if isinstance(y, Tensor) else np.asarray(y)
+    x_np = x._data if isinstance(x, Tensor) else np.asarray(x, dtype=np.float32)
+    y_np = y._data if isinstance(y, Tensor) else np.asarray(y)
     adv = pgd(model, x_np, y_np, eps, steps=steps, norm=norm, loss_fn=loss_fn, generator=generator)
     model.train(was_training)
     loss = loss_fn(model(Tensor(adv)), Tensor(y_np))
@@ -121,8 +121,8 @@ def distillation_loss(student_logits: Tensor, teacher_logits, target, temperatur
         raise ValueError(
             f"distillation_loss: need temperature > 0 and 0 <= alpha <= 1, got {temperature}, {alpha}"
         )
-    t = teacher_logits.data if isinstance(teacher_logits, Tensor) else np.asarray(teacher_logits)
-    p = softmax(Tensor(t / temperature), axis=1).data
+    t = teacher_logits._data if isinstance(teacher_logits, Tensor) else np.asarray(teacher_logits)
+    p = softmax(Tensor(t / temperature), axis=1)._data
     log_q = log_softmax(student_logits / temperature, axis=1)
     kl = (Tensor(p) * (Tensor(np.log(np.maximum(p, 1e-30))) - log_q)).sum(axis=1).mean()
     hard = F.cross_entropy(student_logits, target if isinstance(target, Tensor) else Tensor(target))
@@ -144,7 +144,7 @@ def mc_dropout(model, x, samples: int = 30) -> tuple[np.ndarray, np.ndarray]:
         m.train()
     with no_grad():
         probs = np.stack(
-            [softmax(model(Tensor(np.asarray(x))), axis=1).data for _ in range(samples)]
+            [softmax(model(Tensor(np.asarray(x))), axis=1)._data for _ in range(samples)]
         )
     model.train(was_training)
     return probs.mean(axis=0), probs.std(axis=0)

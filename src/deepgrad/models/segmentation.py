@@ -64,7 +64,7 @@ class FCN8s(nn.Module):
         )
         _init.kaiming_convs(self)
         for up in (self.upscore2, self.upscore_pool4, self.upscore8):
-            up.weight.data[...] = bilinear_kernel(num_classes, up.kernel_size[0])
+            up.weight._data[...] = bilinear_kernel(num_classes, up.kernel_size[0])
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or min(x.shape[2:]) < 32:

@@ -68,7 +68,7 @@ class Seq2Seq(Module):
     # -- pieces ----------------------------------------------------------------------------
     def encode(self, src, src_mask=None) -> tuple[Tensor, tuple]:
         """Encoder states (N, S, H) and the decoder's initial state (both directions' last)."""
-        src = np.asarray(src.data if isinstance(src, Tensor) else src)
+        src = np.asarray(src._data if isinstance(src, Tensor) else src)
         if src.ndim != 2:
             raise ValueError(f"Seq2Seq.encode: src must be (N, S) token ids, got {src.shape}")
         mask = None if src_mask is None else np.asarray(src_mask, dtype=bool)
@@ -116,7 +116,7 @@ class Seq2Seq(Module):
         src_mask=None,
         generator: np.random.Generator | None = None,
     ) -> Tensor:
-        tgt = np.asarray(tgt.data if isinstance(tgt, Tensor) else tgt)
+        tgt = np.asarray(tgt._data if isinstance(tgt, Tensor) else tgt)
         if tgt.ndim != 2:
             raise ValueError(f"Seq2Seq: tgt must be (N, T) token ids, got {tgt.shape}")
         rng = _gen(generator)  # deepgrad's default generator unless one is given
@@ -127,7 +127,7 @@ class Seq2Seq(Module):
             out, state, context, _ = self.step(tokens, state, context, memory, mask)
             logits.append(out)
             teach = teacher_forcing_ratio >= 1.0 or rng.random() < teacher_forcing_ratio
-            tokens = tgt[:, t] if teach else out.data.argmax(-1)
+            tokens = tgt[:, t] if teach else out._data.argmax(-1)
         return stack(logits, 1)
 
     # -- decoding --------------------------------------------------------------------------
@@ -141,10 +141,10 @@ class Seq2Seq(Module):
             out_tokens, maps = [], []
             for _ in range(max_len):
                 logits, state, context, w = self.step(tokens, state, context, memory, mask)
-                tokens = np.where(done, self.eos, logits.data.argmax(-1))
+                tokens = np.where(done, self.eos, logits._data.argmax(-1))
                 done |= tokens == self.eos
                 out_tokens.append(tokens)
-                maps.append(w.data)
+                maps.append(w._data)
                 if done.all():
                     break
         return np.stack(out_tokens, 1), np.stack(maps, 1)
@@ -158,7 +158,7 @@ class Seq2Seq(Module):
         Returns the best token list (eos included when produced) for each source."""
         if beam_size < 1:
             raise ValueError(f"Seq2Seq.beam_search: beam_size must be >= 1, got {beam_size}")
-        src = np.asarray(src.data if isinstance(src, Tensor) else src)
+        src = np.asarray(src._data if isinstance(src, Tensor) else src)
         with no_grad():
             return [self._beam_one(src[i : i + 1], beam_size, max_len, length_penalty)
                     for i in range(src.shape[0])]  # fmt: skip
@@ -170,9 +170,9 @@ class Seq2Seq(Module):
         for _ in range(max_len):
             b = len(seqs)
             tokens = np.array([s[-1] if s else self.bos for s in seqs])
-            mem = Tensor(np.repeat(memory.data, b, 0))  # memory is (1, S, H)
+            mem = Tensor(np.repeat(memory._data, b, 0))  # memory is (1, S, H)
             logits, state, context, _ = self.step(tokens, state, context, mem, None)
-            logp = F.log_softmax(logits, -1).data + scores[:, None]
+            logp = F.log_softmax(logits, -1)._data + scores[:, None]
             flat = np.argsort(-logp, axis=None, kind="stable")[: 2 * beam]
             keep_rows, keep_seqs, keep_scores = [], [], []
             for idx in flat:
@@ -189,8 +189,8 @@ class Seq2Seq(Module):
             if len(finished) >= beam or not keep_seqs:
                 break
             rows = np.array(keep_rows)
-            state = tuple(Tensor(s.data[rows]) for s in state)
-            context = Tensor(context.data[rows])
+            state = tuple(Tensor(s._data[rows]) for s in state)
+            context = Tensor(context._data[rows])
             seqs, scores = keep_seqs, np.array(keep_scores)
         if not finished:
             finished = [(s / max(len(q), 1) ** alpha, q) for s, q in zip(scores, seqs)]

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .. import nn
+from ..core.tensor import Tensor
 
 __all__ = ["find_head", "freeze", "load_backbone", "param_groups", "replace_head", "unfreeze"]
 
@@ -117,7 +118,7 @@ def load_backbone(model: nn.Module, state_dict, head: str | None = None) -> dict
     own.update(dict(model.named_buffers()))
     keep, skipped = {}, []
     for k, v in state_dict.items():
-        arr = v.data if hasattr(v, "data") and not isinstance(v, np.ndarray) else np.asarray(v)
+        arr = v._data if isinstance(v, Tensor) else np.asarray(getattr(v, "data", v))
         if _matches(k, [head]) or k not in own or tuple(np.shape(arr)) != own[k].shape:
             skipped.append(k)
         else:

@@ -74,7 +74,7 @@ def _ascend(objective: Callable[[Tensor], Tensor], x0: np.ndarray, steps: int, l
         shifted = np.roll(x, (dy, dx), axis=(-2, -1))
         xt = Tensor(shifted, requires_grad=True)
         (g,) = autodiff.grad(objective(xt), [xt])
-        g = np.roll(g.data, (-dy, -dx), axis=(-2, -1))
+        g = np.roll(g._data, (-dy, -dx), axis=(-2, -1))
         x += lr * g / (np.abs(g).mean() + 1e-8)
         if blur and step % 4 == 3:
             x = _blur(x, blur).astype(np.float32)
@@ -149,8 +149,8 @@ def style_transfer(model, content: np.ndarray, style: np.ndarray, content_layers
         return boxes
 
     with no_grad():
-        target_c = {k: Tensor(v.data) for k, v in feats(Tensor(content[None])).items()}
-        target_s = {k: Tensor(gram_matrix(v).data) for k, v in feats(Tensor(style[None])).items()}
+        target_c = {k: Tensor(v._data) for k, v in feats(Tensor(content[None])).items()}
+        target_s = {k: Tensor(gram_matrix(v)._data) for k, v in feats(Tensor(style[None])).items()}
     x = Tensor(content[None].astype(np.float32).copy(), requires_grad=True)
     opt = Adam([x], lr=lr)
     for step in range(steps):
@@ -165,10 +165,10 @@ def style_transfer(model, content: np.ndarray, style: np.ndarray, content_layers
         loss = loss + tv_weight * tv
         loss.backward()
         opt.step()
-        x.data[...] = np.clip(x.data, 0.0, 1.0)
+        x._data[...] = np.clip(x._data, 0.0, 1.0)
         if callback is not None:
-            callback(step, float(loss.data))
-    return x.data[0]
+            callback(step, float(loss._data))
+    return x._data[0]
 
 
 def tcav(model, layer: str, concept: np.ndarray, random: np.ndarray, inputs: np.ndarray,
@@ -183,8 +183,8 @@ def tcav(model, layer: str, concept: np.ndarray, random: np.ndarray, inputs: np.
     """
     model.eval()
     with no_grad():
-        a_c = layer_output(model, layer, concept).data.reshape(len(concept), -1)
-        a_r = layer_output(model, layer, random).data.reshape(len(random), -1)
+        a_c = layer_output(model, layer, concept)._data.reshape(len(concept), -1)
+        a_r = layer_output(model, layer, random)._data.reshape(len(random), -1)
     feats = np.concatenate([a_c, a_r]).astype(np.float64)
     labels = np.r_[np.ones(len(a_c)), np.zeros(len(a_r))]
     rng = np.random.default_rng(seed)
@@ -206,7 +206,7 @@ def tcav(model, layer: str, concept: np.ndarray, random: np.ndarray, inputs: np.
     with _capture(model, layer) as box:
         out = model(x)
     (g,) = autodiff.grad(out[:, target].sum(), [box["out"]])
-    directional = g.data.reshape(len(inputs), -1) @ cav
+    directional = g._data.reshape(len(inputs), -1) @ cav
     return {"score": float(np.mean(directional > 0)), "cav": cav, "cav_accuracy": acc,
             "directional_derivatives": directional}  # fmt: skip
 
@@ -232,7 +232,7 @@ def ablation(model, x: np.ndarray, y: np.ndarray, layers: Sequence[str],
             handle = model.get_submodule(mask_layer).register_forward_hook(hook)
         try:
             with no_grad():
-                pred = model(Tensor(np.asarray(x))).data.argmax(axis=1)
+                pred = model(Tensor(np.asarray(x)))._data.argmax(axis=1)
         finally:
             if handle is not None:
                 handle.remove()

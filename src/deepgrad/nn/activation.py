@@ -262,7 +262,7 @@ class Swish(Module):
         return AF.swish(x, self.beta)
 
     def extra_repr(self) -> str:
-        beta = float(self.beta.data) if self.learnable else self.beta
+        beta = float(self.beta._data) if self.learnable else self.beta
         return f"beta={beta:g}, learnable={self.learnable}"
 
 
@@ -477,7 +477,7 @@ class Maxout(Module):
         init.uniform_(self.bias, -bound, bound, generator=generator)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.data.shape[-1:] != (self.in_features,):
+        if x._data.shape[-1:] != (self.in_features,):
             raise self.input_error(f"(*, {self.in_features})", x.shape)
         z = linear(x, self.weight, self.bias)
         z = reshape(z, z.shape[:-1] + (self.out_features, self.k))

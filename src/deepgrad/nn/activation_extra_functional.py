@@ -30,7 +30,7 @@ __all__ = [
 def _floating(name: str, x) -> Tensor:
     """Coerce to a Tensor and refuse integer and bool inputs, naming the function."""
     x = as_tensor(x)
-    if x.data.dtype.kind not in "fc":
+    if x._data.dtype.kind not in "fc":
         raise TypeError(f"{name}: x must be a floating point tensor, got {x.dtype}")
     return x
 
@@ -84,13 +84,13 @@ def softshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
     shrunk = E.sub(x, E.mul(E.sign(x), lambd))
-    return E.where(np.abs(x.data) > lambd, shrunk, E.mul(x, 0.0))
+    return E.where(np.abs(x._data) > lambd, shrunk, E.mul(x, 0.0))
 
 
 def hardshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
     """$x$ if $|x| > \\lambda$ else 0."""
     x = _floating("hardshrink", x)
-    return E.where(np.abs(x.data) > lambd, x, E.mul(x, 0.0))
+    return E.where(np.abs(x._data) > lambd, x, E.mul(x, 0.0))
 
 
 def tanhshrink(x: Tensor) -> Tensor:
@@ -102,7 +102,7 @@ def tanhshrink(x: Tensor) -> Tensor:
 def threshold(x: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """$x$ if $x >$ threshold else `value`."""
     x = _floating("threshold", x)
-    return E.where(x.data > threshold, x, E.add(E.mul(x, 0.0), value))
+    return E.where(x._data > threshold, x, E.add(E.mul(x, 0.0), value))
 
 
 def softmin(x: Tensor, dim: int | None = None) -> Tensor:
@@ -125,9 +125,9 @@ def rrelu(
     if not 0 <= lower <= upper:
         raise ValueError(f"rrelu: need 0 <= lower <= upper, got lower={lower}, upper={upper}")
     if training:
-        slope = _gen(generator).uniform(lower, upper, size=x.shape).astype(x.data.dtype)
-        return E.where(x.data >= 0, x, E.mul(x, Tensor(slope)))
-    return E.where(x.data >= 0, x, E.mul(x, (lower + upper) / 2))
+        slope = _gen(generator).uniform(lower, upper, size=x.shape).astype(x._data.dtype)
+        return E.where(x._data >= 0, x, E.mul(x, Tensor(slope)))
+    return E.where(x._data >= 0, x, E.mul(x, (lower + upper) / 2))
 
 
 def normalize(x: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:

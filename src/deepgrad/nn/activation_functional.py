@@ -46,7 +46,7 @@ def relu(x: Tensor, inplace: bool = False) -> Tensor:
 @host_call(pure=True)  # deepgrad.compile recomputes the mask from each step's values
 def _above(x: Tensor, threshold: float = 0.0, scale: float = 1.0):
     """The mask `scale * x > threshold` of a piecewise activation (it has no derivative)."""
-    return x.data > threshold if scale == 1.0 else x.data * scale > threshold
+    return x._data > threshold if scale == 1.0 else x._data * scale > threshold
 
 
 def relu6(x: Tensor, inplace: bool = False) -> Tensor:
@@ -162,7 +162,7 @@ def step(x: Tensor, threshold: float = 0.0) -> Tensor:
     """Heaviside step $H(x - \\theta)$ (1 where x > threshold, else 0); derivative 0 everywhere,
     which is why the perceptron rule, not gradient descent, trains it (Rosenblatt 1958)."""
     x = real("step", as_tensor(x))
-    const = as_tensor((x.data > threshold).astype(x.data.dtype))
+    const = as_tensor((x._data > threshold).astype(x._data.dtype))
     # sign() has a zero derivative: the graph stays connected with an exact zero gradient.
     return E.add(E.mul(E.sign(x), 0.0), const)
 

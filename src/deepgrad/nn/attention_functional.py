@@ -31,7 +31,7 @@ def causal_mask(length: int, source_length: int | None = None) -> np.ndarray:
 
 
 def _masked_scores(scores: Tensor, attn_mask, fn: str) -> Tensor:
-    m = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
+    m = np.asarray(attn_mask._data if isinstance(attn_mask, Tensor) else attn_mask)
     try:
         np.broadcast_shapes(m.shape, scores.shape)
     except ValueError:

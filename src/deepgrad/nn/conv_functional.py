@@ -226,7 +226,7 @@ def global_avg_pool2d(x: Tensor) -> Tensor:
 def _max_unpoolnd(d, x, indices, kernel_size, stride, padding, output_size):
     x, squeeze = _batched(x, d, f"max_unpool{d}d")
     if squeeze:
-        indices = np.asarray(indices.data if isinstance(indices, Tensor) else indices)[None]
+        indices = np.asarray(indices._data if isinstance(indices, Tensor) else indices)[None]
     return _unbatch(_P.max_unpool(x, indices, kernel_size, stride, padding, output_size), squeeze)
 
 

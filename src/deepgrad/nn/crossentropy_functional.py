@@ -44,7 +44,7 @@ def _class_targets(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Validated flat class indices (ignored ones set to 0) and the mask of counted ones
     (None when every element counts: the common, fast case)."""
-    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    t = np.asarray(target._data if isinstance(target, Tensor) else target)
     expected = () if len(shape) == 1 else (shape[0],) + tuple(shape[2:])
     c = shape[0] if len(shape) == 1 else shape[1]
     if t.dtype.kind not in "iu":
@@ -78,7 +78,7 @@ def _class_targets(
 def _class_weight(name: str, weight, c: int, like: Tensor) -> np.ndarray | None:
     if weight is None:
         return None
-    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=like.data.dtype)
+    w = np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=like._data.dtype)
     if w.shape != (c,):
         raise ValueError(f"{name}: weight must have shape ({c},) (one per class), got {w.shape}")
     return w
@@ -95,7 +95,7 @@ def _sample_weights(t, valid, w, dtype) -> np.ndarray | None:
 def _weighted(name: str, per: Tensor, sw: np.ndarray | None, reduction: str, shape) -> Tensor:
     """Apply per-element weights and reduce; 'mean' divides by the sum of the weights."""
     if sw is not None:
-        per = E.mul(per, _wrap(sw.astype(per.data.dtype)))
+        per = E.mul(per, _wrap(sw.astype(per._data.dtype)))
     return _reduce(per, sw, reduction, shape)
 
 
@@ -143,7 +143,7 @@ def cross_entropy(
     logits, shape = _flat_classes(input)
     c = logits.shape[1]
     w = _class_weight("cross_entropy", weight, c, input)
-    tdata = target.data if isinstance(target, Tensor) else np.asarray(target)
+    tdata = target._data if isinstance(target, Tensor) else np.asarray(target)
     if tdata.dtype.kind == "f":
         return _prob_cross_entropy(input, logits, target, w, reduction, label_smoothing, shape)
     t, valid = _class_targets("cross_entropy", input.shape, target, ignore_index)
@@ -166,7 +166,7 @@ def _smoothing_term(logits, w, valid, sw, reduction, shape) -> Tensor:
     lw = logp if w is None else E.mul(logp, _wrap(w))
     smooth = E.neg(_sum(lw, axis=1))
     if valid is not None:
-        smooth = E.mul(smooth, _wrap(valid.astype(logits.data.dtype)))
+        smooth = E.mul(smooth, _wrap(valid.astype(logits._data.dtype)))
     return _reduce(smooth, sw, reduction, shape)
 
 

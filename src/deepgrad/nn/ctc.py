@@ -34,7 +34,7 @@ _NEG = -1e30  # "log 0" that keeps logsumexp's gradient finite
 
 
 def _lengths(x: Any, n: int, name: str) -> np.ndarray:
-    arr = np.asarray(x.data if isinstance(x, Tensor) else x).astype(np.int64).reshape(-1)
+    arr = np.asarray(x._data if isinstance(x, Tensor) else x).astype(np.int64).reshape(-1)
     if arr.shape != (n,):
         raise ValueError(f"ctc_loss: {name} must have one entry per sample ({n}), got {arr.shape}")
     return arr
@@ -42,7 +42,7 @@ def _lengths(x: Any, n: int, name: str) -> np.ndarray:
 
 def _extended(targets, target_lengths: np.ndarray, blank: int) -> np.ndarray:
     """(N, 2 S_max + 1) extended label sequences, padded with blanks."""
-    t = np.asarray(targets.data if isinstance(targets, Tensor) else targets).astype(np.int64)
+    t = np.asarray(targets._data if isinstance(targets, Tensor) else targets).astype(np.int64)
     n, smax = len(target_lengths), int(target_lengths.max(initial=0))
     ext = np.full((n, 2 * smax + 1), blank, dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(target_lengths)])
@@ -77,7 +77,7 @@ def ctc_loss(
         raise ValueError(f"ctc_loss: targets must be class indices in [0, {c}), blank={blank}")
     width = ext.shape[1]
     emit = getitem(log_probs, (slice(None), np.arange(n)[:, None], ext))  # (T, N, L)
-    dtype = log_probs.data.dtype
+    dtype = log_probs._data.dtype
     s_idx = np.arange(width)
     first = np.where(s_idx[None, :] < 2, 0.0, _NEG).astype(dtype) * np.ones((n, 1), dtype)
     prev2 = np.concatenate([np.full((n, 2), blank), ext[:, :-2]], axis=1)
@@ -95,7 +95,7 @@ def ctc_loss(
         ends, Tensor(np.stack([np.zeros(n), np.where(last > 0, 0.0, _NEG)], 1).astype(dtype))
     )
     loss = E.neg(logsumexp(ends, axis=1))
-    impossible = loss.data > -_NEG / 2
+    impossible = loss._data > -_NEG / 2
     if impossible.any():
         fill = 0.0 if zero_infinity else np.inf
         loss = E.where(impossible, Tensor(np.full(n, fill, dtype)), loss)

@@ -57,7 +57,7 @@ def dropout(
         return _inplace(x, "dropout", dropout, p, training, False, generator)
     if p == 1.0:
         return E.mul(x, 0.0)
-    return E.mul(x, _wrap(_dropout_mask(generator, x.shape, p, x.data.dtype)))
+    return E.mul(x, _wrap(_dropout_mask(generator, x.shape, p, x._data.dtype)))
 
 
 @host_call  # deepgrad.compile replays the draw, so the generator advances as in eager
@@ -77,7 +77,7 @@ def alpha_dropout(
         return x
     if p == 1.0:
         return E.mul(x, 0.0)
-    scale, shift = _alpha_masks(generator, x.shape, p, x.data.dtype)
+    scale, shift = _alpha_masks(generator, x.shape, p, x._data.dtype)
     return E.add(E.mul(x, _wrap(scale)), _wrap(shift))
 
 
@@ -112,7 +112,7 @@ def embedding(
 @host_call(pure=True)  # deepgrad.compile checks the indices again at each replay
 def _embedding_indices(indices, n: int) -> np.ndarray:
     """The indices as an integer array, each in [0, n)."""
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    idx = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     if idx.size and (idx.min() < 0 or idx.max() >= n):
@@ -183,7 +183,7 @@ def batch_norm(
             )
         mu, var = _stats(x, axes)
         if training and running_mean is not None:
-            _update_running(running_mean, running_var, mu.data, var.data, n, momentum)
+            _update_running(running_mean, running_var, mu._data, var._data, n, momentum)
     else:
         mu = reshape(running_mean.detach(), shape)
         var = reshape(running_var.detach(), shape)
@@ -194,9 +194,9 @@ def batch_norm(
 def _update_running(rmean: Tensor, rvar: Tensor, mu, var, n: int, momentum: float) -> None:
     m = momentum
     # written in place, so numpy() views and from_numpy() buffers see the update
-    rmean.data[...] = (1 - m) * rmean.data + m * mu.reshape(-1)
+    rmean._data[...] = (1 - m) * rmean._data + m * mu.reshape(-1)
     unbiased = var.reshape(-1) * (n / max(n - 1, 1))
-    rvar.data[...] = (1 - m) * rvar.data + m * unbiased
+    rvar._data[...] = (1 - m) * rvar._data + m * unbiased
 
 
 def instance_norm(
@@ -224,7 +224,7 @@ def instance_norm(
         if use_input_stats and running_mean is not None:
             n = int(np.prod(x.shape[2:]))
             _update_running(
-                running_mean, running_var, mu.data.mean(0), var.data.mean(0), n, momentum
+                running_mean, running_var, mu._data.mean(0), var._data.mean(0), n, momentum
             )
     else:
         mu = reshape(running_mean.detach(), shape)

@@ -33,7 +33,7 @@ _AGGREGATIONS = {"sum": segment_sum, "add": segment_sum, "mean": segment_mean, "
 
 def _edge_index(op: str, edge_index, num_nodes: int) -> np.ndarray:
     """`edge_index` as a (2, E) int64 array, checked against the number of nodes."""
-    ei = np.asarray(edge_index.data if isinstance(edge_index, Tensor) else edge_index)
+    ei = np.asarray(edge_index._data if isinstance(edge_index, Tensor) else edge_index)
     if ei.ndim != 2 or ei.shape[0] != 2 or ei.dtype.kind not in "iu":
         raise ValueError(
             f"{op}: edge_index must be an integer array of shape (2, E), got {ei.dtype} "
@@ -300,7 +300,7 @@ class GATConv(Module):
 
 
 def _check_batch(op: str, x: Tensor, batch, size: int | None) -> tuple[np.ndarray, int]:
-    b = np.asarray(batch.data if isinstance(batch, Tensor) else batch)
+    b = np.asarray(batch._data if isinstance(batch, Tensor) else batch)
     if b.ndim != 1 or b.shape[0] != x.shape[0] or b.dtype.kind not in "iu":
         raise ValueError(
             f"{op}: batch must be a 1-d integer array with one entry per node; got {b.dtype} "

@@ -117,7 +117,7 @@ class RMSNorm(Module):
         k = len(self.normalized_shape)
         if x.shape[x.ndim - k :] != self.normalized_shape:
             raise self.input_error(f"(*, {', '.join(map(str, self.normalized_shape))})", x.shape)
-        eps = np.finfo(x.data.dtype).eps if self.eps is None else self.eps
+        eps = np.finfo(x._data.dtype).eps if self.eps is None else self.eps
         ms = mean(E.mul(x, x), axis=tuple(range(x.ndim - k, x.ndim)), keepdims=True)
         y = E.mul(x, E.pow(E.add(ms, float(eps)), -0.5))
         return y if self.weight is None else E.mul(y, self.weight)

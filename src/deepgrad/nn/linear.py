@@ -99,7 +99,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound, generator=generator)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.data.shape[-1:] != (self.in_features,):
+        if x._data.shape[-1:] != (self.in_features,):
             raise self.input_error(f"(*, {self.in_features})", x.shape)
         return linear(x, self.weight, self.bias)
 
@@ -233,7 +233,7 @@ class Embedding(Module):
     def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
         init.normal_(self.weight, generator=generator)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight._data[self.padding_idx] = 0
 
     def forward(self, indices) -> Tensor:
         try:

@@ -67,7 +67,7 @@ def multilabel_soft_margin_loss(
 
 def _label_sets(name: str, target, shape: tuple[int, ...]) -> np.ndarray:
     """Boolean (N, C) membership from PyTorch's -1-terminated index lists."""
-    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    y = np.asarray(target._data if isinstance(target, Tensor) else target)
     if y.shape != shape or y.dtype.kind not in "iu":
         raise ValueError(
             f"{name}: target must be integer class lists shaped {shape}, got {y.dtype} {y.shape}"
@@ -120,7 +120,7 @@ def poisson_nll_loss(
     else:
         loss = E.sub(input, E.mul(y, E.log(E.add(input, eps))))
     if full:
-        yd = y.data
+        yd = y._data
         safe = np.where(yd > 1, yd, 1.0)
         stirling = np.where(
             yd > 1, safe * np.log(safe) - safe + 0.5 * np.log(2 * math.pi * safe), 0

@@ -94,7 +94,7 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     z = E.abs(d)
     quad = E.mul(E.mul(d, d), 0.5)
     lin = E.mul(E.sub(z, 0.5 * delta), delta)
-    return reduce(E.where(z.data < delta, quad, lin), reduction)
+    return reduce(E.where(z._data < delta, quad, lin), reduction)
 
 
 def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
@@ -109,13 +109,13 @@ def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float =
     d = E.sub(x, y)
     z = E.abs(d)
     quad = E.mul(E.mul(d, d), 0.5 / beta)
-    return reduce(E.where(z.data < beta, quad, E.sub(z, 0.5 * beta)), reduction)
+    return reduce(E.where(z._data < beta, quad, E.sub(z, 0.5 * beta)), reduction)
 
 
 def _like(value, x: Tensor) -> Tensor:
     """`value` as a tensor of x's dtype (weights given as float64 arrays, Python numbers)."""
     t = as_tensor(value, like=x)
-    return t if t.data.dtype == x.data.dtype else cast(t, x.data.dtype)
+    return t if t._data.dtype == x._data.dtype else cast(t, x._data.dtype)
 
 
 def _apply_weight(loss: Tensor, weight) -> Tensor:
@@ -129,13 +129,13 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     x = input
     y = as_tensor(target, like=x)
     _same_shape("binary_cross_entropy", x, y)
-    if x.numel() and (x.data.min() < 0 or x.data.max() > 1):
+    if x.numel() and (x._data.min() < 0 or x._data.max() > 1):
         raise ValueError(
             f"binary_cross_entropy: input must be probabilities in [0, 1], got values in "
-            f"[{x.data.min():.4g}, {x.data.max():.4g}] (use binary_cross_entropy_with_logits "
+            f"[{x._data.min():.4g}, {x._data.max():.4g}] (use binary_cross_entropy_with_logits "
             "for logits)"
         )
-    y = cast(y, x.data.dtype)
+    y = cast(y, x._data.dtype)
     loss = binary_cross_entropy_elementwise(x, y)
     return reduce(_apply_weight(loss, weight), reduction)
 
@@ -165,7 +165,7 @@ def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = Fa
     if log_target:
         loss = E.mul(E.exp(t), E.sub(t, input))
     else:
-        pos = t.data > 0
+        pos = t._data > 0
         logt = E.log(E.where(pos, t, 1.0))  # xlogy: 0 log 0 = 0
         loss = E.mul(t, E.sub(logt, input))
     if reduction == "batchmean":
@@ -194,11 +194,11 @@ def gaussian_nll_loss(
     \\log 2\\pi$ if full) (Nix & Weigend 1994).  The clamp passes gradients through, as PyTorch."""
     check_reduction("gaussian_nll_loss", reduction)
     var = _check_var(input, _like(var, input))
-    if np.any(var.data < 0):
+    if np.any(var._data < 0):
         raise ValueError("gaussian_nll_loss: var has negative entries")
     y = _like(target, input)
-    shift = np.maximum(var.data, eps) - var.data  # PyTorch clamps under no_grad: identity slope
-    v = E.add(var, _wrap(shift.astype(var.data.dtype)))
+    shift = np.maximum(var._data, eps) - var._data  # PyTorch clamps under no_grad: identity slope
+    v = E.add(var, _wrap(shift.astype(var._data.dtype)))
     d = E.sub(input, y)
     loss = E.mul(E.add(E.log(v), E.div(E.mul(d, d), v)), 0.5)
     if full:
@@ -207,7 +207,7 @@ def gaussian_nll_loss(
 
 
 def _sign_target(name: str, target, shape: tuple[int, ...]) -> np.ndarray:
-    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    y = np.asarray(target._data if isinstance(target, Tensor) else target)
     if y.shape != shape:
         raise ValueError(f"{name}: target shape {y.shape} must be {shape}")
     if y.size and not np.all((y == 1) | (y == -1)):

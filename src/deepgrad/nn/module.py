@@ -357,7 +357,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad._data[...] = 0
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Total number of scalar parameters (shared ones counted once)."""
@@ -378,10 +378,10 @@ class Module:
         if dt.kind != "f":
             raise TypeError(f"Module.to: expected a float dtype, got {dt}")
         for t in itertools.chain(self.parameters(), self.buffers()):
-            if t.data.dtype.kind == "f":
-                t.data = t.data.astype(dt)
+            if t._data.dtype.kind == "f":
+                t._data = t._data.astype(dt)
                 if t.grad is not None:
-                    t.grad.data = t.grad.data.astype(dt)
+                    t.grad._data = t.grad._data.astype(dt)
         return self
 
     def cpu(self) -> Module:
@@ -416,7 +416,7 @@ class Module:
 
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Ordered name -> ndarray copy of every parameter and persistent buffer."""
-        return OrderedDict((k, t.data.copy()) for k, t in self._state_tensors().items())
+        return OrderedDict((k, t._data.copy()) for k, t in self._state_tensors().items())
 
     def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays into parameters and buffers by name, all-or-nothing.
@@ -431,8 +431,8 @@ class Module:
         for k, t in own.items():
             if k in state_dict:
                 shape = np.shape(_array_of(state_dict[k]))
-                if shape != t.data.shape:
-                    problems.append(f"{k}: checkpoint shape {shape}, model shape {t.data.shape}")
+                if shape != t._data.shape:
+                    problems.append(f"{k}: checkpoint shape {shape}, model shape {t._data.shape}")
         if strict and missing:
             problems.append("missing keys: " + ", ".join(missing))
         if strict and unexpected:
@@ -444,7 +444,7 @@ class Module:
             )
         for k, t in own.items():
             if k in state_dict:
-                t.data[...] = _array_of(state_dict[k])
+                t._data[...] = _array_of(state_dict[k])
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing ------------------------------------------------------------------------------
@@ -471,7 +471,7 @@ class Module:
 
 
 def _array_of(value: Any) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value._data if isinstance(value, Tensor) else np.asarray(value)
 
 
 def _as_buffer(name: str, value: Any) -> Tensor | None:

@@ -65,9 +65,9 @@ class _NormBase(Module):
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches seen."""
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
 
     def _check_input_dim(self, x: Tensor) -> None:
         """Raise naming this layer unless x has an accepted rank and C channels on axis 1."""
@@ -84,9 +84,9 @@ class _NormBase(Module):
         """The running-average weight for this step; momentum None: cumulative (1 / t)."""
         if not (self.training and self.track_running_stats):
             return 0.0 if self.momentum is None else self.momentum
-        self.num_batches_tracked.data += 1
+        self.num_batches_tracked._data += 1
         if self.momentum is None:
-            return 1.0 / float(self.num_batches_tracked.data)
+            return 1.0 / float(self.num_batches_tracked._data)
         return self.momentum
 
     def _short_repr(self) -> str:
@@ -153,8 +153,8 @@ class BatchNorm1d(_BatchNorm):
 def _eval_bn(bn: _BatchNorm) -> _BatchNorm:
     """A batch norm with non-trivial running statistics, for the eval-mode check."""
     n = bn.num_features
-    bn.running_mean.data[...] = np.linspace(-0.5, 0.5, n)
-    bn.running_var.data[...] = np.linspace(0.5, 2.0, n)
+    bn.running_mean._data[...] = np.linspace(-0.5, 0.5, n)
+    bn.running_var._data[...] = np.linspace(0.5, 2.0, n)
     return bn
 
 

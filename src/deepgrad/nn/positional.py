@@ -55,7 +55,7 @@ class SinusoidalPositionalEncoding(Module):
             raise ValueError(
                 f"{self.describe()}: input has {steps} positions but max_len is {self.max_len}"
             )
-        pe = self.pe.data[:steps].astype(x.dtype)
+        pe = self.pe._data[:steps].astype(x.dtype)
         pe = pe[None] if self.batch_first else pe[:, None]
         return self.dropout(E.add(x, Tensor(pe)))
 

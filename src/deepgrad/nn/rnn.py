@@ -139,7 +139,7 @@ class _RNNBase(Module):
         elif self.batch_first:
             x = swapaxes(x, 0, 1)
         if mask is not None:
-            m = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
+            m = np.asarray(mask._data if isinstance(mask, Tensor) else mask, dtype=bool)
             m = m.reshape(-1, 1) if unbatched else (m.T if self.batch_first else m)
             if m.shape != x.shape[:2]:
                 raise ValueError(
@@ -222,7 +222,7 @@ class _RNNBase(Module):
             if mask is not None:
                 raise ValueError(f"{self.describe()}: pass either a PackedSequence or a mask")
             x, lengths = pad_packed_sequence(packed, batch_first=self.batch_first)
-            mask = np.arange(x.shape[1 if self.batch_first else 0])[:, None] < lengths.data
+            mask = np.arange(x.shape[1 if self.batch_first else 0])[:, None] < lengths._data
             mask = mask.T if self.batch_first else mask
         x, mask, unbatched = self._prepare(x, mask)
         h0, c0 = (hx if hx is not None else (None, None)) if self.mode == "LSTM" else (hx, None)

@@ -42,12 +42,12 @@ def init_recurrent_(
         if orthogonal and leaf.startswith("weight_hh"):
             rows = p.shape[1]
             for k in range(p.shape[0] // max(rows, 1) if rows else 0):
-                block = Tensor(np.empty((rows, rows), p.data.dtype))
+                block = Tensor(np.empty((rows, rows), p._data.dtype))
                 init.orthogonal_(block, generator=generator)
-                p.data[k * rows : (k + 1) * rows] = block.data
+                p._data[k * rows : (k + 1) * rows] = block._data
         if lstm and forget_bias is not None and leaf.startswith("bias_"):
             h = p.shape[0] // 4
-            p.data[h : 2 * h] = forget_bias / 2.0
+            p._data[h : 2 * h] = forget_bias / 2.0
     return module
 
 

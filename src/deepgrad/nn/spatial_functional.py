@@ -46,7 +46,7 @@ def affine_grid(theta: Tensor, size, align_corners: bool = False) -> Tensor:
         )
     axes = np.meshgrid(*[_base(k, align_corners) for k in spatial], indexing="ij")
     coords = [a.ravel() for a in reversed(axes)]  # x (last axis) first, as PyTorch
-    base = np.stack(coords + [np.ones(coords[0].size)], axis=1).astype(theta.data.dtype)
+    base = np.stack(coords + [np.ones(coords[0].size)], axis=1).astype(theta._data.dtype)
     grid = matmul(Tensor(base), swapaxes(theta, 1, 2))  # (N, prod(spatial), d)
     return reshape(grid, (n, *spatial, d))
 
@@ -65,11 +65,11 @@ def _reflect(coord: Tensor, size: int, align_corners: bool) -> Tensor:
         return E.mul(coord, 0.0)
     low, span = lo / 2.0, (hi - lo) / 2.0
     dist = E.abs(E.sub(coord, low))
-    flips = np.floor(dist.data / span)  # piecewise constant: no gradient of its own
+    flips = np.floor(dist._data / span)  # piecewise constant: no gradient of its own
     extra = E.sub(dist, Tensor(span * flips))
     even = flips % 2 == 0
-    sign = Tensor(np.where(even, 1.0, -1.0).astype(coord.data.dtype))
-    offset = Tensor(np.where(even, low, span + low).astype(coord.data.dtype))
+    sign = Tensor(np.where(even, 1.0, -1.0).astype(coord._data.dtype))
+    offset = Tensor(np.where(even, low, span + low).astype(coord._data.dtype))
     return E.clip(E.add(E.mul(extra, sign), offset), 0.0, float(size - 1))
 
 
@@ -83,7 +83,7 @@ def _gather(x: Tensor, idx: list[np.ndarray], zeros: bool) -> Tensor:
     clipped = tuple(np.clip(i, 0, k - 1) for i, k in zip(idx, spatial))
     vals = getitem(x, (rows, slice(None), *clipped))
     if zeros and not inside.all():
-        vals = E.mul(vals, Tensor(inside[..., None].astype(x.data.dtype)))
+        vals = E.mul(vals, Tensor(inside[..., None].astype(x._data.dtype)))
     return vals
 
 
@@ -131,9 +131,9 @@ def grid_sample(
     zeros = padding_mode == "zeros"
     back = (0, d + 1, *range(1, d + 1))  # (N, *out, C) -> (N, C, *out)
     if mode == "nearest":
-        idx = [np.rint(c.data).astype(np.int64) for c in coords]
+        idx = [np.rint(c._data).astype(np.int64) for c in coords]
         return permute(_gather(input, idx, zeros), *back)
-    lows = [np.floor(c.data) for c in coords]
+    lows = [np.floor(c._data) for c in coords]
     upper = [E.sub(c, Tensor(lo)) for c, lo in zip(coords, lows)]  # differentiable in grid
     weights = [(E.rsub(w1, 1.0), w1) for w1 in upper]
     out = None

@@ -105,7 +105,7 @@ def _dynamic(dynamic_axes, arrays: list[np.ndarray], in_names: list[str]) -> lis
 def _inputs(example_input, input_names, dynamic_axes):
     """The call's arguments, the flattened inputs' names and their dynamic axes, checked."""
     args = example_input if isinstance(example_input, tuple) else (example_input,)
-    arrays = [np.asarray(a.data if isinstance(a, Tensor) else a) for a in flatten(args)]
+    arrays = [np.asarray(a._data if isinstance(a, Tensor) else a) for a in flatten(args)]
     if not arrays:
         raise ValueError("onnx.export: example_input must hold at least one array")
     in_names = _names(input_names, len(arrays), "input_names", "input")

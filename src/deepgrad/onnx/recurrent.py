@@ -46,7 +46,7 @@ def _onnx_weights(m, suffixes: list[str], order: list[int]) -> tuple[np.ndarray,
     """ONNX's W, R and B (None without bias) from PyTorch's `weight_ih{sfx}`, ... for each
     direction's suffix (`_l0`, `_l0_reverse`; "" for a cell)."""
     h = m.hidden_size
-    get = lambda name, sfx: getattr(m, name + sfx).data
+    get = lambda name, sfx: getattr(m, name + sfx)._data
     blocks = lambda a: np.concatenate([a[g * h : (g + 1) * h] for g in order], axis=0)
     w = np.stack([blocks(get("weight_ih", sfx)) for sfx in suffixes])
     r = np.stack([blocks(get("weight_hh", sfx)) for sfx in suffixes])
@@ -215,5 +215,5 @@ def _embedding(ctx: LoweringContext, node: Node, *names: str) -> str:
     lookup is recomputed for every input, unlike a traced NumPy index)."""
     args = call_arguments(node, names)
     indices = _tensor_arg(node, args, next(iter(args)))
-    w = ctx.weight(_param_name(node, "weight"), node.module.weight.data)
+    w = ctx.weight(_param_name(node, "weight"), node.module.weight._data)
     return ctx.op("Gather", [w, indices], axis=0)

@@ -113,8 +113,8 @@ class _Recorder:
         v = self.values.get(id(t))
         if v is None:
             name = self.names.get(id(t)) or f"const_{len(self.constants)}"
-            const = None if id(t) in self.input_ids else np.asarray(t.data)
-            v = Value(name, tuple(t.shape), t.data.dtype, const)
+            const = None if id(t) in self.input_ids else np.asarray(t._data)
+            v = Value(name, tuple(t.shape), t._data.dtype, const)
             if const is not None:
                 self.constants.append(v)
             self.values[id(t)] = v
@@ -122,7 +122,7 @@ class _Recorder:
         return v
 
     def _output(self, t: Tensor, name: str) -> Value:
-        out = Value(name, tuple(t.shape), t.data.dtype)
+        out = Value(name, tuple(t.shape), t._data.dtype)
         self.values[id(t)] = out
         self.keep.append(t)
         return out
@@ -168,7 +168,7 @@ class _Recorder:
 
 
 def _record(model, args: tuple, names: dict[int, str], input_names: list[str]):
-    leaves = [Tensor(np.asarray(a.data if isinstance(a, Tensor) else a)) for a in flatten(args)]
+    leaves = [Tensor(np.asarray(a._data if isinstance(a, Tensor) else a)) for a in flatten(args)]
     it = iter(leaves)
     call_args = _rebuild(args, it)
     rec = _Recorder(
@@ -208,7 +208,7 @@ def _rebuild(obj, leaves):
 
 def _grow(args, dynamic: list[dict[int, str]], sym: str):
     """`args` with every input axis named `sym` one longer (its first slice repeated)."""
-    leaves = [np.asarray(a.data if isinstance(a, Tensor) else a) for a in flatten(args)]
+    leaves = [np.asarray(a._data if isinstance(a, Tensor) else a) for a in flatten(args)]
     for i, axes in enumerate(dynamic):
         for axis, s in axes.items():
             if s == sym:
@@ -256,7 +256,7 @@ def trace(
 ) -> Graph:  # fmt: skip
     """Trace `model(*args)` at the example sizes and once per dynamic axis name with that
     axis one longer (`dynamic[i]` maps input i's axes to names); return the merged graph."""
-    leaves = [np.asarray(a.data if isinstance(a, Tensor) else a) for a in flatten(args)]
+    leaves = [np.asarray(a._data if isinstance(a, Tensor) else a) for a in flatten(args)]
     sizes: dict[str, int] = {}
     for i, axes in enumerate(dynamic):
         for axis, s in axes.items():

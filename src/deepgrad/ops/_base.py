@@ -137,10 +137,10 @@ def coerce_pair(a, b) -> tuple[Tensor, Tensor]:
         a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = as_tensor(b, like=a)
-    if a_scalar and b.data.dtype.kind in "iub":
-        b = _wrap(b.data.astype(a.data.dtype))
-    elif b_scalar and a.data.dtype.kind in "iub":
-        a = _wrap(a.data.astype(b.data.dtype))
+    if a_scalar and b._data.dtype.kind in "iub":
+        b = _wrap(b._data.astype(a._data.dtype))
+    elif b_scalar and a._data.dtype.kind in "iub":
+        a = _wrap(a._data.astype(b._data.dtype))
     return a, b
 
 
@@ -149,18 +149,18 @@ def prepare(op: str, *xs: Tensor) -> list[Tensor]:
     # cast and broadcast_to are applied through the registry: their families (cast.py,
     # shape.py) come after this module in the declared order, so it cannot import them.
     xs = list(xs)
-    dt0 = xs[0].data.dtype
-    if any(x.data.dtype != dt0 for x in xs):
+    dt0 = xs[0]._data.dtype
+    if any(x._data.dtype != dt0 for x in xs):
         # Constants are left to NumPy's promotion in the forward; inputs that need a
         # derivative are cast explicitly so every gradient has its input's dtype.
-        dt = np.result_type(*[x.data for x in xs])
+        dt = np.result_type(*[x._data for x in xs])
         cast = REGISTRY["cast"]
-        xs = [apply(cast, x, dtype=dt) if x.data.dtype != dt and needs(x) else x for x in xs]
-    s0 = xs[0].data.shape
-    if any(x.data.shape != s0 for x in xs):
-        shape = broadcast_shapes(op, *[x.data.shape for x in xs])
+        xs = [apply(cast, x, dtype=dt) if x._data.dtype != dt and needs(x) else x for x in xs]
+    s0 = xs[0]._data.shape
+    if any(x._data.shape != s0 for x in xs):
+        shape = broadcast_shapes(op, *[x._data.shape for x in xs])
         bt = REGISTRY["broadcast_to"]
-        xs = [apply(bt, x, shape=shape) if x.data.shape != shape and needs(x) else x for x in xs]
+        xs = [apply(bt, x, shape=shape) if x._data.shape != shape and needs(x) else x for x in xs]
     return xs
 
 
@@ -168,7 +168,7 @@ def binary(prim, a, b) -> Tensor:
     """Apply binary primitive `prim` with scalar coercion, promotion and broadcasting."""
     if type(a) is not Tensor or type(b) is not Tensor:
         a, b = coerce_pair(a, b)
-    if a.data.shape != b.data.shape or a.data.dtype != b.data.dtype:
+    if a._data.shape != b._data.shape or a._data.dtype != b._data.dtype:
         a, b = prepare(prim.name, a, b)
     return apply(prim, a, b)
 
@@ -189,7 +189,7 @@ def fast_binary(prim):
 
     def op(a, b) -> Tensor:
         if isinstance(a, Tensor) and isinstance(b, Tensor):
-            ad, bd = a.data, b.data
+            ad, bd = a._data, b._data
             if (
                 ad.shape == bd.shape
                 and (ad.dtype == bd.dtype or (bd.dtype == _BOOL and ad.dtype.kind == "f"))

@@ -49,11 +49,11 @@ def _coefficients(m: np.ndarray, w: np.ndarray, eps: float):
 
 def _sums(g: Tensor, x: Tensor, cache: list) -> tuple[np.ndarray, np.ndarray]:
     """(sum g, sum g x) per channel on the arrays, once per cotangent for the four rules."""
-    if cache and cache[0] is g.data:
+    if cache and cache[0] is g._data:
         return cache[1], cache[2]
-    gs = channel_sum_p.forward(g.data)
-    gx = channel_dot_p.forward(g.data, x.data)
-    cache[:] = [g.data, gs, gx]
+    gs = channel_sum_p.forward(g._data)
+    gx = channel_dot_p.forward(g._data, x._data)
+    cache[:] = [g._data, gs, gx]
     return gs, gx
 
 
@@ -70,13 +70,13 @@ def _recorded_gxc(g: Tensor, x: Tensor, mean: Tensor) -> tuple[Tensor, Tensor]:
 
 def _vjp_x(g, ans, x, m, w, b, eps, saved=None):
     if not STATE.grad and saved is not None:
-        return _wrap(channel_scale_p.forward(g.data, _coefficients(m.data, w.data, eps)[2]))
+        return _wrap(channel_scale_p.forward(g._data, _coefficients(m._data, w._data, eps)[2]))
     return apply(channel_scale_p, g, _terms(m, w, eps)[2])
 
 
 def _vjp_m(g, ans, x, m, w, b, eps, saved=None):
     if not STATE.grad and saved is not None:
-        mean, r, a = _coefficients(m.data, w.data, eps)
+        mean, r, a = _coefficients(m._data, w._data, eps)
         gs, gx = _sums(g, x, saved)
         return _wrap(np.stack([-a * gs, (gx - mean * gs) * (-0.5 * a * r * r)]))
     mean, r, a = _terms(m, w, eps)
@@ -86,7 +86,7 @@ def _vjp_m(g, ans, x, m, w, b, eps, saved=None):
 
 def _vjp_w(g, ans, x, m, w, b, eps, saved=None):
     if not STATE.grad and saved is not None:
-        mean, r, _ = _coefficients(m.data, w.data, eps)
+        mean, r, _ = _coefficients(m._data, w._data, eps)
         gs, gx = _sums(g, x, saved)
         return _wrap((gx - mean * gs) * r)
     mean, r, _ = _terms(m, w, eps)
@@ -159,12 +159,12 @@ def _tracked(*params: Tensor | None) -> bool:
 def _frozen_coefficients(x, mean, var, weight, bias, eps) -> tuple[Tensor, Tensor]:
     """(a, b) of evaluation-mode batch norm computed on the arrays, in x's dtype: no
     gradient reaches gamma or beta (inference), so the (C,) algebra needs no graph."""
-    a = 1.0 / np.sqrt(var.data.astype(x.dtype) + eps)
+    a = 1.0 / np.sqrt(var._data.astype(x.dtype) + eps)
     if weight is not None:
-        a = a * weight.data.astype(x.dtype)
-    b = -mean.data.astype(x.dtype) * a
+        a = a * weight._data.astype(x.dtype)
+    b = -mean._data.astype(x.dtype) * a
     if bias is not None:
-        b = b + bias.data.astype(x.dtype)
+        b = b + bias._data.astype(x.dtype)
     return Tensor(a.astype(x.dtype, copy=False)), Tensor(b.astype(x.dtype, copy=False))
 
 
@@ -173,9 +173,9 @@ def _update_running(
     running_mean: Tensor, running_var: Tensor, stats: np.ndarray, n: int, momentum: float
 ) -> None:
     """running <- (1 - momentum) running + momentum batch, the variance unbiased."""
-    running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * stats[0]
+    running_mean._data[...] = (1 - momentum) * running_mean._data + momentum * stats[0]
     unbiased = stats[1] * (n / max(n - 1, 1))
-    running_var.data[...] = (1 - momentum) * running_var.data + momentum * unbiased
+    running_var._data[...] = (1 - momentum) * running_var._data + momentum * unbiased
 
 
 def batch_norm(
@@ -197,7 +197,7 @@ def batch_norm(
     unbiased (n / (n - 1)), as PyTorch.  The caller validates the shapes.
     """
     if training or running_mean is None:
-        n = _count(x.data)
+        n = _count(x._data)
         if training and n <= 1:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, "
@@ -205,7 +205,7 @@ def batch_norm(
             )
         m = channel_moments(x)
         if training and running_mean is not None:
-            _update_running(running_mean, running_var, m.data, n, momentum)
+            _update_running(running_mean, running_var, m._data, n, momentum)
         c = x.shape[1]
         w = _wrap(np.ones(c, x.dtype)) if weight is None else _like(weight, x)
         b = _wrap(np.zeros(c, x.dtype)) if bias is None else _like(bias, x)

@@ -185,7 +185,7 @@ def _scatter_add(xs, batched, nb, /, dim, index):
 
 def _where(xs, batched, nb, /, cond):
     if isinstance(cond, LogicalArray) and cond._level == dispatch_level():
-        cond = cond._phys.data
+        cond = cond._phys._data
     return _p("where", *_all(xs, batched, nb), cond=cond)
 
 

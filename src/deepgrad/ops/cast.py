@@ -10,7 +10,7 @@ from ._base import UNARY_CASES, Case, Domain, ErrorCase, Tensor, _ones, _wrap, a
 @primitive(
     "cast",
     linear=True,
-    transpose=[lambda g, x, dtype: cast(g, x.data.dtype)],
+    transpose=[lambda g, x, dtype: cast(g, x._data.dtype)],
     domain=Domain(
         [Case(c.shapes, {"dtype": np.dtype(np.float64)}) for c in UNARY_CASES],
         errors=[
@@ -38,10 +38,10 @@ def cast(x: Tensor, dtype) -> Tensor:
         raise TypeError(f"cast: {dtype!r} is not a dtype") from None
     if dt.kind not in "fiub":
         raise TypeError(f"cast: cannot cast to {dt}: deepgrad tensors are real or bool")
-    if x.data.dtype == dt:
+    if x._data.dtype == dt:
         return x
     if dt.kind not in "fc" and x.requires_grad:
-        return _wrap(x.data.astype(dt))
+        return _wrap(x._data.astype(dt))
     return apply(_cast, x, dtype=dt)
 
 

@@ -201,19 +201,19 @@ def _dot_rule(xs, batched, nb, /):
 
 
 def _moments_vjp(g: Tensor, ans: Tensor, x: Tensor) -> Tensor:
-    n = _count(x.data)
+    n = _count(x._data)
     if not STATE.grad:  # first order: the (C,) coefficients on the arrays, no graph
-        a = g.data[1] * (2.0 / n)
-        return _wrap(_affine(x.data, a, g.data[0] / n - a * ans.data[0]))
+        a = g._data[1] * (2.0 / n)
+        return _wrap(_affine(x._data, a, g._data[0] / n - a * ans._data[0]))
     gm, gv, mean = getitem(g, 0), getitem(g, 1), getitem(ans, 0)
     a = mul(gv, 2.0 / n)
     return apply(channel_affine_p, x, a, sub(mul(gm, 1.0 / n), mul(a, mean)))
 
 
 def _moments_jvp(t: Tensor, ans: Tensor, x: Tensor) -> Tensor:
-    n = _count(x.data)
+    n = _count(x._data)
     mean = getitem(ans, 0)
-    centered = apply(channel_affine_p, x, as_tensor(np.ones_like(mean.data)), mul(mean, -1.0))
+    centered = apply(channel_affine_p, x, as_tensor(np.ones_like(mean._data)), mul(mean, -1.0))
     tm = mul(apply(channel_sum_p, t), 1.0 / n)
     return stack([tm, mul(apply(channel_dot_p, t, centered), 2.0 / n)])
 
@@ -370,7 +370,7 @@ def channel_moments(x: Tensor) -> Tensor:
     """Per-channel mean and biased variance of (N, C, *S) over every axis but 1, as (2, C):
     $[\\mu_c, \\sigma^2_c]$ (batch norm's statistics, one primitive)."""
     x = as_tensor(x)
-    if x.ndim < 2 or x.shape[1] == 0 or _count(x.data) < 1:
+    if x.ndim < 2 or x.shape[1] == 0 or _count(x._data) < 1:
         raise ValueError(
             f"channel_moments: expected x (N, C, *) with >= 2 dims and N * prod(S) >= 1, "
             f"got {x.shape}"

@@ -261,7 +261,7 @@ def _strip(p: dict) -> dict:
 def _promote(x: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
     x, w = as_tensor(x), as_tensor(w)
     if x.dtype != w.dtype:
-        dt = np.result_type(x.data, w.data)
+        dt = np.result_type(x._data, w._data)
         x, w = cast(x, dt), cast(w, dt)
     return x, w
 

@@ -135,12 +135,12 @@ def _neg(x):
 
 def _pow_da(a, b):
     """d(a^b)/da = b a^{b-1}, and 0 where b = 0 (so 0**0 has derivative 0, as PyTorch)."""
-    return where(b.data == 0, 0.0, mul(b, pow(a, sub(b, 1))))
+    return where(b._data == 0, 0.0, mul(b, pow(a, sub(b, 1))))
 
 
 def _pow_db(ans, a, b):
     """d(a^b)/db = a^b log a, and 0 where a = 0 and b >= 0 (PyTorch's value at a zero base)."""
-    zero = (a.data == 0) & (b.data >= 0)
+    zero = (a._data == 0) & (b._data >= 0)
     return where(zero, 0.0, mul(ans, log(where(zero, 1.0, a))))
 
 
@@ -204,9 +204,9 @@ def _pow_scalar(x, p):
 
 def _dpow(x, p):
     if p == 0:
-        return _wrap(np.zeros_like(x.data))
+        return _wrap(np.zeros_like(x._data))
     if p == 1:
-        return _wrap(np.ones_like(x.data))
+        return _wrap(np.ones_like(x._data))
     if p == 2:
         return mul(x, 2.0)
     return mul(pow(x, p - 1), p)
@@ -346,7 +346,7 @@ def _relu_fwd(x):
 _relu = _unary(
     "relu",
     _relu_fwd,
-    lambda ans, x: _wrap(ans.data > 0),  # a constant mask: relu'' = 0 almost everywhere
+    lambda ans, x: _wrap(ans._data > 0),  # a constant mask: relu'' = 0 almost everywhere
     "$\\max(0, x)$; d/dx = 1 if x > 0 else 0.",
     avoid=(0.0,),
     second_order=False,
@@ -356,8 +356,8 @@ _relu = _unary(
 
 @primitive(
     "sign",
-    vjp=[lambda g, ans, x: _wrap(np.zeros_like(x.data))],
-    jvp=[lambda t, ans, x: _wrap(np.zeros_like(ans.data))],
+    vjp=[lambda g, ans, x: _wrap(np.zeros_like(x._data))],
+    jvp=[lambda t, ans, x: _wrap(np.zeros_like(ans._data))],
     domain=Domain(
         UNARY_CASES,
         avoid=(0.0,),
@@ -395,7 +395,7 @@ mul.__doc__ = "Elementwise $a b$ with broadcasting."
 def div(a, b) -> Tensor:
     """Elementwise $a / b$ (true division; integers give floats)."""
     a, b = coerce_pair(a, b)
-    if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
+    if a._data.dtype.kind in "iub" and b._data.dtype.kind in "iub":
         a, b = cast(a, STATE.default_float), cast(b, STATE.default_float)
     return binary(_div, a, b)
 
@@ -416,7 +416,7 @@ def pow(a, b) -> Tensor:
         real("pow", a)
         if b == 1:
             return a
-        return apply(_pow_scalar, a, p=float(b) if a.data.dtype.kind == "f" else b)
+        return apply(_pow_scalar, a, p=float(b) if a._data.dtype.kind == "f" else b)
     a, b = coerce_pair(a, b)
     return binary(_pow, real("pow", a), real("pow", b))
 

@@ -55,7 +55,7 @@ def _like_shape(name: str, x: Any, dtype, device) -> tuple[tuple[int, ...], Any]
     check_device(device, name)
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
-    return x.shape, (x.data.dtype if dtype is None else np.dtype(dtype))
+    return x.shape, (x._data.dtype if dtype is None else np.dtype(dtype))
 
 
 def empty_like(input: Tensor, dtype=None, requires_grad=False, device=None) -> Tensor:
@@ -122,7 +122,7 @@ def multinomial(
     `input` is (C,) or (N, C) non-negative weights; without replacement each index
     appears at most once per row (so num_samples <= C).
     """
-    w = np.asarray(input.data if isinstance(input, Tensor) else input, dtype=np.float64)
+    w = np.asarray(input._data if isinstance(input, Tensor) else input, dtype=np.float64)
     if w.ndim not in (1, 2):
         raise RuntimeError(f"multinomial: input must be 1-d or 2-d, got shape {w.shape}")
     rows = w.reshape(-1, w.shape[-1])
@@ -144,11 +144,11 @@ def multinomial(
 
 def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tensor:
     """Samples $y_i \\sim \\mathrm{Bernoulli}(x_i)$ (or of `p`), in `input`'s dtype."""
-    probs = input.data if p is None else np.full(input.shape, p)
+    probs = input._data if p is None else np.full(input.shape, p)
     if (probs < 0).any() or (probs > 1).any():
         raise RuntimeError("bernoulli: probabilities must be in [0, 1]")
     draw = _gen(generator).random(input.shape) < probs
-    return _wrap(draw.astype(input.data.dtype))
+    return _wrap(draw.astype(input._data.dtype))
 
 
 class Generator(np.random.Generator):

@@ -85,7 +85,7 @@ def _norm_index(idx):
     out = []
     for i in idx:
         if isinstance(i, Tensor):
-            i = i.data
+            i = i._data
         if isinstance(i, list):
             i = np.asarray(i)
         if isinstance(i, np.ndarray) and i.dtype.kind not in "iub":
@@ -206,7 +206,7 @@ def _check_index(op, x, dim, index):
 
 def gather(x: Tensor, dim: int, index) -> Tensor:
     """PyTorch's `gather`: out[i][j] = x[i][index[i][j]] for dim=1."""
-    index = np.asarray(index.data if isinstance(index, Tensor) else index)
+    index = np.asarray(index._data if isinstance(index, Tensor) else index)
     dim = check_dim("gather", dim, x.ndim)
     _check_index("gather", x, dim, index)
     return apply(_gather, x, dim=dim, index=index)
@@ -214,7 +214,7 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
 
 def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
     """NumPy's `take_along_axis` (gather with broadcastable indices)."""
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    idx = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
     axis = check_dim("take_along_axis", axis, x.ndim, "axis")
     shape = list(
         np.broadcast_shapes(
@@ -229,7 +229,7 @@ def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
 def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
     """PyTorch's out-of-place `scatter_add`: x with src added at index along dim."""
     src = as_tensor(src, like=x)
-    index = np.asarray(index.data if isinstance(index, Tensor) else index)
+    index = np.asarray(index._data if isinstance(index, Tensor) else index)
     dim = check_dim("scatter_add", dim, x.ndim)
     _check_index("scatter_add", x, dim, index)
     if index.shape != src.shape:
@@ -239,7 +239,7 @@ def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
 
 def one_hot(labels, num_classes: int = -1, dtype=None) -> Tensor:
     """(..., C) float tensor with 1 at each label (not differentiable)."""
-    y = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    y = np.asarray(labels._data if isinstance(labels, Tensor) else labels)
     if y.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got dtype {y.dtype}")
     if num_classes < 0:

@@ -38,27 +38,27 @@ def _needs_record(self: Tensor, args) -> bool:
 
 def _write(self: Tensor, values: np.ndarray, name: str) -> None:
     """Copy `values` into `self.data`, with PyTorch's shape and casting rules."""
-    if values.shape != self.data.shape:
+    if values.shape != self._data.shape:
         raise RuntimeError(
             f"{name}: the result has shape {values.shape}, which cannot be written into a "
-            f"tensor of shape {self.data.shape} (an in-place op cannot change the shape)"
+            f"tensor of shape {self._data.shape} (an in-place op cannot change the shape)"
         )
-    if not self.data.flags.writeable:
+    if not self._data.flags.writeable:
         raise RuntimeError(
             f"{name}: this tensor is a read-only (expanded or broadcast) view; call .clone() first"
         )
     try:
-        np.copyto(self.data, values, casting="same_kind")
+        np.copyto(self._data, values, casting="same_kind")
     except TypeError:
         raise RuntimeError(
             f"{name}: result type {values.dtype} can't be cast to the tensor's dtype "
-            f"{self.data.dtype}"
+            f"{self._data.dtype}"
         ) from None
 
 
 def _snapshot(self: Tensor) -> Tensor:
     """A new tensor holding `self`'s current values and graph node (before a change)."""
-    old = _wrap(self.data.copy())
+    old = _wrap(self._data.copy())
     old.requires_grad = self.requires_grad
     old._prim, old._inputs, old._params = self._prim, self._inputs, self._params
     old._saved_versions = getattr(self, "_saved_versions", None)
@@ -101,16 +101,16 @@ def inplace(self: Tensor, name: str, fn: Callable[..., Tensor], *args, **kwargs)
                 "operation; do it under `with deepgrad.no_grad():` (as optimizers do) or "
                 "use the out-of-place op"
             )
-        if self._inputs and any(np.may_share_memory(self.data, x.data) for x in self._inputs):
+        if self._inputs and any(np.may_share_memory(self._data, x._data) for x in self._inputs):
             # a view of a graph tensor: write into own memory, so the base's recorded
             # values stay what its graph says they are (see the design notes)
-            self.data = self.data.copy()
+            self._data = self._data.copy()
         old = _snapshot(self)
         args = tuple(old if a is self else a for a in args)  # x.add_(x)
         kwargs = {k: old if v is self else v for k, v in kwargs.items()}
         _redirect(args, self, old)
         res = fn(old, *args, **kwargs)
-        _write(self, res.data, name)
+        _write(self, res._data, name)
         if STATE.grad:  # under no_grad the tensor keeps its node, as in PyTorch
             self._prim, self._inputs, self._params = res._prim, res._inputs, res._params
             self._saved_versions = getattr(res, "_saved_versions", None)
@@ -119,7 +119,7 @@ def inplace(self: Tensor, name: str, fn: Callable[..., Tensor], *args, **kwargs)
     else:
         with no_grad():
             res = fn(self, *args, **kwargs)
-        _write(self, res.data, name)
+        _write(self, res._data, name)
     self._version = getattr(self, "_version", 0) + 1
     STATE.versioned = True
     return self
@@ -145,7 +145,7 @@ def restride_(self: Tensor, name: str, fn: Callable[..., Tensor], *args) -> Tens
     else:
         with no_grad():
             res = fn(self, *args)
-    self.data = res.data
+    self._data = res._data
     self._version = getattr(self, "_version", 0) + 1
     STATE.versioned = True
     return self
@@ -153,7 +153,7 @@ def restride_(self: Tensor, name: str, fn: Callable[..., Tensor], *args) -> Tens
 
 def fill_(self: Tensor, value) -> Tensor:
     """$x_i \\leftarrow v$ for every element, in place."""
-    v = value.data if isinstance(value, Tensor) else value
+    v = value._data if isinstance(value, Tensor) else value
     if np.ndim(v) != 0:
         raise RuntimeError(
             f"fill_: value must be a number or a 0-d tensor, got shape {np.shape(v)}"
@@ -162,7 +162,7 @@ def fill_(self: Tensor, value) -> Tensor:
 
 
 def _full(s: Tensor, v) -> Tensor:
-    return _wrap(np.full(s.data.shape, v, dtype=s.data.dtype))
+    return _wrap(np.full(s._data.shape, v, dtype=s._data.dtype))
 
 
 def zero_(self: Tensor) -> Tensor:
@@ -174,14 +174,16 @@ def copy_(self: Tensor, src) -> Tensor:
     """$x \\leftarrow src$ (broadcast to x's shape, cast to x's dtype), in place."""
 
     src = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
-    return inplace(self, "copy_", lambda s, o: broadcast_to(cast(o, s.data.dtype), s.shape), src)
+    return inplace(self, "copy_", lambda s, o: broadcast_to(cast(o, s._data.dtype), s.shape), src)
 
 
 def _sample_(self: Tensor, name: str, draw: Callable, generator) -> Tensor:
-    if self.data.dtype.kind != "f":
-        raise RuntimeError(f"{name}: expected a floating-point tensor, got dtype {self.data.dtype}")
-    values = draw(_gen(generator), self.data.shape)
-    return inplace(self, name, lambda s: _wrap(values.astype(s.data.dtype)))
+    if self._data.dtype.kind != "f":
+        raise RuntimeError(
+            f"{name}: expected a floating-point tensor, got dtype {self._data.dtype}"
+        )
+    values = draw(_gen(generator), self._data.shape)
+    return inplace(self, name, lambda s: _wrap(values.astype(s._data.dtype)))
 
 
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:

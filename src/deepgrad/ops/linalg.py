@@ -77,7 +77,7 @@ def matmul(a, b) -> Tensor:
         a, b = coerce_pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dim, got {a.shape} @ {b.shape}")
-    if a.data.dtype != b.data.dtype:
+    if a._data.dtype != b._data.dtype:
         a, b = prepare("matmul", a, b) if a.shape == b.shape else _promote(a, b)
     if a.ndim == 2 and b.ndim == 2:
         if a.shape[1] != b.shape[0]:
@@ -104,7 +104,7 @@ def matmul(a, b) -> Tensor:
 
 
 def _promote(a, b):
-    dt = np.result_type(a.data, b.data)
+    dt = np.result_type(a._data, b._data)
     return cast(a, dt), cast(b, dt)
 
 
@@ -204,7 +204,7 @@ def einsum(subscripts: str, *operands) -> Tensor:
         if len(s) != t.ndim:
             raise ValueError(f"einsum: operand '{s}' has {len(s)} indices but shape {t.shape}")
     if len({t.dtype for t in ts}) > 1:
-        dt = np.result_type(*[t.data for t in ts])
+        dt = np.result_type(*[t._data for t in ts])
         ts = [cast(t, dt) for t in ts]
     return apply(_einsum, *ts, subscripts=",".join(ins) + "->" + out)
 

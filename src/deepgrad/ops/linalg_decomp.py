@@ -59,7 +59,7 @@ def _mT(x: Tensor) -> Tensor:
 
 
 def _const(x: Tensor, arr: np.ndarray) -> Tensor:
-    return Tensor(np.asarray(arr, dtype=x.data.dtype))
+    return Tensor(np.asarray(arr, dtype=x._data.dtype))
 
 
 def _eye(x: Tensor, n: int | None = None) -> Tensor:
@@ -95,7 +95,7 @@ def _check_matrix(fn: str, a, square: bool = True, name: str = "A") -> Tensor:
         raise ValueError(f"{fn}: {name} must have at least 2 dimensions, got shape {a.shape}")
     if square and a.shape[-1] != a.shape[-2]:
         raise ValueError(f"{fn}: {name} must be batches of square matrices, got shape {a.shape}")
-    if a.data.dtype.kind not in "fc":
+    if a._data.dtype.kind not in "fc":
         raise TypeError(f"{fn}: {name} must be a floating point tensor, got dtype {a.dtype}")
     return a
 
@@ -193,15 +193,15 @@ def slogdet(A: Tensor):
     if STATE.batch:  # inside vmap the values live in a batched tensor: take the sign through ops
         s = sign(apply(_det, A)).detach()
     else:  # NOTE: slogdet's own sign, which survives a determinant that under- or overflows
-        s = Tensor(np.linalg.slogdet(A.data)[0].astype(A.data.dtype))
+        s = Tensor(np.linalg.slogdet(A._data)[0].astype(A._data.dtype))
     return SlogdetResult(s, apply(_logabsdet, A))
 
 
 def logdet(A: Tensor) -> Tensor:
     """$\\log \\det A$ (NaN where the determinant is negative, as `torch.logdet`)."""
     sign, logabs = slogdet(A)
-    nan = np.where(sign.data < 0, np.nan, 0.0).astype(logabs.data.dtype)
-    return add(logabs, Tensor(np.where(sign.data == 0, -np.inf, nan)))
+    nan = np.where(sign._data < 0, np.nan, 0.0).astype(logabs._data.dtype)
+    return add(logabs, Tensor(np.where(sign._data == 0, -np.inf, nan)))
 
 
 @primitive(
@@ -255,14 +255,14 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
         A = broadcast_to(A, batch + A.shape[-2:])
     if B2.shape[:-2] != batch:
         B2 = broadcast_to(B2, batch + B2.shape[-2:])
-    if A.data.dtype != B2.data.dtype:
+    if A._data.dtype != B2._data.dtype:
         A, B2 = prepare("linalg.solve", A, B2) if A.shape == B2.shape else _promote(A, B2)
     X = apply(_solve, A, B2)
     return X[..., 0] if vector else X
 
 
 def _promote(a: Tensor, b: Tensor):
-    dt = np.result_type(a.data, b.data)
+    dt = np.result_type(a._data, b._data)
     return cast(a, dt), cast(b, dt)
 
 
@@ -379,7 +379,9 @@ def pinv(
     A = _check_matrix("linalg.pinv", A, square=False)
     if rtol is None:
         rtol = (
-            0.0 if atol is not None and atol > 0 else max(A.shape[-2:]) * np.finfo(A.data.dtype).eps
+            0.0
+            if atol is not None and atol > 0
+            else max(A.shape[-2:]) * np.finfo(A._data.dtype).eps
         )
     return apply(_pinv, A, atol=float(atol or 0.0), rtol=float(rtol))
 

@@ -124,12 +124,12 @@ def qr(A: Tensor, mode: str = "reduced") -> QRResult:
                 f"linalg.qr: gradients need m >= n (and mode 'reduced' or 'r' when m > n); "
                 f"got shape {A.shape} with mode {mode!r}"
             )
-        q, r = np.linalg.qr(A.data, mode="complete" if mode == "complete" else "reduced")
+        q, r = np.linalg.qr(A._data, mode="complete" if mode == "complete" else "reduced")
         return QRResult(Tensor(q if mode != "r" else q[..., :0, :0]), Tensor(r))
     packed = apply(_qr, A, mode="reduced")
     q, r = _qr_split(packed, m)
     if mode == "r":
-        return QRResult(Tensor(np.zeros((0,), A.data.dtype)), r)
+        return QRResult(Tensor(np.zeros((0,), A._data.dtype)), r)
     return QRResult(q, r)
 
 
@@ -331,7 +331,7 @@ def svd(A: Tensor, full_matrices: bool = True) -> SVDResult:
     m, n = A.shape[-2:]
     u, s, vh = _svd_split(apply(_svd, A), m, n)
     if full_matrices and m != n:
-        full_u, _, full_vh = np.linalg.svd(A.data, full_matrices=True)
+        full_u, _, full_vh = np.linalg.svd(A._data, full_matrices=True)
         k = min(m, n)
         if m > k:
             u = concatenate([u, Tensor(full_u[..., k:])], axis=-1)

@@ -48,7 +48,7 @@ def _linear_dw(g, ans, x, w, b=None):
     """dW = g^T x, laid out like W: a column-major W (nn.Linear's) gets a column-major
     gradient, so the optimizer's elementwise passes see one layout."""
     gt = apply(_permute, g, **_T2)
-    if _column_major(w.data):
+    if _column_major(w._data):
         return apply(_matmul, gt, x, order="F")
     return apply(_matmul, gt, x)
 
@@ -104,15 +104,15 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
     One graph node; dx = g W, dW = g^T x (in W's memory layout), db = sum_n g.
     """
-    ws = weight.data.shape
-    if len(ws) != 2 or x.data.shape[-1:] != ws[1:] or (bias is not None and bias.shape != ws[:1]):
+    ws = weight._data.shape
+    if len(ws) != 2 or x._data.shape[-1:] != ws[1:] or (bias is not None and bias.shape != ws[:1]):
         raise ValueError(
             f"linear: input {x.shape}, weight {weight.shape}, bias "
             f"{None if bias is None else bias.shape}: expected input (*, in_features), "
             "weight (out_features, in_features) and bias (out_features,)"
         )
     args = (weight,) if bias is None else (weight, bias)
-    if x.data.ndim == 2:
+    if x._data.ndim == 2:
         return apply(_linear, x, *args)
     lead = x.shape[:-1]
     out = apply(_linear, reshape(x, (-1, x.shape[-1])), *args)
@@ -353,7 +353,7 @@ def _softmax_cross_entropy(x, target, mean, save=False):
 def softmax_cross_entropy(x: Tensor, target: np.ndarray, mean: bool = False) -> Tensor:
     """Cross-entropy of logits x (N, C) against class indices (N,), per row or averaged
     (one node for the whole loss: the MLP benchmark's path); index values are not checked."""
-    if x.data.dtype.kind != "f":
+    if x._data.dtype.kind != "f":
         check_float("softmax_cross_entropy", "input", x)
     if target.shape != x.shape[:1] or x.ndim != 2:
         raise ValueError(

@@ -28,7 +28,7 @@ def _store(name: str, result: Tensor, out: Any, casting: str = "same_kind") -> N
             f"{name}: functions with out=... arguments don't support automatic "
             "differentiation; call it without out= (or under no_grad)"
         )
-    src, dst = result.data, out.data
+    src, dst = result._data, out._data
     if not np.can_cast(src.dtype, dst.dtype, casting):
         raise RuntimeError(
             f"{name}: result type {src.dtype} can't be cast to the desired output type {dst.dtype}"
@@ -36,7 +36,7 @@ def _store(name: str, result: Tensor, out: Any, casting: str = "same_kind") -> N
     if dst.shape == src.shape and dst.flags.writeable:
         np.copyto(dst, src, casting="unsafe")
     else:  # PyTorch resizes a mis-shaped out
-        out.data = src.astype(dst.dtype)
+        out._data = src.astype(dst.dtype)
     out._version = getattr(out, "_version", 0) + 1
     STATE.versioned = True
 

@@ -80,7 +80,7 @@ _MAX_CASES = [
 
 
 def _mask_of(x: Tensor, ans: Tensor, p: dict) -> np.ndarray:
-    return _first_max_mask(x.data, ans.data, **p)
+    return _first_max_mask(x._data, ans._data, **p)
 
 
 @primitive(

@@ -86,7 +86,7 @@ def max_pool(
     q = _primitive_params(x, p)
     y = apply(max_pool_p, x, **q)
     if return_indices:
-        arg = _first_max_mask(x.data, y.data, **q).argmax(axis=0)
+        arg = _first_max_mask(x._data, y._data, **q).argmax(axis=0)
         idx = _flat_index(arg, x.shape[2:], p["kernel"], p["stride"], p["padding"], p["dilation"])
         return y, Tensor(idx)
     return y
@@ -199,7 +199,7 @@ def adaptive_max_pool(x: Tensor, output_size, return_indices: bool = False):
     index = np.empty((n, c) + out, dtype=np.int64)
     for cell in itertools.product(*(range(o) for o in out)):
         bins = [_bins(s, o)[j] for s, o, j in zip(spatial, out, cell)]
-        sub = x.data[(slice(None), slice(None)) + tuple(slice(a, b) for a, b in bins)]
+        sub = x._data[(slice(None), slice(None)) + tuple(slice(a, b) for a, b in bins)]
         local = np.unravel_index(np.argmax(sub.reshape(n, c, -1), axis=2), sub.shape[2:])
         flat = np.ravel_multi_index(tuple(li + a for li, (a, _) in zip(local, bins)), spatial)
         index[(slice(None), slice(None)) + cell] = flat
@@ -220,7 +220,7 @@ def max_unpool(x: Tensor, indices, kernel_size, stride=None, padding=0, output_s
         out = tuple((n - 1) * si - 2 * pi + ki for n, si, pi, ki in zip(x.shape[2:], s, pads, k))
     else:
         out = tuple(int(v) for v in tuple(output_size)[-d:])
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    idx = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
     if idx.shape != x.shape:
         raise ValueError(f"max_unpool: indices shape {idx.shape} must equal input shape {x.shape}")
     if idx.size and (idx.min() < 0 or idx.max() >= math.prod(out)):

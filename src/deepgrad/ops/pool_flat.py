@@ -101,7 +101,7 @@ def put_flat_p(x, index, shape, accumulate):
 
 def take_flat(x: Tensor, index) -> Tensor:
     """Gather by flat per-channel spatial index (N, C, *O), as max pooling's indices."""
-    index = np.asarray(index.data if isinstance(index, Tensor) else index, dtype=np.int64)
+    index = np.asarray(index._data if isinstance(index, Tensor) else index, dtype=np.int64)
     if index.ndim != x.ndim or index.shape[:2] != x.shape[:2]:
         raise ValueError(
             f"take_flat: index shape {index.shape} must match x shape {x.shape} on (N, C)"
@@ -111,7 +111,7 @@ def take_flat(x: Tensor, index) -> Tensor:
 
 def put_flat(x: Tensor, index, shape, accumulate: bool = True) -> Tensor:
     """Scatter `x` into zeros of `shape` at flat per-channel indices (adds repeated ones)."""
-    index = np.asarray(index.data if isinstance(index, Tensor) else index, dtype=np.int64)
+    index = np.asarray(index._data if isinstance(index, Tensor) else index, dtype=np.int64)
     if index.shape != x.shape:
         raise ValueError(f"put_flat: index shape {index.shape} must equal x shape {x.shape}")
     return apply(put_flat_p, x, index=index, shape=tuple(shape), accumulate=bool(accumulate))

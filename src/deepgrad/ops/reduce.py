@@ -91,13 +91,13 @@ def sum(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=N
     """Sum over `axis` (all axes by default)."""
     axis, keepdims = pick_axis("sum", axis, dim, keepdims, keepdim)
     ax = norm_axis(axis, x.ndim, "sum")
-    if x.data.dtype.kind == "b":
-        x = _wrap(x.data.astype(np.int64))
+    if x._data.dtype.kind == "b":
+        x = _wrap(x._data.astype(np.int64))
     return apply(_sum, x, axis=ax, keepdims=keepdims)
 
 
 def _count(x, axis):
-    return x.data.size if axis is None else int(np.prod([x.shape[a] for a in axis]))
+    return x._data.size if axis is None else int(np.prod([x.shape[a] for a in axis]))
 
 
 def mean(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
@@ -106,9 +106,9 @@ def mean(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Ten
     ax = norm_axis(axis, x.ndim, "mean")
     n = _count(x, ax)
     x = floating("mean", x)
-    acc = accumulator(x.data.dtype)
+    acc = accumulator(x._data.dtype)
     if acc is not None:  # half precision: the sum and the division in float32, as PyTorch
-        return cast(mean(cast(x, acc), axis=ax, keepdims=keepdims), x.data.dtype)
+        return cast(mean(cast(x, acc), axis=ax, keepdims=keepdims), x._data.dtype)
     return mul(sum(x, axis=ax, keepdims=keepdims), 1.0 / n if n else np.nan)
 
 
@@ -138,7 +138,7 @@ def std(
     never multiplied in.
     """
     v = var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim, ddof=ddof)
-    return safe_where(v.data != 0, sqrt, v, 0.0)
+    return safe_where(v._data != 0, sqrt, v, 0.0)
 
 
 def _weighted_rules(weights):
@@ -160,8 +160,8 @@ def _extreme_weights(ans, x, axis, keepdims):
     """d max / d x_i (or min): 1/k on each of the k tied extreme elements, 0 elsewhere."""
     a = ans if keepdims else reshape(ans, _keep_shape(x.shape, axis))
     mask = eq(x, a)
-    cnt = np.sum(mask.data, axis=axis, keepdims=True)
-    return _wrap(mask.data / cnt)
+    cnt = np.sum(mask._data, axis=axis, keepdims=True)
+    return _wrap(mask._data / cnt)
 
 
 _MAXMIN_DOMAIN = Domain(_NONEMPTY, second_order=True)
@@ -207,12 +207,12 @@ def _extreme(prim, argfn, name, x, dim, keepdim, axis, keepdims):
     if dim is not None and axis is not None:
         raise TypeError(f"{name}: pass either dim or axis, not both")
     ax = norm_axis(dim if axis is None else axis, x.ndim, name)
-    if x.data.size == 0:
+    if x._data.size == 0:
         raise ValueError(f"{name}: reduction over an empty tensor of shape {x.shape}")
     if axis is None and isinstance(dim, (int, np.integer)):
         # As PyTorch: max/min along a dim return (values, indices), and the gradient goes
         # to the returned index (the first extreme), not split among ties.
-        idx = argfn(x.data, axis=ax[0], keepdims=True)
+        idx = argfn(x._data, axis=ax[0], keepdims=True)
         values = take_along_axis(x, idx, ax[0])
         if not keepdim:
             values = reshape(values, values.shape[: ax[0]] + values.shape[ax[0] + 1 :])
@@ -260,7 +260,7 @@ def argmax(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> T
     axis, keepdims = pick_axis("argmax", axis, dim, keepdims, keepdim)
     if axis is not None:
         axis = check_dim("argmax", axis, x.ndim)
-    return _wrap(np.argmax(x.data, axis=axis, keepdims=keepdims))
+    return _wrap(np.argmax(x._data, axis=axis, keepdims=keepdims))
 
 
 def argmin(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
@@ -268,7 +268,7 @@ def argmin(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> T
     axis, keepdims = pick_axis("argmin", axis, dim, keepdims, keepdim)
     if axis is not None:
         axis = check_dim("argmin", axis, x.ndim)
-    return _wrap(np.argmin(x.data, axis=axis, keepdims=keepdims))
+    return _wrap(np.argmin(x._data, axis=axis, keepdims=keepdims))
 
 
 def _lse_weights(ans, x, axis, keepdims):
@@ -316,10 +316,10 @@ def logsumexp(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -
 def _prod_others(ans, x, axis, keepdims):
     """d prod / d x_i = product of the other elements, exact with zeros present."""
     zero = eq(x, 0.0)
-    nz = np.sum(zero.data, axis=axis, keepdims=True)
+    nz = np.sum(zero._data, axis=axis, keepdims=True)
     x1 = where(zero, 1.0, x)
     p1 = prod(x1, axis=axis, keepdims=True)
-    only = _wrap(np.broadcast_to(nz == 1, x.shape) & zero.data)
+    only = _wrap(np.broadcast_to(nz == 1, x.shape) & zero._data)
     none = _wrap(np.broadcast_to(nz == 0, x.shape))
     return add(mul(broadcast_to(p1, x.shape), only), mul(div(broadcast_to(p1, x.shape), x1), none))
 

@@ -136,7 +136,7 @@ def _vjp_rules(n: int, composed, fast) -> list:
                     grads = _composed_grads(composed, g, xs, static)
                 else:
                     need_x = xs[0].requires_grad
-                    arrays = fast(g.data, ans.data, [x.data for x in xs], saved, need_x, static)
+                    arrays = fast(g._data, ans._data, [x._data for x in xs], saved, need_x, static)
                     grads = [None if a is None else _wrap(a) for a in arrays]
                 cache = (g, grads)
                 if saved is not None:
@@ -176,7 +176,7 @@ def _jvp_rules(n: int, composed) -> list:
                 STATE.levels.update(hidden)
                 STATE.fwd -= 1
                 STATE.cutoff = cutoff
-            return _wrap(np.zeros_like(ans.data)) if tangent is None else tangent
+            return _wrap(np.zeros_like(ans._data)) if tangent is None else tangent
 
         return rule
 
@@ -424,7 +424,7 @@ def _check_mask(name: str, mask, x: Tensor):
     """The (T, N) boolean step mask as a NumPy array (None stays None)."""
     if mask is None:
         return None
-    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    m = np.asarray(mask._data if isinstance(mask, Tensor) else mask)
     if m.shape != x.shape[:2] or m.dtype != bool:
         raise ValueError(
             f"{name}: mask must be booleans of shape (T, N) = {x.shape[:2]}, got "

@@ -108,7 +108,7 @@ def roi_scatter(y: Tensor, plan, shape) -> Tensor:
 def _check(op: str, x: Tensor, boxes) -> np.ndarray:
     if x.ndim != 4:
         raise ValueError(f"{op}: input must be (N, C, H, W), got {tuple(x.shape)}")
-    b = np.asarray(boxes.data if isinstance(boxes, Tensor) else boxes, dtype=np.float64)
+    b = np.asarray(boxes._data if isinstance(boxes, Tensor) else boxes, dtype=np.float64)
     if b.ndim != 2 or b.shape[1] != 5:
         raise ValueError(
             f"{op}: boxes must be (K, 5) rows of (batch index, x1, y1, x2, y2), got {b.shape}"
@@ -225,7 +225,7 @@ def roi_pool(input: Tensor, boxes, output_size, spatial_scale: float = 1.0) -> T
     """
     b = _check("roi_pool", input, boxes)
     ph, pw = _pair(output_size, "roi_pool")
-    batch, index, valid = _pool_plan(input.data, b, (ph, pw), spatial_scale)
+    batch, index, valid = _pool_plan(input._data, b, (ph, pw), spatial_scale)
     k, c = len(b), input.shape[1]
     # one plan entry per (box, channel): treat channels as separate "boxes" on a 1-channel map
     n, _, h, w = input.shape

@@ -80,7 +80,7 @@ def _forward(x, src, dim, index, reduce, include_self):
 
 def _weights(ans, x, src, dim, index, reduce, include_self):
     """(w_x, w_src): the partial derivative of each output entry w.r.t. each input element."""
-    dt = x.data.dtype
+    dt = x._data.dtype
     if reduce == "sum":
         wx, wsrc = np.ones(x.shape, dt), np.ones(src.shape, dt)
     elif reduce == "mean":
@@ -89,7 +89,7 @@ def _weights(ans, x, src, dim, index, reduce, include_self):
     elif reduce == "prod":
         return _prod_weights(ans, x, src, dim, index, include_self)
     else:  # amax, amin: ties share evenly
-        y, xa, sa = ans.data, x.data, src.data
+        y, xa, sa = ans._data, x._data, src._data
         x_is = (xa == y).astype(dt)
         src_is = (sa == np.take_along_axis(y, index, dim)).astype(dt)
         n = x_is.copy()
@@ -103,7 +103,7 @@ def _weights(ans, x, src, dim, index, reduce, include_self):
 
 def _prod_weights(ans, x, src, dim, index, include_self):
     """PyTorch's masked-product rule: differentiable Tensors (prod's weights depend on values)."""
-    xa, sa = x.data, src.data
+    xa, sa = x._data, src._data
     masked_x = E.where(_wrap(xa == 0), 1.0, x)
     wx = E.div(scatter_reduce_op(masked_x, src, dim, index, "prod", include_self), masked_x)
     if not include_self:
@@ -134,7 +134,7 @@ def _jvp_x(t, ans, x, src, dim, index, reduce, include_self):
 
 def _jvp_src(t, ans, x, src, dim, index, reduce, include_self):
     w = _weights(ans, x, src, dim, index, reduce, include_self)[1]
-    return scatter_add(_wrap(np.zeros(ans.shape, t.data.dtype)), dim, index, E.mul(t, w))
+    return scatter_add(_wrap(np.zeros(ans.shape, t._data.dtype)), dim, index, E.mul(t, w))
 
 
 _IDX = np.array([[0, 2], [2, 2], [0, 1]])
@@ -206,13 +206,13 @@ def scatter_reduce_op(x: Tensor, src: Tensor, dim: int, index, reduce: str, incl
 def _check(name: str, x: Tensor, dim, index, src: Tensor, reduce: str, reduces) -> tuple:
     if reduce not in reduces:
         raise RuntimeError(f"{name}: reduce must be one of {', '.join(reduces)}; got {reduce!r}")
-    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    idx = np.asarray(index._data if isinstance(index, Tensor) else index)
     d = check_dim(name, dim, x.ndim)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{name}: index must be an integer tensor, got dtype {idx.dtype}")
-    if src.data.dtype != x.data.dtype:
+    if src._data.dtype != x._data.dtype:
         raise RuntimeError(
-            f"{name}: src dtype {src.data.dtype} differs from the input's {x.data.dtype}"
+            f"{name}: src dtype {src._data.dtype} differs from the input's {x._data.dtype}"
         )
     if not idx.ndim == x.ndim == src.ndim:
         raise RuntimeError(
@@ -270,7 +270,7 @@ def index_reduce(
     name = "index_reduce"
     if reduce not in REDUCES[1:]:
         raise RuntimeError(f"{name}: reduce must be one of prod, mean, amax, amin; got {reduce!r}")
-    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    idx = np.asarray(index._data if isinstance(index, Tensor) else index)
     if idx.ndim > 1 or idx.dtype.kind not in "iu":
         raise IndexError(
             f"{name}: index must be a 1-d integer tensor, got shape {idx.shape} dtype {idx.dtype}"

@@ -19,7 +19,7 @@ from .index import getitem, index_add_zeros
 
 def _check_segments(op: str, src: Tensor, index, num_segments: int) -> np.ndarray:
     """Validate `index` against `src` and `num_segments`; return it as an int64 array."""
-    index = np.asarray(index.data if isinstance(index, Tensor) else index)
+    index = np.asarray(index._data if isinstance(index, Tensor) else index)
     if index.dtype.kind not in "iu":
         raise TypeError(f"{op}: index must be an integer array, got dtype {index.dtype}")
     if index.ndim != 1 or src.ndim < 1 or index.shape[0] != src.shape[0]:
@@ -58,7 +58,7 @@ def segment_mean(src: Tensor, index, num_segments: int) -> Tensor:
 
 def _max_weights(ans: Tensor, x: Tensor, index: np.ndarray) -> Tensor:
     """1/(number of ties) where a row holds its segment's maximum, else 0 (a constant)."""
-    hit = (x.data == ans.data[index]).astype(x.dtype)
+    hit = (x._data == ans._data[index]).astype(x.dtype)
     ties = np.zeros(ans.shape, dtype=x.dtype)
     np.add.at(ties, index, hit)
     return _wrap(hit / np.maximum(ties[index], 1))
@@ -131,7 +131,7 @@ def segment_softmax(src: Tensor, index, num_segments: int) -> Tensor:
     """
     index = _check_segments("segment_softmax", src, index, num_segments)
     shift = np.full((num_segments,) + src.shape[1:], -np.inf, dtype=src.dtype)
-    np.maximum.at(shift, index, src.data)
+    np.maximum.at(shift, index, src._data)
     z = exp(sub(src, _wrap(shift[index])))
     denom = index_add_zeros(z, (index,), shift.shape)
     return div(z, getitem(denom, (index,)))

@@ -41,8 +41,8 @@ def _times(g: Tensor, mask) -> Tensor:
 
 def _max_mask(a: Tensor, b: Tensor) -> Tensor:
     """1 where a > b, 1/2 on ties (tied arguments share the gradient), 0 elsewhere."""
-    m = (a.data > b.data) + 0.5 * (a.data == b.data)
-    return _wrap(m.astype(a.data.dtype if a.data.dtype.kind == "f" else m.dtype))
+    m = (a._data > b._data) + 0.5 * (a._data == b._data)
+    return _wrap(m.astype(a._data.dtype if a._data.dtype.kind == "f" else m.dtype))
 
 
 @elementwise(
@@ -129,7 +129,7 @@ def where(cond, a, b) -> Tensor:
     non-finite in value or slope (log(0), sqrt'(0)) still poisons it: 0 * inf = NaN,
     as in PyTorch.  Use `safe_where` (the double-where pattern) in that case.
     """
-    c = cond.data if isinstance(cond, Tensor) else cond
+    c = cond._data if isinstance(cond, Tensor) else cond
     c = c if getattr(c, "dtype", None) == bool else np.asarray(c, dtype=bool)  # (vmap: no copy)
     a, b = coerce_pair(a, b)
     a, b = prepare("where", a, b)
@@ -153,16 +153,16 @@ def safe_where(cond, fn, x: Tensor, other) -> Tensor:
     >>> x.grad.tolist()
     [0.0, 0.25]
     """
-    c = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
+    c = np.asarray(cond._data if isinstance(cond, Tensor) else cond, dtype=bool)
     return where(c, fn(where(c, x, 1.0)), other)
 
 
 def _clip_mask(x, lo, hi):
     m = np.ones(x.shape, dtype=bool)
     if lo is not None:
-        m &= x.data >= lo
+        m &= x._data >= lo
     if hi is not None:
-        m &= x.data <= hi
+        m &= x._data <= hi
     return _wrap(m)
 
 
@@ -200,7 +200,7 @@ clamp = clip
 
 
 def _strict_mask(x, lo, hi):
-    return _wrap((x.data > lo) & (x.data < hi))
+    return _wrap((x._data > lo) & (x._data < hi))
 
 
 @primitive(
@@ -237,7 +237,7 @@ def hardtanh_bounded(x: Tensor, min_val: float, max_val: float) -> Tensor:
 def _cmp(fn):
     def op(a, b) -> Tensor:
         a, b = coerce_pair(a, b)
-        return _wrap(fn(a.data, b.data))
+        return _wrap(fn(a._data, b._data))
 
     op.__doc__ = f"Elementwise `{fn.__name__}` comparison (a bool tensor, not differentiable)."
     return op
@@ -253,9 +253,9 @@ ge = _cmp(np.greater_equal)
 
 def isfinite(x: Tensor) -> Tensor:
     """Bool tensor: True where x is neither NaN nor +-Inf."""
-    return _wrap(np.isfinite(x.data))
+    return _wrap(np.isfinite(x._data))
 
 
 def isnan(x: Tensor) -> Tensor:
     """Bool tensor: True where x is NaN."""
-    return _wrap(np.isnan(x.data))
+    return _wrap(np.isnan(x._data))

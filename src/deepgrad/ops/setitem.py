@@ -20,7 +20,7 @@ from .shape import broadcast_to
 def _zeros_at(g: Tensor, idx) -> Tensor:
     """`g` with the entries at `idx` set to zero (the gradient that reaches x)."""
     target = np.empty(g.shape, dtype=bool)[idx].shape
-    return index_put_op(g, _wrap(np.zeros(target, g.data.dtype)), idx)
+    return index_put_op(g, _wrap(np.zeros(target, g._data.dtype)), idx)
 
 
 @primitive(
@@ -31,7 +31,7 @@ def _zeros_at(g: Tensor, idx) -> Tensor:
     ],
     jvp=[
         lambda t, ans, x, v, idx: _zeros_at(t, idx),
-        lambda t, ans, x, v, idx: index_put_op(_wrap(np.zeros(ans.shape, t.data.dtype)), t, idx),
+        lambda t, ans, x, v, idx: index_put_op(_wrap(np.zeros(ans.shape, t._data.dtype)), t, idx),
     ],
     domain=Domain(
         [
@@ -80,7 +80,7 @@ def index_put(x: Tensor, indices, values, accumulate: bool = False) -> Tensor:
             f"index_put: values of shape {values.shape} cannot be broadcast to the indexed "
             f"shape {target}"
         ) from None
-    v = broadcast_to(cast(values, x.data.dtype), target)
+    v = broadcast_to(cast(values, x._data.dtype), target)
     if accumulate:
         return x + index_add_zeros(v, idx, x.shape)
     return index_put_op(x, v, idx)

@@ -138,7 +138,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
         new = np.empty(x.shape, dtype=np.bool_).reshape(shape).shape if -1 in shape else shape
     except ValueError:
         new = None
-    if new is None or int(np.prod(new)) != x.data.size:
+    if new is None or int(np.prod(new)) != x._data.size:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}")
     new = tuple(int(s) for s in new)
     if new == x.shape:
@@ -240,7 +240,7 @@ def _concat_vjp(i):
 
 def _concat_jvp(i):
     def rule(t, ans, *xs, axis):
-        parts = [t if j == i else _wrap(np.zeros_like(x.data)) for j, x in enumerate(xs)]
+        parts = [t if j == i else _wrap(np.zeros_like(x._data)) for j, x in enumerate(xs)]
         return apply(_concatenate, *parts, axis=axis)
 
     return rule
@@ -295,7 +295,7 @@ def concatenate(tensors, axis: int = 0, *, dim: int | None = None) -> Tensor:
                 f"{ts[0].shape} outside axis {ax}"
             )
     if len({t.dtype for t in ts}) > 1:
-        dt = np.result_type(*[t.data for t in ts])
+        dt = np.result_type(*[t._data for t in ts])
         ts = [cast(t, dt) for t in ts]
     return apply(_concatenate, *ts, axis=ax)
 

@@ -55,14 +55,14 @@ def _argsort(a: np.ndarray, dim: int, descending: bool) -> np.ndarray:
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
     """Sorted values along `dim` and their original indices: $(x_{\\pi}, \\pi)$ (stable)."""
     d = _dim("sort", input, dim)
-    return _pick(input, _argsort(input.data, d, descending), d)
+    return _pick(input, _argsort(input._data, d, descending), d)
 
 
 @supports_out
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     """The indices that sort `input` along `dim` (stable)."""
     d = _dim("argsort", input, dim)
-    return _wrap(_argsort(input.data, d, descending).astype(np.int64))
+    return _wrap(_argsort(input._data, d, descending).astype(np.int64))
 
 
 @supports_out
@@ -78,7 +78,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     n = input.shape[d] if input.ndim else 1
     if not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
         raise RuntimeError(f"topk: k={k!r} is out of range for dimension {d} of size {n}")
-    idx = _argsort(input.data, d, largest)
+    idx = _argsort(input._data, d, largest)
     return _pick(input, np.take(idx, np.arange(k), axis=d) if input.ndim else idx, d)
 
 
@@ -89,7 +89,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     n = input.shape[d] if input.ndim else 1
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
         raise RuntimeError(f"kthvalue: k={k!r} is out of range for dimension {d} of size {n}")
-    idx = _argsort(input.data, d, False)
+    idx = _argsort(input._data, d, False)
     return _pick(input, np.take(idx, [k - 1], axis=d) if input.ndim else idx, d, keepdim)
 
 
@@ -113,7 +113,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
     d = _dim("mode", input, dim)
     if input.ndim == 0:
         return ValuesIndices(input, _wrap(np.zeros((), np.int64)))
-    a = np.moveaxis(input.data, d, -1)
+    a = np.moveaxis(input._data, d, -1)
     rows = a.reshape(-1, a.shape[-1])
     best = np.empty(rows.shape[0], np.int64)
     for r, row in enumerate(rows):
@@ -128,7 +128,7 @@ def _cum_extreme(name: str, input: Tensor, dim: int, better) -> ValuesIndices:
     d = _dim(name, input, dim)
     if input.ndim == 0:
         return ValuesIndices(input, _wrap(np.zeros((), np.int64)))
-    a = np.moveaxis(input.data, d, -1)
+    a = np.moveaxis(input._data, d, -1)
     idx = np.zeros(a.shape, np.int64)
     cur = a[..., 0].copy()
     run = np.zeros(a.shape[:-1], np.int64)
@@ -160,7 +160,7 @@ def unique(
     dim: int | None = None,
 ):
     """The distinct values (sorted), optionally with inverse indices and counts."""
-    a = input.data
+    a = input._data
     res = np.unique(a, return_inverse=True, return_counts=True, axis=dim)
     vals, inv, counts = res
     out = [_wrap(vals)]
@@ -174,7 +174,7 @@ def unique(
 @supports_out
 def nonzero(input: Tensor, *, as_tuple: bool = False):
     """Indices of the non-zero entries: an (n, ndim) int64 tensor, or one tensor per dim."""
-    idx = np.nonzero(np.atleast_1d(input.data))
+    idx = np.nonzero(np.atleast_1d(input._data))
     if as_tuple:
         return tuple(_wrap(i.astype(np.int64)) for i in idx)
     return _wrap(np.stack(idx, axis=1).astype(np.int64) if idx else np.zeros((0, 0), np.int64))
@@ -192,16 +192,16 @@ def searchsorted(
 ) -> Tensor:
     """Insertion points of `values` in the last dim of `sorted_sequence` (left or right);
     with `sorter`, `sorted_sequence` is unsorted and `sorter` holds its sorting indices."""
-    seq = sorted_sequence.data
+    seq = sorted_sequence._data
     if sorter is not None:
-        order = np.asarray(sorter.data if isinstance(sorter, Tensor) else sorter)
+        order = np.asarray(sorter._data if isinstance(sorter, Tensor) else sorter)
         if order.shape != seq.shape or order.dtype.kind not in "iu":
             raise RuntimeError(
                 f"searchsorted: sorter must be an integer tensor of shape {seq.shape}, got "
                 f"shape {order.shape} dtype {order.dtype}"
             )
         seq = np.take_along_axis(seq, order, -1)
-    v = values.data if isinstance(values, Tensor) else np.asarray(values)
+    v = values._data if isinstance(values, Tensor) else np.asarray(values)
     if side is not None:
         if side not in ("left", "right"):
             raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
@@ -222,7 +222,7 @@ def searchsorted(
 
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
     """Counts of each non-negative integer in a 1-d tensor (weighted sums with `weights`)."""
-    a = input.data
+    a = input._data
     if a.ndim != 1 or a.dtype.kind not in "iu" or (a.size and a.min() < 0):
         raise RuntimeError(
             f"bincount: input must be a 1-d tensor of non-negative integers, got shape "
@@ -231,7 +231,7 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     w = (
         None
         if weights is None
-        else np.asarray(weights.data if isinstance(weights, Tensor) else weights)
+        else np.asarray(weights._data if isinstance(weights, Tensor) else weights)
     )
     out = np.bincount(a, w, minlength)
     return _wrap(out if w is not None else out.astype(np.int64))
@@ -240,7 +240,7 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
 @supports_out
 def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
     """Histogram of `bins` equal bins over [min, max] (the data's range when both are 0)."""
-    a = input.data.reshape(-1)
+    a = input._data.reshape(-1)
     lo, hi = float(min), float(max)
     if lo == hi == 0 and a.size:
         lo, hi = float(a.min()), float(a.max())
@@ -249,5 +249,5 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
     if hi < lo:
         raise RuntimeError(f"histc: max ({max}) must be >= min ({min})")
     counts, _ = np.histogram(a[(a >= lo) & (a <= hi)], bins=bins, range=(lo, hi))
-    dt = input.data.dtype if input.data.dtype.kind == "f" else np.float32
+    dt = input._data.dtype if input._data.dtype.kind == "f" else np.float32
     return _wrap(counts.astype(dt))

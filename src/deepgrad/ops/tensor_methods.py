@@ -37,11 +37,11 @@ _DEVICE_PREFIXES = ("cpu", "cuda", "mps", "xpu", "xla", "meta", "hip")
 def _bitwise(name: str, a: Tensor, b, fn) -> Tensor:
     b = as_tensor(b, like=a)
     for operand in (a, b):
-        if operand.data.dtype.kind not in "biu":
+        if operand._data.dtype.kind not in "biu":
             raise TypeError(
-                f"{name}: needs bool or integer tensors, got dtype {operand.data.dtype}"
+                f"{name}: needs bool or integer tensors, got dtype {operand._data.dtype}"
             )
-    return _wrap(np.asarray(fn(a.data, b.data)))
+    return _wrap(np.asarray(fn(a._data, b._data)))
 
 
 def _parse_to(args, kwargs) -> np.dtype | None:
@@ -54,7 +54,7 @@ def _parse_to(args, kwargs) -> np.dtype | None:
         raise TypeError(f"Tensor.to: unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
         if isinstance(a, Tensor):
-            dtype = a.data.dtype
+            dtype = a._data.dtype
         elif isinstance(a, device) or (isinstance(a, str) and a.startswith(_DEVICE_PREFIXES)):
             check_device(a, "Tensor.to")
         elif a is not None and not isinstance(a, bool):
@@ -139,9 +139,9 @@ class TensorMethods:
         return _bitwise("__xor__", self, other, np.bitwise_xor)
 
     def __invert__(self):
-        if self.data.dtype.kind not in "biu":
-            raise TypeError(f"__invert__: needs a bool or integer tensor, got {self.data.dtype}")
-        return _wrap(np.invert(self.data))
+        if self._data.dtype.kind not in "biu":
+            raise TypeError(f"__invert__: needs a bool or integer tensor, got {self._data.dtype}")
+        return _wrap(np.invert(self._data))
 
     # -- in-place operators: update the tensor itself (PyTorch semantics) -----
     def __iadd__(self, other):
@@ -176,9 +176,9 @@ class TensorMethods:
         direct = method == "__call__" and kwargs.get("out") is None and len(inputs) == 2
         if direct and ufunc in _UFUNC_OPS:
             return _UFUNC_OPS[ufunc](*inputs)
-        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
         if kwargs.get("out") is not None:
-            kwargs["out"] = tuple(o.data if isinstance(o, Tensor) else o for o in kwargs["out"])
+            kwargs["out"] = tuple(o._data if isinstance(o, Tensor) else o for o in kwargs["out"])
         return getattr(ufunc, method)(*arrays, **kwargs)
 
     # -- indexing -------------------------------------------------------------
@@ -220,11 +220,11 @@ class TensorMethods:
     def type(self, dtype=None):
         """Without an argument, the type name (`'deepgrad.FloatTensor'`); else a cast."""
         if dtype is None:
-            return _type_name(self.data.dtype)
+            return _type_name(self._data.dtype)
         return cast(self, np.dtype(DTYPE_ALIASES.get(dtype, dtype)))
 
     def type_as(self, other):
-        return cast(self, other.data.dtype)
+        return cast(self, other._data.dtype)
 
     # -- elementwise methods ------------------------------------------------------
     def exp(self):
@@ -475,10 +475,10 @@ class TensorMethods:
         return R.cumsum(_as(self, dtype), axis=dim if axis is None else axis)
 
     def any(self, dim=None, keepdim=False):
-        return _wrap(np.asarray(self.data.any(axis=dim, keepdims=keepdim)))
+        return _wrap(np.asarray(self._data.any(axis=dim, keepdims=keepdim)))
 
     def all(self, dim=None, keepdim=False):
-        return _wrap(np.asarray(self.data.all(axis=dim, keepdims=keepdim)))
+        return _wrap(np.asarray(self._data.all(axis=dim, keepdims=keepdim)))
 
     # -- shape --------------------------------------------------------------------------
     def reshape(self, *shape):

@@ -22,34 +22,34 @@ __all__ = [
 
 
 def _piecewise_constant(x: Tensor, values: np.ndarray) -> Tensor:
-    if x.data.dtype.kind not in "fc" or not (x.requires_grad or x._tangents):
-        return _wrap(np.asarray(values, dtype=x.data.dtype))
-    return E.add(E.mul(x, 0.0), _wrap(np.asarray(values, dtype=x.data.dtype)))
+    if x._data.dtype.kind not in "fc" or not (x.requires_grad or x._tangents):
+        return _wrap(np.asarray(values, dtype=x._data.dtype))
+    return E.add(E.mul(x, 0.0), _wrap(np.asarray(values, dtype=x._data.dtype)))
 
 
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     """Round half to even to `decimals` places; derivative 0."""
-    return _piecewise_constant(input, np.round(input.data, decimals))
+    return _piecewise_constant(input, np.round(input._data, decimals))
 
 
 def floor(input: Tensor) -> Tensor:
     """$\\lfloor x \\rfloor$; derivative 0."""
-    return _piecewise_constant(input, np.floor(input.data))
+    return _piecewise_constant(input, np.floor(input._data))
 
 
 def ceil(input: Tensor) -> Tensor:
     """$\\lceil x \\rceil$; derivative 0."""
-    return _piecewise_constant(input, np.ceil(input.data))
+    return _piecewise_constant(input, np.ceil(input._data))
 
 
 def trunc(input: Tensor) -> Tensor:
     """x rounded towards 0; derivative 0."""
-    return _piecewise_constant(input, np.trunc(input.data))
+    return _piecewise_constant(input, np.trunc(input._data))
 
 
 def frac(input: Tensor) -> Tensor:
     """$x - \\mathrm{trunc}(x)$; derivative 1."""
-    return E.sub(input, _wrap(np.trunc(input.data)))
+    return E.sub(input, _wrap(np.trunc(input._data)))
 
 
 def log10(input: Tensor) -> Tensor:
@@ -68,7 +68,7 @@ def rsqrt(input: Tensor) -> Tensor:
 
 
 def _bool(x) -> np.ndarray:
-    return (x.data if isinstance(x, Tensor) else np.asarray(x)).astype(bool)
+    return (x._data if isinstance(x, Tensor) else np.asarray(x)).astype(bool)
 
 
 def logical_and(input: Tensor, other) -> Tensor:
@@ -105,4 +105,4 @@ def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
 
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
     """The number of non-zero entries (over `dim`), int64."""
-    return _wrap(np.asarray(np.count_nonzero(input.data, axis=dim), dtype=np.int64))
+    return _wrap(np.asarray(np.count_nonzero(input._data, axis=dim), dtype=np.int64))

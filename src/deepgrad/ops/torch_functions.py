@@ -86,7 +86,7 @@ def expand(input: Tensor, *sizes) -> Tensor:
 
 def masked_fill(input: Tensor, mask, value) -> Tensor:
     """$y_i = v$ where $mask_i$ else $x_i$ (mask broadcasts to x's shape)."""
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
     v = value if isinstance(value, Tensor) else as_tensor(value, like=input)
@@ -95,13 +95,13 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
         raise RuntimeError(
             f"masked_fill: mask of shape {m.shape} does not broadcast to the input's {input.shape}"
         )
-    return cast(out, input.data.dtype) if out.data.dtype != input.data.dtype else out
+    return cast(out, input._data.dtype) if out._data.dtype != input._data.dtype else out
 
 
 @supports_out
 def masked_select(input: Tensor, mask) -> Tensor:
     """The 1-d tensor of the entries of `input` where `mask` (broadcast together) holds."""
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_select: mask must be a bool tensor, got dtype {m.dtype}")
     shape = np.broadcast_shapes(input.shape, m.shape)
@@ -110,7 +110,7 @@ def masked_select(input: Tensor, mask) -> Tensor:
 
 
 def _index_1d(name: str, index) -> np.ndarray:
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = index._data if isinstance(index, Tensor) else np.asarray(index)
     if idx.ndim > 1 or idx.dtype.kind not in "iu":
         raise IndexError(
             f"{name}: index must be a 1-d integer tensor, got shape {idx.shape} dtype {idx.dtype}"
@@ -149,7 +149,7 @@ def scatter(input: Tensor, dim: int, index, src=None, *, value=None, reduce=None
     """
     if reduce not in (None, "add", "multiply"):
         raise RuntimeError(f"scatter: reduce must be None, 'add' or 'multiply', got {reduce!r}")
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = index._data if isinstance(index, Tensor) else np.asarray(index)
     d = R.norm_axis(dim, input.ndim, "scatter")[0]
     if idx.ndim != input.ndim:
         raise RuntimeError(f"scatter: index has {idx.ndim} dims but input has {input.ndim}")
@@ -163,7 +163,7 @@ def scatter(input: Tensor, dim: int, index, src=None, *, value=None, reduce=None
             input, _full_index(idx, d), S.broadcast_to(src, idx.shape), accumulate=True
         )
     if reduce == "multiply":
-        src = S.broadcast_to(cast(src, input.data.dtype), idx.shape)
+        src = S.broadcast_to(cast(src, input._data.dtype), idx.shape)
         return scatter_reduce(input, d, idx, src, "prod")
     return index_put(input, _full_index(idx, d), src)
 
@@ -205,14 +205,14 @@ def logcumsumexp(input: Tensor, dim: int) -> Tensor:
 
 def clone(input: Tensor) -> Tensor:
     """A copy with its own memory, still on the graph ($y = x$, dy/dx = 1)."""
-    if input.data.dtype.kind not in "fc" or not (input.requires_grad or input._tangents):
-        return _wrap(input.data.copy())
+    if input._data.dtype.kind not in "fc" or not (input.requires_grad or input._tangents):
+        return _wrap(input._data.copy())
     return E.mul(input, 1)
 
 
 def contiguous(input: Tensor) -> Tensor:
     """`input` itself when C-contiguous, else a contiguous `clone`."""
-    return input if input.data.flags.c_contiguous else clone(input)
+    return input if input._data.flags.c_contiguous else clone(input)
 
 
 def _check_mm(name: str, a: Tensor, b: Tensor, nd: int) -> None:
@@ -261,20 +261,20 @@ def isclose(
     input: Tensor, other, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False
 ) -> Tensor:
     """$|x - y| \\le atol + rtol |y|$ elementwise (a bool tensor)."""
-    o = other.data if isinstance(other, Tensor) else other
-    return _wrap(np.asarray(np.isclose(input.data, o, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+    o = other._data if isinstance(other, Tensor) else other
+    return _wrap(np.asarray(np.isclose(input._data, o, rtol=rtol, atol=atol, equal_nan=equal_nan)))
 
 
 def allclose(
     input: Tensor, other, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False
 ) -> bool:
     """True when `isclose` holds everywhere."""
-    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
 
 
 def equal(input: Tensor, other: Tensor) -> bool:
     """True when both have the same shape and the same values."""
-    return input.shape == other.shape and bool(np.array_equal(input.data, other.data))
+    return input.shape == other.shape and bool(np.array_equal(input._data, other._data))
 
 
 def where(condition, input=None, other=None):

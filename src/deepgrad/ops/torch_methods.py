@@ -34,13 +34,13 @@ class TorchMethods:
         NumPy's element count is `numel()`.
         """
         if dim is None:
-            return self.data.shape
-        nd = self.data.ndim
+            return self._data.shape
+        nd = self._data.ndim
         if not isinstance(dim, (int, np.integer)) or not -max(nd, 1) <= dim < max(nd, 1):
             raise IndexError(
                 f"Tensor.size: dim {dim!r} is out of range for a tensor with {nd} dims"
             )
-        return self.data.shape[dim] if nd else 1
+        return self._data.shape[dim] if nd else 1
 
     @property
     def device(self) -> Any:
@@ -62,8 +62,8 @@ class TorchMethods:
 
     def __format__(self, spec: str) -> str:
         """A 0-d tensor formats as its Python number (`f"{loss:.3f}"`)."""
-        if self.data.ndim == 0:
-            return format(self.data.item(), spec)
+        if self._data.ndim == 0:
+            return format(self._data.item(), spec)
         return format(repr(self), spec)
 
     # -- sorting and selection ------------------------------------------------------
@@ -199,7 +199,7 @@ class TorchMethods:
         return F.contiguous(self)
 
     def is_contiguous(self, memory_format=None):
-        return bool(self.data.flags.c_contiguous)
+        return bool(self._data.flags.c_contiguous)
 
     # -- matrix products -----------------------------------------------------------------------
     def mm(self, mat2):
@@ -277,18 +277,18 @@ class TorchMethods:
         return _new(self, fill, (size,), dtype, device, requires_grad)
 
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
-        return tensor(data, self.data.dtype if dtype is None else dtype, requires_grad, device)
+        return tensor(data, self._data.dtype if dtype is None else dtype, requires_grad, device)
 
 
 def _index_fill(x: Tensor, dim: int, index, value) -> Tensor:
     d = dim % max(x.ndim, 1)
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = index._data if isinstance(index, Tensor) else np.asarray(index)
     return index_put(x, (slice(None),) * d + (idx.reshape(-1),), value)
 
 
 def _new(self: Tensor, fill, size, dtype, device, requires_grad) -> Tensor:
     check_device(device, "new_*")
-    dt = self.data.dtype if dtype is None else np.dtype(dtype)
+    dt = self._data.dtype if dtype is None else np.dtype(dtype)
     return Tensor(fill(_shape(size), dt), requires_grad=requires_grad)
 
 

@@ -82,7 +82,7 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
         raise RuntimeError(f"diag: expected a 1-d or 2-d tensor, got shape {input.shape}")
     n = input.shape[0] + abs(diagonal)
     r, c = _diag_index(n, n, diagonal)
-    zeros = _wrap(np.zeros((n, n), input.data.dtype))
+    zeros = _wrap(np.zeros((n, n), input._data.dtype))
     return index_put(zeros, (r, c), input)
 
 
@@ -91,7 +91,7 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     matrices span the output dims `dim1` and `dim2`."""
     n = input.shape[-1] + abs(offset)
     r, c = _diag_index(n, n, offset)
-    zeros = _wrap(np.zeros(input.shape[:-1] + (n, n), input.data.dtype))
+    zeros = _wrap(np.zeros(input.shape[:-1] + (n, n), input._data.dtype))
     out = index_put(zeros, (Ellipsis, r, c), input)
     d1, d2 = (check_dim("diag_embed", d, out.ndim, a) for d, a in ((dim1, "dim1"), (dim2, "dim2")))
     if d1 == d2:
@@ -226,7 +226,7 @@ def repeat_interleave(
     `output_size` (PyTorch's hint to skip a device sync) is checked against the result."""
     x = S.reshape(input, (-1,)) if dim is None else input
     d = 0 if dim is None else _dim("repeat_interleave", input, dim)
-    r = repeats.data if isinstance(repeats, Tensor) else np.asarray(repeats)
+    r = repeats._data if isinstance(repeats, Tensor) else np.asarray(repeats)
     n = x.shape[d]
     if r.ndim > 1 or (r.ndim == 1 and r.shape[0] != n) or (r < 0).any():
         raise RuntimeError(

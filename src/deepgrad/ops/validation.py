@@ -105,11 +105,11 @@ def check_shape(op: str, arg: str, t: Tensor, expected: tuple[int, ...]) -> None
 
 def real(op: str, x: Any) -> Any:
     """`x` unchanged, unless it is complex or object (refused: no complex policy yet)."""
-    kind = x.data.dtype.kind if isinstance(x, Tensor) else None
+    kind = x._data.dtype.kind if isinstance(x, Tensor) else None
     if kind in _REFUSED:
         what = {"c": "complex", "O": "object"}.get(kind, "non-numeric")
         raise TypeError(
-            f"{op}: {what} tensors are not supported (got dtype {x.data.dtype}); "
+            f"{op}: {what} tensors are not supported (got dtype {x._data.dtype}); "
             "deepgrad has real floating, integer and bool tensors only"
         )
     return x
@@ -121,18 +121,18 @@ def floating(op: str, x: Any) -> Tensor:
     This is PyTorch's rule for floating-point functions (`torch.sigmoid` of an
     int64 tensor is float32), where NumPy would truncate or keep the int.
     """
-    if type(x) is Tensor and x.data.dtype.kind == "f":
+    if type(x) is Tensor and x._data.dtype.kind == "f":
         return x
     if not isinstance(x, Tensor):
         if isinstance(x, (int, float, bool, np.ndarray, np.generic, list, tuple)):
             x = Tensor(x)
         else:
             raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    kind = x.data.dtype.kind
+    kind = x._data.dtype.kind
     if kind == "f":
         return x
     if kind in "iub":
-        return _wrap(x.data.astype(STATE.default_float))
+        return _wrap(x._data.astype(STATE.default_float))
     return real(op, x)
 
 
@@ -141,10 +141,10 @@ def check_float(op: str, arg: str, x: Any) -> Tensor:
     softmax, cross-entropy, the regression losses, norms of integer tensors...)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: {arg} must be a Tensor, got {type(x).__name__}")
-    if x.data.dtype.kind != "f":
+    if x._data.dtype.kind != "f":
         real(op, x)
         raise TypeError(
-            f"{op}: {arg} must be a floating-point tensor, got dtype {x.data.dtype} "
+            f"{op}: {arg} must be a floating-point tensor, got dtype {x._data.dtype} "
             f"(convert with .float())"
         )
     return x

@@ -54,19 +54,19 @@ class Adagrad(Optimizer):
                 state = self.state.get(p)
                 if state is None:
                     init = group["initial_accumulator_value"]
-                    state = self.state[p] = {"step": 0, "sum": np.full_like(p.data, init)}
+                    state = self.state[p] = {"step": 0, "sum": np.full_like(p._data, init)}
                 state["step"] += 1
                 g = effective_grad(self, p, group["weight_decay"], group["maximize"])
                 clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
                 acc = state["sum"]
-                tmp = self._tmp(p.data, 1)
+                tmp = self._tmp(p._data, 1)
                 np.multiply(g, g, out=tmp)
                 np.add(acc, tmp, out=acc)
                 np.sqrt(acc, out=tmp)
                 np.add(tmp, group["eps"], out=tmp)
                 np.divide(g, tmp, out=tmp)
                 np.multiply(tmp, clr, out=tmp)
-                np.subtract(p.data, tmp, out=p.data)
+                np.subtract(p._data, tmp, out=p._data)
         return loss
 
 
@@ -115,15 +115,15 @@ class RMSprop(Optimizer):
                     continue
                 state = self.state.get(p)
                 if state is None:
-                    state = self.state[p] = {"step": 0, "square_avg": np.zeros_like(p.data)}
+                    state = self.state[p] = {"step": 0, "square_avg": np.zeros_like(p._data)}
                     if momentum > 0:
-                        state["momentum_buffer"] = np.zeros_like(p.data)
+                        state["momentum_buffer"] = np.zeros_like(p._data)
                     if group["centered"]:
-                        state["grad_avg"] = np.zeros_like(p.data)
+                        state["grad_avg"] = np.zeros_like(p._data)
                 state["step"] += 1
                 g = effective_grad(self, p, group["weight_decay"], group["maximize"])
                 sq = state["square_avg"]
-                avg = self._tmp(p.data, 1)
+                avg = self._tmp(p._data, 1)
                 np.multiply(sq, alpha, out=sq)
                 np.multiply(g, g, out=avg)
                 np.multiply(avg, 1 - alpha, out=avg)
@@ -147,7 +147,7 @@ class RMSprop(Optimizer):
                     np.multiply(buf, group["lr"], out=avg)
                 else:
                     np.multiply(avg, group["lr"], out=avg)
-                np.subtract(p.data, avg, out=p.data)
+                np.subtract(p._data, avg, out=p._data)
         return loss
 
 
@@ -195,15 +195,15 @@ class Adam(Optimizer):
                     continue
                 state = self.state.get(p)
                 if state is None:
-                    state = self.state[p] = self._init_state(p.data, group["amsgrad"])
+                    state = self.state[p] = self._init_state(p._data, group["amsgrad"])
                 state["step"] += 1
                 if self._decoupled:
                     if wd != 0:
-                        np.multiply(p.data, 1 - lr * wd, out=p.data)
+                        np.multiply(p._data, 1 - lr * wd, out=p._data)
                     g = effective_grad(self, p, 0, group["maximize"])
                 else:
                     g = effective_grad(self, p, wd, group["maximize"])
-                self._adam_update(p.data, g, state, group)
+                self._adam_update(p._data, g, state, group)
         return loss
 
     @staticmethod

@@ -30,12 +30,12 @@ def _ema_square(v: np.ndarray, g: np.ndarray, beta: float) -> None:
 
 def _sub_(p, delta) -> None:
     """theta <- theta - delta, written into the parameter's own array."""
-    np.subtract(p.data, delta, out=p.data)
+    np.subtract(p._data, delta, out=p._data)
 
 
 def _scale_(p, factor: float) -> None:
     """theta <- factor * theta, in place."""
-    np.multiply(p.data, factor, out=p.data)
+    np.multiply(p._data, factor, out=p._data)
 
 
 class _Stepper(Optimizer):
@@ -50,7 +50,7 @@ class _Stepper(Optimizer):
                     continue
                 state = self.state.get(p)
                 if state is None:
-                    state = self.state[p] = self._init_state(p.data, group)
+                    state = self.state[p] = self._init_state(p._data, group)
                 state["step"] += 1
                 self._update(p, state, group)
         return loss
@@ -317,8 +317,8 @@ class ASGD(_Stepper):
         _scale_(p, 1 - group["lambd"] * eta)
         _sub_(p, eta * g)
         if state["mu"] != 1:
-            state["ax"] += (p.data - state["ax"]) * state["mu"]
+            state["ax"] += (p._data - state["ax"]) * state["mu"]
         else:
-            state["ax"][...] = p.data
+            state["ax"][...] = p._data
         state["eta"] = group["lr"] / ((1 + group["lambd"] * group["lr"] * t) ** group["alpha"])
         state["mu"] = 1 / max(1, t - group["t0"])

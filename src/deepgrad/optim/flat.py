@@ -19,7 +19,7 @@ from ..core.tensor import Tensor, _wrap
 
 def numel(params: Sequence[Tensor]) -> int:
     """Total number of scalar entries in `params`."""
-    return sum(p.data.size for p in params)
+    return sum(p._data.size for p in params)
 
 
 def gather(arrays: Sequence[np.ndarray | Tensor | None], like: Sequence[Tensor]) -> np.ndarray:
@@ -27,16 +27,16 @@ def gather(arrays: Sequence[np.ndarray | Tensor | None], like: Sequence[Tensor])
     parts = []
     for a, p in zip(arrays, like):
         if a is None:
-            parts.append(np.zeros(p.data.size))
+            parts.append(np.zeros(p._data.size))
         else:
-            arr = a.data if isinstance(a, Tensor) else a
+            arr = a._data if isinstance(a, Tensor) else a
             parts.append(np.asarray(arr, dtype=np.float64).reshape(-1))
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def params_vector(params: Sequence[Tensor]) -> np.ndarray:
     """theta as one float64 vector (a copy)."""
-    return gather([p.data for p in params], params)
+    return gather([p._data for p in params], params)
 
 
 def grads_vector(params: Sequence[Tensor]) -> np.ndarray:
@@ -48,26 +48,26 @@ def _pieces(vec: np.ndarray, params: Sequence[Tensor]):
     """(p, the slice of `vec` that belongs to p, shaped like p) for each parameter in turn."""
     offset = 0
     for p in params:
-        n = p.data.size
-        yield p, vec[offset : offset + n].reshape(p.data.shape)
+        n = p._data.size
+        yield p, vec[offset : offset + n].reshape(p._data.shape)
         offset += n
 
 
 def set_params(params: Sequence[Tensor], vec: np.ndarray) -> None:
     """Write `vec` into the parameters in place (theta <- vec)."""
     for p, piece in _pieces(vec, params):
-        p.data[...] = piece
+        p._data[...] = piece
 
 
 def add_to_params(params: Sequence[Tensor], step: float, d: np.ndarray) -> None:
     """theta <- theta + step * d, in place."""
     for p, piece in _pieces(d, params):
-        p.data += (step * piece).astype(p.data.dtype)
+        p._data += (step * piece).astype(p._data.dtype)
 
 
 def split(vec: np.ndarray, params: Sequence[Tensor]) -> list[Tensor]:
     """Cut a flat vector into tensors shaped (and typed) like `params`."""
-    return [_wrap(piece.astype(p.data.dtype)) for p, piece in _pieces(vec, params)]
+    return [_wrap(piece.astype(p._data.dtype)) for p, piece in _pieces(vec, params)]
 
 
 def closure_objective(

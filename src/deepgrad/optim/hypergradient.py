@@ -91,7 +91,7 @@ class SGDHD(SGD):
                     )
                 state = self.state.setdefault(p, {})
                 state["prev_direction"] = d.copy(order="K")
-                p.data -= (group["lr"] * d).astype(p.data.dtype, copy=False)
+                p._data -= (group["lr"] * d).astype(p._data.dtype, copy=False)
         return loss
 
     def _prev_direction(self, p: Tensor, group: dict) -> np.ndarray | None:
@@ -130,9 +130,9 @@ class AdamHD(Adam):
             for p, g in zip(live, grads):
                 state = self.state.get(p)
                 if state is None:
-                    state = self.state[p] = self._init_state(p.data, False)
+                    state = self.state[p] = self._init_state(p._data, False)
                 state["step"] += 1
-                self._adam_update(p.data, g, state, group)
+                self._adam_update(p._data, g, state, group)
         return loss
 
     def _prev_direction(self, p: Tensor, group: dict) -> np.ndarray | None:
@@ -140,7 +140,7 @@ class AdamHD(Adam):
         state = self.state.get(p)
         if state is None or state["step"] <= 0:
             return None
-        return self._direction(p.data, state, group)
+        return self._direction(p._data, state, group)
 
     def _direction(self, x: np.ndarray, state: dict, group: dict) -> np.ndarray:
         """The previous Adam direction m_hat / (sqrt(v_hat) + eps), from the stored moments."""
@@ -172,7 +172,7 @@ def unrolled(
         if not isinstance(p, Tensor):
             raise TypeError(f"unrolled: params[{i}] must be a Tensor, got {type(p).__name__}")
         # a parameter without requires_grad gets a fresh differentiable copy of its value
-        theta.append(p if p.requires_grad else Tensor(p.data.copy(), requires_grad=True))
+        theta.append(p if p.requires_grad else Tensor(p._data.copy(), requires_grad=True))
     velocity: list[Tensor | None] = [None] * len(theta)
     with enable_grad():
         for _ in range(inner_steps):

@@ -85,7 +85,7 @@ def residual_jvp(
 
     with no_grad():
         _, t = _jvp(call, params, flat.split(v, params))
-    return np.asarray(t.data, dtype=np.float64).reshape(-1)
+    return np.asarray(t._data, dtype=np.float64).reshape(-1)
 
 
 class _Linearization:
@@ -97,7 +97,7 @@ class _Linearization:
         if not isinstance(out, Tensor):
             raise TypeError(f"residual_fn must return a Tensor, got {type(out).__name__}")
         self.fn, self.params, self.out = residual_fn, params, out
-        self.r = np.asarray(out.data, dtype=np.float64).reshape(-1)
+        self.r = np.asarray(out._data, dtype=np.float64).reshape(-1)
 
     def jv(self, v: np.ndarray) -> np.ndarray:
         return residual_jvp(self.fn, self.params, v)
@@ -142,7 +142,7 @@ class _LeastSquaresOptimizer(Optimizer):
     def cost(self) -> float:
         """C = 1/2 ||r||^2 at the current parameters."""
         with no_grad():
-            r = np.asarray(self.residual_fn().data, dtype=np.float64)
+            r = np.asarray(self.residual_fn()._data, dtype=np.float64)
         return 0.5 * float(np.sum(r * r))
 
     def _cost_at(self, x: np.ndarray) -> float:
@@ -340,14 +340,14 @@ def least_squares(
             converged, message = True, "gradient below gtol"
         elif method == "lm" and not st["accepted"]:
             converged, message = True, "no step lowers the cost"
-        elif st["step_norm"] <= xtol * (np.linalg.norm(x.data) + xtol):
+        elif st["step_norm"] <= xtol * (np.linalg.norm(x._data) + xtol):
             converged, message = True, "step below xtol"
         elif 0 <= cost - new_cost <= ftol * max(cost, 1e-300):
             converged, message = True, "relative cost decrease below ftol"
         if converged:
             break
     with no_grad():
-        r = np.asarray(residual_fn(x).data, dtype=np.float64)
+        r = np.asarray(residual_fn(x)._data, dtype=np.float64)
     info = {
         "cost": 0.5 * float(r @ r),
         "residual": r,
@@ -356,4 +356,4 @@ def least_squares(
         "message": message,
         "method": method,
     }
-    return x.data.copy(), info
+    return x._data.copy(), info

@@ -83,7 +83,7 @@ def _copy_state(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, Tensor):
-        return value.data.copy()
+        return value._data.copy()
     if isinstance(value, dict):
         return {k: _copy_state(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -190,7 +190,7 @@ class Optimizer(ABC):
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad._data[...] = 0
 
     def _closure_loss(self, closure: Callable[[], Any] | None) -> Any:
         if closure is None:
@@ -270,10 +270,10 @@ class Optimizer(ABC):
         if isinstance(value, list):
             return [Optimizer._cast_state(name, v, p) for v in value]
         if isinstance(value, Tensor):
-            value = value.data
+            value = value._data
         if isinstance(value, np.ndarray):
-            if value.dtype.kind == "f" and value.shape == p.data.shape:
-                arr = np.empty_like(p.data)
+            if value.dtype.kind == "f" and value.shape == p._data.shape:
+                arr = np.empty_like(p._data)
                 arr[...] = value
                 return arr
             return np.array(value, copy=True)

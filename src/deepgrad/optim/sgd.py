@@ -13,12 +13,12 @@ from .optimizer import Optimizer, ParamsT, check_nonneg
 
 def effective_grad(opt: Optimizer, p: Tensor, weight_decay: float, maximize: bool) -> np.ndarray:
     """g = (-grad if maximize else grad) + weight_decay * p, in a scratch buffer when changed."""
-    g = p.grad.data
+    g = p.grad._data
     if not maximize and weight_decay == 0:
         return g
-    out = opt._tmp(p.data, 0)
+    out = opt._tmp(p._data, 0)
     if weight_decay != 0:
-        np.multiply(p.data, weight_decay, out=out)
+        np.multiply(p._data, weight_decay, out=out)
         if maximize:
             np.subtract(out, g, out=out)
         else:
@@ -97,9 +97,9 @@ class SGD(Optimizer):
                 d = g
                 if momentum != 0:
                     d = self._momentum(p, g, momentum, dampening, nesterov)
-                tmp = self._tmp(p.data, 1)
+                tmp = self._tmp(p._data, 1)
                 np.multiply(d, lr, out=tmp)
-                np.subtract(p.data, tmp, out=p.data)
+                np.subtract(p._data, tmp, out=p._data)
         return loss
 
     def _chunked_momentum(self, p: Tensor, momentum: float, lr: float) -> bool:
@@ -112,7 +112,7 @@ class SGD(Optimizer):
         """
         state = self.state.get(p)
         buf = None if state is None else state.get("momentum_buffer")
-        g, data = p.grad.data, p.data
+        g, data = p.grad._data, p._data
         if buf is None or not (data.strides == g.strides == buf.strides):
             return False
         if not data.flags.c_contiguous:
@@ -142,12 +142,12 @@ class SGD(Optimizer):
             if dampening == 0:
                 np.add(buf, g, out=buf)
             else:
-                tmp = self._tmp(p.data, 1)
+                tmp = self._tmp(p._data, 1)
                 np.multiply(g, 1 - dampening, out=tmp)
                 np.add(buf, tmp, out=buf)
         if not nesterov:
             return buf
-        tmp = self._tmp(p.data, 2)
+        tmp = self._tmp(p._data, 2)
         np.multiply(buf, momentum, out=tmp)
         np.add(g, tmp, out=tmp)
         return tmp

@@ -64,10 +64,10 @@ class SparseAdam(Optimizer):
                 rows = _sparse_rows(p)
                 state = self.state.get(p)
                 if state is None:
-                    z = np.zeros_like(p.data)
+                    z = np.zeros_like(p._data)
                     state = self.state[p] = {"step": 0, "exp_avg": z, "exp_avg_sq": z.copy()}
                 state["step"] += 1
-                _sparse_adam(p.data, p.grad.data, rows, state, group)
+                _sparse_adam(p._data, p.grad._data, rows, state, group)
         return loss
 
 
@@ -79,7 +79,7 @@ def _sparse_rows(p) -> np.ndarray:
             f"(a parameter of shape {p.shape} has a dense gradient; give it one through "
             "nn.Embedding(..., sparse=True) or F.embedding(..., sparse=True))"
         )
-    g = p.grad.data
+    g = p.grad._data
     outside = np.ones(g.shape[0], bool)
     outside[rows] = False
     if g.ndim and np.any(g[outside]):  # a dense contribution too (a tied weight): dense

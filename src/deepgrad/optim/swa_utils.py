@@ -116,9 +116,9 @@ class AveragedModel(Module):
     def update_parameters(self, model: Module) -> None:
         """Fold `model`'s current parameters into the average (the first call copies them)."""
         mine, theirs = self._averaged_tensors(model)
-        n = int(self.n_averaged.data)
-        averaged = [t.data for t in mine]
-        current = [t.data for t in theirs]
+        n = int(self.n_averaged._data)
+        averaged = [t._data for t in mine]
+        current = [t._data for t in theirs]
         for a, x in zip(averaged, current):
             if a.shape != x.shape:
                 raise ValueError(f"AveragedModel: shape {x.shape} does not match {a.shape}")
@@ -132,8 +132,8 @@ class AveragedModel(Module):
             (self.multi_avg_fn or get_swa_multi_avg_fn())(averaged, current, n)
         if not self.use_buffers:  # keep the buffers in sync with the source model
             for b_avg, b_model in zip(self.module.buffers(), model.buffers()):
-                b_avg.data[...] = b_model.data
-        self.n_averaged.data[...] = n + 1
+                b_avg._data[...] = b_model._data
+        self.n_averaged._data[...] = n + 1
 
 
 def _is_batchnorm(m: Any) -> bool:

@@ -314,7 +314,7 @@ def _layer_rows(quick: bool, match: str | None) -> list[dict[str, Any]]:
                 [n for n, p in module.named_parameters() if p.requires_grad] if case.params else []
             )
             params = [
-                dg.Tensor(module.get_parameter(n).data.copy(), requires_grad=True) for n in names
+                dg.Tensor(module.get_parameter(n)._data.copy(), requires_grad=True) for n in names
             ]
 
             def f(*args, module=module, names=names, n_in=len(xs), targets=targets):  # noqa: B008

@@ -53,7 +53,7 @@ def images(trainer: GANTrainer, z: np.ndarray, y: Any = None) -> np.ndarray:
     """Generator outputs at fixed noise, as (N, 28, 28) in [0, 1] (eval mode)."""
     trainer.g.eval()
     with no_grad():
-        out = trainer.g(Tensor(z), y).data.reshape(-1, 28, 28)
+        out = trainer.g(Tensor(z), y)._data.reshape(-1, 28, 28)
     trainer.g.train()
     return (out + 1) / 2
 

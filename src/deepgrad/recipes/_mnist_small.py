@@ -55,7 +55,7 @@ def mlp(sizes: list[int]) -> nn.Sequential:
 
 def n_params(model: nn.Module) -> int:
     """The number of scalar parameters."""
-    return int(sum(p.data.size for p in model.parameters()))
+    return int(sum(p._data.size for p in model.parameters()))
 
 
 def cross_entropy(model: Any, x: Tensor, y: Tensor) -> Tensor:
@@ -69,7 +69,7 @@ def predict(model: Any, x: np.ndarray, batch: int = 500) -> np.ndarray:
     model.eval()
     with no_grad():
         out = np.concatenate(
-            [model(Tensor(x[i : i + batch])).data for i in range(0, len(x), batch)]
+            [model(Tensor(x[i : i + batch]))._data for i in range(0, len(x), batch)]
         )
     model.train(was)
     return out
@@ -91,7 +91,7 @@ def train_epoch(model: Any, opt: Any, x: np.ndarray, y: np.ndarray, batch_size: 
         value = loss(model, Tensor(x[idx]), Tensor(y[idx]))
         value.backward()
         opt.step()
-        total += float(value.data) * len(idx)
+        total += float(value._data) * len(idx)
     return total / len(y)
 
 

@@ -19,7 +19,7 @@ def train_step(model: Any, loss: Any, opt: Any, clip: float | None) -> float:
     if clip:
         clip_grad_norm_(list(model.parameters()), clip)
     opt.step()
-    return float(loss.data)
+    return float(loss._data)
 
 
 def heatmaps(

@@ -68,7 +68,7 @@ def gradient_by_step(model: Regressor, x: np.ndarray, y: np.ndarray) -> np.ndarr
     xt = Tensor(x, requires_grad=True)
     nn.MSELoss()(model(xt), Tensor(y)).backward()
     model.zero_grad()
-    return np.linalg.norm(xt.grad.data, axis=2).mean(0)
+    return np.linalg.norm(xt.grad._data, axis=2).mean(0)
 
 
 def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
             loss = train_step(model, loss, opt, config["clip"])
             if step % config["eval_every"] == 0 or step == config["steps"]:
                 with no_grad():
-                    mse = float(np.mean((model(Tensor(test_x)).data - test_y) ** 2))
+                    mse = float(np.mean((model(Tensor(test_x))._data - test_y) ** 2))
                 curve.append(mse)
                 exp.records.append({"run": kind, "step": step, "loss": loss, "test_mse": mse})
         curves[kind] = curve

@@ -97,10 +97,10 @@ def _recon_plot(exp: Experiment, models: dict[str, Any], c: dict[str, Any], Xt, 
         gaussian_noise(x, c["noise_std"], rng),
         masking_noise(x, c["mask_fraction"], rng),
     )
-    sig = lambda t: 1 / (1 + np.exp(-t.data))
+    sig = lambda t: 1 / (1 + np.exp(-t._data))
     with no_grad():
-        rows = [x.data, sig(models["undercomplete"](x)), np.clip(noisy_g.data, 0, 1),
-                sig(models["denoising (Gaussian)"](noisy_g)), noisy_m.data,
+        rows = [x._data, sig(models["undercomplete"](x)), np.clip(noisy_g._data, 0, 1),
+                sig(models["denoising (Gaussian)"](noisy_g)), noisy_m._data,
                 sig(models["denoising (masking)"](noisy_m))]  # fmt: skip
     labels = ["input", "AE", "+ noise", "DAE", "masked", "DAE"]
     exp.plots.append(mosaic(np.stack(rows).reshape(6, 8, 28, 28), exp.out / "reconstructions.png",
@@ -111,7 +111,7 @@ def _code_map(exp: Experiment, c: dict[str, Any], X, Xt, yt, rng) -> None:
     model = Autoencoder((784, c["hidden"], 2), generator=rng)
     train_autoencoder(model, X, c["epochs"], rng, c["lr"], c["batch_size"])
     with no_grad():
-        z = model.encode(Tensor(Xt)).data
+        z = model.encode(Tensor(Xt))._data
     exp.plots.append(latent_scatter(z, yt, exp.out / "code_map.png",
                                     "2-unit autoencoder: codes of test digits"))  # fmt: skip
 

@@ -56,7 +56,7 @@ class CharTransformer(nn.Module):
         super().__init__()
         d = cfg["d_model"]
         self.embed = nn.Embedding(vocab, d, generator=rng)
-        self.embed.weight.data *= 0.1
+        self.embed.weight._data *= 0.1
         self.pos = nn.LearnedPositionalEncoding(cfg["seq_len"], d, batch_first=True, generator=rng)
         layer = nn.TransformerEncoderLayer(d, cfg["heads"], 4 * d, 0.0, "gelu", batch_first=True,
                                            norm_first=True, generator=rng)  # fmt: skip
@@ -83,7 +83,7 @@ def perplexity(model: nn.Module, data: np.ndarray, length: int) -> float:
     with no_grad():
         logits = model(x)
         nll = nn.CrossEntropyLoss()(logits.reshape(-1, logits.shape[-1]), Tensor(y.reshape(-1)))
-    return float(np.exp(nll.data))
+    return float(np.exp(nll._data))
 
 
 def sample(model, chars: list[str], prompt: str, n: int, temperature: float, window: int,
@@ -93,7 +93,7 @@ def sample(model, chars: list[str], prompt: str, n: int, temperature: float, win
     idx = [lookup[c] for c in prompt if c in lookup] or [0]
     with no_grad():
         for _ in range(n):
-            logits = model(np.array([idx[-window:]])).data[0, -1] / temperature
+            logits = model(np.array([idx[-window:]]))._data[0, -1] / temperature
             p = np.exp(logits - logits.max())
             idx.append(int(rng.choice(len(chars), p=p / p.sum())))
     return "".join(chars[i] for i in idx)

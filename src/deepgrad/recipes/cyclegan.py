@@ -42,10 +42,10 @@ def to_b(x: np.ndarray, kind: str) -> np.ndarray:
 
 def _translations(model: CycleGAN, a: np.ndarray, b: np.ndarray, path: Path) -> Path:
     with no_grad():
-        ab = model.G(Tensor(a)).data
-        aba = model.F(Tensor(ab)).data
-        ba = model.F(Tensor(b)).data
-        bab = model.G(Tensor(ba)).data
+        ab = model.G(Tensor(a))._data
+        aba = model.F(Tensor(ab))._data
+        ba = model.F(Tensor(b))._data
+        bab = model.G(Tensor(ba))._data
     rows = np.stack([a, ab, aba, b, ba, bab])[:, :, 0]
     labels = ["A", "G(A)", "F(G(A))", "B", "F(B)", "G(F(B))"]
     return mosaic((rows + 1) / 2, path, "CycleGAN translations (unpaired training)", labels)

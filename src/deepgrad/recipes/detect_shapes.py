@@ -52,7 +52,7 @@ def _train(model, loss_fn, train, config, on_epoch):
             loss = loss_fn(idx)
             loss.backward()
             opt.step()
-            total += float(loss.data)
+            total += float(loss._data)
         records.append({"epoch": epoch, "loss": total / len(batches),
                         "train_s": time.perf_counter() - start, **on_epoch()})  # fmt: skip
     return records

@@ -74,7 +74,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
         losses["G loss"].append(stats["g_loss"])
         if step % config["eval_every"] == 0 or step == config["steps"]:
             with no_grad():
-                fake = G(trainer.noise(2000)[0]).data
+                fake = G(trainer.noise(2000)[0])._data
             covered, quality = mode_coverage(fake, std=STD)
             exp.records.append({"step": step, "modes_covered": covered, "high_quality": quality,
                                 **stats})  # fmt: skip

@@ -92,9 +92,9 @@ def train_nodes(model: NodeClassifier, g: Graph, mask: np.ndarray, config: dict[
         opt.step()
         model.eval()
         with no_grad():
-            pred = model(x, g.edge_index).data.argmax(axis=1)
+            pred = model(x, g.edge_index)._data.argmax(axis=1)
         acc = float((pred == g.y)[~mask].mean())
-        records.append({"epoch": epoch, "loss": float(loss.data), "test_accuracy": acc})
+        records.append({"epoch": epoch, "loss": float(loss._data), "test_accuracy": acc})
     return records
 
 
@@ -133,7 +133,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     adjacency = np.zeros((n, n))
     adjacency[g.edge_index[1], g.edge_index[0]] = 1
     with no_grad():
-        hidden = gcn.hidden(Tensor(g.x), g.edge_index).data
+        hidden = gcn.hidden(Tensor(g.x), g.edge_index)._data
     exp.plots.append(plots_vision.graph_panels(adjacency, hidden, g.y, exp.out / "graph.png",
                                         f"SBM (p_in {config['p_in']}, p_out {config['p_out']}) "
                                         "and the trained GCN's hidden features",

@@ -69,21 +69,21 @@ def probe(model: nn.Sequential, x: np.ndarray, y: np.ndarray) -> tuple[dict, dic
         if isinstance(m, (nn.Tanh, nn.ReLU)):
             name = f"layer {i // 2 + 1}"
             hooks.append(
-                m.register_forward_hook(lambda mod, a, out, n=name: acts.update({n: out.data}))
+                m.register_forward_hook(lambda mod, a, out, n=name: acts.update({n: out._data}))
             )
     model.zero_grad()
     nn.CrossEntropyLoss()(model(Tensor(x)), Tensor(y)).backward()
     for h in hooks:
         h.remove()
     linears = [m for m in model if isinstance(m, nn.Linear)][:-1]
-    grads = {f"layer {k + 1}": m.weight.grad.data.copy() for k, m in enumerate(linears)}
+    grads = {f"layer {k + 1}": m.weight.grad._data.copy() for k, m in enumerate(linears)}
     model.zero_grad()
     return acts, grads
 
 
 def distinct_units(model: nn.Sequential) -> int:
     """How many different rows (units) the first hidden layer's weight matrix has."""
-    w = model[2].weight.data if len(model) > 3 else model[0].weight.data
+    w = model[2].weight._data if len(model) > 3 else model[0].weight._data
     return len(np.unique(np.round(w, 6), axis=0))
 
 

@@ -86,12 +86,12 @@ def learn_per_layer(config, theta0, loss_fn, val_fn) -> tuple[np.ndarray, float,
     meta = optim.Adam([log_rates], lr=config["meta_lr"])
     k = config["inner_steps"]
     first = float(train_per_layer(exp(log_rates), theta0, loss_fn, val_fn, k))
-    best = (first, log_rates.data.copy())
+    best = (first, log_rates._data.copy())
     for _ in range(config["meta_steps"]):
         meta.zero_grad()
         v = train_per_layer(exp(log_rates), theta0, loss_fn, val_fn, k)
         if float(v) < best[0]:
-            best = (float(v), log_rates.data.copy())
+            best = (float(v), log_rates._data.copy())
         v.backward()
         meta.step()
     return np.exp(best[1]), first, best[0]
@@ -111,17 +111,17 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     log_rates = tensor(np.full(config["inner_steps"], math.log(config["lr"])), dtype="float64")
     log_rates.requires_grad_(True)
     meta = optim.Adam([log_rates], lr=config["meta_lr"])
-    meta_curve, best = [], (math.inf, log_rates.data.copy())
+    meta_curve, best = [], (math.inf, log_rates._data.copy())
     for it in range(config["meta_steps"]):
         meta.zero_grad()
         val_loss, _ = train_with(exp(log_rates), theta0, loss_fn, val_fn)
         if float(val_loss) < best[0]:
-            best = (float(val_loss), log_rates.data.copy())
+            best = (float(val_loss), log_rates._data.copy())
         val_loss.backward()
         meta.step()
         meta_curve.append(float(val_loss))
         exp_.records.append({"meta_step": it, "val_loss_after_K": float(val_loss),
-                             "mean_rate": float(np.exp(log_rates.data).mean())})  # fmt: skip
+                             "mean_rate": float(np.exp(log_rates._data).mean())})  # fmt: skip
     schedules = {**_hand(config), "learned": np.exp(best[1])}  # the best schedule seen
     train_curves, rows = {}, []
     for name, rates in schedules.items():

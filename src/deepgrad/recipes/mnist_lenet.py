@@ -51,7 +51,7 @@ def build(config: dict[str, Any], rng: np.random.Generator) -> Setup:
 
 def after_fit(setup: Setup, history: Any, out_dir: Path) -> list[Path]:
     """First-layer filters, and saliency maps of eight validation digits."""
-    filters = setup.model.features[0].weight.data[:, 0]
+    filters = setup.model.features[0].weight._data[:, 0]
     f = plots.image_grid(filters, out_dir / "filters.png", "LeNet-5: the six 5x5 filters of conv1",
                          [f"filter {k}" for k in range(len(filters))], cols=6, cmap="RdBu_r")  # fmt: skip
     x, y = setup.val if setup.val is not None else setup.train

@@ -89,7 +89,7 @@ def _step(opt: Any, name: str, loss_of: Callable[[], Tensor], params: list, nois
         loss.backward()
         if name == "SGD":
             for p in params:
-                p.grad.data += noise * rng.standard_normal(p.shape)
+                p.grad._data += noise * rng.standard_normal(p.shape)
         return loss
 
     if name == "L-BFGS":
@@ -105,11 +105,11 @@ def path(problem: str, name: str, steps: int, noise: float, seed: int) -> np.nda
     p = Tensor(np.array(start), requires_grad=True)
     opt = OPTIMIZERS[name]([p], RATES[problem][name])
     rng = np.random.default_rng(seed)
-    points = [p.data.copy()]
+    points = [p._data.copy()]
     for _ in range(steps):
         _step(opt, name, lambda: f(p[0], p[1]), [p], noise, rng)
-        points.append(p.data.copy())
-        if not np.all(np.isfinite(p.data)) or np.abs(p.data).max() > 1e3:
+        points.append(p._data.copy())
+        if not np.all(np.isfinite(p._data)) or np.abs(p._data).max() > 1e3:
             break
     return np.array(points)
 

@@ -47,7 +47,7 @@ def _models(width: int) -> dict[str, Any]:
 def _predict(model, images: np.ndarray) -> np.ndarray:
     model.eval()
     with no_grad():
-        return model(Tensor(images)).data.argmax(axis=1)
+        return model(Tensor(images))._data.argmax(axis=1)
 
 
 def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                 )
                 loss.backward()
                 opt.step()
-                total += float(loss.data) * len(idx)
+                total += float(loss._data) * len(idx)
             miou = mean_iou(_predict(model, test.images), test.semantic, k)["miou"]
             records.append({"epoch": epoch, "loss": total / len(train), "test_miou": miou})
         exp.records += tag(records, model=name)

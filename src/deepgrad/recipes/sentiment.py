@@ -110,7 +110,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
             train_step(model, loss, opt, 1.0)
             if step % config["eval_every"] == 0 or step == config["steps"]:
                 with no_grad():
-                    curve.append(float((predict(te).data.argmax(1) == test_y).mean()))
+                    curve.append(float((predict(te)._data.argmax(1) == test_y).mean()))
                 exp.records.append({"run": name, "step": step, "test_accuracy": curve[-1]})
         curves[name] = curve
         rows.append({"model": name, "test accuracy": curve[-1]})

@@ -85,7 +85,7 @@ def rollout(model: nn.Module, history: np.ndarray, steps: int) -> np.ndarray:
     w = len(history)
     with no_grad():
         for _ in range(steps):
-            buf.append(float(model(Tensor(np.array([buf[-w:]]))).data[0, 0]))
+            buf.append(float(model(Tensor(np.array([buf[-w:]])))._data[0, 0]))
     return np.array(buf[w:])
 
 
@@ -109,7 +109,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
             train_step(model, loss, opt, 1.0)
             if step % config["eval_every"] == 0 or step == config["steps"]:
                 with no_grad():
-                    curve.append(float(np.mean((model(Tensor(vx)).data - vy) ** 2)))
+                    curve.append(float(np.mean((model(Tensor(vx))._data - vy) ** 2)))
                 exp.records.append({"run": name, "step": step, "val_mse": curve[-1]})
         curves[name] = curve
         forecasts[f"{name} forecast"] = rollout(model, obs[split - w : split], h)

@@ -74,7 +74,7 @@ def build(config: dict[str, Any], rng: np.random.Generator) -> Setup:
 def predict_classes(model: Any, X: np.ndarray) -> np.ndarray:
     model.eval()
     with no_grad():
-        return model(Tensor(X)).data.argmax(axis=1)
+        return model(Tensor(X))._data.argmax(axis=1)
 
 
 def after_fit(setup: Setup, history: Any, out_dir: Path) -> list[Path]:

@@ -47,9 +47,9 @@ def _neg_elbo(model: VAE, X: np.ndarray, rng: np.random.Generator) -> dict[str, 
     with no_grad():
         for i in range(0, len(X), 500):
             e = model.elbo(X[i : i + 500], generator=rng)
-            out["neg_elbo"] -= float(e["elbo"].data.sum())
-            out["reconstruction"] -= float(e["reconstruction"].data.sum())
-            out["kl"] += float(e["kl"].data.sum())
+            out["neg_elbo"] -= float(e["elbo"]._data.sum())
+            out["reconstruction"] -= float(e["reconstruction"]._data.sum())
+            out["kl"] += float(e["kl"]._data.sum())
     return {k: v / len(X) for k, v in out.items()}
 
 
@@ -85,9 +85,9 @@ def train_vae(config: dict[str, Any], latent_dim: int, epochs: int, train: np.nd
 
 def _plots(exp: Experiment, model: VAE, test: np.ndarray, rng: np.random.Generator) -> None:
     with no_grad():
-        samples = model.sample(64, rng).data
-        recon = model(test[:32], generator=rng)[0].data
-        mu = model.posterior(test[:1]).mean.data[0]
+        samples = model.sample(64, rng)._data
+        recon = model(test[:32], generator=rng)[0]._data
+        mu = model.posterior(test[:1]).mean._data[0]
     exp.plots.append(mosaic(as_grid(samples, 8), exp.out / "samples.png",
                             "VAE: decoder means of 64 prior draws z ~ N(0, I)"))  # fmt: skip
     pairs = np.stack([test[:32].reshape(4, 8, 784), recon.reshape(4, 8, 784)], 1).reshape(8, 8, 784)
@@ -99,7 +99,7 @@ def _plots(exp: Experiment, model: VAE, test: np.ndarray, rng: np.random.Generat
     for d in range(dims):
         z[d, :, d] = values
     with no_grad():
-        trav = model.decode_mean(z.reshape(-1, model.latent_dim).astype(np.float32)).data
+        trav = model.decode_mean(z.reshape(-1, model.latent_dim).astype(np.float32))._data
     exp.plots.append(mosaic(trav.reshape(dims, len(values), 28, 28), exp.out / "latent_traversals.png",
                             "Latent traversals: one code dimension swept over [-3, 3]",
                             [f"z{d + 1}" for d in range(dims)], [f"{v:+.1f}" for v in values]))  # fmt: skip
@@ -107,10 +107,10 @@ def _plots(exp: Experiment, model: VAE, test: np.ndarray, rng: np.random.Generat
 
 def _map_plots(exp: Experiment, model: VAE, test: np.ndarray, labels: np.ndarray) -> None:
     with no_grad():
-        z = model.posterior(test).mean.data
+        z = model.posterior(test).mean._data
         grid = np.linspace(-2.5, 2.5, 12)
         zz = np.stack(np.meshgrid(grid, grid[::-1]), -1).reshape(-1, 2).astype(np.float32)
-        dec = model.decode_mean(zz).data
+        dec = model.decode_mean(zz)._data
     exp.plots.append(latent_scatter(z, labels, exp.out / "latent_map.png",
                                     "2-D VAE: posterior means of test digits"))  # fmt: skip
     exp.plots.append(mosaic(dec.reshape(12, 12, 28, 28), exp.out / "latent_manifold.png",
@@ -124,7 +124,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     test = _binarize(Xt, np.random.default_rng(12345))  # one fixed binarisation for evaluation
     model, records = train_vae(config, config["latent_dim"], config["epochs"], X, test, rng)
     with no_grad():
-        iw = model.log_likelihood(test, k=config["iw_samples"], generator=rng).data
+        iw = model.log_likelihood(test, k=config["iw_samples"], generator=rng)._data
     exp.records += records
     _plots(exp, model, test, rng)
     curves = {"train -ELBO": [r["train_neg_elbo"] for r in records],
@@ -140,7 +140,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     exp.records += cvae_records
     z = np.tile(rng.standard_normal((8, k)), (10, 1)).astype(np.float32)
     with no_grad():
-        digits = cvae.decode_mean(z, np.repeat(np.arange(10), 8)).data
+        digits = cvae.decode_mean(z, np.repeat(np.arange(10), 8))._data
     exp.plots.append(mosaic(digits.reshape(10, 8, 28, 28), exp.out / "cvae_digits_by_class.png",
                             "Conditional VAE: row = requested digit, column = shared z",
                             [str(d) for d in range(10)]))  # fmt: skip

@@ -98,7 +98,7 @@ class Reinforce(_Agent):
 
     def act(self, obs: np.ndarray, greedy: bool = False) -> int:
         with no_grad():
-            logits = self.policy(Tensor(np.asarray(obs, np.float32)[None])).data
+            logits = self.policy(Tensor(np.asarray(obs, np.float32)[None]))._data
         return int(logits.argmax()) if greedy else int(_sample(logits, self.rng)[0])
 
     def learn(self, env: Any, episodes: int, callback: Callable[[int, float], Any] | None = None):
@@ -126,7 +126,7 @@ class Reinforce(_Agent):
         returns = Tensor(_returns(rewards, self.gamma).astype(np.float32))
         x = Tensor(obs)
         values = self.value(x).reshape((-1,))
-        advantage = Tensor((returns.data - values.data).astype(np.float32))
+        advantage = Tensor((returns._data - values._data).astype(np.float32))
         logp = gather(log_softmax(self.policy(x), axis=1), 1, actions[:, None]).reshape((-1,))
         loss = -(logp * advantage).mean() + F.mse_loss(values, returns) * 0.5
         self.optimizer.zero_grad()
@@ -165,13 +165,13 @@ class A2C(_Agent):
     def act(self, obs: np.ndarray, greedy: bool = False):
         batch = np.atleast_2d(np.asarray(obs, np.float32))
         with no_grad():
-            logits = self.policy(Tensor(batch)).data
+            logits = self.policy(Tensor(batch))._data
         a = logits.argmax(axis=1) if greedy else _sample(logits, self.rng)
         return int(a[0]) if np.ndim(obs) == 1 else a
 
     def _v(self, obs: np.ndarray) -> np.ndarray:
         with no_grad():
-            return self.value(Tensor(np.asarray(obs, np.float32))).data[:, 0]
+            return self.value(Tensor(np.asarray(obs, np.float32)))._data[:, 0]
 
     def learn(self, envs: Sequence[Any], total_steps: int,
               callback: Callable[[int, float], Any] | None = None) -> list[float]:  # fmt: skip
@@ -218,7 +218,7 @@ class A2C(_Agent):
         acts = np.concatenate(ro["act"]).astype(np.int64)
         target = Tensor(returns.reshape(-1).astype(np.float32))
         values = self.value(x).reshape((-1,))
-        advantage = Tensor((target.data - values.data).astype(np.float32))
+        advantage = Tensor((target._data - values._data).astype(np.float32))
         logp_all = log_softmax(self.policy(x), axis=1)
         logp = gather(logp_all, 1, acts[:, None]).reshape((-1,))
         entropy = -(exp(logp_all) * logp_all).sum(axis=1).mean()
@@ -280,7 +280,7 @@ class DQN(_Agent):
         if not greedy and self.rng.random() < self.epsilon():
             return int(self.rng.integers(self.n_actions))
         with no_grad():
-            return int(self.q(Tensor(np.asarray(obs, np.float32)[None])).data.argmax())
+            return int(self.q(Tensor(np.asarray(obs, np.float32)[None]))._data.argmax())
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "buffer": self.buffer.state_dict()}
@@ -316,9 +316,9 @@ class DQN(_Agent):
     def _update(self) -> None:
         s, a, r, s2, done = self.buffer.sample(self.batch_size, self.rng)
         with no_grad():
-            q_next = self.target(Tensor(s2)).data
+            q_next = self.target(Tensor(s2))._data
             if self.double:
-                best = self.q(Tensor(s2)).data.argmax(axis=1)
+                best = self.q(Tensor(s2))._data.argmax(axis=1)
                 nxt = q_next[np.arange(len(best)), best]
             else:
                 nxt = q_next.max(axis=1)
@@ -332,8 +332,8 @@ class DQN(_Agent):
         self.updates += 1
         if self.tau is not None:
             for t, p in zip(self.target.parameters(), self.q.parameters()):
-                t.data *= 1.0 - self.tau
-                t.data += self.tau * p.data
+                t._data *= 1.0 - self.tau
+                t._data += self.tau * p._data
 
 
 def evaluate(agent: Any, env: Any, episodes: int = 100, seed: int = 0) -> np.ndarray:

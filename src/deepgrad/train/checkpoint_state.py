@@ -66,9 +66,9 @@ def _check_param_state(ckpt: Checkpoint, where: str, state: Any, param: Any) -> 
     for key, value in state.items():
         name = f"{where}.{key}"
         if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
-            if value.shape != tuple(param.shape) or value.dtype != param.data.dtype:
+            if value.shape != tuple(param.shape) or value.dtype != param._data.dtype:
                 raise _fail(ckpt, f"{name} is {value.dtype}{list(value.shape)}, its parameter "
-                                  f"is {param.data.dtype}{list(param.shape)}")  # fmt: skip
+                                  f"is {param._data.dtype}{list(param.shape)}")  # fmt: skip
             if not np.all(np.isfinite(value)):
                 raise _fail(ckpt, f"{name} holds NaN or Inf")
             if key in _SECOND_MOMENTS and np.any(value < 0):

@@ -116,14 +116,14 @@ def gradient_stats(
     with isolated(model):
         model.zero_grad()
         _loss(model, loss_fn, x, y).backward()
-        grads = {n: None if p.grad is None else np.array(p.grad.data) for n, p in params}
-        before = {n: p.data.copy() for n, p in params}
+        grads = {n: None if p.grad is None else np.array(p.grad._data) for n, p in params}
+        before = {n: p._data.copy() for n, p in params}
         make_optimizer(list(model.parameters())).step()
         rows = []
         for n, p in params:
             g = grads[n]
             w = float(np.linalg.norm(before[n]))
-            upd = float(np.linalg.norm(p.data - before[n]))
+            upd = float(np.linalg.norm(p._data - before[n]))
             ratio = upd / w if w > 0 else (0.0 if upd == 0 else math.inf)
             gnorm = 0.0 if g is None else float(np.linalg.norm(g))
             layer = _layer_of(n)
@@ -187,7 +187,7 @@ def activation_stats(model: Any, x: Any) -> list[dict[str, Any]]:
 
     def hook(name, kind):
         def fn(module, inputs, out):
-            a = np.asarray(out.data, dtype=float).reshape(len(out.data), -1)
+            a = np.asarray(out._data, dtype=float).reshape(len(out._data), -1)
             if kind == "relu":
                 frac = float(np.mean(np.all(a <= 0, axis=0)))
             elif kind == "tanh":
@@ -233,7 +233,7 @@ def activation_findings(
 
 def nan_check(model: Any, loss_fn: Callable, x: Any, y: Any) -> Finding:
     """Forward and backward under `detect_anomaly()`: name the first op that made a NaN/Inf."""
-    bad = [n for n, p in model.named_parameters() if not np.all(np.isfinite(p.data))]
+    bad = [n for n, p in model.named_parameters() if not np.all(np.isfinite(p._data))]
     if bad:
         msg = f"non-finite weights in {', '.join(bad)}"
         return Finding(

@@ -55,7 +55,7 @@ def batch_size_of(x: Any) -> int:
         return batch_size_of(x[0])
     if isinstance(x, dict):
         return batch_size_of(next(iter(x.values())))
-    return int(np.shape(x.data if isinstance(x, Tensor) else x)[0])
+    return int(np.shape(x._data if isinstance(x, Tensor) else x)[0])
 
 
 def make_metrics(specs: Iterable[MetricSpec]) -> list[Metric]:
@@ -87,9 +87,9 @@ def eval_mode(model: Any) -> Iterator[None]:
 def _detached(out: Any) -> Any:
     """The ndarray(s) of a model output."""
     if isinstance(out, Tensor):
-        return out.data
+        return out._data
     if isinstance(out, (tuple, list)):
-        return out[0].data if isinstance(out[0], Tensor) else np.asarray(out[0])
+        return out[0]._data if isinstance(out[0], Tensor) else np.asarray(out[0])
     return np.asarray(out)
 
 
@@ -114,11 +114,11 @@ def evaluate(
             x, y = split_batch(batch)
             out = model(x)
             if loss_fn is not None and y is not None:
-                loss_mean.update(loss_fn(out, y).data, batch_size_of(x))
+                loss_mean.update(loss_fn(out, y)._data, batch_size_of(x))
             if y is not None:
                 pred = _detached(out)
                 for metric in trackers:
-                    metric.update(pred, y.data if isinstance(y, Tensor) else y)
+                    metric.update(pred, y._data if isinstance(y, Tensor) else y)
     result = {"loss": loss_mean.compute()} if loss_fn is not None else {}
     result.update({m.name: m.compute() for m in trackers})
     return result
@@ -134,7 +134,7 @@ def predict(model: Any, data: Any, batch_size: int = 256) -> np.ndarray:
     if batch_size <= 0:
         raise ValueError(f"predict: batch_size must be positive, got {batch_size}")
     if isinstance(data, (np.ndarray, Tensor)):
-        arr = data.data if isinstance(data, Tensor) else data
+        arr = data._data if isinstance(data, Tensor) else data
         batches: Iterable[Any] = (arr[i : i + batch_size] for i in range(0, len(arr), batch_size))
     else:
         batches = data

@@ -43,7 +43,7 @@ def clip_grad_value(parameters: Iterable[Tensor], clip_value: float) -> None:
     """Clip every gradient element into [-clip_value, clip_value], in place."""
     for p in parameters:
         if p.grad is not None:
-            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            np.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)
 
 
 def clip_grad_norm(parameters: Iterable[Tensor], max_norm: float) -> float:
@@ -58,11 +58,11 @@ def clip_grad_norm(parameters: Iterable[Tensor], max_norm: float) -> float:
         clip_grad_norm_ = None
     if clip_grad_norm_ is not None:
         return float(clip_grad_norm_(params, max_norm))
-    total = math.sqrt(sum(float(np.sum(np.square(p.grad.data, dtype=np.float64))) for p in params))
+    total = math.sqrt(sum(float(np.sum(np.square(p.grad._data, dtype=np.float64))) for p in params))
     scale = max_norm / (total + 1e-6)
     if scale < 1.0:
         for p in params:
-            p.grad.data *= np.asarray(scale, dtype=p.grad.data.dtype)
+            p.grad._data *= np.asarray(scale, dtype=p.grad._data.dtype)
     return total
 
 
@@ -257,12 +257,12 @@ class Trainer:
         if self.clip_norm is not None:
             clip_grad_norm(params, self.clip_norm)
         self.optimizer.step()
-        value = float(loss.data)
+        value = float(loss._data)
         self.loss_mean.update(value, batch_size_of(x))
         if self.train_metrics and y is not None:
-            pred = out.data if isinstance(out, Tensor) else np.asarray(out)
+            pred = out._data if isinstance(out, Tensor) else np.asarray(out)
             for metric in self.train_metrics:
-                metric.update(pred, y.data)
+                metric.update(pred, y._data)
         return {"loss": value}
 
     def _run_epoch(self, epoch: int) -> None:

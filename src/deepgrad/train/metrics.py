@@ -24,7 +24,7 @@ _AVERAGES = ("macro", "micro", "weighted", None)
 
 def _np(x: Any) -> np.ndarray:
     """The ndarray behind a Tensor, or `np.asarray(x)`."""
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def check_labels(labels: np.ndarray, num_classes: int, who: str) -> np.ndarray:

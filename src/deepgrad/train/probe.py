@@ -40,7 +40,7 @@ class _ModelSnapshot:
     """Each tensor's own array object, a copy of its values, and its gradient."""
 
     def __init__(self, model: Any) -> None:
-        self.tensors = [(t, t.data, t.data.copy(order="K"), t.grad) for t in _tensors(model)]
+        self.tensors = [(t, t._data, t._data.copy(order="K"), t.grad) for t in _tensors(model)]
         modules = list(model.modules()) if hasattr(model, "modules") else []
         self.flags = [(m, m.training) for m in modules if hasattr(m, "training")]
 
@@ -49,7 +49,7 @@ class _ModelSnapshot:
             # NOTE: copy into the original array instead of rebinding `t.data`, so the memory
             # layout (e.g. Linear's column-major weight) and every view of it stay as they were
             np.copyto(array, values, casting="no")
-            t.data = array
+            t._data = array
             t.grad = grad
         for module, training in self.flags:
             module.training = training
@@ -121,10 +121,10 @@ def isolated(
 
     >>> import deepgrad as dg
     >>> lin = dg.nn.Linear(2, 2)
-    >>> w = lin.weight.data
+    >>> w = lin.weight.numpy()
     >>> with isolated(lin):
     ...     lin.weight.data = w * 0
-    >>> lin.weight.data is w
+    >>> lin.weight.numpy() is w
     True
     """
     snapshot = _ModelSnapshot(model)

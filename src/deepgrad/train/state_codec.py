@@ -21,7 +21,7 @@ class CheckpointError(RuntimeError):
 def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
     """JSON-safe form of `obj`; arrays (and NumPy scalars) go to `arrays` by reference."""
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj._data
     if isinstance(obj, (np.ndarray, np.generic)):
         key = f"{len(arrays)}:{path}"
         arrays[key] = np.asarray(obj, order="C")  # keeps 0-d (ascontiguousarray makes it 1-d)
@@ -70,6 +70,6 @@ def _decode(obj: Any, arrays: dict[str, np.ndarray], part: str) -> Any:
 def _model_arrays(model: Any) -> dict[str, np.ndarray]:
     """The model's state dict as contiguous ndarrays."""
     return {
-        k: np.asarray(v.data if isinstance(v, Tensor) else v, order="C")
+        k: np.asarray(v._data if isinstance(v, Tensor) else v, order="C")
         for k, v in model.state_dict().items()
     }

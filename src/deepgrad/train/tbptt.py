@@ -73,5 +73,5 @@ def tbptt_epoch(
             clip_grad_norm_(params, max_norm)
         optimizer.step()
         state = detach_state(state)
-        losses.append(float(loss.data))
+        losses.append(float(loss._data))
     return losses, state

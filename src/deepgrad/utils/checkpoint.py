@@ -97,7 +97,7 @@ def checkpoint(fn: Callable[..., Tensor], *args: Any, preserve_rng_state: bool =
     if not isinstance(probe, Tensor):
         raise TypeError(f"checkpoint: fn must return one tensor, got {type(probe).__name__}")
     leaves = _leaves(probe, tensors, _captured(fn))
-    out = probe.data
+    out = probe._data
     del probe
     inputs = tensors + leaves
 
@@ -134,7 +134,7 @@ def checkpoint(fn: Callable[..., Tensor], *args: Any, preserve_rng_state: bool =
 
 def _alias(t: Tensor) -> Tensor:
     """A graph-free leaf with t's value (requires grad when t does)."""
-    a = _wrap(t.data)
+    a = _wrap(t._data)
     if t.requires_grad:
         a.requires_grad = True
     return a

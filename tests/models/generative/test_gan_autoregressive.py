@@ -72,7 +72,7 @@ def test_conditional_dcgan_trainer_step_updates_both_networks(spectral):
     g = np.random.default_rng(1)
     G = DCGANGenerator(8, 4, num_classes=10, generator=g)
     D = DCGANDiscriminator(4, num_classes=10, spectral_norm=spectral, generator=g)
-    before = [p.data.copy() for p in (*G.parameters(), *D.parameters())]
+    before = [p.numpy().copy() for p in (*G.parameters(), *D.parameters())]
     tr = GANTrainer(G, D, optim.Adam(G.parameters(), 1e-3), optim.Adam(D.parameters(), 1e-3),
                     8, g, label_smoothing=0.1, num_classes=10)  # fmt: skip
     stats = tr.step(np.zeros((4, 1, 28, 28), np.float32), np.array([0, 1, 2, 3]))
@@ -179,12 +179,12 @@ def test_conditional_mlp_gan_uses_the_label_through_the_projection():
     D = MLPDiscriminator(6, (8, 4), num_classes=3, generator=g)
     G = MLPGenerator(2, 6, (8,), num_classes=3, generator=g)
     x = G(dg.zeros(3, 2), [0, 1, 2])
-    assert len(set(np.round(x.data.sum(1), 6))) == 3  # G: same z, three outputs
+    assert len(set(np.round(x.numpy().sum(1), 6))) == 3  # G: same z, three outputs
     same = dg.tensor(np.ones((3, 6), np.float32))
     out = D(same, np.array([0, 1, 2]))
-    assert out.shape == (3,) and len(set(np.round(out.data, 6))) == 3
+    assert out.shape == (3,) and len(set(np.round(out.numpy(), 6))) == 3
     out.sum().backward()
-    assert np.abs(D.embed.weight.grad.data).sum() > 0
+    assert np.abs(D.embed.weight.grad.numpy()).sum() > 0
     with pytest.raises(ValueError, match="labels are required"):
         D(same)
     with pytest.raises(ValueError, match=r"labels must be 3 ints in \[0, 3\)"):

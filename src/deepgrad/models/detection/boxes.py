@@ -18,7 +18,7 @@ from deepgrad.ops import maximum, minimum
 
 
 def _boxes(name: str, b) -> np.ndarray:
-    b = np.asarray(b.data if isinstance(b, Tensor) else b, dtype=np.float64)
+    b = np.asarray(b._data if isinstance(b, Tensor) else b, dtype=np.float64)
     if b.ndim != 2 or b.shape[1] != 4:
         raise ValueError(f"{name}: boxes must be (N, 4) as (x1, y1, x2, y2), got {b.shape}")
     if np.any(b[:, 2] < b[:, 0]) or np.any(b[:, 3] < b[:, 1]):
@@ -81,7 +81,7 @@ def nms(boxes, scores, iou_threshold: float) -> np.ndarray:
     with it is *greater than* `iou_threshold` (torchvision's rule).
     """
     b = _boxes("nms", boxes)
-    s = np.asarray(scores.data if isinstance(scores, Tensor) else scores, dtype=np.float64)
+    s = np.asarray(scores._data if isinstance(scores, Tensor) else scores, dtype=np.float64)
     if s.shape != (len(b),):
         raise ValueError(f"nms: scores must be ({len(b)},) for {len(b)} boxes, got {s.shape}")
     order = np.argsort(-s, kind="stable")
@@ -100,7 +100,7 @@ def nms(boxes, scores, iou_threshold: float) -> np.ndarray:
 def batched_nms(boxes, scores, idxs, iou_threshold: float) -> np.ndarray:
     """NMS applied separately per category `idxs`: boxes of different classes never suppress."""
     b = _boxes("batched_nms", boxes)
-    cats = np.asarray(idxs.data if isinstance(idxs, Tensor) else idxs)
+    cats = np.asarray(idxs._data if isinstance(idxs, Tensor) else idxs)
     if cats.shape != (len(b),):
         raise ValueError(f"batched_nms: idxs must be ({len(b)},), got {cats.shape}")
     if not len(b):
@@ -147,7 +147,7 @@ def encode_boxes(boxes, anchors, weights=(1.0, 1.0, 1.0, 1.0)) -> np.ndarray:
 
 def decode_boxes(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)) -> np.ndarray:
     """The inverse of `encode_boxes`: boxes from regression outputs and anchors."""
-    d = np.asarray(deltas.data if isinstance(deltas, Tensor) else deltas, dtype=np.float64)
+    d = np.asarray(deltas._data if isinstance(deltas, Tensor) else deltas, dtype=np.float64)
     a = _boxes("decode_boxes", anchors)
     aw, ah = a[:, 2] - a[:, 0], a[:, 3] - a[:, 1]
     ax, ay = a[:, 0] + aw / 2, a[:, 1] + ah / 2

@@ -114,12 +114,12 @@ class OneStageDetector(Module):
         """Per image: (boxes (k, 4), scores (k,), labels (k,)) after per-class NMS."""
         self.eval()
         with no_grad():
-            out = self(x).data
+            out = self(x)._data
         results = []
         s_h, s_w = out.shape[2:]
         gy, gx = np.mgrid[0:s_h, 0:s_w]
         for o in out:
-            prob = softmax(Tensor(o[5:]), axis=0).data
+            prob = softmax(Tensor(o[5:]), axis=0)._data
             score = 1 / (1 + np.exp(-o[0])) * prob.max(axis=0)
             cls = prob.argmax(axis=0)
             keep = score > score_threshold

@@ -78,7 +78,7 @@ class TwoStageDetector(Module):
                   post: int = 32) -> list[np.ndarray]:  # fmt: skip
         """Per image, up to `post` boxes: decoded, clipped, top `pre` by score, NMS at 0.7."""
         out = []
-        for o, d in zip(obj.data, deltas.data):
+        for o, d in zip(obj._data, deltas._data):
             boxes = np.clip(decode_boxes(d, anchors), 0, self.image_size)
             keep = np.flatnonzero((boxes[:, 2] - boxes[:, 0] > 1) & (boxes[:, 3] - boxes[:, 1] > 1))
             keep = keep[np.argsort(-o[keep])[:pre]]
@@ -163,7 +163,7 @@ class TwoStageDetector(Module):
         masks = np.stack([gt_masks[i][j] for i, j in matches])[:, None].astype(np.float32)
         boxes = np.concatenate([np.arange(len(rois))[:, None], rois[:, 1:]], axis=1)
         grid = roi_align(Tensor(masks), boxes, 14, 1.0, sampling_ratio=2, aligned=True)
-        return (grid.data[:, 0] >= 0.5).astype(np.float32)
+        return (grid._data[:, 0] >= 0.5).astype(np.float32)
 
     def detect(self, images: Tensor, score_threshold: float = 0.5, iou_threshold: float = 0.4):
         """Per image: (boxes, scores, labels, masks (k, H, W) bool) after per-class NMS."""
@@ -189,16 +189,16 @@ class TwoStageDetector(Module):
             return empty
         rois = np.concatenate([np.full((len(props), 1), i), props], axis=1)
         logits, reg = self._head(feats, rois)
-        prob = softmax(logits, axis=1).data
+        prob = softmax(logits, axis=1)._data
         label = prob[:, 1:].argmax(axis=1)
         score = prob[np.arange(len(props)), label + 1]
-        boxes = np.clip(decode_boxes(reg.data, props), 0, size)
+        boxes = np.clip(decode_boxes(reg._data, props), 0, size)
         keep = np.flatnonzero(score > score_threshold)
         keep = keep[batched_nms(boxes[keep], score[keep], label[keep], iou_threshold)]
         if not len(keep):
             return empty
         final = np.concatenate([np.full((len(keep), 1), i), boxes[keep]], axis=1)
-        m = sigmoid(self._masks(feats, final)).data[np.arange(len(keep)), label[keep]]
+        m = sigmoid(self._masks(feats, final))._data[np.arange(len(keep)), label[keep]]
         return boxes[keep], score[keep], label[keep], self._paste(m, boxes[keep])
 
     def _paste(self, masks: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ def check_labels(labels: Any, n: int, num_classes: int) -> np.ndarray:
     """`labels` as n int64 class indices in [0, num_classes), or a ValueError saying why not."""
     if labels is None:
         raise ValueError(f"conditional model: labels are required (num_classes={num_classes})")
-    y = np.asarray(labels.data if isinstance(labels, Tensor) else labels).astype(np.int64)
+    y = np.asarray(labels._data if isinstance(labels, Tensor) else labels).astype(np.int64)
     if y.shape != (n,) or y.min(initial=0) < 0 or y.max(initial=0) >= num_classes:
         raise ValueError(
             f"conditional model: labels must be {n} ints in [0, {num_classes}), got shape {y.shape}"

@@ -120,14 +120,14 @@ def kl_sparsity_penalty(code: Tensor, rho: float = 0.05, weight: float = 1.0) ->
 
 def gaussian_noise(x: Tensor, std: float, generator: np.random.Generator) -> Tensor:
     """$\\tilde x = x + \\sigma \\epsilon$, $\\epsilon \\sim \\mathcal N(0, I)$ (additive noise)."""
-    return Tensor(x.data + std * generator.standard_normal(x.shape).astype(x.dtype))
+    return Tensor(x._data + std * generator.standard_normal(x.shape).astype(x.dtype))
 
 
 def masking_noise(x: Tensor, p: float, generator: np.random.Generator) -> Tensor:
     """$\\tilde x_i = x_i m_i$, $m_i \\sim$ Bernoulli(1 - p): a fraction p of inputs set to 0."""
     if not 0 <= p < 1:
         raise ValueError(f"masking_noise: p must be in [0, 1), got {p}")
-    return Tensor(x.data * (generator.random(x.shape) >= p).astype(x.dtype))
+    return Tensor(x._data * (generator.random(x.shape) >= p).astype(x.dtype))
 
 
 def train_autoencoder(
@@ -174,5 +174,5 @@ def greedy_layerwise_pretrain(
         train_autoencoder(ae, inputs, epochs, generator, lr, batch_size, kind, corrupt)
         layers.append(ae.encoder[0])
         with no_grad():
-            inputs = ae.encode(Tensor(inputs)).data
+            inputs = ae.encode(Tensor(inputs))._data
     return layers

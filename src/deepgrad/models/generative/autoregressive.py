@@ -68,7 +68,7 @@ class PixelCNN(nn.Module):
             for i in range(h):
                 top = max(0, i - self.receptive_rows)
                 for j in range(w):
-                    logits = self(Tensor(x[:, :, top : i + 1])).data[:, 0, -1, j]
+                    logits = self(Tensor(x[:, :, top : i + 1]))._data[:, 0, -1, j]
                     p = 1 / (1 + np.exp(-logits))
                     x[:, 0, i, j] = generator.random(n) < p
         return x
@@ -104,7 +104,7 @@ class WaveNet(nn.Module):
 
     def forward(self, codes: Any) -> Tensor:
         """Logits (N, levels, L): position t predicts the code at t + 1 from codes[:, :t+1]."""
-        codes = np.asarray(codes.data if isinstance(codes, Tensor) else codes, dtype=np.int64)
+        codes = np.asarray(codes._data if isinstance(codes, Tensor) else codes, dtype=np.int64)
         x = one_hot(codes, self.levels, dtype=self.input.weight.dtype).permute(0, 2, 1)
         h, skip = self.input(x), 0.0
         for f, gate, mix in zip(self.filters, self.gates, self.mix):
@@ -124,7 +124,7 @@ class WaveNet(nn.Module):
         with no_grad():
             for _ in range(steps):
                 window = codes[:, -self.receptive_field :]
-                logits = self(window).data[:, :, -1]
+                logits = self(window)._data[:, :, -1]
                 p = np.exp(logits - logits.max(1, keepdims=True))
                 p /= p.sum(1, keepdims=True)
                 u = generator.random((len(p), 1))

@@ -86,7 +86,7 @@ class MLPDiscriminator(nn.Module):
             self.embed = nn.Embedding(num_classes, hidden[-1])
             init_scale = 1 / np.sqrt(hidden[-1])
             rng = generator if generator is not None else np.random.default_rng(0)
-            self.embed.weight.data[...] = rng.uniform(-init_scale, init_scale,
+            self.embed.weight._data[...] = rng.uniform(-init_scale, init_scale,
                                                       self.embed.weight.shape)  # fmt: skip
 
     def forward(self, x: Tensor, y: Any = None) -> Tensor:
@@ -203,6 +203,6 @@ class GANTrainer:
         self.d_opt.zero_grad()
         g_loss.backward()
         self.g_opt.step()
-        sig = lambda t: float(np.mean(1 / (1 + np.exp(-t.data))))
+        sig = lambda t: float(np.mean(1 / (1 + np.exp(-t._data))))
         return {"d_loss": float(d_loss), "g_loss": float(g_loss),
                 "d_real": sig(real_logits), "d_fake": sig(fake_logits)}  # fmt: skip

@@ -42,13 +42,13 @@ class SpectralNorm(nn.Module):
         self.register_buffer("u", Tensor(u / (np.linalg.norm(u) + eps)))
 
     def _power_iteration(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        u = self.u.data
+        u = self.u._data
         for _ in range(self.n_power_iterations if self.training else 0):
             v = w.T @ u
             v /= np.linalg.norm(v) + self.eps
             u = w @ v
             u /= np.linalg.norm(u) + self.eps
-        self.u.data[...] = u
+        self.u._data[...] = u
         v = w.T @ u
         return u, v / (np.linalg.norm(v) + self.eps)
 
@@ -56,7 +56,7 @@ class SpectralNorm(nn.Module):
         """$W / \\sigma(W)$ (differentiable in W)."""
         w = self.module.weight
         mat = reshape(w, (w.shape[0], -1))
-        u, v = self._power_iteration(mat.data)
+        u, v = self._power_iteration(mat._data)
         sigma = (Tensor(u[:, None]) * mat * Tensor(v[None, :])).sum()
         return w / sigma
 

@@ -127,7 +127,7 @@ class VAE(nn.Module):
         for _ in range(k):
             z = q.sample(generator=generator)
             terms.append(self.likelihood(z, y).log_prob(xf) + p.log_prob(z) - q.log_prob(z))
-        stacked = Tensor(np.stack([t.data for t in terms]))
+        stacked = Tensor(np.stack([t._data for t in terms]))
         return logsumexp(stacked, axis=0) - math.log(k)
 
     def sample(self, n: int, generator: np.random.Generator | None = None, y: Any = None):

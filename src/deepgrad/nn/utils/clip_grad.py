@@ -31,10 +31,10 @@ def clip_grad_norm_(
         return _wrap(np.zeros((), np.float32))
     p = float(norm_type)
     if math.isinf(p):
-        norms = [np.max(np.abs(g.data)) if g.data.size else 0.0 for g in grads]
+        norms = [np.max(np.abs(g._data)) if g._data.size else 0.0 for g in grads]
         total = float(np.max(norms))
     else:
-        norms = [np.sum(np.abs(g.data.astype(np.float64)) ** p) for g in grads]
+        norms = [np.sum(np.abs(g._data.astype(np.float64)) ** p) for g in grads]
         total = float(np.sum(norms)) ** (1.0 / p)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
@@ -44,8 +44,8 @@ def clip_grad_norm_(
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         for g in grads:
-            g.data *= np.asarray(coef, dtype=g.data.dtype)
-    return _wrap(np.asarray(total, dtype=grads[0].data.dtype))
+            g._data *= np.asarray(coef, dtype=g._data.dtype)
+    return _wrap(np.asarray(total, dtype=grads[0]._data.dtype))
 
 
 @host_call
@@ -54,4 +54,4 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     if clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
     for g in _grads(parameters):
-        np.clip(g.data, -clip_value, clip_value, out=g.data)
+        np.clip(g._data, -clip_value, clip_value, out=g._data)

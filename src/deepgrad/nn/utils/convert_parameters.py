@@ -26,5 +26,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
         )
     offset = 0
     for p in params:
-        p.data[...] = vec.data[offset : offset + p.numel()].reshape(p.shape)
+        p._data[...] = vec._data[offset : offset + p.numel()].reshape(p.shape)
         offset += p.numel()

@@ -77,7 +77,7 @@ class _SpectralNorm(Module):
         self.dim = dim if dim >= 0 else dim + ndim
         self.eps, self.n_power_iterations = eps, n_power_iterations
         if ndim > 1:
-            mat = self._matrix(weight).data
+            mat = self._matrix(weight)._data
             rng = _gen(generator)
             u = _normalize(rng.normal(size=mat.shape[0]).astype(mat.dtype), eps)
             v = _normalize(rng.normal(size=mat.shape[1]).astype(mat.dtype), eps)
@@ -92,7 +92,7 @@ class _SpectralNorm(Module):
         return reshape(weight, (weight.shape[0], -1))
 
     def _power_method(self, mat: np.ndarray, n: int) -> None:
-        u, v = self._u.data, self._v.data
+        u, v = self._u._data, self._v._data
         for _ in range(n):
             u[...] = _normalize(mat @ v, self.eps)
             v[...] = _normalize(mat.T @ u, self.eps)
@@ -102,8 +102,8 @@ class _SpectralNorm(Module):
             return E.div(weight, E.clip(_norm(weight, 2), min=self.eps))
         mat = self._matrix(weight)
         if self.training:
-            self._power_method(mat.data, self.n_power_iterations)
-        u, v = Tensor(self._u.data.copy()), Tensor(self._v.data.copy())
+            self._power_method(mat._data, self.n_power_iterations)
+        u, v = Tensor(self._u._data.copy()), Tensor(self._v._data.copy())
         sigma = _sum(E.mul(u, _sum(E.mul(mat, v), axis=1)))
         return E.div(weight, sigma)
 

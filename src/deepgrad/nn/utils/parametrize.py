@@ -40,12 +40,12 @@ class ParametrizationList(ModuleList):
         if isinstance(new, tuple):
             self.ntensors = len(new)
             for i, t in enumerate(new):
-                data = t.data if isinstance(t, Tensor) else np.asarray(t)
+                data = t._data if isinstance(t, Tensor) else np.asarray(t)
                 self.register_parameter(f"original{i}", Parameter(np.array(data, copy=True)))
         else:
             self.ntensors = 1
             same = new is original
-            self.original = original if same else Parameter(np.array(new.data, copy=True))
+            self.original = original if same else Parameter(np.array(new._data, copy=True))
 
     def forward(self) -> Tensor:
         if self.ntensors == 1:
@@ -72,7 +72,7 @@ class ParametrizationList(ModuleList):
             if self.ntensors == 1:
                 names = ["original"]
             for name, v in zip(names, values):
-                getattr(self, name).data[...] = v.data if isinstance(v, Tensor) else v
+                getattr(self, name)._data[...] = v._data if isinstance(v, Tensor) else v
 
 
 def is_parametrized(module: Module, tensor_name: str | None = None) -> bool:
@@ -145,7 +145,7 @@ def remove_parametrizations(
     plist = module.parametrizations[tensor_name]
     with no_grad():
         if leave_parametrized:
-            value = Parameter(np.array(getattr(module, tensor_name).data, copy=True))
+            value = Parameter(np.array(getattr(module, tensor_name)._data, copy=True))
         elif plist.ntensors == 1:
             value = plist.original
         else:

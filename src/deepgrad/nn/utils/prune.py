@@ -34,17 +34,17 @@ def _apply(module: Module, name: str, fn: str, amount, choose) -> Module:
     """Shared mechanics: combine the new mask with any earlier one, then wire the hook."""
     pruned = name + "_orig" in module._parameters
     if pruned:
-        orig, old = module._parameters[name + "_orig"], module._buffers[name + "_mask"].data
+        orig, old = module._parameters[name + "_orig"], module._buffers[name + "_mask"]._data
     else:
         orig = module._parameters.get(name)
         if orig is None:
             raise ValueError(f"{fn}: {type(module).__name__} has no parameter {name!r}")
-        old = np.ones(orig.shape, dtype=orig.data.dtype)
+        old = np.ones(orig.shape, dtype=orig._data.dtype)
     alive = np.flatnonzero(old.reshape(-1))
     k = _count(amount, alive.size, fn)
     mask = old.copy().reshape(-1)
     if k:
-        mask[alive[choose(orig.data.reshape(-1)[alive], k)]] = 0
+        mask[alive[choose(orig._data.reshape(-1)[alive], k)]] = 0
     mask = mask.reshape(orig.shape)
     if not pruned:
         delattr(module, name)
@@ -53,7 +53,7 @@ def _apply(module: Module, name: str, fn: str, amount, choose) -> Module:
         hooks = module.__dict__.setdefault("_prune_hooks", {})
         hooks[name] = module.register_forward_pre_hook(lambda m, inputs: _recompute(m, name))
     else:
-        module._buffers[name + "_mask"].data[...] = mask
+        module._buffers[name + "_mask"]._data[...] = mask
     _recompute(module, name)
     return module
 
@@ -66,7 +66,7 @@ def _recompute(module: Module, name: str) -> None:
 def l1_unstructured(module: Module, name: str, amount, importance_scores=None) -> Module:
     """Zero the `amount` weights of smallest |w| (or smallest `importance_scores`)."""
     scores = None if importance_scores is None else np.abs(np.asarray(
-        importance_scores.data if isinstance(importance_scores, Tensor) else importance_scores
+        importance_scores._data if isinstance(importance_scores, Tensor) else importance_scores
     )).reshape(-1)  # fmt: skip
 
     def choose(values: np.ndarray, k: int) -> np.ndarray:
@@ -102,7 +102,7 @@ def remove(module: Module, name: str) -> Module:
         raise ValueError(f"remove: parameter {name!r} of {type(module).__name__} is not pruned")
     hooks.pop(name).remove()
     orig, mask = module._parameters[name + "_orig"], module._buffers[name + "_mask"]
-    value = Parameter(orig.data * mask.data)
+    value = Parameter(orig._data * mask._data)
     delattr(module, name + "_orig")
     delattr(module, name + "_mask")
     module.__dict__.pop(name, None)

@@ -34,7 +34,7 @@ class PackedSequence(NamedTuple):
 
 
 def _lengths_array(lengths, n: int, fn: str) -> np.ndarray:
-    arr = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    arr = np.asarray(lengths._data if isinstance(lengths, Tensor) else lengths)
     if arr.shape != (n,) or arr.dtype.kind not in "iu":
         raise ValueError(
             f"{fn}: lengths must be {n} integers (one per sequence), got {arr.dtype} {arr.shape}"
@@ -95,7 +95,7 @@ def pack_padded_sequence(
 def _order(packed: PackedSequence, n: int) -> np.ndarray:
     if packed.sorted_indices is None:
         return np.arange(n)
-    return np.asarray(packed.sorted_indices.data)
+    return np.asarray(packed.sorted_indices._data)
 
 
 def pad_packed_sequence(
@@ -106,7 +106,7 @@ def pad_packed_sequence(
 ) -> tuple[Tensor, Tensor]:
     """Undo `pack_padded_sequence`: returns the padded batch (T, N, *) (or (N, T, *)) in the
     caller's order and the lengths (N,) as an int64 tensor."""
-    bs = np.asarray(sequence.batch_sizes.data)
+    bs = np.asarray(sequence.batch_sizes._data)
     n = int(bs[0]) if bs.size else 0
     steps = bs.size if total_length is None else total_length
     if steps < bs.size:
