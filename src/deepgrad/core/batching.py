@@ -26,19 +26,15 @@ on one sample.
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 import numpy.lib.mixins as _mixins
 
-from .primitive import FUNCTIONS, REGISTRY
+from .primitive import FUNCTIONS, REGISTRY, _apply, apply
 from .state import STATE
 from .tensor import Tensor, _wrap, as_tensor
-
-# the module, not the `primitive` decorator that core/__init__ exports under that name
-_prim_mod = sys.modules[__package__ + ".primitive"]
 
 
 class VmapError(RuntimeError):
@@ -248,7 +244,7 @@ def batched_apply(prim, inputs, params):
         if isinstance(v, LogicalArray) and v._level > level:
             level = v._level
     if not level:
-        return _prim_mod._apply(prim, inputs, params)
+        return _apply(prim, inputs, params)
     size = _size_of(level)
     xs, batched = [], []
     for x in inputs:
@@ -308,7 +304,7 @@ def loop_rule(prim, xs, batched, size: int, params) -> Tensor:
 
 
 def _p(name: str, x: Tensor, **params) -> Tensor:
-    return _prim_mod.apply(REGISTRY[name], x, **params)
+    return apply(REGISTRY[name], x, **params)
 
 
 def to_full(x: Tensor, levels: list[tuple[int, int]] | None = None) -> Tensor:
@@ -412,7 +408,7 @@ class _Level:
 
     def __enter__(self) -> int:
         _ACTIVE.append((self.level, self.size))
-        STATE.batch += 1
+        STATE.batch = batched_apply  # `apply` dispatches here while any vmap runs
         # The inline fast paths (fast_binary, raw-array gradient sums) skip `apply`; they
         # are off whenever STATE.fwd > 0, so vmap raises it as forward mode does.
         STATE.fwd += 1
@@ -420,13 +416,11 @@ class _Level:
 
     def __exit__(self, *exc) -> None:
         _ACTIVE.remove((self.level, self.size))
-        STATE.batch -= 1
+        if not _ACTIVE:
+            STATE.batch = None
         STATE.fwd -= 1
 
 
 def level(size: int) -> _Level:
     """Context manager entering a new vmap level of batch `size`."""
     return _Level(size)
-
-
-_prim_mod._batched_apply = batched_apply

@@ -217,8 +217,7 @@ def _dpow(x, p):
 
 def _unary(name, fwd, vjp_scale, doc, **dom):
     """Declare a unary primitive whose VJP and JVP multiply by the same local slope."""
-    fwd.__doc__ = doc
-    return elementwise(name, [vjp_scale], domain=Domain(UNARY_CASES, **dom))(fwd)
+    return elementwise(name, [vjp_scale], domain=Domain(UNARY_CASES, **dom), doc=doc)(fwd)
 
 
 _exp = _unary(
@@ -384,7 +383,7 @@ sub.__doc__ = "Elementwise $a - b$ with broadcasting."
 
 def rsub(a, b) -> Tensor:
     """$b - a$ (reflected subtraction)."""
-    return binary(_sub, b, a)
+    return sub(b, a)
 
 
 mul = fast_binary(_mul)
@@ -392,8 +391,17 @@ mul.__name__ = "mul"
 mul.__doc__ = "Elementwise $a b$ with broadcasting."
 
 
+_div_floats = fast_binary(_div, floats_only=True)
+
+
+def _is_float(x) -> bool:
+    return isinstance(x, Tensor) and x.data.dtype.kind == "f"
+
+
 def div(a, b) -> Tensor:
     """Elementwise $a / b$ (true division; integers give floats)."""
+    if _is_float(a) or _is_float(b):  # NumPy's true division keeps a float dtype
+        return _div_floats(a, b)
     a, b = coerce_pair(a, b)
     if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
         a, b = cast(a, STATE.default_float), cast(b, STATE.default_float)
