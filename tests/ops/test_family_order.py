@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "src" / "deepgrad"
-CORE_ORDER = ["state", "allocator", "random", "device", "tensor", "primitive", "batching", "autodiff", "func",
-              "vmap", "creation"]  # fmt: skip
+CORE_ORDER = ["state", "allocator", "random", "tensor", "primitive", "batching", "autodiff", "func",
+              "vmap"]  # fmt: skip
 # Function-level imports still allowed, and why.
 ALLOWED_LAZY = {
-    ("core", "tensor"): "Tensor.backward calls autodiff, which builds on tensor",
     ("ops", "__init__"): "the operator table (issue 13 moves it into a visible mixin)",
 }
 # Module-level imports that point forward, and why.
