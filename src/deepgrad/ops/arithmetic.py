@@ -118,13 +118,6 @@ def div_p(a, b):
     return a / b
 
 
-_div_floats = fast_binary(div_p, floats_only=True)
-
-
-def _is_float(x) -> bool:
-    return isinstance(x, Tensor) and x.data.dtype.kind == "f"
-
-
 def div(a, b) -> Tensor:
     """Elementwise $a / b$ (true division; integers give floats)."""
     if _is_float(a) or _is_float(b):  # NumPy's true division keeps a float dtype
@@ -133,6 +126,13 @@ def div(a, b) -> Tensor:
     if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
         a, b = cast(a, STATE.default_float), cast(b, STATE.default_float)
     return binary(div_p, a, b)
+
+
+_div_floats = fast_binary(div_p, floats_only=True)
+
+
+def _is_float(x) -> bool:
+    return isinstance(x, Tensor) and x.data.dtype.kind == "f"
 
 
 def reciprocal(x) -> Tensor:
