@@ -274,8 +274,11 @@ def _apply(prim: Primitive, inputs, params):
     """apply() on plain (unbatched) tensors."""
     if prim.saves:
         return _apply_saving(prim, inputs, params)
-    if len(inputs) == 1:
+    n = len(inputs)
+    if n == 1:
         out = prim.forward(inputs[0].data, **params)
+    elif n == 2:
+        out = prim.forward(inputs[0].data, inputs[1].data, **params)
     else:
         out = prim.forward(*[x.data for x in inputs], **params)
     return _record(_wrap(out), prim, inputs, params)
