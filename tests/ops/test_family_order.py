@@ -15,10 +15,9 @@ import pytest
 PKG = Path(__file__).resolve().parents[2] / "src" / "deepgrad"
 CORE_ORDER = ["state", "allocator", "random", "tensor", "primitive", "batching", "autodiff", "func",
               "vmap"]  # fmt: skip
-# Function-level imports still allowed, and why.
-ALLOWED_LAZY = {
-    ("ops", "__init__"): "the operator table (issue 13 moves it into a visible mixin)",
-}
+# Function-level imports still allowed, and why (none left: Tensor.backward moved to the
+# TensorMethods mixin, the operator table to a visible mixin).
+ALLOWED_LAZY: dict[tuple[str, str], str] = {}
 # Module-level imports that point forward, and why.
 ALLOWED_FORWARD = {
     ("ops", "pool", "pool_api"): "pool re-exports pool_api's public functions at its end",
