@@ -26,7 +26,7 @@ from .autograd import Function, custom_jvp, custom_vjp
 from .core import *
 from .core.random import initial_seed, seed
 from .core.state import inference_mode
-from .func import fixed_point, implicit_root
+from .func import fixed_point, implicit_root, vmap
 from .io import load_torch_state_dict, save_torch_state_dict
 from .ops import *
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "src" / "deepgrad"
-CORE_ORDER = ["state", "allocator", "random", "tensor", "primitive", "batching", "autodiff", "func",
-              "vmap"]  # fmt: skip
+CORE_ORDER = ["state", "allocator", "random", "tensor", "primitive", "autodiff", "func"]  # fmt: skip
 # Function-level imports still allowed, and why (none left: Tensor.backward moved to the
 # TensorMethods mixin, the operator table to a visible mixin).
 ALLOWED_LAZY: dict[tuple[str, str], str] = {}

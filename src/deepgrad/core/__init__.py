@@ -16,7 +16,6 @@ from .state import (
     set_grad_enabled,
 )  # fmt: skip
 from .tensor import Tensor
-from .vmap import vmap
 
 __all__ = [
     "REGISTRY",
@@ -49,5 +48,4 @@ __all__ = [
     "tune_allocator",
     "value_and_grad",
     "vjp",
-    "vmap",
 ]  # fmt: skip

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .batching import any_batched, batch_grad
 from .primitive import _check_finite
 from .state import STATE
 from .tensor import Tensor, _wrap, as_tensor
@@ -298,10 +297,11 @@ def grad(
     for each input j.  Traversal stops at `inputs`, so only the part of the graph
     between them and the outputs is visited.
     """
-    # inside vmap: differentiate the full physical batch (core/batching.py)
-    if STATE.batch and any_batched(outputs, inputs, grad_outputs):
+    # inside vmap: differentiate the full physical batch (ops/batching.py)
+    vm = STATE.batch
+    if vm is not None and vm.any_batched(outputs, inputs, grad_outputs):
         kw = {"retain_graph": retain_graph, "create_graph": create_graph}
-        return batch_grad(grad, outputs, inputs, grad_outputs, allow_unused=allow_unused, **kw)
+        return vm.grad(grad, outputs, inputs, grad_outputs, allow_unused=allow_unused, **kw)
     single_out = isinstance(outputs, Tensor)
     outputs = [outputs] if single_out else list(outputs)
     single_in = isinstance(inputs, Tensor)

@@ -133,7 +133,7 @@ class Primitive:
         self.ans = ans  # do the rules take the output `ans` after the cotangent/tangent?
         self.saves = saves
         # vmap's batching rule: batch(xs, batched, size, **params) -> output with the batch
-        # axis first (see core/batching.py); None: vmap loops over the batch
+        # axis first (see ops/batching.py); None: vmap loops over the batch
         self.batch = batch
         self.name = name
         self.forward = forward
@@ -181,7 +181,7 @@ def primitive(
 
     `batch` is the optional vmap batching rule, `batch(xs, batched, size, **params)`:
     `xs[i]` has the batch axis first where `batched[i]`, and the rule returns the
-    output for all `size` samples, batch axis first (see `core/batching.py`).
+    output for all `size` samples, batch axis first (see `ops/batching.py`).
     """
 
     def deco(forward: Callable) -> Primitive:
@@ -266,7 +266,7 @@ def _check_finite(arr: np.ndarray, what: str, prim: Primitive, site: str | None)
 def apply(prim: Primitive, *inputs, **params):
     """Run `prim` forward on tensors and record it for reverse and forward mode."""
     if STATE.batch is not None:  # inside vmap: batched inputs go to the batching rule
-        return STATE.batch(prim, inputs, params)
+        return STATE.batch.apply(prim, inputs, params)
     return _apply(prim, inputs, params)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 # before it (checked by tests/ops/test_family_order.py), so no import has to hide
 # inside a function.  `pool` re-exports `pool_api`'s public functions at its end.
 FAMILIES = (
-    "devices", "creation", "validation", "_base", "cast", "shape", "select", "arithmetic", "elementwise", "index", "reduce", "softmax",
+    "devices", "creation", "batching", "validation", "_base", "cast", "shape", "select", "arithmetic", "elementwise", "index", "reduce", "softmax",
     "linalg", "_conv_kernels", "conv", "nnops", "_pool_kernels", "pool", "pool_api", "resample", "segment", "roi",
     "linalg_decomp", "linalg_spectral", "batched_linear", "batch_rules", "factories",
     "grad_fn", "inplace", "out", "torch_elementwise", "setitem", "sorting", "torch_functions",

@@ -2,9 +2,10 @@
 
 Inside `vmap(f)` every mapped argument becomes a `BatchedTensor`: to `f` it looks
 like one sample (its `shape` is the logical shape), while its physical value
-`_bval` holds the whole batch with the batch axis first.  When a primitive meets
-a batched input, `apply` hands the call to `batched_apply`, which runs the
-primitive's batching rule on the physical values,
+`_bval` holds the whole batch with the batch axis first.  While a vmap runs, its
+levels install `DISPATCH_TO` in `STATE.batch` (the core never imports this module:
+vmap builds on the core), so `apply` hands every call to `batched_apply`, which
+runs the primitive's batching rule on the physical values when an input is batched,
 
     out_phys = prim.batch(xs_phys, batched, B, **params)   # out_phys[b] = prim(x[b], ...)
 
@@ -32,9 +33,9 @@ from collections.abc import Callable
 import numpy as np
 import numpy.lib.mixins as _mixins
 
-from .primitive import FUNCTIONS, REGISTRY, _apply, apply
-from .state import STATE
-from .tensor import Tensor, _wrap, as_tensor
+from ..core.primitive import FUNCTIONS, REGISTRY, _apply, apply
+from ..core.state import STATE
+from ..core.tensor import Tensor, _wrap, as_tensor
 
 
 class VmapError(RuntimeError):
@@ -408,7 +409,7 @@ class _Level:
 
     def __enter__(self) -> int:
         _ACTIVE.append((self.level, self.size))
-        STATE.batch = batched_apply  # `apply` dispatches here while any vmap runs
+        STATE.batch = DISPATCH_TO  # core dispatches to vmap while any vmap runs
         # The inline fast paths (fast_binary, raw-array gradient sums) skip `apply`; they
         # are off whenever STATE.fwd > 0, so vmap raises it as forward mode does.
         STATE.fwd += 1
@@ -424,3 +425,21 @@ class _Level:
 def level(size: int) -> _Level:
     """Context manager entering a new vmap level of batch `size`."""
     return _Level(size)
+
+
+class _Dispatch:
+    """What the core calls while a vmap runs: `STATE.batch` holds the one instance.
+
+    The core never imports this module (vmap builds on the core, not the reverse):
+    `apply` hands primitives to `apply`, `autodiff.grad` differentiates batched
+    tensors with `grad`, and `core/func.py`'s transforms use `alias` and `jvp`.
+    """
+
+    apply = staticmethod(batched_apply)
+    any_batched = staticmethod(any_batched)
+    grad = staticmethod(batch_grad)
+    alias = staticmethod(batch_alias)
+    jvp = staticmethod(batch_jvp)
+
+
+DISPATCH_TO = _Dispatch()
