@@ -24,16 +24,16 @@ from . import (
 )
 from .autograd import Function, custom_jvp, custom_vjp
 from .core import *
-
-# PyTorch's surface (issue 13 part A): devices, dtype aliases, factories, functions.
-from .core.device import cuda, device
 from .core.random import initial_seed, seed
 from .core.state import inference_mode
-from .func import fixed_point, implicit_root
+from .func import fixed_point, implicit_root, vmap
 from .io import load_torch_state_dict, save_torch_state_dict
 from .jit import compile  # issue 20: dg.compile(step_fn), a traced and replayed training step
 from .ops import *
-from .ops.devices import backends
+
+# PyTorch's surface (issue 13 part A): devices, dtype aliases, factories, functions.
+from .ops.creation import *
+from .ops.devices import backends, cuda, device
 from .ops.factories import *
 from .ops.setitem import index_put
 from .ops.sorting import *

@@ -13,7 +13,7 @@ from deepgrad.models import lenet5
 
 def _load(root, train: bool):
     ds = MNIST(root, train=train)
-    x = ((ds.numpy().astype(np.float32) / 255.0 - 0.1307) / 0.3081)[:, None]
+    x = ((ds.data.astype(np.float32) / 255.0 - 0.1307) / 0.3081)[:, None]
     return x, np.asarray(ds.targets, dtype=np.int64)
 
 

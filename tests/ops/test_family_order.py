@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "src" / "deepgrad"
-CORE_ORDER = ["state", "allocator", "random", "device", "tensor", "primitive", "batching", "autodiff", "func",
-              "vmap", "creation"]  # fmt: skip
-# Function-level imports still allowed, and why.
-ALLOWED_LAZY = {
-    ("core", "tensor"): "Tensor.backward calls autodiff, which builds on tensor",
-    ("ops", "__init__"): "the operator table (issue 13 moves it into a visible mixin)",
-}
+CORE_ORDER = ["state", "allocator", "random", "tensor", "primitive", "autodiff", "func"]  # fmt: skip
+# Function-level imports still allowed, and why (none left: Tensor.backward moved to the
+# TensorMethods mixin, the operator table to a visible mixin).
+ALLOWED_LAZY: dict[tuple[str, str], str] = {}
 # Module-level imports that point forward, and why.
 ALLOWED_FORWARD = {
     ("ops", "pool", "pool_api"): "pool re-exports pool_api's public functions at its end",

@@ -19,7 +19,7 @@ def _flat(ds, mean: float, std: float) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.slow
 def test_mlp_reaches_97_5_percent_on_the_mnist_test_set(mnist_dir):
     train_ds, test_ds = MNIST(mnist_dir, train=True), MNIST(mnist_dir, train=False)
-    pixels = train_ds.numpy().astype(np.float32) / 255.0
+    pixels = train_ds.data.astype(np.float32) / 255.0
     mean, std = float(pixels.mean()), float(pixels.std())  # statistics of the training set only
     X, y = _flat(train_ds, mean, std)
     X_test, y_test = _flat(test_ds, mean, std)

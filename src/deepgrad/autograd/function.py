@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from ..core import autodiff
-from ..core.batching import VmapError, any_batched
 from ..core.primitive import Primitive, apply
 from ..core.state import STATE, enable_grad, no_grad
 from ..core.tensor import Tensor, _wrap
+from ..ops.batching import VmapError, any_batched
 
 
 def _fail_jvp(name: str) -> Callable:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .batching import any_batched, batch_grad
 from .primitive import _check_finite
 from .state import STATE
 from .tensor import Tensor, _wrap, as_tensor
@@ -24,39 +23,39 @@ class _Freed:
 FREED = _Freed()
 
 
-def _toposort(roots: Sequence[Tensor], stop: set[int] | None) -> list[Tensor]:
+def _toposort(roots: Sequence[Tensor], stop: set[Tensor] | None) -> list[Tensor]:
     """Post-order DFS over recorded tensors (inputs before the tensors made from them).
 
-    With `stop` (ids of the tensors we want gradients for), traversal ends at
-    those tensors and the result keeps only tensors from which one is reachable.
+    A tensor is pushed, then expanded (its inputs pushed above it), and placed in
+    the order when it surfaces again, after everything above it.  With `stop` (the
+    tensors we want gradients for), traversal ends at those tensors and the result
+    keeps only tensors from which one is reachable.  The sets hold tensors: a
+    tensor hashes by identity.
     """
+    ends = stop or ()
     order: list[Tensor] = []
-    seen: set[int] = set()
-    for root in roots:
-        if not root.requires_grad or id(root) in seen:
-            continue
-        seen.add(id(root))
-        stack = [(root, iter(root._inputs or ()))]
-        while stack:
-            t, it = stack[-1]
-            for x in it:
-                if x.requires_grad and id(x) not in seen:
-                    seen.add(id(x))
-                    if stop is not None and id(x) in stop:
-                        order.append(x)
-                    else:
-                        stack.append((x, iter(x._inputs or ())))
-                    break
-            else:
-                stack.pop()
+    expanded: set[Tensor] = set()
+    placed: set[Tensor] = set()
+    stack = [r for r in reversed(roots) if r.requires_grad]
+    while stack:
+        t = stack[-1]
+        if t in expanded or t in ends:
+            stack.pop()
+            if t not in placed:
+                placed.add(t)
                 order.append(t)
+            continue
+        expanded.add(t)
+        for x in t._inputs or ():
+            if x.requires_grad and x not in expanded:
+                stack.append(x)
     if stop is None:
         return order
-    reaches: set[int] = set(stop)
+    reaches: set[Tensor] = set(stop)
     kept = []
     for t in order:  # inputs come before their users, so one forward pass suffices
-        if id(t) in reaches or (t._inputs and any(id(x) in reaches for x in t._inputs)):
-            reaches.add(id(t))
+        if t in reaches or (t._inputs and not reaches.isdisjoint(t._inputs)):
+            reaches.add(t)
             kept.append(t)
     return kept
 
@@ -80,19 +79,22 @@ def _sweep(roots, root_grads, stop, retain_graph, create_graph):
     acc = _Cotangents(keep=create_graph or STATE.fwd > 0)
     for r, g in zip(roots, root_grads):
         if r.requires_grad:
-            acc.push(id(r), g)
+            acc.push(r, g)
     results: dict[int, tuple[Tensor, Tensor]] = {}
+    # the checks (in-place versions, anomaly mode) are read once per sweep, as the flags
+    step = _backprop_checked if STATE.versioned or STATE.anomaly else _backprop
+    pop = acc.pop
     old = STATE.grad
     STATE.grad = create_graph
     try:
         for t in reversed(_toposort(roots, stop)):
-            g = acc.pop(id(t))
+            g = pop(t)
             if g is None:
                 continue
-            if t._prim is None or (stop is not None and id(t) in stop):
+            if t._prim is None or (stop is not None and t in stop):
                 results[id(t)] = (t, g)
                 continue
-            _backprop(t, g, acc)
+            step(t, g, acc)
             if not retain_graph:
                 _free(t)
     finally:
@@ -106,26 +108,44 @@ def _backprop(t: Tensor, g: Tensor, acc: _Cotangents) -> None:
     prim = t._prim
     if prim is FREED:
         raise _freed_error(t)
-    inputs, params, vjps, with_ans = t._inputs, t._params, prim.vjp, prim.ans
+    inputs, params = t._inputs, t._params
+    args = ((g, t) if prim.ans else (g,)) + inputs
+    for i, x in enumerate(inputs):
+        rule = prim.vjp[i]
+        if rule is not None and x.requires_grad:
+            gi = rule(*args, **params) if params else rule(*args)
+            if gi._data.shape != x._data.shape:
+                raise _shape_error(prim, i, gi, x)
+            acc.push(x, gi)
+
+
+def _backprop_checked(t: Tensor, g: Tensor, acc: _Cotangents) -> None:
+    """`_backprop` with the checks: in-place versions and, in anomaly mode, NaN/Inf."""
+    prim = t._prim
+    if prim is FREED:
+        raise _freed_error(t)
     if STATE.versioned:
         _check_versions(t)
-    anomaly = STATE.anomaly
-    if anomaly:
-        STATE.anomaly_ctx = (prim.name, getattr(t, "_site", None))
+    if not STATE.anomaly:
+        return _backprop(t, g, acc)
+    inputs, params, site = t._inputs, t._params, getattr(t, "_site", None)
+    STATE.anomaly_ctx = (prim.name, site)
+    args = ((g, t) if prim.ans else (g,)) + inputs
     for i, x in enumerate(inputs):
-        rule = vjps[i]
-        if not x.requires_grad or rule is None:
-            continue
-        gi = rule(g, t, *inputs, **params) if with_ans else rule(g, *inputs, **params)
-        if gi._data.shape != x._data.shape:
-            raise RuntimeError(
-                f"{prim.name}: VJP rule for input {i} returned a gradient of shape "
-                f"{gi._data.shape}, expected {x._data.shape}"
-            )
-        if anomaly:
-            where = f"the backward pass (input {i})"
-            _check_finite(gi._data, where, prim, getattr(t, "_site", None))
-        acc.push(id(x), gi)
+        rule = prim.vjp[i]
+        if rule is not None and x.requires_grad:
+            gi = rule(*args, **params)
+            if gi._data.shape != x._data.shape:
+                raise _shape_error(prim, i, gi, x)
+            _check_finite(gi._data, f"the backward pass (input {i})", prim, site)
+            acc.push(x, gi)
+
+
+def _shape_error(prim, i: int, gi: Tensor, x: Tensor) -> RuntimeError:
+    return RuntimeError(
+        f"{prim.name}: VJP rule for input {i} returned a gradient of shape "
+        f"{gi._data.shape}, expected {x._data.shape}"
+    )
 
 
 def _check_versions(t: Tensor) -> None:
@@ -150,7 +170,7 @@ def _free(t: Tensor) -> None:
 
 
 class _Cotangents:
-    """The cotangents accumulated so far, by tensor id.
+    """The cotangents accumulated so far, keyed by tensor (a tensor hashes by identity).
 
     With `keep` (create_graph, or forward levels active) sums are tensor ops, so they
     are recorded; otherwise they are summed on the arrays, in place into buffers this
@@ -160,37 +180,31 @@ class _Cotangents:
     __slots__ = ("grads", "keep", "owned")
 
     def __init__(self, keep: bool) -> None:
-        self.grads: dict[int, Tensor] = {}
-        self.owned: set[int] = set()
+        self.grads: dict[Tensor, Tensor] = {}
+        self.owned: set[Tensor] = set()
         self.keep = keep
 
-    def pop(self, key: int) -> Tensor | None:
-        g = self.grads.pop(key, None)
-        if g is not None and not self.keep:
-            self.owned.discard(id(g))  # from here on g may be shared: never add into it
+    def pop(self, t: Tensor) -> Tensor | None:
+        g = self.grads.pop(t, None)
+        if g is not None:
+            self.owned.discard(g)  # from here on g may be shared: never add into it
         return g
 
-    def push(self, key: int, g: Tensor) -> None:
-        prev = self.grads.get(key)
+    def push(self, x: Tensor, g: Tensor) -> None:
+        """Add g to x's cotangent (g has x's shape: `_backprop` and `_seed` check it)."""
+        grads = self.grads
+        prev = grads.get(x)
         if prev is None:
-            self.grads[key] = g
+            grads[x] = g
         elif self.keep:
-            self.grads[key] = prev + g
+            grads[x] = prev + g
+        elif prev in self.owned and prev._data.dtype == g._data.dtype:
+            buf = prev._data
+            buf += g._data  # in place; the operator is NumPy's fastest path (no keywords)
         else:
-            self.grads[key] = self._add_arrays(prev, g)
-
-    def _add_arrays(self, prev: Tensor, g: Tensor) -> Tensor:
-        """prev + g on the arrays, in place when this sweep owns prev's buffer."""
-        a, b = prev._data, g._data
-        if id(prev) in self.owned and a.shape == b.shape and a.dtype == b.dtype:
-            np.add(a, b, out=a)
-            return prev
-        buf = a + b
-        if type(buf) is not np.ndarray:  # 0-d sums come back as NumPy scalars
-            buf = np.asarray(buf)
-        total = _wrap(buf)
-        self.owned.add(id(total))
-        return total
+            total = _wrap(np.asarray(prev._data + g._data))  # 0-d sums are NumPy scalars
+            self.owned.add(total)
+            grads[x] = total
 
 
 def _seed(roots: Sequence[Tensor], grads, op: str) -> list[Tensor]:
@@ -286,10 +300,11 @@ def grad(
     for each input j.  Traversal stops at `inputs`, so only the part of the graph
     between them and the outputs is visited.
     """
-    # inside vmap: differentiate the full physical batch (core/batching.py)
-    if STATE.batch and any_batched(outputs, inputs, grad_outputs):
+    # inside vmap: differentiate the full physical batch (ops/batching.py)
+    vm = STATE.batch
+    if vm is not None and vm.any_batched(outputs, inputs, grad_outputs):
         kw = {"retain_graph": retain_graph, "create_graph": create_graph}
-        return batch_grad(grad, outputs, inputs, grad_outputs, allow_unused=allow_unused, **kw)
+        return vm.grad(grad, outputs, inputs, grad_outputs, allow_unused=allow_unused, **kw)
     single_out = isinstance(outputs, Tensor)
     outputs = [outputs] if single_out else list(outputs)
     single_in = isinstance(inputs, Tensor)
@@ -307,7 +322,7 @@ def grad(
     else:
         gos = None
     seeds = _seed(live, gos, "grad")
-    stop = {id(x) for x in inputs}
+    stop = set(inputs)
     results = _sweep(live, seeds, stop, retain_graph, create_graph)
     out = []
     for i, x in enumerate(inputs):

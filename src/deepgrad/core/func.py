@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from . import autodiff
-from .batching import batch_alias, batch_jvp
 from .primitive import FUNCTIONS, REGISTRY, apply
 from .state import STATE
 from .tensor import Tensor, _wrap
@@ -32,8 +31,8 @@ def _identity_rule(g, ans, x):
 
 def _alias(x: Tensor) -> Tensor:
     """A fresh node standing for `x`: differentiable w.r.t. itself, still linked to `x`."""
-    if STATE.batch:  # inside vmap: alias the full physical batch (core/batching.py)
-        return batch_alias(x, _alias_plain)
+    if STATE.batch is not None:  # inside vmap: alias the full physical batch (ops/batching.py)
+        return STATE.batch.alias(x, _alias_plain)
     return _alias_plain(x)
 
 
@@ -178,8 +177,8 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    if STATE.batch:  # inside vmap: push the full physical tangents (core/batching.py)
-        return batch_jvp(_jvp_plain, f, primals, tangents, _to_tensor)
+    if STATE.batch is not None:  # inside vmap: push the full physical tangents (ops/batching.py)
+        return STATE.batch.jvp(_jvp_plain, f, primals, tangents, _to_tensor)
     return _jvp_plain(f, primals, tangents)
 
 

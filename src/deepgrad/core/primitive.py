@@ -127,18 +127,20 @@ class Primitive:
 
     __slots__ = ("ans", "batch", "doc", "domain", "forward", "jvp", "name", "saves", "vjp")
 
-    def __init__(self, name, forward, vjp, jvp, domain, saves=False, ans=True, batch=None):
+    def __init__(
+        self, name, forward, vjp, jvp, domain, saves=False, ans=True, batch=None, doc=None
+    ):
         self.ans = ans  # do the rules take the output `ans` after the cotangent/tangent?
         self.saves = saves
         # vmap's batching rule: batch(xs, batched, size, **params) -> output with the batch
-        # axis first (see core/batching.py); None: vmap loops over the batch
+        # axis first (see ops/batching.py); None: vmap loops over the batch
         self.batch = batch
         self.name = name
         self.forward = forward
         self.vjp = vjp if isinstance(vjp, each) else tuple(vjp)
         self.jvp = jvp if isinstance(jvp, each) else tuple(jvp)
         self.domain = domain
-        self.doc = forward.__doc__
+        self.doc = doc or forward.__doc__
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -158,6 +160,7 @@ def primitive(
     linear: bool = False,
     transpose: Sequence[Callable | None] | None = None,
     ans: bool | None = None,
+    doc: str | None = None,
 ) -> Callable[[Callable], Primitive]:
     r"""Decorator turning a NumPy forward function into a registered `Primitive`.
 
@@ -173,9 +176,12 @@ def primitive(
 
     `ops._base.elementwise(...)` builds both rules of an elementwise op from its partials.
 
+    `doc` gives the math when the forward is a NumPy function (whose own docstring must not
+    be overwritten); otherwise the forward's docstring is the primitive's.
+
     `batch` is the optional vmap batching rule, `batch(xs, batched, size, **params)`:
     `xs[i]` has the batch axis first where `batched[i]`, and the rule returns the
-    output for all `size` samples, batch axis first (see `core/batching.py`).
+    output for all `size` samples, batch axis first (see `ops/batching.py`).
     """
 
     def deco(forward: Callable) -> Primitive:
@@ -186,7 +192,7 @@ def primitive(
         v, j = _derive(name, vjp, jvp, linear, transpose, takes_ans, cell)
         if len(v) != len(j):
             raise ValueError(f"primitive {name!r}: {len(v)} VJP rules but {len(j)} JVP rules")
-        prim = Primitive(name, forward, v, j, domain, saves, takes_ans, batch)
+        prim = Primitive(name, forward, v, j, domain, saves, takes_ans, batch, doc)
         cell.append(prim)
         REGISTRY[name] = prim
         return prim
@@ -259,8 +265,8 @@ def _check_finite(arr: np.ndarray, what: str, prim: Primitive, site: str | None)
 
 def apply(prim: Primitive, *inputs, **params):
     """Run `prim` forward on tensors and record it for reverse and forward mode."""
-    if STATE.batch:  # inside vmap: batched inputs go to the primitive's batching rule
-        return _batched_apply(prim, inputs, params)
+    if STATE.batch is not None:  # inside vmap: batched inputs go to the batching rule
+        return STATE.batch.apply(prim, inputs, params)
     return _apply(prim, inputs, params)
 
 
@@ -268,8 +274,11 @@ def _apply(prim: Primitive, inputs, params):
     """apply() on plain (unbatched) tensors."""
     if prim.saves:
         return _apply_saving(prim, inputs, params)
-    if len(inputs) == 1:
+    n = len(inputs)
+    if n == 1:
         out = prim.forward(inputs[0]._data, **params)
+    elif n == 2:
+        out = prim.forward(inputs[0]._data, inputs[1]._data, **params)
     else:
         out = prim.forward(*[x._data for x in inputs], **params)
     return _record(_wrap(out), prim, inputs, params)
@@ -283,7 +292,7 @@ def _apply_saving(prim: Primitive, inputs, params):
 
 
 def _record(res, prim: Primitive, inputs, params):
-    """Attach the graph node and forward-mode tangents to a fresh forward result."""
+    """Make a fresh forward result the graph node of `prim(*inputs)` when one is needed."""
     if STATE.grad:
         for x in inputs:
             if x.requires_grad:
@@ -294,8 +303,14 @@ def _record(res, prim: Primitive, inputs, params):
                 if STATE.versioned:
                     res._saved_versions = tuple(getattr(x, "_version", 0) for x in inputs)
                 break
-    if STATE.fwd:
-        _propagate_tangents(res, prim, inputs, params)
+    if STATE.fwd:  # forward mode, vmap, a tracer or anomaly mode: each sees every op
+        _observe(res, prim, inputs, params)
+    return res
+
+
+def _observe(res, prim: Primitive, inputs, params) -> None:
+    """Forward-mode tangents, anomaly checks and the op tracer, for one applied op."""
+    _propagate_tangents(res, prim, inputs, params)
     if STATE.anomaly:
         site = _creation_site()
         if res._prim is not None:
@@ -303,7 +318,6 @@ def _record(res, prim: Primitive, inputs, params):
         _check_finite(res._data, "the forward pass", prim, site)
     if STATE.tracer is not None:
         STATE.tracer(res, prim, inputs, params)
-    return res
 
 
 def _propagate_tangents(res, prim: Primitive, inputs, params) -> None:
@@ -341,8 +355,3 @@ def _propagate_tangents(res, prim: Primitive, inputs, params) -> None:
             if res._tangents is None:
                 res._tangents = {}
             res._tangents[level] = total
-
-
-def _batched_apply(prim, inputs, params):
-    """vmap's dispatch (set by core/batching.py)."""
-    raise RuntimeError("deepgrad.core.batching not imported")  # replaced at import time

@@ -31,11 +31,15 @@ class _State:
 
     def __init__(self) -> None:
         self.grad = True  # record graphs for reverse mode
-        self.fwd = 0  # number of active forward-mode levels (fast-path flag)
+        # > 0 while something needs every op to take `apply`'s general path: forward-mode
+        # levels, vmap levels, an op tracer, anomaly mode.  The one flag the hot paths check.
+        self.fwd = 0
         self.levels: set[int] = set()  # active forward-mode levels
         self.cutoff = 1 << 62  # levels >= cutoff are hidden while a JVP rule runs
         self.anomaly = False
-        self.batch = 0  # number of running vmaps: `apply` dispatches to batching rules
+        # vmap's dispatch `batch(prim, inputs, params)` while a vmap runs, else None: core/
+        # batching.py installs it on entering a vmap level, and `apply` hands calls to it
+        self.batch = None
         self.anomaly_ctx: tuple[str, str | None] | None = None  # (op, site) during backward
         self.next_level = 1
         self.default_float = np.dtype(np.float32)
@@ -119,9 +123,11 @@ def detect_anomaly() -> Iterator[None]:
     """
     old = STATE.anomaly
     STATE.anomaly = True
+    STATE.fwd += 1  # every op takes the general path, where the checks are
     try:
         yield
     finally:
+        STATE.fwd -= 1
         STATE.anomaly = old
 
 

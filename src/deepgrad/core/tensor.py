@@ -5,7 +5,7 @@ its inputs and the static params.  There is no separate node object and no
 reference cycle, so a graph is freed by reference counting as soon as the
 last tensor of it goes away.
 
-Operators (`+`, `@`, `sum`, ...) are attached by `deepgrad.ops` when it
+Operators (`+`, `@`, `sum`, ...) and `backward` are attached by `deepgrad.ops` when it
 registers itself; the core never imports ops by name.
 """
 
@@ -213,32 +213,10 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    # -- autodiff -------------------------------------------------------------
-    def backward(self, grad=None, retain_graph: bool | None = None, create_graph: bool = False):
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (reverse mode).
-
-        `grad` is the cotangent; it may be omitted only for a one-element tensor.
-        The graph is freed afterwards unless `retain_graph` (default: `create_graph`).
-        With `create_graph=True` the backward pass itself is recorded, so the
-        gradients can be differentiated again.
-        """
-        _backward()([self], None if grad is None else [grad], retain_graph, create_graph)
-
 
 def node_name(prim_name: str) -> str:
     """PyTorch's spelling of a graph node's name: 'max_pool' -> 'MaxPoolBackward0'."""
     return prim_name.strip("<>").title().replace("_", "") + "Backward0"
-
-
-def _backward():
-    """autodiff.backward, imported on first use (autodiff imports this module)."""
-    global _backward_fn
-    if _backward_fn is None:
-        from .autodiff import backward as _backward_fn
-    return _backward_fn
-
-
-_backward_fn = None
 
 
 def _wrap(arr) -> Tensor:

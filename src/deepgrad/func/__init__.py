@@ -6,13 +6,13 @@ per_sample = dg.func.vmap(dg.func.grad(loss), in_dims=(None, 0, 0))(params, xs, 
 
 from __future__ import annotations
 
-from ..core.batching import VmapError
 from ..core.func import hvp, jacobian, value_and_grad
-from ..core.vmap import vmap
+from ..ops.batching import VmapError
 from .deq import DEQ
 from .implicit import cg, fixed_point, gmres, implicit_root
 from .module_call import functional_call, stack_module_state
 from .transforms import grad, grad_and_value, hessian, jacfwd, jacrev, jvp, vjp
+from .vmap import vmap
 
 __all__ = [
     "DEQ",

@@ -7,9 +7,9 @@ that of one application of f whatever the depth (Bai, Kolter & Koltun 2019).
 
 from __future__ import annotations
 
-from ..core.creation import zeros
 from ..core.tensor import Tensor
 from ..nn.module import Module
+from ..ops.creation import zeros
 from .implicit import fixed_point
 from .module_call import functional_call
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 # before it (checked by tests/ops/test_family_order.py), so no import has to hide
 # inside a function.  `pool` re-exports `pool_api`'s public functions at its end.
 FAMILIES = (
-    "validation", "_base", "cast", "shape", "select", "elementwise", "index", "reduce", "softmax",
-    "linalg", "_conv_cf", "_conv_cl", "_conv_kernels", "channel_norm", "batch_norm", "conv", "nnops", "_pool_kernels", "pool", "pool_flat", "pool_api", "resample", "segment", "roi",
-    "linalg_decomp", "linalg_spectral", "batched_linear", "batch_rules", "devices", "factories",
-    "grad_fn", "inplace", "out", "torch_elementwise", "setitem", "scatter_reduce", "sorting",
-    "torch_functions", "torch_shape", "tensor_methods", "torch_methods", "rnn", "_rnn_kernels",
-    "rnn_sequence", "torch_surface",
+    "devices", "creation", "batching", "validation", "_base", "cast", "shape", "select",
+    "arithmetic", "elementwise", "index", "reduce", "softmax", "linalg", "_conv_cf", "_conv_cl",
+    "_conv_kernels", "channel_norm", "batch_norm", "conv", "nnops", "_pool_kernels", "pool",
+    "pool_flat", "pool_api", "resample", "segment", "roi", "linalg_decomp", "linalg_spectral",
+    "batched_linear", "batch_rules", "factories", "grad_fn", "inplace", "out",
+    "torch_elementwise", "setitem", "scatter_reduce", "sorting", "torch_functions",
+    "torch_shape", "tensor_methods", "torch_methods", "rnn", "_rnn_kernels", "rnn_sequence",
+    "torch_surface",
 )  # fmt: skip
 
 from ..core.primitive import FUNCTIONS

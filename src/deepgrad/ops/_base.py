@@ -85,6 +85,7 @@ def elementwise(
     *,
     domain: Domain | None,
     ans: bool = True,
+    doc: str | None = None,
 ) -> Callable[[Callable], Primitive]:
     r"""Decorator for an n-ary elementwise primitive given its partial derivatives.
 
@@ -95,10 +96,11 @@ def elementwise(
     """
 
     def scaled(d: Callable) -> Callable:
-        return lambda g, *args, **p: apply(REGISTRY["mul"], g, d(*args, **p))
+        # `*` is the op `mul` (installed on Tensor by ops), with its hot path
+        return lambda g, *args, **p: g * d(*args, **p)
 
     rules = [scaled(d) for d in partials]
-    return primitive(name, vjp=rules, jvp=rules, domain=domain, ans=ans)
+    return primitive(name, vjp=rules, jvp=rules, domain=domain, ans=ans, doc=doc)
 
 
 def needs(t: Tensor) -> bool:
@@ -177,24 +179,29 @@ _NO_PARAMS: dict = {}
 _BOOL = np.dtype(bool)  # a bool mask times a float keeps the float's dtype
 
 
-def fast_binary(prim):
+def fast_binary(prim: Primitive, floats_only: bool = False):
     """The public function for an elementwise binary primitive, with a hot path.
 
-    Same-shape, same-dtype tensor operands (or a float and a bool mask, which can
-    never need a gradient) with no forward-mode tangents or
-    anomaly checks skip the general machinery (coercion, promotion, broadcast)
-    and record the node inline: this is the per-op overhead the benchmarks see.
+    When no op needs the general path (`STATE.fwd` is 0: no forward mode, vmap,
+    tracer or anomaly mode), two tensors of one shape and dtype (or a float and a
+    bool mask, which never needs a gradient) skip coercion, promotion and
+    broadcasting, and the node is recorded inline; so does a float tensor with a
+    Python number (NumPy's weak scalar keeps the tensor's dtype).  This is the
+    per-op overhead that bench/overhead.py measures.  With `floats_only` (true
+    division) only float tensors take the hot path.
     """
     fwd = prim.forward
 
     def op(a, b) -> Tensor:
-        if isinstance(a, Tensor) and isinstance(b, Tensor):
-            ad, bd = a._data, b._data
+        if STATE.fwd or not isinstance(a, Tensor):
+            return _scalar_left(prim, a, b)
+        ad = a._data
+        if isinstance(b, Tensor):
+            bd = b._data
             if (
                 ad.shape == bd.shape
-                and (ad.dtype == bd.dtype or (bd.dtype == _BOOL and ad.dtype.kind == "f"))
-                and not STATE.fwd
-                and not STATE.anomaly
+                and (ad.dtype is bd.dtype or _same_or_mask(ad, bd))
+                and (not floats_only or ad.dtype.kind == "f")
             ):
                 res = _wrap(fwd(ad, bd))
                 if STATE.grad and (a.requires_grad or b.requires_grad):
@@ -203,14 +210,42 @@ def fast_binary(prim):
                     res._inputs = (a, b)
                     res._params = _NO_PARAMS
                     if STATE.versioned:
-                        res._saved_versions = (
-                            getattr(a, "_version", 0),
-                            getattr(b, "_version", 0),
-                        )
+                        res._saved_versions = (getattr(a, "_version", 0), getattr(b, "_version", 0))
                 return res
+        elif (type(b) is float or type(b) is int) and ad.dtype.kind == "f":
+            res = _wrap(fwd(ad, b))
+            if STATE.grad and a.requires_grad:
+                _record_const(res, prim, (a, as_tensor(b, like=a)))
+            return res
         return binary(prim, a, b)
 
+    def _scalar_left(prim, a, b) -> Tensor:
+        """`number (op) float tensor` (rsub, 1 / x), else the general path."""
+        if STATE.fwd or not isinstance(b, Tensor) or not (type(a) is float or type(a) is int):
+            return binary(prim, a, b)
+        bd = b._data
+        if bd.dtype.kind != "f":
+            return binary(prim, a, b)
+        res = _wrap(fwd(a, bd))
+        if STATE.grad and b.requires_grad:
+            _record_const(res, prim, (as_tensor(a, like=b), b))
+        return res
+
     return op
+
+
+def _same_or_mask(ad: np.ndarray, bd: np.ndarray) -> bool:
+    return ad.dtype == bd.dtype or (bd.dtype == _BOOL and ad.dtype.kind == "f")
+
+
+def _record_const(res: Tensor, prim: Primitive, inputs: tuple[Tensor, Tensor]) -> None:
+    """Record `res` as prim(*inputs) where one input is a constant (a wrapped number)."""
+    res.requires_grad = True
+    res._prim = prim
+    res._inputs = inputs
+    res._params = _NO_PARAMS
+    if STATE.versioned:
+        res._saved_versions = tuple(getattr(x, "_version", 0) for x in inputs)
 
 
 def norm_axis(axis, ndim: int, op: str) -> tuple[int, ...] | None:

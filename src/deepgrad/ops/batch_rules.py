@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.batching import LogicalArray, dispatch_level
 from ..core.primitive import REGISTRY
 from ..core.tensor import Tensor
 from .batched_linear import batched_linear
+from .batching import LogicalArray, dispatch_level
 from .elementwise import add
 from .linalg import matmul
 

@@ -25,7 +25,7 @@ from ._base import UNARY_CASES, Case, Domain, ErrorCase, Tensor, _ones, _wrap, a
         ],
     ),
 )
-def _cast(x, dtype):
+def cast_p(x, dtype):
     """$y = x$ stored as `dtype`; dy/dx = 1 (gradients are cast back)."""
     return x.astype(dtype)
 
@@ -42,7 +42,7 @@ def cast(x: Tensor, dtype) -> Tensor:
         return x
     if dt.kind not in "fc" and x.requires_grad:
         return _wrap(x._data.astype(dt))
-    return apply(_cast, x, dtype=dt)
+    return apply(cast_p, x, dtype=dt)
 
 
 @primitive(
@@ -60,6 +60,6 @@ def cast(x: Tensor, dtype) -> Tensor:
         ],
     ),
 )
-def _identity(x):
+def identity_p(x):
     """$y = x$; a fresh graph node standing for its input (used by the transforms)."""
     return x

@@ -1,15 +1,15 @@
-"""Elementwise primitives: arithmetic, exp/log family, trigonometric, activations.
+"""Elementwise functions: powers, the exp/log family, trigonometric, activations.
 
-Each primitive states its math and derivative in its docstring; the rules sit
-in the decorator right above it.  Comparisons return bool tensors and are not
-differentiable.
+Each primitive (`exp_p`, ...) sits right above its public function and states its
+math and derivative in its docstring; the rules sit in the decorator.  Arithmetic
+(`arithmetic.py`) and selection (`select.py`) come before this family and are
+re-exported here, so `ops.elementwise` still names every elementwise function.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..core.state import STATE
 from ._base import (
     BINARY_CASES,
     UNARY_CASES,
@@ -26,10 +26,17 @@ from ._base import (
     binary,
     coerce_pair,
     elementwise,
-    fast_binary,
     primitive,
 )
-from .cast import cast
+from .arithmetic import (  # arithmetic sits before this family; re-exported from here
+    add,
+    div,
+    mul,
+    neg,
+    reciprocal,
+    rsub,
+    sub,
+)
 from .select import (  # noqa: F401 - re-exported: the selection family sits before this one
     clamp,
     clip,
@@ -48,89 +55,7 @@ from .select import (  # noqa: F401 - re-exported: the selection family sits bef
 )
 from .validation import floating, real
 
-# --- arithmetic ---------------------------------------------------------------
-
-
-@primitive(
-    "add",
-    linear=True,
-    transpose=[lambda g, a, b: g, lambda g, a, b: g],
-    domain=Domain(
-        BINARY_CASES,
-        fn=lambda a, b: add(a, b),
-        errors=[
-            ErrorCase(
-                lambda: add(Tensor(np.ones((2, 3))), Tensor(np.ones(4))),
-                ValueError,
-                r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast",
-            )
-        ],
-    ),
-)
-def _add(a, b):
-    """$a + b$; d/da = d/db = 1."""
-    return a + b
-
-
-@primitive(
-    "sub",
-    linear=True,
-    transpose=[lambda g, a, b: g, lambda g, a, b: neg(g)],
-    domain=Domain(
-        BINARY_CASES,
-        fn=lambda a, b: sub(a, b),
-        errors=[bad_broadcast("sub", lambda a, b: sub(a, b))],
-    ),
-)
-def _sub(a, b):
-    """$a - b$; d/da = 1, d/db = -1."""
-    return a - b
-
-
-@elementwise(
-    "mul",
-    [lambda a, b: b, lambda a, b: a],
-    ans=False,
-    domain=Domain(
-        BINARY_CASES,
-        fn=lambda a, b: mul(a, b),
-        errors=[bad_broadcast("mul", lambda a, b: mul(a, b))],
-    ),
-)
-def _mul(a, b):
-    """$a b$; d/da = b, d/db = a."""
-    return a * b
-
-
-@primitive(
-    "div",
-    vjp=[lambda g, ans, a, b: div(g, b), lambda g, ans, a, b: neg(mul(g, div(ans, b)))],
-    jvp=[lambda t, ans, a, b: div(t, b), lambda t, ans, a, b: neg(mul(t, div(ans, b)))],
-    domain=Domain(
-        BINARY_CASES,
-        avoid=(0.0,),
-        margin=0.3,
-        fn=lambda a, b: div(a, b),
-        errors=[bad_broadcast("div", lambda a, b: div(a, b))],
-    ),
-)
-def _div(a, b):
-    """$a / b$; d/da = 1/b, d/db = -a/b^2."""
-    return a / b
-
-
-@primitive(
-    "neg",
-    linear=True,
-    transpose=[lambda g, x: neg(g)],
-    domain=Domain(
-        UNARY_CASES,
-        errors=[bad_complex("neg", lambda x: neg(x))],
-    ),
-)
-def _neg(x):
-    """$-x$; d/dx = -1."""
-    return -x
+# --- powers ---------------------------------------------------------------------
 
 
 def _pow_da(a, b):
@@ -169,13 +94,23 @@ def _pow_db(ans, a, b):
         ],
     ),
 )
-def _pow(a, b):
+def pow_p(a, b):
     """$a^b$; d/da = b a^{b-1}, d/db = a^b log a.
 
     At a zero base, as PyTorch: $0^0 = 1$; d/da is 0 where b = 0 (else b 0^{b-1}: 0 for
     b > 1, inf for 0 < b < 1); d/db is 0 where b >= 0 and -inf where b < 0.
     """
     return a**b
+
+
+def _dpow(x, p):
+    if p == 0:
+        return _wrap(np.zeros_like(x._data))
+    if p == 1:
+        return _wrap(np.ones_like(x._data))
+    if p == 2:
+        return mul(x, 2.0)
+    return mul(pow(x, p - 1), p)
 
 
 @primitive(
@@ -195,21 +130,27 @@ def _pow(a, b):
         ],
     ),
 )
-def _pow_scalar(x, p):
+def pow_scalar_p(x, p):
     """$x^p$ for a constant p; d/dx = p x^{p-1}."""
     if p == 2:
         return x * x
     return x**p
 
 
-def _dpow(x, p):
-    if p == 0:
-        return _wrap(np.zeros_like(x._data))
-    if p == 1:
-        return _wrap(np.ones_like(x._data))
-    if p == 2:
-        return mul(x, 2.0)
-    return mul(pow(x, p - 1), p)
+def pow(a, b) -> Tensor:
+    """$a^b$; a Python-number exponent uses the `pow_scalar` primitive (no log(a) needed)."""
+    if isinstance(b, (int, float)) and not isinstance(b, bool) and isinstance(a, Tensor):
+        real("pow", a)
+        if b == 1:
+            return a
+        return apply(pow_scalar_p, a, p=float(b) if a._data.dtype.kind == "f" else b)
+    a, b = coerce_pair(a, b)
+    return binary(pow_p, real("pow", a), real("pow", b))
+
+
+def square(x: Tensor) -> Tensor:
+    """$x^2$."""
+    return pow(x, 2)
 
 
 # --- exp / log family ---------------------------------------------------------------
@@ -217,11 +158,10 @@ def _dpow(x, p):
 
 def _unary(name, fwd, vjp_scale, doc, **dom):
     """Declare a unary primitive whose VJP and JVP multiply by the same local slope."""
-    fwd.__doc__ = doc
-    return elementwise(name, [vjp_scale], domain=Domain(UNARY_CASES, **dom))(fwd)
+    return elementwise(name, [vjp_scale], domain=Domain(UNARY_CASES, **dom), doc=doc)(fwd)
 
 
-_exp = _unary(
+exp_p = _unary(
     "exp",
     np.exp,
     lambda ans, x: ans,
@@ -231,7 +171,14 @@ _exp = _unary(
         bad_type("exp", lambda x: exp(x)),
     ],
 )
-_log = _unary(
+
+
+def exp(x: Tensor) -> Tensor:
+    """$e^x$."""
+    return apply(exp_p, floating("exp", x))
+
+
+log_p = _unary(
     "log",
     np.log,
     lambda ans, x: reciprocal(x),
@@ -243,7 +190,14 @@ _log = _unary(
         bad_type("log", lambda x: log(x)),
     ],
 )
-_log1p = _unary(
+
+
+def log(x: Tensor) -> Tensor:
+    """Natural logarithm."""
+    return apply(log_p, floating("log", x))
+
+
+log1p_p = _unary(
     "log1p",
     np.log1p,
     lambda ans, x: reciprocal(add(x, 1.0)),
@@ -255,7 +209,14 @@ _log1p = _unary(
         bad_type("log1p", lambda x: log1p(x)),
     ],
 )
-_expm1 = _unary(
+
+
+def log1p(x: Tensor) -> Tensor:
+    """$\\log(1 + x)$, accurate for small x."""
+    return apply(log1p_p, floating("log1p", x))
+
+
+expm1_p = _unary(
     "expm1",
     np.expm1,
     lambda ans, x: add(ans, 1.0),
@@ -265,7 +226,14 @@ _expm1 = _unary(
         bad_type("expm1", lambda x: expm1(x)),
     ],
 )
-_sqrt = _unary(
+
+
+def expm1(x: Tensor) -> Tensor:
+    """$e^x - 1$, accurate for small x."""
+    return apply(expm1_p, floating("expm1", x))
+
+
+sqrt_p = _unary(
     "sqrt",
     np.sqrt,
     lambda ans, x: div(0.5, ans),
@@ -277,7 +245,14 @@ _sqrt = _unary(
         bad_type("sqrt", lambda x: sqrt(x)),
     ],
 )
-_sin = _unary(
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Square root."""
+    return apply(sqrt_p, floating("sqrt", x))
+
+
+sin_p = _unary(
     "sin",
     np.sin,
     lambda ans, x: cos(x),
@@ -287,7 +262,14 @@ _sin = _unary(
         bad_type("sin", lambda x: sin(x)),
     ],
 )
-_cos = _unary(
+
+
+def sin(x: Tensor) -> Tensor:
+    """Sine."""
+    return apply(sin_p, floating("sin", x))
+
+
+cos_p = _unary(
     "cos",
     np.cos,
     lambda ans, x: neg(sin(x)),
@@ -297,7 +279,14 @@ _cos = _unary(
         bad_type("cos", lambda x: cos(x)),
     ],
 )
-_tanh = _unary(
+
+
+def cos(x: Tensor) -> Tensor:
+    """Cosine."""
+    return apply(cos_p, floating("cos", x))
+
+
+tanh_p = _unary(
     "tanh",
     np.tanh,
     lambda ans, x: rsub(mul(ans, ans), 1.0),
@@ -307,7 +296,14 @@ _tanh = _unary(
         bad_type("tanh", lambda x: tanh(x)),
     ],
 )
-_abs = _unary(
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
+    return apply(tanh_p, floating("tanh", x))
+
+
+abs_p = _unary(
     "abs",
     np.abs,
     lambda ans, x: sign(x),
@@ -317,13 +313,18 @@ _abs = _unary(
 )
 
 
+def abs(x: Tensor) -> Tensor:
+    """$|x|$."""
+    return apply(abs_p, real("abs", x))
+
+
 def _sigmoid_fwd(x):
     # exp(-|x|) never overflows, so |x| >= 1000 gives exactly 0 or 1 with no warning.
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
-_sigmoid = _unary(
+sigmoid_p = _unary(
     "sigmoid",
     _sigmoid_fwd,
     lambda ans, x: mul(ans, rsub(ans, 1.0)),
@@ -337,13 +338,18 @@ _sigmoid = _unary(
 )
 
 
+def sigmoid(x: Tensor) -> Tensor:
+    """Logistic sigmoid, stable for any |x| (no overflow warning)."""
+    return apply(sigmoid_p, floating("sigmoid", x))
+
+
 def _relu_fwd(x):
     return np.maximum(x, 0, dtype=x.dtype) if x.dtype.kind == "f" else np.maximum(x, 0)
 
 
 # NOTE: relu is not maximum(x, 0): the gradient at exactly 0 is 0 here, as in PyTorch,
 # while maximum would split it between the two arguments.
-_relu = _unary(
+relu_p = _unary(
     "relu",
     _relu_fwd,
     lambda ans, x: _wrap(ans._data > 0),  # a constant mask: relu'' = 0 almost everywhere
@@ -352,6 +358,11 @@ _relu = _unary(
     second_order=False,
     errors=[bad_complex("relu", lambda x: relu(x))],
 )
+
+
+def relu(x: Tensor) -> Tensor:
+    """$\\max(0, x)$ with derivative 0 at 0."""
+    return apply(relu_p, real("relu", x))
 
 
 @primitive(
@@ -364,123 +375,11 @@ _relu = _unary(
         errors=[bad_complex("sign", lambda x: sign(x))],
     ),
 )
-def _sign(x):
+def sign_p(x):
     """$\\mathrm{sign}(x)$; derivative 0 (almost everywhere)."""
     return np.sign(x)
 
 
-# --- public functions ------------------------------------------------------------
-
-
-add = fast_binary(_add)
-add.__name__ = "add"
-add.__doc__ = "Elementwise $a + b$ with broadcasting."
-
-
-sub = fast_binary(_sub)
-sub.__name__ = "sub"
-sub.__doc__ = "Elementwise $a - b$ with broadcasting."
-
-
-def rsub(a, b) -> Tensor:
-    """$b - a$ (reflected subtraction)."""
-    return binary(_sub, b, a)
-
-
-mul = fast_binary(_mul)
-mul.__name__ = "mul"
-mul.__doc__ = "Elementwise $a b$ with broadcasting."
-
-
-def div(a, b) -> Tensor:
-    """Elementwise $a / b$ (true division; integers give floats)."""
-    a, b = coerce_pair(a, b)
-    if a._data.dtype.kind in "iub" and b._data.dtype.kind in "iub":
-        a, b = cast(a, STATE.default_float), cast(b, STATE.default_float)
-    return binary(_div, a, b)
-
-
-def reciprocal(x) -> Tensor:
-    """$1/x$."""
-    return div(1.0, x)
-
-
-def neg(x: Tensor) -> Tensor:
-    """$-x$."""
-    return apply(_neg, real("neg", x))
-
-
-def pow(a, b) -> Tensor:
-    """$a^b$; a Python-number exponent uses the `pow_scalar` primitive (no log(a) needed)."""
-    if isinstance(b, (int, float)) and not isinstance(b, bool) and isinstance(a, Tensor):
-        real("pow", a)
-        if b == 1:
-            return a
-        return apply(_pow_scalar, a, p=float(b) if a._data.dtype.kind == "f" else b)
-    a, b = coerce_pair(a, b)
-    return binary(_pow, real("pow", a), real("pow", b))
-
-
-def exp(x: Tensor) -> Tensor:
-    """$e^x$."""
-    return apply(_exp, floating("exp", x))
-
-
-def log(x: Tensor) -> Tensor:
-    """Natural logarithm."""
-    return apply(_log, floating("log", x))
-
-
-def log1p(x: Tensor) -> Tensor:
-    """$\\log(1 + x)$, accurate for small x."""
-    return apply(_log1p, floating("log1p", x))
-
-
-def expm1(x: Tensor) -> Tensor:
-    """$e^x - 1$, accurate for small x."""
-    return apply(_expm1, floating("expm1", x))
-
-
-def sqrt(x: Tensor) -> Tensor:
-    """Square root."""
-    return apply(_sqrt, floating("sqrt", x))
-
-
-def sin(x: Tensor) -> Tensor:
-    """Sine."""
-    return apply(_sin, floating("sin", x))
-
-
-def cos(x: Tensor) -> Tensor:
-    """Cosine."""
-    return apply(_cos, floating("cos", x))
-
-
-def tanh(x: Tensor) -> Tensor:
-    """Hyperbolic tangent."""
-    return apply(_tanh, floating("tanh", x))
-
-
-def sigmoid(x: Tensor) -> Tensor:
-    """Logistic sigmoid, stable for any |x| (no overflow warning)."""
-    return apply(_sigmoid, floating("sigmoid", x))
-
-
-def relu(x: Tensor) -> Tensor:
-    """$\\max(0, x)$ with derivative 0 at 0."""
-    return apply(_relu, real("relu", x))
-
-
-def abs(x: Tensor) -> Tensor:
-    """$|x|$."""
-    return apply(_abs, real("abs", x))
-
-
 def sign(x: Tensor) -> Tensor:
     """Sign of x (-1, 0 or 1)."""
-    return apply(_sign, real("sign", x))
-
-
-def square(x: Tensor) -> Tensor:
-    """$x^2$."""
-    return pow(x, 2)
+    return apply(sign_p, real("sign", x))

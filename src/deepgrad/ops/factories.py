@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core.creation import _float
-from ..core.device import check_device
 from ..core.random import _gen
 from ..core.tensor import Tensor, _wrap
+from .creation import _float
+from .devices import check_device
 
 __all__ = [
     "Generator", "as_tensor", "bernoulli", "empty_like", "from_numpy", "is_tensor", "multinomial", "numel",

@@ -47,9 +47,19 @@ def _is_basic(idx) -> bool:
         ],
     ),
 )
-def _getitem(x, idx):
+def getitem_p(x, idx):
     """$y = x[idx]$ (slices, integers, integer arrays, boolean masks)."""
     return x[idx]
+
+
+def getitem(x: Tensor, idx) -> Tensor:
+    """`x[idx]` with NumPy semantics; gradients of repeated indices accumulate."""
+    idx = _norm_index(idx)
+    try:
+        out = apply(getitem_p, x, idx=idx)
+    except IndexError as e:
+        raise IndexError(f"getitem: index {idx!r} on a tensor of shape {x.shape}: {e}") from None
+    return out
 
 
 @primitive(
@@ -68,7 +78,7 @@ def _getitem(x, idx):
         ],
     ),
 )
-def _index_add_zeros(y, idx, shape):
+def index_add_zeros_p(y, idx, shape):
     """$z = 0_{shape}$, then $z[idx] \\mathrel{+}= y$ (repeated indices accumulate)."""
     z = np.zeros(shape, dtype=y.dtype)
     if _is_basic(idx):
@@ -76,6 +86,14 @@ def _index_add_zeros(y, idx, shape):
     else:
         np.add.at(z, idx, y)
     return z
+
+
+def index_add_zeros(y: Tensor, idx, shape) -> Tensor:
+    """Zeros of `shape` with `y` added at `idx` (the adjoint of getitem)."""
+    try:
+        return apply(index_add_zeros_p, y, idx=_norm_index(idx), shape=tuple(shape))
+    except IndexError as e:
+        raise IndexError(f"index_add_zeros: index {idx!r} into shape {tuple(shape)}: {e}") from None
 
 
 def _norm_index(idx):
@@ -92,24 +110,6 @@ def _norm_index(idx):
             raise IndexError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
         out.append(i)
     return tuple(out)
-
-
-def getitem(x: Tensor, idx) -> Tensor:
-    """`x[idx]` with NumPy semantics; gradients of repeated indices accumulate."""
-    idx = _norm_index(idx)
-    try:
-        out = apply(_getitem, x, idx=idx)
-    except IndexError as e:
-        raise IndexError(f"getitem: index {idx!r} on a tensor of shape {x.shape}: {e}") from None
-    return out
-
-
-def index_add_zeros(y: Tensor, idx, shape) -> Tensor:
-    """Zeros of `shape` with `y` added at `idx` (the adjoint of getitem)."""
-    try:
-        return apply(_index_add_zeros, y, idx=_norm_index(idx), shape=tuple(shape))
-    except IndexError as e:
-        raise IndexError(f"index_add_zeros: index {idx!r} into shape {tuple(shape)}: {e}") from None
 
 
 def _full_index(index: np.ndarray, dim: int):
@@ -148,9 +148,17 @@ def _full_index(index: np.ndarray, dim: int):
         ],
     ),
 )
-def _gather(x, dim, index):
+def gather_p(x, dim, index):
     """$y_{i j} = x_{i, index_{i j}}$ along `dim` (PyTorch's gather)."""
     return x[_full_index(index, dim)]
+
+
+def gather(x: Tensor, dim: int, index) -> Tensor:
+    """PyTorch's `gather`: out[i][j] = x[i][index[i][j]] for dim=1."""
+    index = np.asarray(index._data if isinstance(index, Tensor) else index)
+    dim = check_dim("gather", dim, x.ndim)
+    _check_index("gather", x, dim, index)
+    return apply(gather_p, x, dim=dim, index=index)
 
 
 @primitive(
@@ -182,11 +190,22 @@ def _gather(x, dim, index):
         ],
     ),
 )
-def _scatter_add(x, src, dim, index):
+def scatter_add_p(x, src, dim, index):
     """$y = x$; $y_{i, index_{ij}} \\mathrel{+}= src_{ij}$ (repeated indices accumulate)."""
     out = x.copy()
     np.add.at(out, _full_index(index, dim), src)
     return out
+
+
+def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
+    """PyTorch's out-of-place `scatter_add`: x with src added at index along dim."""
+    src = as_tensor(src, like=x)
+    index = np.asarray(index._data if isinstance(index, Tensor) else index)
+    dim = check_dim("scatter_add", dim, x.ndim)
+    _check_index("scatter_add", x, dim, index)
+    if index.shape != src.shape:
+        raise ValueError(f"scatter_add: index shape {index.shape} must equal src shape {src.shape}")
+    return apply(scatter_add_p, x, src, dim=dim, index=index)
 
 
 def _check_index(op, x, dim, index):
@@ -204,14 +223,6 @@ def _check_index(op, x, dim, index):
         )
 
 
-def gather(x: Tensor, dim: int, index) -> Tensor:
-    """PyTorch's `gather`: out[i][j] = x[i][index[i][j]] for dim=1."""
-    index = np.asarray(index._data if isinstance(index, Tensor) else index)
-    dim = check_dim("gather", dim, x.ndim)
-    _check_index("gather", x, dim, index)
-    return apply(_gather, x, dim=dim, index=index)
-
-
 def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
     """NumPy's `take_along_axis` (gather with broadcastable indices)."""
     idx = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
@@ -224,17 +235,6 @@ def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
     )
     shape[axis] = idx.shape[axis]
     return gather(x, axis, np.broadcast_to(idx, tuple(shape)))
-
-
-def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
-    """PyTorch's out-of-place `scatter_add`: x with src added at index along dim."""
-    src = as_tensor(src, like=x)
-    index = np.asarray(index._data if isinstance(index, Tensor) else index)
-    dim = check_dim("scatter_add", dim, x.ndim)
-    _check_index("scatter_add", x, dim, index)
-    if index.shape != src.shape:
-        raise ValueError(f"scatter_add: index shape {index.shape} must equal src shape {src.shape}")
-    return apply(_scatter_add, x, src, dim=dim, index=index)
 
 
 def one_hot(labels, num_classes: int = -1, dtype=None) -> Tensor:

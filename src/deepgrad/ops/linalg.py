@@ -51,14 +51,14 @@ def _mT(x: Tensor) -> Tensor:
             Case(((0, 3), (3, 2))),
             Case(((2, 3), (3, 4)), {"order": "F"}),
         ],
-        fn=lambda a, b, order="C": matmul(a, b) if order == "C" else _matmul(a, b, order=order),
+        fn=lambda a, b, order="C": matmul(a, b) if order == "C" else matmul_p(a, b, order=order),
         errors=[
             ErrorCase(lambda: matmul(_ones(2, 3), _ones(4, 2)), ValueError, r"matmul: "),
             ErrorCase(lambda: matmul(_ones(), _ones(2)), ValueError, r"matmul: "),
         ],
     ),
 )
-def _matmul(a, b, order="C"):
+def matmul_p(a, b, order="C"):
     """$C = A B$ over the last two axes; dA = G B^T, dB = A^T G.
 
     `order="F"` (2-D operands only) writes C into a new column-major array: the
@@ -82,7 +82,7 @@ def matmul(a, b) -> Tensor:
     if a.ndim == 2 and b.ndim == 2:
         if a.shape[1] != b.shape[0]:
             raise ValueError(_inner_msg(a, b))
-        return apply(_matmul, a, b)
+        return apply(matmul_p, a, b)
     va, vb = a.ndim == 1, b.ndim == 1
     a2 = reshape(a, (1,) + a.shape) if va else a
     b2 = reshape(b, b.shape + (1,)) if vb else b
@@ -93,7 +93,7 @@ def matmul(a, b) -> Tensor:
         a2 = broadcast_to(a2, batch + a2.shape[-2:]) if needs(a2) else a2
     if b2.shape[:-2] != batch and needs(b2):
         b2 = broadcast_to(b2, batch + b2.shape[-2:])
-    out = apply(_matmul, a2, b2)
+    out = apply(matmul_p, a2, b2)
     if va and vb:
         return reshape(out, out.shape[:-2])
     if va:
@@ -191,7 +191,7 @@ def _einsum_jvp(k: int):
         ],
     ),
 )
-def _einsum(*xs, subscripts):
+def einsum_p(*xs, subscripts):
     """Einstein summation, e.g. 'ij,jk->ik'; each operand's VJP is another einsum."""
     return np.einsum(subscripts, *xs, optimize=len(xs) > 2)
 
@@ -206,7 +206,7 @@ def einsum(subscripts: str, *operands) -> Tensor:
     if len({t.dtype for t in ts}) > 1:
         dt = np.result_type(*[t._data for t in ts])
         ts = [cast(t, dt) for t in ts]
-    return apply(_einsum, *ts, subscripts=",".join(ins) + "->" + out)
+    return apply(einsum_p, *ts, subscripts=",".join(ins) + "->" + out)
 
 
 def outer(a: Tensor, b: Tensor) -> Tensor:

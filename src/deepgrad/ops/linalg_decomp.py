@@ -135,14 +135,14 @@ _SQUARE = [Case(((3, 3),)), Case(((2, 2, 2),)), Case(((1, 1),)), Case(((2, 1, 3,
         ],
     ),
 )
-def _inv(a):
+def inv_p(a):
     """$A^{-1}$; d(A^{-1}) = -A^{-1} dA A^{-1}, so dA = -A^{-T} G A^{-T}."""
     return _lapack("linalg.inv", "the input matrix is singular", np.linalg.inv, a)
 
 
 def inv(A: Tensor) -> Tensor:
     """Inverse of a square matrix (batched): $A^{-1}$."""
-    return apply(_inv, _check_matrix("linalg.inv", A))
+    return apply(inv_p, _check_matrix("linalg.inv", A))
 
 
 @primitive(
@@ -155,14 +155,14 @@ def inv(A: Tensor) -> Tensor:
         errors=[ErrorCase(lambda: det(Tensor(np.ones(3))), ValueError, r"linalg.det: A .*\(3,\)")],
     ),
 )
-def _det(a):
+def det_p(a):
     """$\\det A$; d det A = det A tr(A^{-1} dA), so dA = g det(A) A^{-T}."""
     return np.linalg.det(a)
 
 
 def det(A: Tensor) -> Tensor:
     """Determinant of a square matrix (batched): $\\det A$."""
-    return apply(_det, _check_matrix("linalg.det", A))
+    return apply(det_p, _check_matrix("linalg.det", A))
 
 
 @primitive(
@@ -181,7 +181,7 @@ def det(A: Tensor) -> Tensor:
         ],
     ),
 )
-def _logabsdet(a):
+def logabsdet_p(a):
     """$\\log |\\det A|$; d = tr(A^{-1} dA), so dA = g A^{-T}."""
     return np.linalg.slogdet(a)[1]
 
@@ -191,10 +191,10 @@ def slogdet(A: Tensor):
     $\\det A = \\mathrm{sign} \\cdot e^{\\mathrm{logabsdet}}$ (sign carries no gradient)."""
     A = _check_matrix("linalg.slogdet", A)
     if STATE.batch:  # inside vmap the values live in a batched tensor: take the sign through ops
-        s = sign(apply(_det, A)).detach()
+        s = sign(apply(det_p, A)).detach()
     else:  # NOTE: slogdet's own sign, which survives a determinant that under- or overflows
         s = Tensor(np.linalg.slogdet(A._data)[0].astype(A._data.dtype))
-    return SlogdetResult(s, apply(_logabsdet, A))
+    return SlogdetResult(s, apply(logabsdet_p, A))
 
 
 def logdet(A: Tensor) -> Tensor:
@@ -231,7 +231,7 @@ def logdet(A: Tensor) -> Tensor:
         ],
     ),
 )
-def _solve(a, b):
+def solve_p(a, b):
     """$X = A^{-1} B$; dX = A^{-1}(dB - dA X), so dB = A^{-T} G and dA = -dB X^T."""
     return _lapack("linalg.solve", "the input matrix A is singular", np.linalg.solve, a, b)
 
@@ -257,7 +257,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
         B2 = broadcast_to(B2, batch + B2.shape[-2:])
     if A._data.dtype != B2._data.dtype:
         A, B2 = prepare("linalg.solve", A, B2) if A.shape == B2.shape else _promote(A, B2)
-    X = apply(_solve, A, B2)
+    X = apply(solve_p, A, B2)
     return X[..., 0] if vector else X
 
 
@@ -302,7 +302,7 @@ def _spd(a: Tensor) -> Tensor:
         ],
     ),
 )
-def _cholesky(a):
+def cholesky_p(a):
     """$A = L L^T$ (L lower); dL = L Phi(L^{-1} dA L^{-T}) with Phi the lower triangle,
     diagonal halved; the gradient is symmetrised, as the input is taken symmetric."""
     return _lapack("linalg.cholesky", "the input is not positive-definite", np.linalg.cholesky, a)
@@ -311,7 +311,7 @@ def _cholesky(a):
 def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     """Cholesky factor of a symmetric positive-definite matrix: $A = L L^T$
     (`upper=True` returns $L^T$).  Only the lower triangle of A is read."""
-    L = apply(_cholesky, _check_matrix("linalg.cholesky", A))
+    L = apply(cholesky_p, _check_matrix("linalg.cholesky", A))
     return _mT(L) if upper else L
 
 
@@ -358,7 +358,7 @@ def _full_rank(a: Tensor) -> Tensor:
         errors=[ErrorCase(lambda: pinv(Tensor(np.ones(3))), ValueError, r"linalg.pinv: A ")],
     ),
 )
-def _pinv(a, atol, rtol):
+def pinv_p(a, atol, rtol):
     """Moore-Penrose pseudo-inverse $A^+ = V \\Sigma^+ U^T$; for constant rank
     dA^+ = -A^+ dA A^+ + A^+ A^{+T} dA^T (I - A A^+) + (I - A^+ A) dA^T A^{+T} A^+
     (Golub & Pereyra 1973)."""
@@ -379,11 +379,9 @@ def pinv(
     A = _check_matrix("linalg.pinv", A, square=False)
     if rtol is None:
         rtol = (
-            0.0
-            if atol is not None and atol > 0
-            else max(A.shape[-2:]) * np.finfo(A._data.dtype).eps
+            0.0 if atol is not None and atol > 0 else max(A.shape[-2:]) * np.finfo(A._data.dtype).eps
         )
-    return apply(_pinv, A, atol=float(atol or 0.0), rtol=float(rtol))
+    return apply(pinv_p, A, atol=float(atol or 0.0), rtol=float(rtol))
 
 
 # --- matrix exponential -----------------------------------------------------------------
@@ -425,7 +423,7 @@ def _frechet(a: Tensor, e: Tensor) -> Tensor:
         ],
     ),
 )
-def _matrix_exp(a):
+def matrix_exp_p(a):
     """$e^A = \\sum_k A^k / k!$; the derivative along E is the Frechet derivative
     L(A, E) (Al-Mohy & Higham 2009), and the VJP is L(A^T, G)."""
     return _expm_np(a)
@@ -433,4 +431,4 @@ def _matrix_exp(a):
 
 def matrix_exp(A: Tensor) -> Tensor:
     """Matrix exponential $e^A$ of a square matrix (batched)."""
-    return apply(_matrix_exp, _check_matrix("linalg.matrix_exp", A))
+    return apply(matrix_exp_p, _check_matrix("linalg.matrix_exp", A))

@@ -101,7 +101,7 @@ def _tall(a: Tensor) -> Tensor:
         errors=[ErrorCase(lambda: qr(Tensor(np.ones(3))), ValueError, r"linalg.qr: A .*\(3,\)")],
     ),
 )
-def _qr(a, mode):
+def qr_p(a, mode):
     """$A = Q R$ (reduced, m >= n), packed as [Q; R]; see the module docstring for
     dQ and dR, and the VJP of Walter & Lehmann: (G_Q + Q copyltu(M)) R^{-T},
     M = R G_R^T - G_Q^T Q."""
@@ -126,7 +126,7 @@ def qr(A: Tensor, mode: str = "reduced") -> QRResult:
             )
         q, r = np.linalg.qr(A._data, mode="complete" if mode == "complete" else "reduced")
         return QRResult(Tensor(q if mode != "r" else q[..., :0, :0]), Tensor(r))
-    packed = apply(_qr, A, mode="reduced")
+    packed = apply(qr_p, A, mode="reduced")
     q, r = _qr_split(packed, m)
     if mode == "r":
         return QRResult(Tensor(np.zeros((0,), A._data.dtype)), r)
@@ -180,15 +180,11 @@ def _gauge_free(vecs: Tensor, rows: Tensor) -> Tensor:
         ],
     ),
 )
-def _eigh(a, UPLO):
+def eigh_p(a, UPLO):
     """$A = V \\mathrm{diag}(w) V^T$ packed as [w; V]; dw = diag(V^T dA V),
     dV = V (F o V^T dA V) with F_ij = 1/(w_j - w_i); the gradient is symmetrised."""
     w, v = np.linalg.eigh(a, UPLO=UPLO)
     return np.concatenate([w[..., None, :], v], axis=-2)
-
-
-def _eigh_invariants(res: EighResult):
-    return res.eigenvalues, _gauge_free(res.eigenvectors, _mT(res.eigenvectors))
 
 
 def eigh(A: Tensor, UPLO: str = "L") -> EighResult:
@@ -197,8 +193,12 @@ def eigh(A: Tensor, UPLO: str = "L") -> EighResult:
     A = _check_matrix("linalg.eigh", A)
     if UPLO not in ("L", "U"):
         raise ValueError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
-    packed = apply(_eigh, A, UPLO=UPLO)
+    packed = apply(eigh_p, A, UPLO=UPLO)
     return EighResult(packed[..., 0, :], packed[..., 1:, :])
+
+
+def _eigh_invariants(res: EighResult):
+    return res.eigenvalues, _gauge_free(res.eigenvectors, _mT(res.eigenvectors))
 
 
 @primitive(
@@ -211,9 +211,17 @@ def eigh(A: Tensor, UPLO: str = "L") -> EighResult:
         errors=[ErrorCase(lambda: eigvalsh(Tensor(np.ones(2))), ValueError, r"linalg.eigvalsh")],
     ),
 )
-def _eigvalsh(a, UPLO):
+def eigvalsh_p(a, UPLO):
     """Eigenvalues $w$ of a symmetric matrix; dw = diag(V^T dA V), dA = V diag(g) V^T."""
     return np.linalg.eigvalsh(a, UPLO=UPLO)
+
+
+def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
+    """Eigenvalues (ascending) of a symmetric matrix."""
+    A = _check_matrix("linalg.eigvalsh", A)
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"linalg.eigvalsh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    return apply(eigvalsh_p, A, UPLO=UPLO)
 
 
 def _sandwich(v: Tensor, g: Tensor) -> Tensor:
@@ -223,14 +231,6 @@ def _sandwich(v: Tensor, g: Tensor) -> Tensor:
 
 def _project(v: Tensor, t: Tensor) -> Tensor:
     return _diagonal(matmul(matmul(_mT(v), t), v))
-
-
-def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
-    """Eigenvalues (ascending) of a symmetric matrix."""
-    A = _check_matrix("linalg.eigvalsh", A)
-    if UPLO not in ("L", "U"):
-        raise ValueError(f"linalg.eigvalsh: UPLO must be 'L' or 'U', got {UPLO!r}")
-    return apply(_eigvalsh, A, UPLO=UPLO)
 
 
 # --- singular value decomposition -------------------------------------------------------
@@ -314,7 +314,7 @@ def _svd_invariants(res: SVDResult):
         ],
     ),
 )
-def _svd(a):
+def svd_p(a):
     """$A = U \\mathrm{diag}(S) V_h$ (reduced), packed flat as [U, S, Vh]; rules as
     Townsend 2016, with F_ij = 1/(s_j^2 - s_i^2)."""
     u, s, vh = np.linalg.svd(a, full_matrices=False)
@@ -329,7 +329,7 @@ def svd(A: Tensor, full_matrices: bool = True) -> SVDResult:
     rows of Vh carry no gradient (PyTorch ignores them too)."""
     A = _check_matrix("linalg.svd", A, square=False)
     m, n = A.shape[-2:]
-    u, s, vh = _svd_split(apply(_svd, A), m, n)
+    u, s, vh = _svd_split(apply(svd_p, A), m, n)
     if full_matrices and m != n:
         full_u, _, full_vh = np.linalg.svd(A._data, full_matrices=True)
         k = min(m, n)
@@ -350,9 +350,14 @@ def svd(A: Tensor, full_matrices: bool = True) -> SVDResult:
         errors=[ErrorCase(lambda: svdvals(Tensor(np.ones(2))), ValueError, r"linalg.svdvals")],
     ),
 )
-def _svdvals(a):
+def svdvals_p(a):
     """Singular values S (descending); dS = diag(U^T dA V), dA = U diag(g) V_h."""
     return np.linalg.svd(a, compute_uv=False)
+
+
+def svdvals(A: Tensor) -> Tensor:
+    """Singular values of A, descending."""
+    return apply(svdvals_p, _check_matrix("linalg.svdvals", A, square=False))
 
 
 def _svdvals_vjp(g: Tensor, a: Tensor) -> Tensor:
@@ -363,8 +368,3 @@ def _svdvals_vjp(g: Tensor, a: Tensor) -> Tensor:
 def _svdvals_jvp(t: Tensor, a: Tensor) -> Tensor:
     u, _, vh = svd(a, full_matrices=False)
     return _diagonal(matmul(matmul(_mT(u), t), _mT(vh)))
-
-
-def svdvals(A: Tensor) -> Tensor:
-    """Singular values of A, descending."""
-    return apply(_svdvals, _check_matrix("linalg.svdvals", A, square=False))

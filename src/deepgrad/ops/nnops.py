@@ -20,11 +20,11 @@ import numpy as np
 from ._base import UNARY_CASES, Case, Domain, ErrorCase, Tensor, _ones, apply, primitive
 from .elementwise import clip, exp, log, maximum, mul, rsub, sigmoid, square, sub
 from .index import one_hot
-from .linalg import _matmul, matmul
-from .reduce import _sum as _sum_prim
+from .linalg import matmul, matmul_p
 from .reduce import sum as _sum
-from .shape import _permute, broadcast_to, reshape, swapaxes
-from .softmax import _softmax, softmax
+from .reduce import sum_p
+from .shape import broadcast_to, permute_p, reshape, swapaxes
+from .softmax import softmax, softmax_p
 from .validation import check_float, floating
 
 # --- linear ------------------------------------------------------------------------
@@ -47,10 +47,10 @@ def _column_major(a: np.ndarray) -> bool:
 def _linear_dw(g, ans, x, w, b=None):
     """dW = g^T x, laid out like W: a column-major W (nn.Linear's) gets a column-major
     gradient, so the optimizer's elementwise passes see one layout."""
-    gt = apply(_permute, g, **_T2)
+    gt = apply(permute_p, g, **_T2)
     if _column_major(w._data):
-        return apply(_matmul, gt, x, order="F")
-    return apply(_matmul, gt, x)
+        return apply(matmul_p, gt, x, order="F")
+    return apply(matmul_p, gt, x)
 
 
 def _linear_jvp_b(t, ans, x, w, b):
@@ -60,9 +60,9 @@ def _linear_jvp_b(t, ans, x, w, b):
 @primitive(
     "linear",
     vjp=[
-        lambda g, ans, x, w, b=None: apply(_matmul, g, w),
+        lambda g, ans, x, w, b=None: apply(matmul_p, g, w),
         _linear_dw,
-        lambda g, ans, x, w, b: apply(_sum_prim, g, **_SUM0),
+        lambda g, ans, x, w, b: apply(sum_p, g, **_SUM0),
     ],
     jvp=[
         lambda t, ans, x, w, b=None: matmul(t, _mT(w)),
@@ -90,7 +90,7 @@ def _linear_jvp_b(t, ans, x, w, b):
         ],
     ),
 )
-def _linear(x, w, b=None):
+def linear_p(x, w, b=None):
     """$y = x W^T + b$ for x (N, in), W (out, in), b (out,) (b optional: the node then
     has two inputs); dx = g W, dW = g^T x, db = sum_n g."""
     out = x @ w.T
@@ -113,9 +113,9 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         )
     args = (weight,) if bias is None else (weight, bias)
     if x._data.ndim == 2:
-        return apply(_linear, x, *args)
+        return apply(linear_p, x, *args)
     lead = x.shape[:-1]
-    out = apply(_linear, reshape(x, (-1, x.shape[-1])), *args)
+    out = apply(linear_p, reshape(x, (-1, x.shape[-1])), *args)
     return reshape(out, lead + (weight.shape[0],))
 
 
@@ -181,14 +181,14 @@ def _erf_slope(x: Tensor) -> Tensor:
         ],
     ),
 )
-def _erf(x):
+def erf_p(x):
     """$\\mathrm{erf}(x) = \\frac{2}{\\sqrt\\pi} \\int_0^x e^{-t^2} dt$; d/dx = 2/sqrt(pi) e^{-x^2}."""
     return erf_numpy(x).astype(x.dtype, copy=False)
 
 
 def erf(x: Tensor) -> Tensor:
     """The error function (float64 accuracy; the result keeps x's dtype)."""
-    return apply(_erf, floating("erf", x))
+    return apply(erf_p, floating("erf", x))
 
 
 # --- softplus -----------------------------------------------------------------------
@@ -211,14 +211,14 @@ def erf(x: Tensor) -> Tensor:
         ],
     ),
 )
-def _softplus(x):
+def softplus_p(x):
     """$\\log(1 + e^x)$, stable for any x; d/dx = sigmoid(x) (exactly 1/2 at 0)."""
     return np.logaddexp(0, x).astype(x.dtype, copy=False)
 
 
 def softplus_unit(x: Tensor) -> Tensor:
     """$\\log(1 + e^x)$ with no overflow (the primitive; see `nn.functional.softplus`)."""
-    return apply(_softplus, floating("softplus", x))
+    return apply(softplus_p, floating("softplus", x))
 
 
 # --- softmax cross-entropy ------------------------------------------------------------
@@ -280,13 +280,13 @@ def _sce_grad_jvp_g(t, ans, x, g, target, mean, probs=None):
         ],
     ),
 )
-def _softmax_cross_entropy_grad(x, g, target, mean, probs=None):
+def softmax_cross_entropy_grad_p(x, g, target, mean, probs=None):
     """$d = (\\mathrm{softmax}(x) - \\mathrm{onehot}(t)) w$, w = g / N for the mean loss
     (g of shape ()) or w_n = g_n per row (g of shape (N,)): the VJP of
     softmax_cross_entropy in one node (its own VJP is softmax's).  `probs`: the
     softmax its forward saved (used instead of recomputing; never modified)."""
     n = target.shape[0]
-    e = _softmax.forward(x, axis=1) if probs is None else probs.copy()
+    e = softmax_p.forward(x, axis=1) if probs is None else probs.copy()
     e[np.arange(n), target] -= 1
     if mean:
         e *= g * (1.0 / max(n, 1))
@@ -296,7 +296,7 @@ def _softmax_cross_entropy_grad(x, g, target, mean, probs=None):
 
 
 def _sce_vjp(g, ans, x, target, mean, saved):
-    return apply(_softmax_cross_entropy_grad, x, g, target=target, mean=mean, probs=saved)
+    return apply(softmax_cross_entropy_grad_p, x, g, target=target, mean=mean, probs=saved)
 
 
 def _sce_jvp(t, ans, x, target, mean, saved):
@@ -330,7 +330,7 @@ _SCE_TARGETS = [np.array([0, 2, 1, 2]), np.array([4]), np.zeros(0, dtype=np.int6
     ),
     saves=True,
 )
-def _softmax_cross_entropy(x, target, mean, save=False):
+def softmax_cross_entropy_p(x, target, mean, save=False):
     """$y_n = \\log \\sum_c e^{x_{nc}} - x_{n t_n}$ per row (or their mean);
     dx = g (softmax(x) - onehot(t)) (divided by N for the mean).  With `save`, the
     softmax probabilities are kept for the backward pass (no second exp)."""
@@ -360,7 +360,7 @@ def softmax_cross_entropy(x: Tensor, target: np.ndarray, mean: bool = False) -> 
             f"softmax_cross_entropy: expected targets of shape {x.shape[:1]}, got {target.shape} "
             f"(input (N, C), got {x.shape})"
         )
-    return apply(_softmax_cross_entropy, x, target=target, mean=mean)
+    return apply(softmax_cross_entropy_p, x, target=target, mean=mean)
 
 
 # --- binary cross-entropy -------------------------------------------------------------
@@ -394,7 +394,7 @@ def _bce_dt(g, x):
         ],
     ),
 )
-def _binary_cross_entropy(x, t):
+def binary_cross_entropy_p(x, t):
     """$-(t \\log x + (1-t) \\log(1-x))$, logs clamped at -100; dx = (x - t) / (x (1 - x))."""
     with np.errstate(divide="ignore"):
         lx = np.maximum(np.log(x), -100.0)
@@ -408,4 +408,4 @@ def binary_cross_entropy_elementwise(x: Tensor, t: Tensor) -> Tensor:
         raise ValueError(
             f"binary_cross_entropy: target shape {t.shape} must equal input shape {x.shape}"
         )
-    return apply(_binary_cross_entropy, x, t)
+    return apply(binary_cross_entropy_p, x, t)

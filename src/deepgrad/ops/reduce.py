@@ -78,7 +78,7 @@ def _expand(g: Tensor, x: Tensor, axis, keepdims) -> Tensor:
         ],
     ),
 )
-def _sum(x, axis, keepdims):
+def sum_p(x, axis, keepdims):
     """$\\sum_i x_i$ over `axis`; d/dx_i = 1 (float16/bfloat16 accumulate in float32)."""
     if x.dtype.kind == "f":  # the ufunc directly: np.sum's Python wrapper costs ~2 us a call
         if x.dtype.itemsize < 4:  # half precision accumulates in float32, as PyTorch
@@ -93,7 +93,7 @@ def sum(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=N
     ax = norm_axis(axis, x.ndim, "sum")
     if x._data.dtype.kind == "b":
         x = _wrap(x._data.astype(np.int64))
-    return apply(_sum, x, axis=ax, keepdims=keepdims)
+    return apply(sum_p, x, axis=ax, keepdims=keepdims)
 
 
 def _count(x, axis):
@@ -179,9 +179,18 @@ _MAXMIN_DOMAIN = Domain(_NONEMPTY, second_order=True)
         ),
     ),
 )
-def _max(x, axis, keepdims):
+def max_p(x, axis, keepdims):
     """$\\max_i x_i$; the gradient goes to the maxima, split equally among ties."""
     return np.max(x, axis=axis, keepdims=keepdims)
+
+
+def max(x: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """$\\max_i x_i$.  With an int `dim` (PyTorch): the named tuple (values, indices).
+
+    `x.max()` gives a 0-d tensor; NumPy's `axis=` (int or tuple) gives the values
+    only; a tensor as second argument gives the elementwise `maximum`.
+    """
+    return _extreme(max_p, np.argmax, "max", x, dim, keepdim, axis, keepdims)
 
 
 @primitive(
@@ -192,9 +201,14 @@ def _max(x, axis, keepdims):
         ErrorCase(lambda: min(_ones(0)), ValueError, r"min: reduction over an empty tensor"),
     ),
 )
-def _min(x, axis, keepdims):
+def min_p(x, axis, keepdims):
     """$\\min_i x_i$; the gradient goes to the minima, split equally among ties."""
     return np.min(x, axis=axis, keepdims=keepdims)
+
+
+def min(x: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """$\\min_i x_i$.  With an int `dim` (PyTorch): the named tuple (values, indices)."""
+    return _extreme(min_p, np.argmin, "min", x, dim, keepdim, axis, keepdims)
 
 
 def _extreme(prim, argfn, name, x, dim, keepdim, axis, keepdims):
@@ -241,20 +255,6 @@ class ValuesIndices(tuple):
         return f"(values={self[0]!r}, indices={self[1]!r})"
 
 
-def max(x: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    """$\\max_i x_i$.  With an int `dim` (PyTorch): the named tuple (values, indices).
-
-    `x.max()` gives a 0-d tensor; NumPy's `axis=` (int or tuple) gives the values
-    only; a tensor as second argument gives the elementwise `maximum`.
-    """
-    return _extreme(_max, np.argmax, "max", x, dim, keepdim, axis, keepdims)
-
-
-def min(x: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    """$\\min_i x_i$.  With an int `dim` (PyTorch): the named tuple (values, indices)."""
-    return _extreme(_min, np.argmin, "min", x, dim, keepdim, axis, keepdims)
-
-
 def argmax(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
     """Index of the maximum (first one on ties); not differentiable."""
     axis, keepdims = pick_axis("argmax", axis, dim, keepdims, keepdim)
@@ -294,7 +294,7 @@ def _lse_weights(ans, x, axis, keepdims):
         ],
     ),
 )
-def _logsumexp(x, axis, keepdims):
+def logsumexp_p(x, axis, keepdims):
     """$\\log \\sum_i e^{x_i}$, shifted by the max; d/dx = softmax(x)."""
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
@@ -310,7 +310,7 @@ def _logsumexp(x, axis, keepdims):
 def logsumexp(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
     """Stable $\\log \\sum e^x$; all -inf gives -inf with a zero gradient."""
     axis, keepdims = pick_axis("logsumexp", axis, dim, keepdims, keepdim)
-    return apply(_logsumexp, x, axis=norm_axis(axis, x.ndim, "logsumexp"), keepdims=keepdims)
+    return apply(logsumexp_p, x, axis=norm_axis(axis, x.ndim, "logsumexp"), keepdims=keepdims)
 
 
 def _prod_others(ans, x, axis, keepdims):
@@ -336,7 +336,7 @@ def _prod_others(ans, x, axis, keepdims):
         ],
     ),
 )
-def _prod(x, axis, keepdims):
+def prod_p(x, axis, keepdims):
     """$\\prod_i x_i$; d/dx_i = product of the others (exact when some x_j = 0)."""
     return np.prod(x, axis=axis, keepdims=keepdims)
 
@@ -344,7 +344,7 @@ def _prod(x, axis, keepdims):
 def prod(x: Tensor, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
     """Product over `axis`."""
     axis, keepdims = pick_axis("prod", axis, dim, keepdims, keepdim)
-    return apply(_prod, x, axis=norm_axis(axis, x.ndim, "prod"), keepdims=keepdims)
+    return apply(prod_p, x, axis=norm_axis(axis, x.ndim, "prod"), keepdims=keepdims)
 
 
 def _norm_dir(ans, x, axis, keepdims):
@@ -364,7 +364,7 @@ def _norm_dir(ans, x, axis, keepdims):
         ],
     ),
 )
-def _norm2(x, axis, keepdims):
+def norm2_p(x, axis, keepdims):
     """$\\|x\\|_2 = \\sqrt{\\sum x_i^2}$; d/dx = x / ||x|| (0 at x = 0, not NaN)."""
     return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
 
@@ -380,7 +380,7 @@ def norm(x: Tensor, ord=2, axis=None, keepdims=False, *, dim=None, keepdim=None,
     axis, keepdims = pick_axis("norm", axis, dim, keepdims, keepdim)
     ax = norm_axis(axis, x.ndim, "norm")
     if ord in (2, "fro", None):
-        return apply(_norm2, x, axis=ax, keepdims=keepdims)
+        return apply(norm2_p, x, axis=ax, keepdims=keepdims)
     if ord == 1:
         return sum(_abs(x), axis=ax, keepdims=keepdims)
     if ord in (np.inf, float("inf"), "inf"):
@@ -406,7 +406,7 @@ def _rev_cumsum(g, axis):
         ],
     ),
 )
-def _cumsum(x, axis):
+def cumsum_p(x, axis):
     """Running sum $y_k = \\sum_{i \\le k} x_i$; adjoint: the reversed running sum."""
     return np.cumsum(x, axis=axis)
 
@@ -417,4 +417,4 @@ def cumsum(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Ten
         axis = dim
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
-    return apply(_cumsum, x, axis=norm_axis(axis, x.ndim, "cumsum")[0])
+    return apply(cumsum_p, x, axis=norm_axis(axis, x.ndim, "cumsum")[0])

@@ -34,7 +34,7 @@ def _source_index(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
 @primitive(
     "pad_nd",
     linear=True,
-    transpose=[lambda g, x, pad, mode: apply(_pad_nd_t, g, pad=pad, mode=mode, size=x.shape)],
+    transpose=[lambda g, x, pad, mode: apply(pad_nd_t_p, g, pad=pad, mode=mode, size=x.shape)],
     domain=Domain(
         [
             Case(((1, 2, 4, 5),), {"pad": ((0, 0), (0, 0), (1, 2), (2, 1)), "mode": "reflect"}),
@@ -55,7 +55,7 @@ def _source_index(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
         ],
     ),
 )
-def _pad_nd(x, pad, mode):
+def pad_nd_p(x, pad, mode):
     """$y_i = x_{src(i)}$ (reflect, replicate or circular index map); dx: adjoint scatter-add."""
     return np.pad(x, pad, mode=_NP_MODES[mode])
 
@@ -63,7 +63,7 @@ def _pad_nd(x, pad, mode):
 @primitive(
     "pad_nd_t",
     linear=True,
-    transpose=[lambda g, y, pad, mode, size: apply(_pad_nd, g, pad=pad, mode=mode)],
+    transpose=[lambda g, y, pad, mode, size: apply(pad_nd_p, g, pad=pad, mode=mode)],
     domain=Domain(
         [
             Case(
@@ -84,7 +84,7 @@ def _pad_nd(x, pad, mode):
         ],
     ),
 )
-def _pad_nd_t(y, pad, mode, size):
+def pad_nd_t_p(y, pad, mode, size):
     """Adjoint of pad_nd: $x_j = \\sum_{i: src(i) = j} y_i$, one axis at a time."""
     out = y
     for ax, (lo, hi) in enumerate(pad):
@@ -124,7 +124,7 @@ def pad_nd(x: Tensor, pad, mode: str = "reflect") -> Tensor:
             raise ValueError(f"pad_nd: circular padding ({lo}, {hi}) exceeds size {n} on axis {ax}")
     if not any(lo or hi for lo, hi in pad):
         return x
-    return apply(_pad_nd, x, pad=pad, mode=mode)
+    return apply(pad_nd_p, x, pad=pad, mode=mode)
 
 
 # --- interpolation ---------------------------------------------------------------------

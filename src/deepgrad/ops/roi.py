@@ -70,9 +70,14 @@ def _roi_case(rng):
         ],
     ),
 )
-def _roi_gather(x, plan):
+def roi_gather_p(x, plan):
     """$y_{k c p} = \\sum_j w_{k p j}\\, x_{b_k, c, i_{k p j}}$ (a fixed sampling plan); linear in x."""
     return _gather_plan(x, plan)
+
+
+def roi_gather(x: Tensor, plan) -> Tensor:
+    out = apply(roi_gather_p, x, plan=plan)
+    return out
 
 
 @primitive(
@@ -91,18 +96,13 @@ def _roi_gather(x, plan):
         ],
     ),
 )
-def _roi_scatter(y, plan, shape):
+def roi_scatter_p(y, plan, shape):
     """The adjoint of roi_gather: each output value's weights send it back to its pixels."""
     return _scatter_plan(y, plan, shape)
 
 
-def roi_gather(x: Tensor, plan) -> Tensor:
-    out = apply(_roi_gather, x, plan=plan)
-    return out
-
-
 def roi_scatter(y: Tensor, plan, shape) -> Tensor:
-    return apply(_roi_scatter, y, plan=plan, shape=tuple(shape))
+    return apply(roi_scatter_p, y, plan=plan, shape=tuple(shape))
 
 
 def _check(op: str, x: Tensor, boxes) -> np.ndarray:

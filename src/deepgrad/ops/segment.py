@@ -105,7 +105,7 @@ def _max_case(rng):
         ],
     ),
 )
-def _segment_max(x, index, num_segments):
+def segment_max_p(x, index, num_segments):
     """$y_s = \\max_{e: index_e = s} x_e$ (0 for an empty segment); d/dx goes to the maxima,
     split equally among ties."""
     out = np.full((num_segments,) + x.shape[1:], -np.inf, dtype=x.dtype)
@@ -120,7 +120,7 @@ def _segment_max(x, index, num_segments):
 def segment_max(src: Tensor, index, num_segments: int) -> Tensor:
     """$y_s = \\max_{e: index_e = s} src_e$; 0 for an empty segment (PyTorch Geometric)."""
     index = _check_segments("segment_max", src, index, num_segments)
-    return apply(_segment_max, src, index=index, num_segments=int(num_segments))
+    return apply(segment_max_p, src, index=index, num_segments=int(num_segments))
 
 
 def segment_softmax(src: Tensor, index, num_segments: int) -> Tensor:

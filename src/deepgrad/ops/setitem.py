@@ -50,7 +50,7 @@ def _zeros_at(g: Tensor, idx) -> Tensor:
         ],
     ),
 )
-def _setitem(x, v, idx):
+def setitem_p(x, v, idx):
     """$y = x$ with $y[idx] = v$; dy/dx is 1 off idx and 0 on it, dy/dv scatters into idx."""
     out = x.copy()
     out[idx] = v
@@ -59,7 +59,7 @@ def _setitem(x, v, idx):
 
 def index_put_op(x: Tensor, v: Tensor, idx) -> Tensor:
     """The primitive on a normalised index, with `v` already of the indexed shape."""
-    return apply(_setitem, x, v, idx=idx)
+    return apply(setitem_p, x, v, idx=idx)
 
 
 def index_put(x: Tensor, indices, values, accumulate: bool = False) -> Tensor:

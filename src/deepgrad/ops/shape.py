@@ -11,7 +11,6 @@ import numpy as np
 
 from ..core.tensor import _wrap, as_tensor
 from ._base import (
-    UNARY_CASES,
     Case,
     Domain,
     ErrorCase,
@@ -58,9 +57,19 @@ def _sum_to_shape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         ],
     ),
 )
-def _broadcast_to(x, shape):
+def broadcast_to_p(x, shape):
     """$y = x$ repeated along broadcast axes; adjoint: `sum_to`."""
     return np.broadcast_to(x, shape)
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    """`x` broadcast to `shape` (a read-only view in the forward pass)."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    if broadcast_shapes("broadcast_to", x.shape, shape) != shape:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
+    return apply(broadcast_to_p, x, shape=shape)
 
 
 @primitive(
@@ -77,19 +86,9 @@ def _broadcast_to(x, shape):
         errors=[ErrorCase(lambda: sum_to(_ones(2, 3), (4,)), ValueError, r"sum_to: ")],
     ),
 )
-def _sum_to(x, shape):
+def sum_to_p(x, shape):
     """Sum over broadcast axes down to `shape`; adjoint: `broadcast_to`."""
     return _sum_to_shape(x, shape)
-
-
-def broadcast_to(x: Tensor, shape) -> Tensor:
-    """`x` broadcast to `shape` (a read-only view in the forward pass)."""
-    shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    if broadcast_shapes("broadcast_to", x.shape, shape) != shape:
-        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
-    return apply(_broadcast_to, x, shape=shape)
 
 
 def sum_to(x: Tensor, shape) -> Tensor:
@@ -99,7 +98,7 @@ def sum_to(x: Tensor, shape) -> Tensor:
         return x
     if len(shape) > x.ndim or any(s not in (1, n) for s, n in zip(shape[::-1], x.shape[::-1])):
         raise ValueError(f"sum_to: cannot sum a tensor of shape {x.shape} down to {shape}")
-    return apply(_sum_to, x, shape=shape)
+    return apply(sum_to_p, x, shape=shape)
 
 
 expand = broadcast_to
@@ -125,7 +124,7 @@ expand = broadcast_to
         ],
     ),
 )
-def _reshape(x, shape):
+def reshape_p(x, shape):
     """The same elements in a new shape; adjoint: reshape back."""
     return x.reshape(shape)
 
@@ -143,7 +142,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
     new = tuple(int(s) for s in new)
     if new == x.shape:
         return x
-    return apply(_reshape, x, shape=new)
+    return apply(reshape_p, x, shape=new)
 
 
 @primitive(
@@ -168,7 +167,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
         ],
     ),
 )
-def _permute(x, axes):
+def permute_p(x, axes):
     """Axes reordered; adjoint: the inverse permutation."""
     return np.transpose(x, axes)
 
@@ -182,7 +181,7 @@ def permute(x: Tensor, *axes) -> Tensor:
         raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of {x.shape}")
     if axes == tuple(range(x.ndim)):
         return x
-    return apply(_permute, x, axes=axes)
+    return apply(permute_p, x, axes=axes)
 
 
 def transpose(x: Tensor, dim0: int | None = None, dim1: int | None = None) -> Tensor:
@@ -241,7 +240,7 @@ def _concat_vjp(i):
 def _concat_jvp(i):
     def rule(t, ans, *xs, axis):
         parts = [t if j == i else _wrap(np.zeros_like(x._data)) for j, x in enumerate(xs)]
-        return apply(_concatenate, *parts, axis=axis)
+        return apply(concatenate_p, *parts, axis=axis)
 
     return rule
 
@@ -274,7 +273,7 @@ def _concat_jvp(i):
         ],
     ),
 )
-def _concatenate(*xs, axis):
+def concatenate_p(*xs, axis):
     """Pieces joined along `axis`; adjoint: slicing the gradient back into pieces."""
     return np.concatenate(xs, axis=axis)
 
@@ -297,7 +296,7 @@ def concatenate(tensors, axis: int = 0, *, dim: int | None = None) -> Tensor:
     if len({t.dtype for t in ts}) > 1:
         dt = np.result_type(*[t._data for t in ts])
         ts = [cast(t, dt) for t in ts]
-    return apply(_concatenate, *ts, axis=ax)
+    return apply(concatenate_p, *ts, axis=ax)
 
 
 cat = concatenate
@@ -362,7 +361,7 @@ def _crop(g, pad_width):
         errors=[ErrorCase(lambda: pad(_ones(2, 3), ((1, 1),)), ValueError, r"pad: ")],
     ),
 )
-def _pad(x, pad_width, value):
+def pad_p(x, pad_width, value):
     """Constant padding; adjoint: cropping the gradient."""
     return np.pad(x, pad_width, mode="constant", constant_values=value)
 
@@ -374,7 +373,4 @@ def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
     pw = tuple((int(a), int(b)) for a, b in pad_width)
     if len(pw) != x.ndim or any(a < 0 or b < 0 for a, b in pw):
         raise ValueError(f"pad: pad_width {pad_width} does not fit a tensor of shape {x.shape}")
-    return apply(_pad, x, pad_width=pw, value=value)
-
-
-_UNUSED = UNARY_CASES
+    return apply(pad_p, x, pad_width=pw, value=value)

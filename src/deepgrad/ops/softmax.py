@@ -36,10 +36,17 @@ _CASES = [Case(((2, 3),), {"axis": 1}), Case(((4,),), {"axis": 0}), Case(((2, 3,
         ],
     ),
 )
-def _softmax(x, axis):
+def softmax_p(x, axis):
     """$y_i = e^{x_i} / \\sum_j e^{x_j}$; dx = y * (g - sum(g * y))."""
     e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
     return e / np.add.reduce(e, axis=axis, keepdims=True)
+
+
+def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """Softmax along `axis` (PyTorch: `dim`)."""
+    x = check_float("softmax", "input", x)
+    ax = check_dim("softmax", dim if dim is not None else axis, x.ndim)
+    return apply(softmax_p, x, axis=ax)
 
 
 @primitive(
@@ -64,21 +71,14 @@ def _softmax(x, axis):
         ],
     ),
 )
-def _log_softmax(x, axis):
+def log_softmax_p(x, axis):
     """$y_i = x_i - \\log \\sum_j e^{x_j}$; dx = g - softmax(x) * sum(g)."""
     s = x - np.maximum.reduce(x, axis=axis, keepdims=True)
     return s - np.log(np.add.reduce(np.exp(s), axis=axis, keepdims=True))
-
-
-def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
-    """Softmax along `axis` (PyTorch: `dim`)."""
-    x = check_float("softmax", "input", x)
-    ax = check_dim("softmax", dim if dim is not None else axis, x.ndim)
-    return apply(_softmax, x, axis=ax)
 
 
 def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """log(softmax(x)) computed stably along `axis`."""
     x = check_float("log_softmax", "input", x)
     ax = check_dim("log_softmax", dim if dim is not None else axis, x.ndim)
-    return apply(_log_softmax, x, axis=ax)
+    return apply(log_softmax_p, x, axis=ax)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.device import check_device, device
+from ..core.autodiff import backward as _backward
 from ..core.tensor import Tensor, _wrap, as_tensor
 from . import elementwise as E
 from . import inplace as I
@@ -20,6 +20,7 @@ from . import reduce as R
 from . import shape as S
 from . import torch_elementwise as TE
 from .cast import cast
+from .devices import check_device, device
 from .index import gather, getitem, scatter_add
 from .setitem import setitem_
 from .softmax import log_softmax, softmax
@@ -64,6 +65,17 @@ def _parse_to(args, kwargs) -> np.dtype | None:
 
 class TensorMethods:
     """Operators and op methods; `install()` copies them onto `Tensor`."""
+
+    # -- autodiff -------------------------------------------------------------
+    def backward(self, grad=None, retain_graph: bool | None = None, create_graph: bool = False):
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (reverse mode).
+
+        `grad` is the cotangent; it may be omitted only for a one-element tensor.
+        The graph is freed afterwards unless `retain_graph` (default: `create_graph`).
+        With `create_graph=True` the backward pass itself is recorded, so the
+        gradients can be differentiated again.
+        """
+        _backward([self], None if grad is None else [grad], retain_graph, create_graph)
 
     # -- arithmetic operators ---------------------------------------------
     # NOTE: an operator whose tensor is the left operand is the op function itself, not a

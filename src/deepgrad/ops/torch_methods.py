@@ -11,14 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from ..core.creation import _shape, tensor
-from ..core.device import CPU, check_device
 from ..core.tensor import Tensor
 from . import inplace as I
 from . import sorting as So
 from . import torch_functions as F
 from . import torch_shape as Sh
-from .devices import refuse_cuda
+from .creation import _shape, tensor
+from .devices import CPU, check_device, refuse_cuda
 from .grad_fn import grad_fn_of
 from .setitem import index_put, index_put_
 from .shape import broadcast_to, reshape, swapaxes

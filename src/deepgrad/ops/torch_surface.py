@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import creation as C
+from . import creation as C
 from ..core.tensor import Tensor, as_tensor
 from . import elementwise as E
 from . import factories as Fa

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from deepgrad import nn, optim, plots
-from deepgrad.core.creation import tensor
 from deepgrad.core.tensor import Tensor
 from deepgrad.ops import exp
+from deepgrad.ops.creation import tensor
 
 from ._experiment import Experiment, spiral_splits
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-from deepgrad.core import batching
 from deepgrad.core.primitive import REGISTRY, apply
+from deepgrad.ops import batching
 
 NAMES = sorted(REGISTRY)
 B = 3

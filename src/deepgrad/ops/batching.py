@@ -2,9 +2,10 @@
 
 Inside `vmap(f)` every mapped argument becomes a `BatchedTensor`: to `f` it looks
 like one sample (its `shape` is the logical shape), while its physical value
-`_bval` holds the whole batch with the batch axis first.  When a primitive meets
-a batched input, `apply` hands the call to `batched_apply`, which runs the
-primitive's batching rule on the physical values,
+`_bval` holds the whole batch with the batch axis first.  While a vmap runs, its
+levels install `DISPATCH_TO` in `STATE.batch` (the core never imports this module:
+vmap builds on the core), so `apply` hands every call to `batched_apply`, which
+runs the primitive's batching rule on the physical values when an input is batched,
 
     out_phys = prim.batch(xs_phys, batched, B, **params)   # out_phys[b] = prim(x[b], ...)
 
@@ -26,19 +27,15 @@ on one sample.
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 import numpy.lib.mixins as _mixins
 
-from .primitive import FUNCTIONS, REGISTRY
-from .state import STATE
-from .tensor import Tensor, _wrap, as_tensor
-
-# the module, not the `primitive` decorator that core/__init__ exports under that name
-_prim_mod = sys.modules[__package__ + ".primitive"]
+from ..core.primitive import FUNCTIONS, REGISTRY, _apply, apply
+from ..core.state import STATE
+from ..core.tensor import Tensor, _wrap, as_tensor
 
 
 class VmapError(RuntimeError):
@@ -248,7 +245,7 @@ def batched_apply(prim, inputs, params):
         if isinstance(v, LogicalArray) and v._level > level:
             level = v._level
     if not level:
-        return _prim_mod._apply(prim, inputs, params)
+        return _apply(prim, inputs, params)
     size = _size_of(level)
     xs, batched = [], []
     for x in inputs:
@@ -308,7 +305,7 @@ def loop_rule(prim, xs, batched, size: int, params) -> Tensor:
 
 
 def _p(name: str, x: Tensor, **params) -> Tensor:
-    return _prim_mod.apply(REGISTRY[name], x, **params)
+    return apply(REGISTRY[name], x, **params)
 
 
 def to_full(x: Tensor, levels: list[tuple[int, int]] | None = None) -> Tensor:
@@ -412,7 +409,7 @@ class _Level:
 
     def __enter__(self) -> int:
         _ACTIVE.append((self.level, self.size))
-        STATE.batch += 1
+        STATE.batch = DISPATCH_TO  # core dispatches to vmap while any vmap runs
         # The inline fast paths (fast_binary, raw-array gradient sums) skip `apply`; they
         # are off whenever STATE.fwd > 0, so vmap raises it as forward mode does.
         STATE.fwd += 1
@@ -420,7 +417,8 @@ class _Level:
 
     def __exit__(self, *exc) -> None:
         _ACTIVE.remove((self.level, self.size))
-        STATE.batch -= 1
+        if not _ACTIVE:
+            STATE.batch = None
         STATE.fwd -= 1
 
 
@@ -429,4 +427,19 @@ def level(size: int) -> _Level:
     return _Level(size)
 
 
-_prim_mod._batched_apply = batched_apply
+class _Dispatch:
+    """What the core calls while a vmap runs: `STATE.batch` holds the one instance.
+
+    The core never imports this module (vmap builds on the core, not the reverse):
+    `apply` hands primitives to `apply`, `autodiff.grad` differentiates batched
+    tensors with `grad`, and `core/func.py`'s transforms use `alias` and `jvp`.
+    """
+
+    apply = staticmethod(batched_apply)
+    any_batched = staticmethod(any_batched)
+    grad = staticmethod(batch_grad)
+    alias = staticmethod(batch_alias)
+    jvp = staticmethod(batch_jvp)
+
+
+DISPATCH_TO = _Dispatch()

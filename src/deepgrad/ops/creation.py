@@ -10,10 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from .device import check_device
-from .random import _gen
-from .state import STATE
-from .tensor import Tensor
+from ..core.random import _gen
+from ..core.state import STATE
+from ..core.tensor import Tensor
+from .devices import check_device
+
+__all__ = [
+    "arange", "empty", "eye", "full", "full_like", "linspace", "normal", "ones", "ones_like",
+    "rand", "randint", "randn", "tensor", "uniform", "zeros", "zeros_like",
+]  # fmt: skip
 
 
 def _shape(size) -> tuple[int, ...]:

@@ -3,7 +3,7 @@
     vmap(f, in_dims, out_dims)(*xs)[b] = f(*[x[b] for mapped x])   (b over the batch)
 
 `f` is written for one sample; every primitive it calls runs once for the whole
-batch through its batching rule (core/batching.py), falling back to a loop for
+batch through its batching rule (ops/batching.py), falling back to a loop for
 primitives without one.  Transforms compose in both orders: `vmap(grad(loss),
 in_dims=(None, 0, 0))` gives per-sample gradients, `grad(lambda w: vmap(f)(w,
 xs).sum())` differentiates through a vmap.  Semantics follow `torch.func.vmap`.
@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import random as _random
-from .batching import BatchedTensor, VmapError, _make, _p, level
-from .primitive import FUNCTIONS
-from .tensor import Tensor
+from ..core import random as _random
+from ..core.primitive import FUNCTIONS
+from ..core.tensor import Tensor
+from ..ops.batching import BatchedTensor, VmapError, _make, _p, level
 
 _RANDOMNESS = ("error", "different", "same")
 
