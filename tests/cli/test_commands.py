@@ -67,6 +67,10 @@ def test_doctor_on_a_recipe_and_on_a_run(run_cli, spiral_run):
     for check in ["initial loss", "overfit a tiny batch", "gradients", "activations",
                   "NaN/Inf", "learning curves", "verdict:"]:  # fmt: skip
         assert check in proc.stdout
+    stages = [line for line in proc.stdout.splitlines() if line.startswith("doctor spiral [")]
+    assert len(stages) == 12 and stages[-1].startswith("doctor spiral [6/6] training 8 epochs")
+    last_epoch = r"^epoch 8/8 - .* epochs/s - ETA 0s$"  # progress as in a log
+    assert re.search(last_epoch, proc.stdout, re.MULTILINE)
     proc = run_cli("doctor", str(spiral_run[0]))
     assert proc.returncode == 0 and "learning curves" in proc.stdout
 
@@ -76,6 +80,10 @@ def test_search_grid_with_kfold_prints_and_saves_a_sorted_table(run_cli, tmp_pat
                    "--kfold", "2", "--out", str(tmp_path))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "| rank | lr |" in proc.stdout
+    trials = [line for line in proc.stdout.splitlines() if line.startswith("search spiral [")]
+    assert trials[0] == "search spiral [1/2] trial lr=0.1 ..." and len(trials) == 4
+    assert re.match(r"search spiral \[2/2\] trial lr=0.001: val_loss [0-9.]+; best so far "
+                    r"[0-9.]+ \(lr=0\.1", trials[3]), trials  # fmt: skip
     rows = (tmp_path / "search.csv").read_text().splitlines()
     assert rows[0].startswith("rank,lr") and len(rows) == 3
     assert (tmp_path / "search.md").is_file()
@@ -100,6 +108,9 @@ def test_lr_find_writes_its_plot(run_cli, tmp_path):
     proc = run_cli("lr-find", "spiral", "--quick", "--num-iter", "30", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert "suggested learning rate" in proc.stdout or "no suggestion" in proc.stdout
+    line = r"^lr-find spiral: (\d+)/30 steps - lr .* steps/s - ETA"
+    steps = re.findall(line, proc.stdout, re.MULTILINE)
+    assert steps[0] == "1" and len(steps) >= 3, proc.stdout  # progress lines in a log
     assert (tmp_path / "lr_find.png").is_file()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,9 @@ PLOTS = {
     "sentiment": ["accuracy.png"],
     "sine-forecast": ["learning_curves.png", "forecast.png"],
 }  # fmt: skip
+# comparison recipes: how many arms each announces (a start and an end line per arm)
+ARMS = {"init-compare": 10, "optimizer-compare": 11, "regularization-compare": 5,
+        "lr-schedules": 6, "mnist-transfer": 4}  # fmt: skip
 # recipes that read the MNIST files (run with --data when ../shared/data/mnist exists)
 MNIST = {n for n in PLOTS if n.startswith("mnist")} | {"adversarial", "distillation",
                                                        "forgetting", "mc-dropout", "deep-dream"}  # fmt: skip
@@ -75,6 +79,23 @@ def test_recipe_quick_run_writes_all_its_files(name, tmp_path):
         assert path.is_file() and path.stat().st_size > 0, file
     assert json.loads((tmp_path / "config.json").read_text())["recipe"] == name
     assert (tmp_path / "metrics.jsonl").read_text().strip()
+    _check_arm_progress(name, proc.stdout)
+
+
+def _check_arm_progress(name: str, stdout: str) -> None:
+    """A comparison announces each arm (stdout is a pipe here, as in a log): `[k/N] arm ...`
+    when it starts, `[k/N] arm: result (time, ETA)` when it ends."""
+    if name not in ARMS:
+        return
+    n = ARMS[name]
+    starts = [line for line in stdout.splitlines() if line.startswith(f"{name} [")
+              and line.endswith(" ...")]  # fmt: skip
+    ends = [line for line in stdout.splitlines() if line.startswith(f"{name} [")
+            and not line.endswith(" ...")]  # fmt: skip
+    assert [s.split("]")[0] for s in starts] == [f"{name} [{k}/{n}" for k in range(1, n + 1)]
+    assert len(ends) == n and all(re.search(r": .+ \([0-9.]+s(, ETA \d+\w*)?\)$", e)
+                                  for e in ends), ends  # fmt: skip
+    assert all("ETA" in e for e in ends[:-1])
 
 
 @pytest.mark.parametrize("name", [n for n in PLOTS if n in MNIST])
@@ -83,6 +104,7 @@ def test_mnist_recipes_quick(name, mnist_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     for file in COMMON + PLOTS[name]:
         assert (tmp_path / file).is_file(), file
+    _check_arm_progress(name, proc.stdout)
 
 
 def test_the_spiral_demo_fits_its_training_set(tmp_path):

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import sys
-import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ import numpy as np
 from deepgrad.fileio import open_nofollow
 
 from .history import is_better, resolve_mode
+from .progress import Cadence, eta_text, is_tty
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .fit import Trainer
@@ -346,16 +346,15 @@ class ProgressBar(Callback):
         self.stream = stream
         self.lines, self.every_s = lines, every_s
         self._bar = None
-        self._start = self._last = None
+        self._cadence: Cadence | None = None
 
     def _tty(self) -> bool:
-        stream = self.stream or sys.stdout
-        return bool(getattr(stream, "isatty", lambda: False)())
+        return is_tty(self.stream)
 
     def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
-        if self._start is None:
-            self._start = self._last = time.monotonic()
-            self._first = epoch
+        if self._cadence is None:
+            self._cadence = Cadence(trainer.epochs, self.lines, self.every_s)
+            self._cadence.start(epoch)
         if self._tty():
             try:
                 from tqdm.auto import tqdm
@@ -369,23 +368,16 @@ class ProgressBar(Callback):
             self._bar.update(1)
             self._bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.4g}", refresh=False)
 
-    def _due(self, epoch: int, epochs: int, now: float) -> bool:
-        stride = max(1, -(-epochs // self.lines))
-        return (epoch == self._first or epoch + 1 >= epochs or (epoch + 1) % stride == 0
-                or now - self._last >= self.every_s)  # fmt: skip
-
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
         line = _summary(epoch, trainer.epochs, logs)
-        now = time.monotonic()
+        cadence = self._cadence or Cadence(trainer.epochs, self.lines, self.every_s)
+        cadence.total = trainer.epochs  # a resume may extend the run
         if not self._tty():
-            if not self._due(epoch, trainer.epochs, now):
+            if not cadence.due(epoch):
                 return
-            done = epoch + 1 - self._first
-            rate = done / max(now - self._start, 1e-9)
-            left = (trainer.epochs - epoch - 1) / rate if rate > 0 else 0.0
-            line += f" - {rate:.3g} epochs/s - ETA {left:.0f}s"
-        self._last = now
+            rate, left = cadence.rate_and_eta(epoch)
+            line += f" - {rate:.3g} epochs/s - {eta_text(left)}"
         print(line, file=self.stream or sys.stdout, flush=True)
