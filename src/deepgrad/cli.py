@@ -35,6 +35,17 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+class _PredictParser(_Parser):
+    """`predict --help` ends with what inputs each training recipe expects (imports the
+    recipes only when help is asked for)."""
+
+    def format_help(self) -> str:
+        from deepgrad.recipes._runner import input_help
+
+        self.epilog = input_help()
+        return super().format_help()
+
+
 def _seconds(text: str) -> float:
     """A finite positive number of seconds (argparse type)."""
     try:
@@ -87,9 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--split", default=None, choices=["train", "val", "test"],
                    help="default: test, else val, else train (the held-out split the recipe has)")  # fmt: skip
-    p = sub.add_parser("predict", help="predict the classes of the inputs in a .npy file")
+    p = sub.add_parser("predict", help="predict the classes of the inputs in a .npy file",
+                       description="Predict the classes of raw inputs (a .npy array, one example "
+                       "per row) with a trained run;\nthe recipe's input preprocessing is "
+                       "applied as in training.", formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.__class__ = _PredictParser  # its --help lists the inputs each recipe expects
     p.add_argument("run_dir")
-    p.add_argument("input", metavar="INPUT.npy")
+    p.add_argument("input", metavar="INPUT.npy", help="raw inputs (see below)")
     p.add_argument("--output", metavar="FILE.npy", help="also save the logits here")
     sub.add_parser("list", help="the recipes, one line each")
     p = sub.add_parser("doctor", help="diagnose a recipe or a trained run")

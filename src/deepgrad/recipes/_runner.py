@@ -335,10 +335,14 @@ def evaluate_run(
 
 
 def predict_run(run_dir: str | Path, inputs: np.ndarray) -> np.ndarray:
-    """The trained model's outputs (logits) for `inputs`."""
+    """The trained model's outputs (logits) for raw `inputs`: the recipe's preprocessing
+    (its `Setup.inputs`, e.g. the spiral's std scaling, MNIST's pixel standardisation) is
+    applied first, so inputs are given as a user has them (see `deepgrad predict --help`)."""
     from deepgrad.train import predict
 
-    _, _, setup = load_run(run_dir)
+    recipe, _, setup = load_run(run_dir)
+    if setup.inputs is not None:
+        return predict(setup.model, setup.inputs(recipe.name, inputs))
     expected = setup.train[0].shape[1:]
     if tuple(inputs.shape[1:]) != tuple(expected):
         if tuple(inputs.shape) == tuple(expected):
@@ -347,3 +351,15 @@ def predict_run(run_dir: str | Path, inputs: np.ndarray) -> np.ndarray:
             raise RecipeError(f"inputs of shape {inputs.shape} do not fit: expected (N, "
                               f"{', '.join(map(str, expected))})")  # fmt: skip
     return predict(setup.model, inputs.astype(setup.train[0].dtype))
+
+
+def input_help() -> str:
+    """What `predict` takes for each training recipe (each module's `INPUT`), for `--help`."""
+    import textwrap
+
+    from . import available
+
+    lines = [textwrap.fill(f"{name}: {r.module.INPUT}", 88, initial_indent="  ",
+                           subsequent_indent="    ")
+             for name, r in available().items() if r.trainable and hasattr(r.module, "INPUT")]  # fmt: skip
+    return "\n".join(["inputs by recipe (raw, before the recipe's preprocessing):", *lines])

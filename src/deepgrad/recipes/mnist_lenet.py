@@ -19,11 +19,13 @@ from deepgrad.models import LeNet5
 from deepgrad.models.interpret import saliency
 
 from ._common import Setup, make_optimizer
-from .mnist_mlp import load
+from ._inputs import mnist_pixels
+from .mnist_mlp import MEAN, STD, load
 
 NAME = "mnist-lenet"
 DESCRIPTION = "LeNet-5 (LeCun et al. 1998) on MNIST: filters and saliency maps (needs MNIST)"
 QUICK = {"epochs": 1, "subset": 1500}
+INPUT = mnist_pixels((1, 28, 28), MEAN, STD).describe
 
 
 def default_config() -> dict[str, Any]:
@@ -46,7 +48,8 @@ def build(config: dict[str, Any], rng: np.random.Generator) -> Setup:
     model = LeNet5(10, activation=config["activation"])
     opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"],
                          config["weight_decay"])  # fmt: skip
-    return Setup(model, nn.CrossEntropyLoss(), opt, train, val, test, num_classes=10)
+    return Setup(model, nn.CrossEntropyLoss(), opt, train, val, test, num_classes=10,
+                 inputs=mnist_pixels((1, 28, 28), MEAN, STD))  # fmt: skip
 
 
 def after_fit(setup: Setup, history: Any, out_dir: Path) -> list[Path]:

@@ -18,6 +18,7 @@ from deepgrad import nn, plots
 from deepgrad.data import MIRRORS, MNIST, default_root, train_val_test_split
 
 from ._common import RecipeError, Setup, make_optimizer
+from ._inputs import mnist_pixels
 from .spiral import mlp
 
 NAME = "mnist-mlp"
@@ -27,6 +28,7 @@ VARIANTS = {"2-layer": [300], "deep": [500, 300, 100]}
 FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
          "t10k-labels-idx1-ubyte"]  # fmt: skip
 MEAN, STD = 0.1307, 0.3081  # MNIST pixel statistics, the usual normalisation
+INPUT = mnist_pixels((784,), MEAN, STD).describe
 
 
 def default_config() -> dict[str, Any]:
@@ -71,7 +73,8 @@ def build(config: dict[str, Any], rng: np.random.Generator) -> Setup:
     model = mlp([784, *VARIANTS[config["variant"]], 10], "relu", rng)
     opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"],
                          config["weight_decay"])  # fmt: skip
-    return Setup(model, nn.CrossEntropyLoss(), opt, train, val, test, num_classes=10)
+    return Setup(model, nn.CrossEntropyLoss(), opt, train, val, test, num_classes=10,
+                 inputs=mnist_pixels((784,), MEAN, STD))  # fmt: skip
 
 
 def after_fit(setup: Setup, history: Any, out_dir: Path) -> list[Path]:
