@@ -63,6 +63,10 @@ def test_mnist_predict_on_raw_pixels_matches_the_evaluation(run_cli, mnist_dir, 
     proc = run_cli("train", "mnist-mlp", "--quick", "--data", str(mnist_dir.parent), "--out",
                    str(out), "-q")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+    recorded = json.loads((out / "config.json").read_text())["val_size"]
+    proc = run_cli("eval", str(out), "--split", "val")  # config.json records what ran
+    assert proc.returncode == 0 and proc.stdout.startswith(f"val ({recorded} examples)")
+    assert recorded == 600  # quick: a fifth of its 3000 training images
     images = MNIST(mnist_dir.parent, train=False).data[:50]  # uint8 0-255, (50, 28, 28)
     _, _, setup = load_run(out)
     standardised = ((images.reshape(50, -1) / 255.0 - 0.1307) / 0.3081).astype(np.float32)

@@ -23,6 +23,7 @@ from deepgrad.models.robustness import adversarial_loss, fgsm, pgd
 
 from ._experiment import Experiment, tag
 from ._mnist_small import fit, mnist_images, predict, small_cnn
+from .mnist_mlp import settle  # noqa: F401 (the config hook: config.json records the val_size used)
 
 NAME = "adversarial"
 DESCRIPTION = "FGSM/PGD accuracy-vs-epsilon of a small MNIST CNN, plain vs adversarially trained"

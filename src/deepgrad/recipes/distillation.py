@@ -30,6 +30,7 @@ from deepgrad.models.robustness import distillation_loss
 
 from ._experiment import Experiment, tag
 from ._mnist_small import accuracy, fit, mlp, mnist_images, n_params
+from .mnist_mlp import settle  # noqa: F401 (the config hook: config.json records the val_size used)
 
 NAME = "distillation"
 DESCRIPTION = "knowledge distillation of a big MNIST MLP into a small one vs hard labels alone"

@@ -22,6 +22,7 @@ from deepgrad.core.random import manual_seed
 
 from ._experiment import Experiment
 from ._mnist_small import accuracy, mlp, mnist_images, train_epoch
+from .mnist_mlp import settle  # noqa: F401 (the config hook: config.json records the val_size used)
 
 NAME = "forgetting"
 DESCRIPTION = (

@@ -20,7 +20,12 @@ from deepgrad.models.interpret import saliency
 
 from ._common import Setup, make_optimizer
 from ._inputs import mnist_pixels
-from .mnist_mlp import MEAN, STD, load
+from .mnist_mlp import (
+    MEAN,
+    STD,
+    load,
+    settle,  # noqa: F401 (the config hook: config.json records the val_size used)
+)
 
 NAME = "mnist-lenet"
 DESCRIPTION = "LeNet-5 (LeCun et al. 1998) on MNIST: filters and saliency maps (needs MNIST)"

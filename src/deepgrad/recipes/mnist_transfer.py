@@ -20,7 +20,10 @@ from deepgrad.models import LeNet5
 from deepgrad.models.transfer import freeze, load_backbone, param_groups
 
 from ._experiment import Experiment, fit_quietly, last, tag
-from .mnist_mlp import load
+from .mnist_mlp import (
+    load,
+    settle,  # noqa: F401 (the config hook: config.json records the val_size used)
+)
 
 NAME = "mnist-transfer"
 DESCRIPTION = "LeNet-5 pretrained on digits 0-4, transferred to 5-9 with few labels (needs MNIST)"
