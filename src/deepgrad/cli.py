@@ -264,7 +264,8 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     if shown:
         print(f"final: {shown}")
     if "verdict" in summary:
-        print(f"the doctor's verdict: {summary['verdict']}")
+        note = summary.get("verdict_note")
+        print(f"the doctor's verdict: {summary['verdict']}" + (f" ({note})" if note else ""))
     plots = summary.get("plots", [])
     if plots:
         print(f"plots: {', '.join(str(out / p) for p in plots)}")

@@ -108,12 +108,20 @@ def test_mnist_recipes_quick(name, mnist_dir, tmp_path):
 
 
 def test_the_spiral_demo_fits_its_training_set(tmp_path):
-    """The default demo (full settings, as `make demo` runs it) reaches >= 99% training accuracy."""
+    """The default demo (full settings, as `make demo` runs it) reaches >= 99% training
+    accuracy, its doctor calls it a good fit, and it prints a compact table of epochs."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "deepgrad", "train", "spiral", "--out", str(tmp_path), "-q"]
+    cmd = [sys.executable, "-m", "deepgrad", "train", "spiral", "--out", str(tmp_path)]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300,
                           env=env, cwd=REPO)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["epoch"] == get("spiral").default_config()["epochs"] - 1
     assert last["accuracy"] >= 0.99
+    assert "the doctor's verdict: good fit (both curves flattened low" in proc.stdout
+    lines = proc.stdout.splitlines()
+    rows = [line for line in lines if re.match(r"epoch \d+/", line)]
+    assert lines[1].split()[:3] == ["epoch", "loss", "accuracy"]  # one header
+    assert lines[1].split()[-1] == "ETA" and sum(line.startswith("epoch  ") for line in lines) == 1
+    assert len(rows) <= 14 and rows[0].startswith("epoch 1/")
+    assert rows[-1].split()[1] == f"{last['epoch'] + 1}/{last['epoch'] + 1}"

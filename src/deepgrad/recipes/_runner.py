@@ -261,10 +261,20 @@ def finish(recipe, setup, config, trainer, doctor, out: Path, wall: float) -> di
         "wall_time_s": wall,
         "parameters": int(setup.model.num_parameters()),
         "verdict": doctor.report.verdict if doctor.report else "n/a",
+        "verdict_note": _verdict_note(doctor),
         "plots": [p.name for p in files],
     }
     write_summary(out, recipe, config, summary, doctor)
     return summary
+
+
+def _verdict_note(doctor: Doctor) -> str:
+    """What the learning-curve verdict saw, and what to try when it warns."""
+    curves = doctor.report.get("learning curves") if doctor.report else None
+    if curves is None or curves.status == "skip":
+        return ""
+    fix = f"; try: {curves.fix}" if curves.fix and curves.status != "ok" else ""
+    return curves.message + fix
 
 
 def write_summary(out: Path, recipe: Recipe, config: dict, summary: dict, doctor: Doctor) -> None:

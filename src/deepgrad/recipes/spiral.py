@@ -33,7 +33,7 @@ INPUT = ("(N, 2) points (x, y) in the spiral's own coordinates, as deepgrad.data
 
 def default_config() -> dict[str, Any]:
     return {
-        "epochs": 150,
+        "epochs": 80,
         "lr": 0.005,
         "batch_size": 64,
         "optimizer": "adam",
@@ -44,7 +44,7 @@ def default_config() -> dict[str, Any]:
         "hidden": 64,
         "depth": 2,
         "activation": "relu",
-        "weight_decay": 0.0,
+        "weight_decay": 2e-3,
         "cosine": True,
     }
 
