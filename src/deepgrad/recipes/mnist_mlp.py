@@ -111,4 +111,5 @@ def after_fit(setup: Setup, history: Any, out_dir: Path) -> list[Path]:
     """The first 32 hidden units' incoming weights, seen as 28x28 images."""
     w = setup.model[0].weight.data[:32].reshape(-1, 28, 28)
     title = "First-layer weights of 32 hidden units (what each unit looks for)"
-    return [plots.image_grid(w, out_dir / "first_layer_weights.png", title, cmap="RdBu_r")]
+    return [plots.image_grid(w, out_dir / "first_layer_weights.png", title, cmap="RdBu_r",
+                             colorbar="weight")]  # fmt: skip
