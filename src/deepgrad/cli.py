@@ -379,7 +379,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     from deepgrad.recipes._commands import gradcheck_table
     from deepgrad.recipes._common import text_table
 
-    rows = gradcheck_table(quick=args.quick, match=args.only)
+    rows = gradcheck_table(quick=args.quick, match=args.only, verbose=True)
     if not rows:
         raise CLIError(f"nothing matches --only {args.only!r}")
     print(text_table([{**r, "time": f"{r['time']:.2f}s"} for r in rows], floatfmt=".2e"))

@@ -117,9 +117,17 @@ def test_lr_find_writes_its_plot(run_cli, tmp_path):
 def test_gradcheck_quick_prints_a_table(run_cli):
     proc = run_cli("gradcheck", "--quick", "--only", "a")
     assert proc.returncode == 0, proc.stdout[-2000:]
-    head = proc.stdout.splitlines()[0].split()
+    lines = proc.stdout.splitlines()
+    assert re.match(r"gradcheck: 1/\d+ checks - .* ETA", lines[0])  # progress in a log
+    head = next(line for line in lines if not line.startswith("gradcheck:")).split()
     assert head[:3] == ["kind", "name", "cases"]
     assert "passed" in proc.stdout and "primitive" in proc.stdout and "layer" in proc.stdout
+
+
+def test_gradcheck_of_a_layer_with_nested_outputs(run_cli):
+    proc = run_cli("gradcheck", "--quick", "--only", "LSTM")  # LSTM returns (out, (h, c))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert re.search(r"^layer\s+LSTM\s+1\s+\S+\s+ok", proc.stdout, re.MULTILINE), proc.stdout
 
 
 def test_version(run_cli):

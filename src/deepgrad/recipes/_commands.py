@@ -292,14 +292,35 @@ def _max_error(f: Callable, inputs: list) -> float:
     return worst
 
 
-def _primitive_rows(quick: bool, match: str | None) -> list[dict[str, Any]]:
+def _primitive_names(match: str | None) -> list[str]:
+    from deepgrad.core.primitive import REGISTRY
+
+    return [n for n in sorted(REGISTRY) if not match or match in n]
+
+
+def _layer_names(match: str | None) -> list[str]:
+    import inspect
+
+    from deepgrad import nn
+    from deepgrad.nn.registry import cases_for
+
+    names = []
+    for cls_name in sorted(nn.__all__):
+        cls = getattr(nn, cls_name)
+        if not (inspect.isclass(cls) and issubclass(cls, nn.Module)) or not cases_for(cls):
+            continue
+        if not match or match in cls_name:
+            names.append(cls_name)
+    return names
+
+
+def _primitive_rows(quick: bool, match: str | None, tick: Callable[[], None]
+                    ) -> list[dict[str, Any]]:  # fmt: skip
     import deepgrad as dg
     from deepgrad.core.primitive import REGISTRY, apply
 
     rows = []
-    for name in sorted(REGISTRY):
-        if match and match not in name:
-            continue
+    for name in _primitive_names(match):
         prim = REGISTRY[name]
         dom = prim.domain
         cases = dom.cases[:1] if quick else dom.cases
@@ -311,6 +332,7 @@ def _primitive_rows(quick: bool, match: str | None) -> list[dict[str, Any]]:
             fn = dom.fn if dom.fn is not None else functools.partial(apply, prim)
             errors.append(_max_error(lambda *a, fn=fn, params=params: fn(*a, **params), xs))
         rows.append(_row("primitive", name, errors, start))
+        tick()
     return rows
 
 
@@ -329,21 +351,16 @@ def _row(kind: str, name: str, errors: list[float], start: float) -> dict[str, A
             "time": time.perf_counter() - start}  # fmt: skip
 
 
-def _layer_rows(quick: bool, match: str | None) -> list[dict[str, Any]]:
-    import inspect
-
+def _layer_rows(quick: bool, match: str | None, tick: Callable[[], None]
+                ) -> list[dict[str, Any]]:  # fmt: skip
     import deepgrad as dg
     from deepgrad import nn
     from deepgrad.nn.registry import cases_for
     from deepgrad.nn.utils import functional_call
 
     rows = []
-    for cls_name in sorted(nn.__all__):
+    for cls_name in _layer_names(match):
         cls = getattr(nn, cls_name)
-        if not (inspect.isclass(cls) and issubclass(cls, nn.Module)) or not cases_for(cls):
-            continue
-        if match and match not in cls_name:
-            continue
         errors, start = [], time.perf_counter()
         for k, case in enumerate(cases_for(cls)[:1] if quick else cases_for(cls)):
             rng = np.random.default_rng(1234 + k)
@@ -360,20 +377,37 @@ def _layer_rows(quick: bool, match: str | None) -> list[dict[str, Any]]:
 
             def f(*args, module=module, names=names, n_in=len(xs), targets=targets):  # noqa: B008
                 swapped = dict(zip(names, args[n_in:]))
-                return functional_call(module, swapped, (*args[:n_in], *targets))
+                return _tensors(functional_call(module, swapped, (*args[:n_in], *targets)))
 
             errors.append(_max_error(f, xs + params))
         rows.append(_row("layer", cls_name, errors, start))
+        tick()
     return rows
 
 
-def gradcheck_table(quick: bool = False, match: str | None = None) -> list[dict[str, Any]]:
+def _tensors(out: Any) -> tuple:
+    """A layer's output as a flat tuple of tensors (an LSTM returns `(out, (h, c))`)."""
+    from deepgrad.core.tensor import Tensor
+
+    if isinstance(out, Tensor):
+        return (out,)
+    if isinstance(out, (tuple, list)):
+        return tuple(t for o in out for t in _tensors(o))
+    return ()
+
+
+def gradcheck_table(quick: bool = False, match: str | None = None,
+                    verbose: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     """Finite differences vs reverse and forward mode for every primitive and layer, in float64.
 
     `max error` is max |J_ana - J_num| / (atol + rtol |J_num|) with PyTorch's
-    tolerances (atol 1e-5, rtol 1e-3): at most 1 passes.
+    tolerances (atol 1e-5, rtol 1e-3): at most 1 passes.  `verbose`: progress over the
+    names checked (`Progress`).
     """
-    return _primitive_rows(quick, match) + _layer_rows(quick, match)
+    total = len(_primitive_names(match)) + len(_layer_names(match))
+    with Progress(total, "gradcheck", unit="check", enabled=verbose) as progress:
+        return (_primitive_rows(quick, match, progress.update)
+                + _layer_rows(quick, match, progress.update))  # fmt: skip
 
 
 __all__ = ["doctor_recipe", "doctor_run", "gradcheck_table", "lr_range_test", "search"]
