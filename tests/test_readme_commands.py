@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,7 +65,9 @@ PLANS = {
     "deepgrad eval runs/mlp": Plan(
         slow=True, needs="mnist", expect=r"^test \(\d+ examples\): loss"),
     "deepgrad --version": Plan(expect=r"^deepgrad \d+\.\d+"),
-    "deepgrad predict runs/spiral points.npy": Plan(expect=r"^([012]\n)+$"),
+    "python -c \"import numpy as np; np.save('points.npy', [[0.5, 0.2], [-0.3, 0.8]])\"": Plan(
+        expect=r"^$"),
+    "deepgrad predict runs/spiral points.npy": Plan(expect=r"^[012]\n[012]\n$"),
     "deepgrad doctor spiral": Plan("deepgrad doctor spiral --quick --epochs 8", slow=True,
                                    expect=r"(?m)^verdict: "),
     "deepgrad search spiral --grid lr=0.1,0.01 hidden=32,64 --kfold 3": Plan(
@@ -106,19 +108,19 @@ def _mnist_root() -> Path | None:
 
 
 def _argv(text: str) -> list[str]:
-    argv = text.format(mnist=_mnist_root()).split()
-    names = {"deepgrad": "deepgrad", "mpiexec": "mpiexec"}
-    return [_script(a) if a in names else a for a in argv]
+    argv = shlex.split(text.replace("{mnist}", str(_mnist_root())))
+    if argv[0] == "python":
+        return [sys.executable, *argv[1:]]
+    return [_script(a) if a in ("deepgrad", "mpiexec") else a for a in argv]
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """A user's folder after `make demo` (quick): runs/spiral, my.toml and points.npy."""
-    from deepgrad.data import spiral
-
     work = tmp_path_factory.mktemp("readme")
     (work / "my.toml").write_text("[config]\nlr = 0.01\nepochs = 20\n")
-    np.save(work / "points.npy", spiral(4, 3, 0.02, seed=1)[0])  # raw (x, y) points
+    points = next(c for c in readme_commands() if "points.npy" in c and c.startswith("python"))
+    assert _run(points, work).returncode == 0  # so `predict` also runs on its own (-k)
     proc = _run("deepgrad train spiral --out runs/spiral --quick", work)
     assert proc.returncode == 0, proc.stderr
     return work

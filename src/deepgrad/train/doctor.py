@@ -317,7 +317,7 @@ def pre_training_checks(
         found.append(run(f"overfit a tiny batch (up to {overfit_steps} steps)", lambda:
                          overfit_batch(model, loss_fn, x[:16], y[:16], _default_optimizer,
                                        overfit_steps)))  # fmt: skip
-    found.append(run("gradient flow", lambda: gradient_findings(
+    found.append(run("gradients", lambda: gradient_findings(
         gradient_stats(model, loss_fn, x, y, make_optimizer))))  # fmt: skip
     found.append(run("activations", lambda: activation_findings(activation_stats(model, x))))
     return found
