@@ -46,7 +46,9 @@ PLOTS = {
 }  # fmt: skip
 # comparison recipes: how many arms each announces (a start and an end line per arm)
 ARMS = {"init-compare": 10, "optimizer-compare": 11, "regularization-compare": 5,
-        "lr-schedules": 6, "mnist-transfer": 4}  # fmt: skip
+        "lr-schedules": 6, "mnist-transfer": 4, "gnn-sbm": 4, "detect-shapes": 2,
+        "segment-shapes": 2, "sentiment": 2, "sine-forecast": 2, "char-lm": 2,
+        "adding-problem": 2}  # fmt: skip
 # recipes that read the MNIST files (run with --data when ../shared/data/mnist exists)
 MNIST = {n for n in PLOTS if n.startswith("mnist")} | {"adversarial", "distillation",
                                                        "forgetting", "mc-dropout", "deep-dream"}  # fmt: skip

@@ -149,20 +149,28 @@ class Stages:
         if self.enabled:
             print(text, file=self.stream or sys.stdout, flush=True)
 
+    def start(self, name: str) -> None:
+        """Announce the next stage, `name` (`end` closes it)."""
+        self.index += 1
+        self._head = f"{self.desc} [{self.index}/{self.total}] {name}"
+        self._start = time.monotonic()
+        self._print(f"{self._head} ...")
+
+    def end(self, result: str = "") -> None:
+        """Close the stage `start` opened: its result, its time and the ETA of the rest."""
+        k, now = self.index, time.monotonic()
+        left = (now - self.begin) / k * max(0, self.total - k)
+        tail = f"{now - self._start:.1f}s" + (f", {eta_text(left)}" if k < self.total else "")
+        self._print(f"{self._head}: {result or 'done'} ({tail})")
+
     @contextmanager
     def stage(self, name: str) -> Iterator[Stages._Stage]:
         """Announce stage `name`, run the block, then print its `result` (set on the object
         the block receives), its time and the ETA of the stages left."""
-        self.index += 1
-        k = self.index
-        head = f"{self.desc} [{k}/{self.total}] {name}"
-        self._print(f"{head} ...")
-        start, stage = time.monotonic(), Stages._Stage()
+        self.start(name)
+        stage = Stages._Stage()
         yield stage
-        now = time.monotonic()
-        left = (now - self.begin) / k * max(0, self.total - k)
-        tail = f"{now - start:.1f}s" + (f", {eta_text(left)}" if k < self.total else "")
-        self._print(f"{head}: {stage.result or 'done'} ({tail})")
+        self.end(stage.result)
 
 
 def _fmt(value: Any) -> str:
