@@ -95,7 +95,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                     mse = float(np.mean((model(Tensor(test_x)).data - test_y) ** 2))
                 curve.append(mse)
                 exp.records.append({"run": kind, "step": step, "loss": loss, "test_mse": mse})
-            progress.update(test_mse=curve[-1] if curve else float("nan"))
+            progress.update(**({"test_mse": curve[-1]} if curve else {}))
         progress.close()
         curves[kind] = curve
         grads[f"{kind}, after training"] = gradient_by_step(model, test_x[:64], test_y[:64])

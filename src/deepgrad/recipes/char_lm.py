@@ -129,7 +129,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                 curve.append(perplexity(model, val, length))
                 exp.records.append({"run": name, "step": step, "loss": loss,
                                     "val_perplexity": curve[-1]})  # fmt: skip
-            progress.update(val_perplexity=curve[-1] if curve else float("nan"))
+            progress.update(**({"val_perplexity": curve[-1]} if curve else {}))
         progress.close()
         arms.end(f"val perplexity {curve[-1]:.3g}")
         curves[name] = curve

@@ -116,7 +116,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                 with no_grad():
                     curve.append(float((predict(te).data.argmax(1) == test_y).mean()))
                 exp.records.append({"run": name, "step": step, "test_accuracy": curve[-1]})
-            progress.update(test_accuracy=curve[-1] if curve else float("nan"))
+            progress.update(**({"test_accuracy": curve[-1]} if curve else {}))
         progress.close()
         curves[name] = curve
         rows.append({"model": name, "test accuracy": curve[-1]})

@@ -115,7 +115,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                 with no_grad():
                     curve.append(float(np.mean((model(Tensor(vx)).data - vy) ** 2)))
                 exp.records.append({"run": name, "step": step, "val_mse": curve[-1]})
-            progress.update(val_mse=curve[-1] if curve else float("nan"))
+            progress.update(**({"val_mse": curve[-1]} if curve else {}))
         progress.close()
         curves[name] = curve
         forecasts[f"{name} forecast"] = rollout(model, obs[split - w : split], h)
