@@ -48,7 +48,7 @@ PLOTS = {
 ARMS = {"init-compare": 10, "optimizer-compare": 11, "regularization-compare": 5,
         "lr-schedules": 6, "mnist-transfer": 4, "gnn-sbm": 4, "detect-shapes": 2,
         "segment-shapes": 2, "sentiment": 2, "sine-forecast": 2, "char-lm": 2,
-        "adding-problem": 2}  # fmt: skip
+        "adding-problem": 2, "distillation": 2, "forgetting": 2, "adversarial": 2}  # fmt: skip
 # recipes that read the MNIST files (run with --data when ../shared/data/mnist exists)
 MNIST = {n for n in PLOTS if n.startswith("mnist")} | {"adversarial", "distillation",
                                                        "forgetting", "mc-dropout", "deep-dream"}  # fmt: skip
