@@ -100,7 +100,11 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                **{f"AP {c}": result.get(f"ap_{k}", 0.0) for k, c in enumerate(CLASSES)},
                "ms per image": per_image_ms,
                "train s per epoch": float(np.mean([r["train_s"] for r in records]))}  # fmt: skip
-        row["mask IoU"] = matched_mask_iou(dets, test.boxes, test.masks) if name == "two-stage" else "n/a (no masks)"
+        row["mask IoU"] = (
+            matched_mask_iou(dets, test.boxes, test.masks)
+            if name == "two-stage"
+            else "n/a (no masks)"
+        )
         rows.append(row)
         shown[name] = dets[:8]
         arms.end(f"mAP@0.5 {result['map']:.3f}")
