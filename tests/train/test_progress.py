@@ -19,6 +19,16 @@ def test_progress_in_a_log_is_first_last_and_evenly_spaced_lines_with_rate_and_e
     assert lines[-1].endswith("ETA 0s")
 
 
+def test_progress_updated_by_many_steps_keeps_its_cadence():
+    out = io.StringIO()
+    p = Progress(600, "cartpole", unit="env step", stream=out, lines=4)
+    for _ in range(6):
+        p.update(100, validation_return=9.5)  # a stride is 150 steps: no update lands on one
+    counts = [int(line.split()[1].split("/")[0]) for line in out.getvalue().splitlines()]
+    assert counts == [100, 200, 300, 500, 600], counts
+    assert " env steps/s - ETA " in out.getvalue()
+
+
 def test_progress_disabled_prints_nothing():
     out = io.StringIO()
     p = Progress(10, "x", stream=out, enabled=False)

@@ -105,7 +105,9 @@ class Progress:
             if info:
                 self._bar.set_postfix({k: _fmt(v) for k, v in info.items()}, refresh=False)
             return
-        if not self.cadence.due(self.done - 1):
+        stride = max(1, -(-self.total // max(1, self.cadence.lines)))
+        crossed = self.done // stride > (self.done - n) // stride  # updates of many steps
+        if not (crossed or self.done == n or self.cadence.due(self.done - 1)):
             return
         rate, left = self.cadence.rate_and_eta(self.done - 1)
         parts = [f"{self.desc}: {self.done}/{self.total} {self.unit}s"]
