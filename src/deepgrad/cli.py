@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(p)
     p.add_argument("--out", help="run folder (default: runs/RECIPE)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
-    p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress (epochs, arms, steps)")  # fmt: skip
     p.add_argument("--save-every", type=_seconds, default=5.0, metavar="SECONDS",
                    help="seconds between periodic checkpoints (default 5)")  # fmt: skip
     p.add_argument("--force", action="store_true",
@@ -246,7 +247,10 @@ def _train_into(recipe: Any, config: dict, out: Path, args: Any, verbose: int,
         else:
             if resume:
                 raise CLIError(f"{recipe.name} is an experiment; it cannot be resumed")
-            summary = recipe.module.run(config, out, quick=bool(config.get("quick")))
+            from deepgrad.train.progress import quiet
+
+            with quiet(not verbose):  # --quiet: no per-arm or per-step lines either
+                summary = recipe.module.run(config, out, quick=bool(config.get("quick")))
     except Interrupted as e:
         print(str(e), file=sys.stderr)
         return 130

@@ -60,3 +60,26 @@ def test_stages_announce_start_and_end_with_result_and_eta_of_the_rest():
     assert lines[1].startswith("init-compare [1/3] a: val acc a (") and "ETA" in lines[1]
     assert lines[5].startswith("init-compare [3/3] c: val acc c (") and "ETA" not in lines[5]
     assert len(lines) == 6
+
+
+def test_quiet_silences_progress_and_stages_made_inside_it():
+    from deepgrad.train.progress import quiet
+
+    out = io.StringIO()
+    with quiet():
+        p, s = Progress(3, "x", stream=out), Stages(1, "y", stream=out)
+    p.update()
+    with s.stage("a"):
+        pass
+    assert out.getvalue() == ""
+    Progress(1, "z", stream=out).update()  # outside: on again
+    assert out.getvalue().startswith("z: 1/1 steps")
+
+
+def test_train_quiet_experiment_prints_no_arm_lines(tmp_path, capsys):
+    from deepgrad.cli import main
+
+    assert main(["train", "regularization-compare", "--quick", "-q", "--set", "epochs=2",
+                 "--out", str(tmp_path)]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "regularization-compare [" not in out and "summary: " in out

@@ -22,7 +22,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Cadence", "Progress", "Stages", "eta_text", "is_tty"]
+__all__ = ["Cadence", "Progress", "Stages", "eta_text", "is_tty", "quiet"]
+
+_QUIET = False  # set by `quiet()`: Progress and Stages built meanwhile print nothing
+
+
+@contextmanager
+def quiet(on: bool = True) -> Iterator[None]:
+    """While active, `Progress` and `Stages` (not given `enabled`) print nothing: the CLI's
+    `--quiet` for code that reports progress deep inside (a recipe's arms and steps)."""
+    global _QUIET
+    before, _QUIET = _QUIET, bool(on) or _QUIET
+    try:
+        yield
+    finally:
+        _QUIET = before
 
 
 def is_tty(stream: Any = None) -> bool:
@@ -78,13 +92,14 @@ class Progress:
 
     A log line reads `lr-find: 40/100 steps - loss 2.31 - 12.5 steps/s - ETA 5s`;
     `update(**info)` supplies the fields after the count (numbers shown with 4
-    significant digits).  `enabled=False` prints nothing.
+    significant digits).  `enabled=False` prints nothing (default: on unless `quiet()`).
     """
 
     def __init__(self, total: int, desc: str, unit: str = "step", stream: Any = None,
-                 lines: int = 12, every_s: float = 30.0, enabled: bool = True) -> None:  # fmt: skip
+                 lines: int = 12, every_s: float = 30.0, enabled: bool | None = None) -> None:  # fmt: skip
         self.total, self.desc, self.unit, self.stream = int(total), desc, unit, stream
-        self.enabled, self.done = enabled, 0
+        self.enabled = (not _QUIET) if enabled is None else enabled
+        self.done = 0
         self.cadence = Cadence(self.total, lines, every_s)
         self._bar = None
         if enabled and is_tty(stream):
@@ -143,8 +158,10 @@ class Stages:
     class _Stage:
         result: str = ""
 
-    def __init__(self, total: int, desc: str, stream: Any = None, enabled: bool = True) -> None:
-        self.total, self.desc, self.stream, self.enabled = int(total), desc, stream, enabled
+    def __init__(self, total: int, desc: str, stream: Any = None,
+                 enabled: bool | None = None) -> None:  # fmt: skip
+        self.total, self.desc, self.stream = int(total), desc, stream
+        self.enabled = (not _QUIET) if enabled is None else enabled
         self.index, self.begin = 0, time.monotonic()
 
     def _print(self, text: str) -> None:
