@@ -6,15 +6,6 @@ import json
 import re
 
 import numpy as np
-import pytest
-
-
-@pytest.fixture(scope="module")
-def spiral_run(tmp_path_factory, run_cli):
-    out = tmp_path_factory.mktemp("runs") / "spiral"
-    proc = run_cli("train", "spiral", "--quick", "--out", str(out), "--epochs", "30")
-    assert proc.returncode == 0, proc.stderr
-    return out, proc
 
 
 def test_train_writes_the_run_folder(spiral_run):

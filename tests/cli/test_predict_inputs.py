@@ -12,34 +12,31 @@ from deepgrad.recipes._runner import load_run
 from deepgrad.train import predict
 
 
-@pytest.fixture(scope="module")
-def spiral_run(tmp_path_factory, run_cli):
-    out = tmp_path_factory.mktemp("runs") / "spiral"
-    proc = run_cli("train", "spiral", "--quick", "--out", str(out), "--epochs", "20", "-q")
-    assert proc.returncode == 0, proc.stderr
-    return out
+@pytest.fixture
+def spiral_dir(spiral_run):
+    return spiral_run[0]  # the CLI tests' shared quick spiral run (conftest.py)
 
 
-def test_predict_on_raw_points_gives_the_classes_of_the_evaluation_path(run_cli, spiral_run,
+def test_predict_on_raw_points_gives_the_classes_of_the_evaluation_path(run_cli, spiral_dir,
                                                                         tmp_path):  # fmt: skip
-    cfg = json.loads((spiral_run / "config.json").read_text())
+    cfg = json.loads((spiral_dir / "config.json").read_text())
     raw_all, _ = spiral(cfg["n_per_class"], 3, cfg["noise"], seed=cfg["seed"])
     std = raw_all.std(axis=0)  # the recipe trains on raw points / std
-    _, _, setup = load_run(spiral_run)
+    _, _, setup = load_run(spiral_dir)
     x_val, _ = setup.val
     expected = predict(setup.model, x_val).argmax(axis=1)  # the evaluation path's classes
     raw = tmp_path / "raw.npy"
     np.save(raw, (x_val * std).astype(np.float32))
-    proc = run_cli("predict", str(spiral_run), str(raw))
+    proc = run_cli("predict", str(spiral_dir), str(raw))
     assert proc.returncode == 0, proc.stderr
     assert [int(c) for c in proc.stdout.split()] == expected.tolist()
     assert len(set(expected.tolist())) == 3  # a real test: all three classes occur
 
 
-def test_predict_names_the_expected_input_on_a_wrong_shape(run_cli, spiral_run, tmp_path):
+def test_predict_names_the_expected_input_on_a_wrong_shape(run_cli, spiral_dir, tmp_path):
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((4, 3), dtype=np.float32))
-    proc = run_cli("predict", str(spiral_run), str(bad))
+    proc = run_cli("predict", str(spiral_dir), str(bad))
     assert proc.returncode == 2
     assert "inputs of shape (4, 3) do not fit spiral: expected (N, 2) points" in proc.stderr
 
