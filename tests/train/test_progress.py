@@ -83,3 +83,17 @@ def test_train_quiet_experiment_prints_no_arm_lines(tmp_path, capsys):
                  "--out", str(tmp_path)]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "regularization-compare [" not in out and "summary: " in out
+
+
+def test_progress_on_a_terminal_is_a_tqdm_bar_not_lines():
+    pytest.importorskip("tqdm", reason="the terminal bar is tqdm's")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    with Progress(3, "x", stream=out) as p:
+        assert p._bar is not None
+        p.update(loss=1.0)
+    assert out.getvalue() == ""  # no log lines: the bar (on stderr) shows the progress

@@ -102,7 +102,7 @@ class Progress:
         self.done = 0
         self.cadence = Cadence(self.total, lines, every_s)
         self._bar = None
-        if enabled and is_tty(stream):
+        if self.enabled and is_tty(stream):
             try:
                 from tqdm.auto import tqdm
             except ImportError:
