@@ -22,6 +22,7 @@ ROOT_LEVEL = {
     "cli": "cli",
     "plots": "train",
     "plots_vision": "train",
+    "plots_images": "train",
     "linalg": "ops",
     "serialization": "core",
 }

@@ -35,6 +35,17 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+class _PredictParser(_Parser):
+    """`predict --help` ends with what inputs each training recipe expects (imports the
+    recipes only when help is asked for)."""
+
+    def format_help(self) -> str:
+        from deepgrad.recipes._runner import input_help
+
+        self.epilog = input_help()
+        return super().format_help()
+
+
 def _seconds(text: str) -> float:
     """A finite positive number of seconds (argparse type)."""
     try:
@@ -76,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(p)
     p.add_argument("--out", help="run folder (default: runs/RECIPE)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
-    p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress (epochs, arms, steps)")  # fmt: skip
     p.add_argument("--save-every", type=_seconds, default=5.0, metavar="SECONDS",
                    help="seconds between periodic checkpoints (default 5)")  # fmt: skip
     p.add_argument("--force", action="store_true",
@@ -87,9 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--split", default=None, choices=["train", "val", "test"],
                    help="default: test, else val, else train (the held-out split the recipe has)")  # fmt: skip
-    p = sub.add_parser("predict", help="predict the classes of the inputs in a .npy file")
+    p = sub.add_parser("predict", help="predict the classes of the inputs in a .npy file",
+                       description="Predict the classes of raw inputs (a .npy array, one example "
+                       "per row) with a trained run;\nthe recipe's input preprocessing is "
+                       "applied as in training.", formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.__class__ = _PredictParser  # its --help lists the inputs each recipe expects
     p.add_argument("run_dir")
-    p.add_argument("input", metavar="INPUT.npy")
+    p.add_argument("input", metavar="INPUT.npy", help="raw inputs (see below)")
     p.add_argument("--output", metavar="FILE.npy", help="also save the logits here")
     sub.add_parser("list", help="the recipes, one line each")
     p = sub.add_parser("doctor", help="diagnose a recipe or a trained run")
@@ -231,7 +247,10 @@ def _train_into(recipe: Any, config: dict, out: Path, args: Any, verbose: int,
         else:
             if resume:
                 raise CLIError(f"{recipe.name} is an experiment; it cannot be resumed")
-            summary = recipe.module.run(config, out, quick=bool(config.get("quick")))
+            from deepgrad.train.progress import quiet
+
+            with quiet(not verbose):  # --quiet: no per-arm or per-step lines either
+                summary = recipe.module.run(config, out, quick=bool(config.get("quick")))
     except Interrupted as e:
         print(str(e), file=sys.stderr)
         return 130
@@ -249,7 +268,8 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     if shown:
         print(f"final: {shown}")
     if "verdict" in summary:
-        print(f"the doctor's verdict: {summary['verdict']}")
+        note = summary.get("verdict_note")
+        print(f"the doctor's verdict: {summary['verdict']}" + (f" ({note})" if note else ""))
     plots = summary.get("plots", [])
     if plots:
         print(f"plots: {', '.join(str(out / p) for p in plots)}")
@@ -363,7 +383,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     from deepgrad.recipes._commands import gradcheck_table
     from deepgrad.recipes._common import text_table
 
-    rows = gradcheck_table(quick=args.quick, match=args.only)
+    rows = gradcheck_table(quick=args.quick, match=args.only, verbose=True)
     if not rows:
         raise CLIError(f"nothing matches --only {args.only!r}")
     print(text_table([{**r, "time": f"{r['time']:.2f}s"} for r in rows], floatfmt=".2e"))

@@ -87,6 +87,7 @@ def learning_curves(
             xs, ys = _series(records, key)
             if xs:
                 ax.plot(xs, ys, color=color, label=label, marker="." if len(xs) < 40 else None)
+        integer_epochs(ax, max((len(_series(records, metric)[0]), 1)))
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.set_title(f"{metric} per epoch")
@@ -96,6 +97,16 @@ def learning_curves(
         ax.legend()
     fig.suptitle(title)
     return save(fig, path)
+
+
+def integer_epochs(ax: Any, n: int) -> None:
+    """Epoch ticks on whole numbers only; a single epoch is one tick, centred (no 0.96, 1.04)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if n <= 1:
+        ax.set_xlim(0.5, 1.5)
+        ax.set_xticks([1])
 
 
 def _positive(records: Sequence[Mapping[str, Any]], metric: str) -> bool:
@@ -121,7 +132,10 @@ def curves(
         xs = np.arange(1, len(ys) + 1) if xlabel in ("epoch", "step", "iteration") else None
         style = (styles or {}).get(name, LINESTYLES[(i // len(COLORS)) % len(LINESTYLES)])
         color = COLORS[i % len(COLORS)]
-        ax.plot(xs if xs is not None else np.arange(len(ys)), ys, style, color=color, label=name)
+        ax.plot(xs if xs is not None else np.arange(len(ys)), ys, style, color=color, label=name,
+                marker="." if len(ys) < 3 else None)  # fmt: skip
+    if xlabel in ("epoch", "step", "iteration") and not logx:
+        integer_epochs(ax, max((len(ys) for ys in series.values()), default=1))
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if logy:
         ax.set_yscale("log")
@@ -155,6 +169,7 @@ def curve_grid(
             ax.plot(np.arange(1, len(ys) + 1), ys, LINESTYLES[i % len(LINESTYLES)],
                     color=COLORS[i % len(COLORS)], label=name, lw=1.6)  # fmt: skip
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        integer_epochs(ax, max((len(ys) for ys in series.values()), default=1))
         ax.set(title=panel, xlabel=xlabel, ylabel=ylabel)
         if logy:
             ax.set_yscale("log")
@@ -304,8 +319,11 @@ def bars(
         ax.bar_label(rects, fmt="%.2f", fontsize=7, padding=1)
     ax.set_xticks(x, names, rotation=15)
     ax.set(title=title, ylabel=ylabel)
+    top = max((v for g in groups.values() for v in g.values() if np.isfinite(v)), default=1.0)
+    ax.set_ylim(top=top * 1.1 if top > 0 else None)  # room for the value labels
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8)
+    if len(keys) > 1:  # outside the axes, so it never hides a bar or its label
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return save(fig, path)
 
 
@@ -331,33 +349,6 @@ def lr_find(
     ax.set(title=title, xlabel="learning rate (log scale)", ylabel="training loss")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    return save(fig, path)
-
-
-def image_grid(
-    images: np.ndarray,
-    path: str | os.PathLike,
-    title: str,
-    labels: Sequence[str] | None = None,
-    cols: int = 8,
-    cmap: str = "gray",
-) -> Path:
-    """Images (N, H, W) in a grid, each with an optional caption (weights, digits, filters)."""
-    plt = _plt()
-    n = len(images)
-    rows = max(1, math.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.45 * rows + 0.6), squeeze=False)
-    for k, ax in enumerate(axes.ravel()):
-        ax.axis("off")
-        if k < n:
-            lim = float(np.abs(images[k]).max()) or 1.0
-            sym = (
-                {"vmin": -lim, "vmax": lim} if cmap in ("RdBu_r", "RdBu", "bwr", "seismic") else {}
-            )
-            ax.imshow(images[k], cmap=cmap, **sym)
-            if labels is not None:
-                ax.set_title(labels[k], fontsize=7)
-    fig.suptitle(title)
     return save(fig, path)
 
 
@@ -402,3 +393,10 @@ def overlaid_histograms(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save(fig, path)
+
+
+from .plots_images import image_grid, saliency_grid  # re-exported (imported last: they use save)
+
+__all__ = ["bars", "curve_grid", "curves", "decision_regions", "have_matplotlib", "histograms",
+           "image_grid", "integer_epochs", "learning_curves", "lr_find", "overlaid_histograms", "saliency_grid",
+           "save", "trajectories", "xy_curves"]  # fmt: skip

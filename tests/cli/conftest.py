@@ -23,3 +23,12 @@ def deepgrad(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def run_cli():
     return deepgrad
+
+
+@pytest.fixture(scope="session")
+def spiral_run(tmp_path_factory, run_cli):
+    """A quick spiral run (30 epochs) shared by the CLI tests: (run folder, its process)."""
+    out = tmp_path_factory.mktemp("runs") / "spiral"
+    proc = run_cli("train", "spiral", "--quick", "--out", str(out), "--epochs", "30")
+    assert proc.returncode == 0, proc.stderr
+    return out, proc

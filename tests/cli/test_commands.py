@@ -6,15 +6,6 @@ import json
 import re
 
 import numpy as np
-import pytest
-
-
-@pytest.fixture(scope="module")
-def spiral_run(tmp_path_factory, run_cli):
-    out = tmp_path_factory.mktemp("runs") / "spiral"
-    proc = run_cli("train", "spiral", "--quick", "--out", str(out), "--epochs", "30")
-    assert proc.returncode == 0, proc.stderr
-    return out, proc
 
 
 def test_train_writes_the_run_folder(spiral_run):
@@ -67,6 +58,10 @@ def test_doctor_on_a_recipe_and_on_a_run(run_cli, spiral_run):
     for check in ["initial loss", "overfit a tiny batch", "gradients", "activations",
                   "NaN/Inf", "learning curves", "verdict:"]:  # fmt: skip
         assert check in proc.stdout
+    stages = [line for line in proc.stdout.splitlines() if line.startswith("doctor spiral [")]
+    assert len(stages) == 12 and stages[-1].startswith("doctor spiral [6/6] training 8 epochs")
+    last_epoch = r"^epoch 8/8 .* 0s$"  # progress as in a log: a table row ending in the ETA
+    assert re.search(last_epoch, proc.stdout, re.MULTILINE)
     proc = run_cli("doctor", str(spiral_run[0]))
     assert proc.returncode == 0 and "learning curves" in proc.stdout
 
@@ -76,6 +71,10 @@ def test_search_grid_with_kfold_prints_and_saves_a_sorted_table(run_cli, tmp_pat
                    "--kfold", "2", "--out", str(tmp_path))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "| rank | lr |" in proc.stdout
+    trials = [line for line in proc.stdout.splitlines() if line.startswith("search spiral [")]
+    assert trials[0] == "search spiral [1/2] trial lr=0.1 ..." and len(trials) == 4
+    assert re.match(r"search spiral \[2/2\] trial lr=0.001: val_loss [0-9.]+; best so far "
+                    r"[0-9.]+ \(lr=0\.1", trials[3]), trials  # fmt: skip
     rows = (tmp_path / "search.csv").read_text().splitlines()
     assert rows[0].startswith("rank,lr") and len(rows) == 3
     assert (tmp_path / "search.md").is_file()
@@ -100,15 +99,26 @@ def test_lr_find_writes_its_plot(run_cli, tmp_path):
     proc = run_cli("lr-find", "spiral", "--quick", "--num-iter", "30", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert "suggested learning rate" in proc.stdout or "no suggestion" in proc.stdout
+    line = r"^lr-find spiral: (\d+)/30 steps - lr .* steps/s - ETA"
+    steps = re.findall(line, proc.stdout, re.MULTILINE)
+    assert steps[0] == "1" and len(steps) >= 3, proc.stdout  # progress lines in a log
     assert (tmp_path / "lr_find.png").is_file()
 
 
 def test_gradcheck_quick_prints_a_table(run_cli):
     proc = run_cli("gradcheck", "--quick", "--only", "a")
     assert proc.returncode == 0, proc.stdout[-2000:]
-    head = proc.stdout.splitlines()[0].split()
+    lines = proc.stdout.splitlines()
+    assert re.match(r"gradcheck: 1/\d+ checks - .* ETA", lines[0])  # progress in a log
+    head = next(line for line in lines if not line.startswith("gradcheck:")).split()
     assert head[:3] == ["kind", "name", "cases"]
     assert "passed" in proc.stdout and "primitive" in proc.stdout and "layer" in proc.stdout
+
+
+def test_gradcheck_of_a_layer_with_nested_outputs(run_cli):
+    proc = run_cli("gradcheck", "--quick", "--only", "LSTM")  # LSTM returns (out, (h, c))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert re.search(r"^layer\s+LSTM\s+1\s+\S+\s+ok", proc.stdout, re.MULTILINE), proc.stdout
 
 
 def test_version(run_cli):

@@ -27,8 +27,13 @@ def test_export_a_trained_run_and_run_it(tmp_path, capsys):
         main(["predict", str(out), str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")])
         == 0
     )
+    from deepgrad.recipes._runner import load_run
+
+    # predict takes raw points and applies the recipe's scaling; the ONNX model is the
+    # network alone, so it gets the scaled points
+    prepared = load_run(out)[2].inputs.prepare(x.astype(np.float64))
     sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    got = sess.run(None, {"input": x})[0]
+    got = sess.run(None, {"input": prepared})[0]
     np.testing.assert_allclose(got, np.load(tmp_path / "y.npy"), rtol=1e-5, atol=1e-6)
 
 

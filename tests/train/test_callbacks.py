@@ -165,18 +165,20 @@ def test_terminate_on_nan_stops_at_that_batch(spiral_data):
 def test_progress_in_a_log_is_a_few_evenly_spaced_lines_with_an_eta(spiral_data):
     stream = io.StringIO()
     _fit(spiral_data, [ProgressBar(stream, lines=5)], epochs=20)
-    lines = stream.getvalue().splitlines()
+    header, *lines = stream.getvalue().splitlines()
+    assert header.split() == ["epoch", "loss", "val_loss", "lr", "time", "epochs/s", "ETA"], header
     epochs = [int(line.split()[1].split("/")[0]) for line in lines]
     assert epochs == [1, 4, 8, 12, 16, 20], epochs
-    assert all(" epochs/s - ETA " in line for line in lines)
+    assert all(len(line.split()) == len(header.split()) + 1 for line in lines)  # a table
+    assert lines[-1].endswith(" 0s")  # the time left at the end
 
 
 def test_progress_bar_prints_one_line_per_epoch_without_a_terminal(spiral_data):
     stream = io.StringIO()
     _fit(spiral_data, [ProgressBar(stream)], epochs=2)
     lines = stream.getvalue().splitlines()
-    assert len(lines) == 2 and lines[0].startswith("epoch 1/2 - loss ")
-    assert "val_loss" in lines[1]
+    assert len(lines) == 3 and lines[1].startswith("epoch 1/2 ") and "val_loss" in lines[0]
+    assert lines[2].startswith("epoch 2/2 ")
 
 
 def test_stop_training_from_any_callback(spiral_data):

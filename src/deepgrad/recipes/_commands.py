@@ -19,7 +19,8 @@ from deepgrad import plots
 from deepgrad.fileio import atomic_write
 from deepgrad.train import Trainer, grid_search, lr_find, random_search
 from deepgrad.train.curves import Report, history_verdict
-from deepgrad.train.doctor import Doctor, _same_optimizer, diagnose
+from deepgrad.train.doctor import Doctor, _same_optimizer, count_checks, diagnose
+from deepgrad.train.progress import Progress, Stages
 from deepgrad.train.search import choice, loguniform, randint, uniform
 
 from . import Recipe
@@ -42,19 +43,27 @@ def _probe_batch(setup: Setup, n: int = 256) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- doctor ------------------------------------------------------------------------------
-def doctor_recipe(recipe: Recipe, config: dict[str, Any]) -> Report:
-    """Every check on a fresh model, then a short training run for the curve verdict."""
+def doctor_recipe(recipe: Recipe, config: dict[str, Any], verbose: bool = True) -> Report:
+    """Every check on a fresh model, then a short training run for the curve verdict;
+    `verbose`: each check and the training announced as it runs (`Stages`)."""
     _require_training(recipe, "doctor")
     setup, rng = build(recipe, config)
     x, y = _probe_batch(setup)
     make = _same_optimizer(setup.optimizer)
-    report = diagnose(setup.model, setup.loss_fn, x, y, setup.num_classes, make)
+    epochs = int(config["epochs"])
+    stages = Stages(count_checks(setup.num_classes, 200) + 1, f"doctor {recipe.name}",
+                    enabled=verbose)  # fmt: skip
+    report = diagnose(setup.model, setup.loss_fn, x, y, setup.num_classes, make,
+                      stage=stages.stage)  # fmt: skip
     doctor = Doctor(checks=False)
-    trainer = Trainer(setup.model, setup.loss_fn, setup.optimizer, callbacks=[doctor],
-                      metrics=list(setup.metrics), scheduler=setup.scheduler, verbose=0,
-                      seed=int(config["seed"]), generator=rng)  # fmt: skip
-    trainer.fit(*loaders(setup, config), epochs=int(config["epochs"]))
-    report.findings.append(doctor.report.findings[-1])
+    with stages.stage(f"training {epochs} epochs for the learning curves") as s:
+        trainer = Trainer(setup.model, setup.loss_fn, setup.optimizer, callbacks=[doctor],
+                          metrics=list(setup.metrics), scheduler=setup.scheduler,
+                          verbose=int(verbose), seed=int(config["seed"]), generator=rng)  # fmt: skip
+        trainer.fit(*loaders(setup, config), epochs=epochs)
+        verdict = doctor.report.findings[-1]
+        s.result = f"{verdict.status}: {verdict.message}"
+    report.findings.append(verdict)
     return report
 
 
@@ -196,6 +205,8 @@ def search(recipe: Recipe, base: dict[str, Any], grid: dict[str, list] | None,
     if main:
         check_writable(out)
     fn = _trial(recipe, base)
+    if executor is None:
+        executor = _trials_with_progress(recipe.name, monitor)
     data = None
     if kfold:
         setup, _ = build(recipe, base)
@@ -216,6 +227,31 @@ def search(recipe: Recipe, base: dict[str, Any], grid: dict[str, list] | None,
     return results
 
 
+def _trials_with_progress(name: str, monitor: str) -> Callable:
+    """An executor running the trials in order, each announced when it starts and when it
+    ends with its score, the running best and the ETA of the trials left."""
+    from deepgrad.train.history import is_better, resolve_mode
+
+    mode = resolve_mode(monitor, "auto")
+
+    def execute(run: Callable, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        stages, rows, best = Stages(len(configs), f"search {name}"), [], None
+        for params in configs:
+            shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                              for k, v in params.items())  # fmt: skip
+            with stages.stage(f"trial {shown}") as trial:
+                row = run(params)
+                score = row.get(monitor)
+                if is_better(score, None if best is None else best[0], mode):
+                    best = (score, shown)
+                running = "n/a" if best is None else f"{best[0]:.4g} ({best[1]})"
+                trial.result = f"{monitor} {score:.4g}; best so far {running}"
+            rows.append(row)
+        return rows
+
+    return execute
+
+
 # -- lr-find -----------------------------------------------------------------------------
 def lr_range_test(recipe: Recipe, config: dict[str, Any], out: Path, num_iter: int = 100,
                   start_lr: float = 1e-6, end_lr: float = 10.0) -> Any:  # fmt: skip
@@ -224,8 +260,13 @@ def lr_range_test(recipe: Recipe, config: dict[str, Any], out: Path, num_iter: i
     check_writable(out)
     setup, _ = build(recipe, config)
     train_loader = loader(setup.train, int(config["batch_size"]), int(config["seed"]), True)
-    result = lr_find(setup.model, setup.loss_fn, train_loader, setup.optimizer, start_lr=start_lr,
-                     end_lr=end_lr, num_iter=num_iter)  # fmt: skip
+    with Progress(num_iter, f"lr-find {recipe.name}") as progress:
+        result = lr_find(setup.model, setup.loss_fn, train_loader, setup.optimizer,
+                         start_lr=start_lr, end_lr=end_lr, num_iter=num_iter,
+                         on_step=lambda i, lr, loss: progress.update(lr=lr, loss=loss))  # fmt: skip
+    if result.diverged:
+        print(f"lr-find {recipe.name}: stopped after {len(result.lrs)}/{num_iter} steps, the "
+              f"loss diverged at lr {result.lrs[-1]:.3g}", flush=True)  # fmt: skip
     if plots.have_matplotlib():
         title = f"{recipe.name}: learning-rate range test (Smith 2015)"
         plots.lr_find(result.lrs, result.losses, out / "lr_find.png", result.suggestion, title)
@@ -251,14 +292,35 @@ def _max_error(f: Callable, inputs: list) -> float:
     return worst
 
 
-def _primitive_rows(quick: bool, match: str | None) -> list[dict[str, Any]]:
+def _primitive_names(match: str | None) -> list[str]:
+    from deepgrad.core.primitive import REGISTRY
+
+    return [n for n in sorted(REGISTRY) if not match or match in n]
+
+
+def _layer_names(match: str | None) -> list[str]:
+    import inspect
+
+    from deepgrad import nn
+    from deepgrad.nn.registry import cases_for
+
+    names = []
+    for cls_name in sorted(nn.__all__):
+        cls = getattr(nn, cls_name)
+        if not (inspect.isclass(cls) and issubclass(cls, nn.Module)) or not cases_for(cls):
+            continue
+        if not match or match in cls_name:
+            names.append(cls_name)
+    return names
+
+
+def _primitive_rows(quick: bool, match: str | None, tick: Callable[[], None]
+                    ) -> list[dict[str, Any]]:  # fmt: skip
     import deepgrad as dg
     from deepgrad.core.primitive import REGISTRY, apply
 
     rows = []
-    for name in sorted(REGISTRY):
-        if match and match not in name:
-            continue
+    for name in _primitive_names(match):
         prim = REGISTRY[name]
         dom = prim.domain
         cases = dom.cases[:1] if quick else dom.cases
@@ -270,6 +332,7 @@ def _primitive_rows(quick: bool, match: str | None) -> list[dict[str, Any]]:
             fn = dom.fn if dom.fn is not None else functools.partial(apply, prim)
             errors.append(_max_error(lambda *a, fn=fn, params=params: fn(*a, **params), xs))
         rows.append(_row("primitive", name, errors, start))
+        tick()
     return rows
 
 
@@ -288,21 +351,16 @@ def _row(kind: str, name: str, errors: list[float], start: float) -> dict[str, A
             "time": time.perf_counter() - start}  # fmt: skip
 
 
-def _layer_rows(quick: bool, match: str | None) -> list[dict[str, Any]]:
-    import inspect
-
+def _layer_rows(quick: bool, match: str | None, tick: Callable[[], None]
+                ) -> list[dict[str, Any]]:  # fmt: skip
     import deepgrad as dg
     from deepgrad import nn
     from deepgrad.nn.registry import cases_for
     from deepgrad.nn.utils import functional_call
 
     rows = []
-    for cls_name in sorted(nn.__all__):
+    for cls_name in _layer_names(match):
         cls = getattr(nn, cls_name)
-        if not (inspect.isclass(cls) and issubclass(cls, nn.Module)) or not cases_for(cls):
-            continue
-        if match and match not in cls_name:
-            continue
         errors, start = [], time.perf_counter()
         for k, case in enumerate(cases_for(cls)[:1] if quick else cases_for(cls)):
             rng = np.random.default_rng(1234 + k)
@@ -319,20 +377,37 @@ def _layer_rows(quick: bool, match: str | None) -> list[dict[str, Any]]:
 
             def f(*args, module=module, names=names, n_in=len(xs), targets=targets):  # noqa: B008
                 swapped = dict(zip(names, args[n_in:]))
-                return functional_call(module, swapped, (*args[:n_in], *targets))
+                return _tensors(functional_call(module, swapped, (*args[:n_in], *targets)))
 
             errors.append(_max_error(f, xs + params))
         rows.append(_row("layer", cls_name, errors, start))
+        tick()
     return rows
 
 
-def gradcheck_table(quick: bool = False, match: str | None = None) -> list[dict[str, Any]]:
+def _tensors(out: Any) -> tuple:
+    """A layer's output as a flat tuple of tensors (an LSTM returns `(out, (h, c))`)."""
+    from deepgrad.core.tensor import Tensor
+
+    if isinstance(out, Tensor):
+        return (out,)
+    if isinstance(out, (tuple, list)):
+        return tuple(t for o in out for t in _tensors(o))
+    return ()
+
+
+def gradcheck_table(quick: bool = False, match: str | None = None,
+                    verbose: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     """Finite differences vs reverse and forward mode for every primitive and layer, in float64.
 
     `max error` is max |J_ana - J_num| / (atol + rtol |J_num|) with PyTorch's
-    tolerances (atol 1e-5, rtol 1e-3): at most 1 passes.
+    tolerances (atol 1e-5, rtol 1e-3): at most 1 passes.  `verbose`: progress over the
+    names checked (`Progress`).
     """
-    return _primitive_rows(quick, match) + _layer_rows(quick, match)
+    total = len(_primitive_names(match)) + len(_layer_names(match))
+    with Progress(total, "gradcheck", unit="check", enabled=verbose) as progress:
+        return (_primitive_rows(quick, match, progress.update)
+                + _layer_rows(quick, match, progress.update))  # fmt: skip
 
 
 __all__ = ["doctor_recipe", "doctor_run", "gradcheck_table", "lr_range_test", "search"]

@@ -44,7 +44,8 @@ class Setup:
     """Everything a training recipe builds: the shared runner does the rest.
 
     Data are arrays `(X, y)`; `val` and `test` may be None.  `plots_2d` marks 2-D
-    inputs whose decision regions can be drawn.
+    inputs whose decision regions can be drawn.  `inputs` (an `InputSpec`) says what raw
+    inputs `predict` takes and applies the recipe's preprocessing to them.
     """
 
     model: Any
@@ -58,6 +59,7 @@ class Setup:
     metrics: Sequence[str] = ("loss", "accuracy")
     transform: Callable | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    inputs: Any = None  # an `_inputs.InputSpec`: raw inputs for `predict` and their preparation
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """The `train`, `val` or `test` arrays, or a RecipeError naming the ones there are."""

@@ -1,5 +1,7 @@
 """Resolving a recipe's config: defaults < `--quick` < config file < command-line options.
 
+A recipe's `settle(config)`, if any, then turns settings into the values that will run
+(a validation size capped by the data), so config.json records what ran.
 Every key must be one of the recipe's defaults; a value is converted to the type
 of its default (`"0.1"` -> 0.1 for a float, `"yes"` -> True for a bool) and checked
 (epochs >= 1, lr > 0, ...).  Errors are `ConfigError`s with a one-line reason.
@@ -129,7 +131,8 @@ def resolve(
             config[key] = coerce(key, value, defaults[key])
     config["quick"] = bool(quick)
     validate(recipe, config)
-    return config
+    settle = getattr(recipe.module, "settle", None)  # the values as they will run
+    return settle(config) if settle is not None else config
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:

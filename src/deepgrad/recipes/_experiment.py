@@ -17,6 +17,7 @@ import numpy as np
 from deepgrad.data import spiral, train_val_test_split
 from deepgrad.fileio import atomic_write
 from deepgrad.train import Trainer
+from deepgrad.train.progress import Stages
 
 from ._common import loader, markdown_table, write_csv, write_json, write_jsonl
 from ._runner import check_writable
@@ -60,6 +61,11 @@ class Experiment:
         self.plots: list[Path] = []
         self.sections: list[str] = []
         self.start = time.perf_counter()
+
+    def arms(self, total: int) -> Stages:
+        """The experiment's `total` arms (settings compared), each announced when it starts
+        and when it ends with its result and the ETA of the rest (`Stages`)."""
+        return Stages(total, self.name)
 
     def table(self, title: str, rows: list[dict[str, Any]], note: str = "") -> None:
         """Add a Markdown section with a table (and a sentence of interpretation)."""

@@ -16,6 +16,7 @@ from deepgrad.models.generative import (
     MLPDiscriminator,
     MLPGenerator,
 )
+from deepgrad.train.progress import Progress
 
 from ._common import RecipeError
 from ._experiment import Experiment
@@ -67,13 +68,16 @@ def train(exp: Experiment, c: dict[str, Any], trainer: GANTrainer, conditional: 
         X = X.reshape(-1, 1, 28, 28)
     rng, losses = trainer.rng, {"D loss": [], "G loss": []}
     every = max(1, c["steps"] // max(1, c["snapshots"]))
+    progress = Progress(c["steps"], exp.name)
     for step in range(1, c["steps"] + 1):
         idx = rng.integers(0, len(X), c["batch_size"])
         stats = trainer.step(X[idx], y[idx] if conditional else None)
         losses["D loss"].append(stats["d_loss"])
         losses["G loss"].append(stats["g_loss"])
+        progress.update(d_loss=stats["d_loss"], g_loss=stats["g_loss"])
         if step % every == 0 or step == c["steps"]:
             exp.records.append({"step": step, **stats})
             snapshot(step)
+    progress.close()
     exp.plots.append(plots.curves(losses, exp.out / "losses.png", "GAN losses per step",
                                   xlabel="step"))  # fmt: skip

@@ -10,6 +10,7 @@ import numpy as np
 
 from deepgrad import plots
 from deepgrad.rl import CartPole, evaluate
+from deepgrad.train.progress import Progress
 
 from ._experiment import Experiment
 
@@ -40,12 +41,16 @@ def run_cartpole(exp: Experiment, name: str, agent: Any, learn, config: dict[str
         exp.records.append({"episode": len(returns), "return": ret, "steps": agent.steps})
 
     best, best_score, best_step = None, -np.inf, 0
+    progress = Progress(config["steps"], exp.name, unit="env step")
     while agent.steps < config["steps"]:
+        before = agent.steps
         learn(min(agent.steps + config["eval_every"], config["steps"]), callback)
         score = float(evaluate(agent, CartPole(max_episode_steps=200), 20, seed=5_000).mean())
         checks.append((agent.steps, score))
+        progress.update(agent.steps - before, validation_return=score)
         if score >= best_score:
             best, best_score, best_step = agent.state_dict(), score, agent.steps
+    progress.close()
     total_steps = agent.steps
     agent.load_state_dict(best)
     train_s = time.perf_counter() - start

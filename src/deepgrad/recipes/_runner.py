@@ -261,10 +261,20 @@ def finish(recipe, setup, config, trainer, doctor, out: Path, wall: float) -> di
         "wall_time_s": wall,
         "parameters": int(setup.model.num_parameters()),
         "verdict": doctor.report.verdict if doctor.report else "n/a",
+        "verdict_note": _verdict_note(doctor),
         "plots": [p.name for p in files],
     }
     write_summary(out, recipe, config, summary, doctor)
     return summary
+
+
+def _verdict_note(doctor: Doctor) -> str:
+    """What the learning-curve verdict saw, and what to try when it warns."""
+    curves = doctor.report.get("learning curves") if doctor.report else None
+    if curves is None or curves.status == "skip":
+        return ""
+    fix = f"; try: {curves.fix}" if curves.fix and curves.status != "ok" else ""
+    return curves.message + fix
 
 
 def write_summary(out: Path, recipe: Recipe, config: dict, summary: dict, doctor: Doctor) -> None:
@@ -335,10 +345,14 @@ def evaluate_run(
 
 
 def predict_run(run_dir: str | Path, inputs: np.ndarray) -> np.ndarray:
-    """The trained model's outputs (logits) for `inputs`."""
+    """The trained model's outputs (logits) for raw `inputs`: the recipe's preprocessing
+    (its `Setup.inputs`, e.g. the spiral's std scaling, MNIST's pixel standardisation) is
+    applied first, so inputs are given as a user has them (see `deepgrad predict --help`)."""
     from deepgrad.train import predict
 
-    _, _, setup = load_run(run_dir)
+    recipe, _, setup = load_run(run_dir)
+    if setup.inputs is not None:
+        return predict(setup.model, setup.inputs(recipe.name, inputs))
     expected = setup.train[0].shape[1:]
     if tuple(inputs.shape[1:]) != tuple(expected):
         if tuple(inputs.shape) == tuple(expected):
@@ -347,3 +361,15 @@ def predict_run(run_dir: str | Path, inputs: np.ndarray) -> np.ndarray:
             raise RecipeError(f"inputs of shape {inputs.shape} do not fit: expected (N, "
                               f"{', '.join(map(str, expected))})")  # fmt: skip
     return predict(setup.model, inputs.astype(setup.train[0].dtype))
+
+
+def input_help() -> str:
+    """What `predict` takes for each training recipe (each module's `INPUT`), for `--help`."""
+    import textwrap
+
+    from . import available
+
+    lines = [textwrap.fill(f"{name}: {r.module.INPUT}", 88, initial_indent="  ",
+                           subsequent_indent="    ")
+             for name, r in available().items() if r.trainable and hasattr(r.module, "INPUT")]  # fmt: skip
+    return "\n".join(["inputs by recipe (raw, before the recipe's preprocessing):", *lines])

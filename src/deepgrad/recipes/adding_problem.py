@@ -20,6 +20,7 @@ import numpy as np
 from deepgrad import nn, optim, plots
 from deepgrad.core.state import no_grad
 from deepgrad.core.tensor import Tensor
+from deepgrad.train.progress import Progress
 
 from ._experiment import Experiment
 from ._sequence import train_step
@@ -76,7 +77,10 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     length, seed = config["length"], config["seed"]
     test_x, test_y = adding_batch(config["test_size"], length, np.random.default_rng(seed + 1))
     curves, grads, rows = {}, {}, []
+    arms = exp.arms(2)
     for kind in ("LSTM", "Elman RNN"):
+        arms.start(kind)
+        progress = Progress(config["steps"], f"{NAME} {kind}")
         rng = np.random.default_rng(seed)
         model = Regressor("LSTM" if kind == "LSTM" else "RNN", config["hidden"], rng)
         opt = optim.Adam(model.parameters(), lr=config["lr"])
@@ -91,10 +95,13 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                     mse = float(np.mean((model(Tensor(test_x))._data - test_y) ** 2))
                 curve.append(mse)
                 exp.records.append({"run": kind, "step": step, "loss": loss, "test_mse": mse})
+            progress.update(**({"test_mse": curve[-1]} if curve else {}))
+        progress.close()
         curves[kind] = curve
         grads[f"{kind}, after training"] = gradient_by_step(model, test_x[:64], test_y[:64])
         rows.append({"model": kind, "test MSE": curve[-1], "baseline (1/6)": BASELINE,
                      "solved (< 0.01)": curve[-1] < 0.01})  # fmt: skip
+        arms.end(f"test MSE {curve[-1]:.3g}")
     curves["baseline Var = 1/6"] = [BASELINE] * len(curves["LSTM"])
     exp.plots.append(plots.curves(
         curves, exp.out / "learning_curves.png",

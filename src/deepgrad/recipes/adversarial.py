@@ -23,6 +23,7 @@ from deepgrad.models.robustness import adversarial_loss, fgsm, pgd
 
 from ._experiment import Experiment, tag
 from ._mnist_small import fit, mnist_images, predict, small_cnn
+from .mnist_mlp import settle  # noqa: F401 (the config hook: config.json records the val_size used)
 
 NAME = "adversarial"
 DESCRIPTION = "FGSM/PGD accuracy-vs-epsilon of a small MNIST CNN, plain vs adversarially trained"
@@ -88,7 +89,9 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
 
     gen = np.random.default_rng(config["seed"] + 1)
     models, curves, rows = {}, {}, []
+    arms = exp.arms(2)
     for name, loss in (("plain", None), (f"adversarial (PGD eps {eps})", madry)):
+        arms.start(f"{name} training")
         manual_seed(config["seed"])
         model = small_cnn(config["width"])
         kwargs = {} if loss is None else {"loss": loss}
@@ -106,6 +109,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                                                                       else 2.0))))  # fmt: skip
             row[f"{attack} eps {config[eps_key][k]}"] = curves[name][attack][k]
         rows.append(row)
+        arms.end(f"clean test accuracy {row['clean test accuracy']:.3f}")
     inf = {f"{a}, {m}": (config["eps_inf"], curves[m][a]) for m in models
            for a in ("FGSM", "PGD L-inf")}  # fmt: skip
     l2 = {f"PGD L2, {m}": (config["eps_l2"], curves[m]["PGD L2"]) for m in models}

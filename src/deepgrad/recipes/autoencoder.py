@@ -69,7 +69,9 @@ def _test_loss(model: Any, X: np.ndarray, conv: bool) -> tuple[float, float]:
 
 def _train_variants(exp: Experiment, c: dict[str, Any], X, Xt, rng) -> dict[str, Any]:
     models, rows = {}, []
+    arms = exp.arms(len(_variants(c)))
     for name, v in _variants(c).items():
+        arms.start(name)
         if v.get("conv"):
             model = ConvAutoencoder(1, 16, c["code_dim"], generator=rng)
             data = X.reshape(-1, 1, 28, 28)
@@ -83,6 +85,7 @@ def _train_variants(exp: Experiment, c: dict[str, Any], X, Xt, rng) -> dict[str,
         rows.append({"autoencoder": name, "test reconstruction (nats/image)": loss,
                      "mean |code|": code})  # fmt: skip
         models[name] = model
+        arms.end(f"test reconstruction {loss:.4g} nats/image")
     exp.table(
         "Reconstruction on the test set",
         rows,

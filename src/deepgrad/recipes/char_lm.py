@@ -18,6 +18,7 @@ import numpy as np
 from deepgrad import nn, optim, plots
 from deepgrad.core.state import no_grad
 from deepgrad.core.tensor import Tensor
+from deepgrad.train.progress import Progress
 
 from ._corpus import CORPUS
 from ._experiment import Experiment
@@ -108,7 +109,10 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     train, val = data[:split], data[split:]
     length = config["seq_len"]
     curves, samples, rows = {}, [], []
+    arms = exp.arms(2)
     for name in ("LSTM", "transformer"):
+        arms.start(name)
+        progress = Progress(config["steps"], f"{NAME} {name}")
         rng = np.random.default_rng(config["seed"])
         if name == "LSTM":
             model = CharLSTM(len(chars), config["hidden"], rng)
@@ -125,6 +129,9 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                 curve.append(perplexity(model, val, length))
                 exp.records.append({"run": name, "step": step, "loss": loss,
                                     "val_perplexity": curve[-1]})  # fmt: skip
+            progress.update(**({"val_perplexity": curve[-1]} if curve else {}))
+        progress.close()
+        arms.end(f"val perplexity {curve[-1]:.3g}")
         curves[name] = curve
         best = int(np.argmin(curve))
         best_step = min((best + 1) * config["eval_every"], config["steps"])

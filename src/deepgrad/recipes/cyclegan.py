@@ -18,6 +18,7 @@ from deepgrad import plots
 from deepgrad.core.state import no_grad
 from deepgrad.core.tensor import Tensor
 from deepgrad.models.generative import CycleGAN
+from deepgrad.train.progress import Progress
 
 from ._common import RecipeError
 from ._experiment import Experiment
@@ -70,11 +71,14 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     curves: dict[str, list[float]] = {"cycle L1": [], "identity L1": [], "G adversarial": [],
                                       "D loss": []}  # fmt: skip
     bs = config["batch_size"]
+    progress = Progress(config["steps"], exp.name)
     for step in range(1, config["steps"] + 1):
         stats = model.step(A[rng.integers(0, len(A), bs)], B[rng.integers(0, len(B), bs)])
+        progress.update(cycle_l1=stats["cycle"], d_loss=stats["d_loss"])
         for key, name in zip(("cycle", "identity", "g_adv", "d_loss"), curves):
             curves[name].append(stats[key])
         exp.records.append({"step": step, **stats})
+    progress.close()
     with no_grad():
         end = float(model.cycle_loss(ta, tb))
     exp.plots.append(_translations(model, ta, tb, exp.out / "translations.png"))

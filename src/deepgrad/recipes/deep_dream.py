@@ -27,6 +27,7 @@ from deepgrad.models.visualize import ablation, activation_maximization, deep_dr
 
 from ._experiment import Experiment, tag
 from ._mnist_small import fit, mnist_images, small_cnn
+from .mnist_mlp import settle  # noqa: F401 (the config hook: config.json records the val_size used)
 
 NAME = "deep-dream"
 DESCRIPTION = "activation maximisation, deep dream, TCAV and ablation of a trained MNIST CNN"

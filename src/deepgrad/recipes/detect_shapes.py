@@ -65,7 +65,9 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     truth = list(zip(test.boxes, test.labels))
     images = Tensor(test.images)
     rows, maps, shown = [], {}, {}
+    arms = exp.arms(2)
     for name in ["one-stage", "two-stage"]:
+        arms.start(f"{name} detector")
         manual_seed(config["seed"])
         if name == "one-stage":
             model = OneStageDetector(width=config["width"])
@@ -105,6 +107,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
         )
         rows.append(row)
         shown[name] = dets[:8]
+        arms.end(f"mAP@0.5 {result['map']:.3f}")
     exp.plots.append(plots.curves(maps, exp.out / "map.png", "Shapes: mAP@0.5 on held-out images",
                                   ylabel="mAP@0.5"))  # fmt: skip
     exp.plots.append(plots_vision.detections(test.images[:8, 0], shown, exp.out / "detections.png",

@@ -30,6 +30,7 @@ from deepgrad.models.robustness import distillation_loss
 
 from ._experiment import Experiment, tag
 from ._mnist_small import accuracy, fit, mlp, mnist_images, n_params
+from .mnist_mlp import settle  # noqa: F401 (the config hook: config.json records the val_size used)
 
 NAME = "distillation"
 DESCRIPTION = "knowledge distillation of a big MNIST MLP into a small one vs hard labels alone"
@@ -71,12 +72,15 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     sizes, train_acc = {"teacher": n_params(teacher)}, {"teacher": accuracy(teacher, *train)}
     students = [("student, hard labels", None)]
     students += [(f"student, distilled (T={T:g})", distil(T)) for T in config["temperatures"]]
+    arms = exp.arms(len(students))
     for name, loss in students:
+        arms.start(name)
         manual_seed(config["seed"] + 1)  # the same initial weights for every student
         student = mlp([784, sh, 10])
         kwargs = {} if loss is None else {"loss": loss}
         records[name] = fit(student, train, test, config["epochs"], *hp, **kwargs)
         sizes[name], train_acc[name] = n_params(student), accuracy(student, *train)
+        arms.end(f"test accuracy {records[name][-1]['test_accuracy']:.3f}")
     rows = []
     for name, recs in records.items():
         exp.records += tag(recs, model=name)

@@ -22,6 +22,7 @@ from deepgrad.core.random import manual_seed
 
 from ._experiment import Experiment
 from ._mnist_small import accuracy, mlp, mnist_images, train_epoch
+from .mnist_mlp import settle  # noqa: F401 (the config hook: config.json records the val_size used)
 
 NAME = "forgetting"
 DESCRIPTION = (
@@ -74,8 +75,11 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     k = config["epochs_per_task"]
     curves, styles, rows = {}, {}, []
     runs = {"plain": 0, f"rehearsal ({config['rehearsal']} old digits)": config["rehearsal"]}
+    arms = exp.arms(len(runs))
     for name, replay in runs.items():
+        arms.start(name)
         records = sequential(config, train, test, replay)
+        arms.end(f"accuracy on 0-4 after 5-9: {records[-1]['accuracy_0_4']:.3f}")
         exp.records += [{"run": name, **r} for r in records]
         for half, style in (("0-4", "-"), ("5-9", "--")):
             key = f"digits {half}, {name}"

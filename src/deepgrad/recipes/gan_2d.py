@@ -24,6 +24,7 @@ from deepgrad.models.generative import (
     ring_centres,
     ring_of_gaussians,
 )
+from deepgrad.train.progress import Progress
 
 from ._experiment import Experiment
 
@@ -68,10 +69,12 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                          config["latent_dim"], rng, loss=config["loss"],
                          label_smoothing=config["label_smoothing"])  # fmt: skip
     snapshots, losses = {}, {"D loss": [], "G loss": []}
+    progress = Progress(config["steps"], exp.name)
     for step in range(1, config["steps"] + 1):
         stats = trainer.step(ring_of_gaussians(config["batch_size"], rng, std=STD))
         losses["D loss"].append(stats["d_loss"])
         losses["G loss"].append(stats["g_loss"])
+        progress.update(d_loss=stats["d_loss"], g_loss=stats["g_loss"])
         if step % config["eval_every"] == 0 or step == config["steps"]:
             with no_grad():
                 fake = G(trainer.noise(2000)[0])._data
@@ -79,6 +82,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
             exp.records.append({"step": step, "modes_covered": covered, "high_quality": quality,
                                 **stats})  # fmt: skip
             snapshots[step] = fake
+    progress.close()
     keep = list(snapshots)[:: max(1, len(snapshots) // 4)][-3:] + [config["steps"]]
     real = ring_of_gaussians(2000, rng, std=STD)
     exp.plots.append(_draw(real, {s: snapshots[s] for s in dict.fromkeys(keep)},

@@ -105,7 +105,9 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                                seed=config["seed"])  # fmt: skip
     mask = labelled_mask(g.y, config["labelled_per_block"], config["seed"])
     accuracy, rows, gcn = {}, [], None
+    arms = exp.arms(len(MODELS))
     for kind in MODELS:
+        arms.start(kind)
         manual_seed(config["seed"])
         model = NodeClassifier(kind, g.x.shape[1], config["hidden"], config["blocks"],
                                config["dropout"], np.random.default_rng(config["seed"]))  # fmt: skip
@@ -115,6 +117,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
         rows.append({"model": kind, "unlabelled accuracy": records[-1]["test_accuracy"],
                      "final training loss": records[-1]["loss"]})  # fmt: skip
         gcn = model if kind == "GCN" else gcn
+        arms.end(f"unlabelled accuracy {records[-1]['test_accuracy']:.3f}")
     karate = karate_club()
     kmask = np.zeros(34, dtype=bool)
     kmask[[0, 33]] = True

@@ -91,24 +91,14 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     exp = Experiment(NAME, DESCRIPTION, config, out_dir)
     train, val = spiral_splits(config["n_per_class"], config["noise"], config["seed"])
     rows, curves = [], {"tanh": {}, "relu": {}}
+    arms = exp.arms(2 * len(INITS))
     for act in ("tanh", "relu"):
         act_rows, grad_rows = {}, {}
         for scheme in INITS:
-            rng = np.random.default_rng(config["seed"])
-            model = deep_net(config["depth"], config["width"], act, rng)
-            initialise(model, scheme, act, rng)
-            acts, grads = probe(model, *train)
-            act_rows[scheme], grad_rows[scheme] = acts, grads
-            opt = optim.SGD(model.parameters(), lr=config["lr"], momentum=0.9)
-            records = fit_quietly(model, nn.CrossEntropyLoss(), opt, train, val, config["epochs"],
-                                  config["batch_size"], config["seed"])  # fmt: skip
-            exp.records += tag(records, net=act, init=scheme)
-            curves[act][scheme] = [r["loss"] for r in records]
-            stds = [float(np.std(a)) for a in acts.values()]
-            rows.append({"net": act, "init": scheme, "act std first": stds[0],
-                         "act std last": stds[-1], "distinct units": distinct_units(model),
-                         "train loss": last(records, "loss"),
-                         "val acc": last(records, "val_accuracy")})  # fmt: skip
+            with arms.stage(f"{act} net, {scheme} init") as arm:
+                row = _arm(exp, config, train, val, act, scheme, act_rows, grad_rows, curves)
+                arm.result = f"train loss {row['train loss']:.3g}, val acc {row['val acc']:.3f}"
+            rows.append(row)
         _histograms(exp, act, act_rows, grad_rows)
     exp.plots.append(plots.curve_grid({f"{a} net": curves[a] for a in curves},
                                       exp.out / "learning_curves.png",
@@ -120,6 +110,25 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     )
     exp.table("Activations and results", rows, note)
     return exp.finish()
+
+
+def _arm(exp: Experiment, config: dict[str, Any], train: tuple, val: tuple, act: str,
+         scheme: str, act_rows: dict, grad_rows: dict, curves: dict) -> dict[str, Any]:  # fmt: skip
+    """Probe and train one net under one initialisation; its row of the results table."""
+    rng = np.random.default_rng(config["seed"])
+    model = deep_net(config["depth"], config["width"], act, rng)
+    initialise(model, scheme, act, rng)
+    acts, grads = probe(model, *train)
+    act_rows[scheme], grad_rows[scheme] = acts, grads
+    opt = optim.SGD(model.parameters(), lr=config["lr"], momentum=0.9)
+    records = fit_quietly(model, nn.CrossEntropyLoss(), opt, train, val, config["epochs"],
+                          config["batch_size"], config["seed"])  # fmt: skip
+    exp.records += tag(records, net=act, init=scheme)
+    curves[act][scheme] = [r["loss"] for r in records]
+    stds = [float(np.std(a)) for a in acts.values()]
+    return {"net": act, "init": scheme, "act std first": stds[0], "act std last": stds[-1],
+            "distinct units": distinct_units(model), "train loss": last(records, "loss"),
+            "val acc": last(records, "val_accuracy")}  # fmt: skip
 
 
 def _histograms(exp: Experiment, act: str, act_rows: dict, grad_rows: dict) -> None:

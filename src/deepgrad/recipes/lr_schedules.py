@@ -49,18 +49,27 @@ def scheduler(name: str, opt: Any, epochs: int, steps_per_epoch: int) -> tuple[A
     return OneCycleLR(opt, max_lr=3 * lr, epochs=epochs, steps_per_epoch=steps_per_epoch), "step"
 
 
+def _train(name: str, config: dict[str, Any], train: tuple, val: tuple, steps: int) -> list:
+    """One spiral MLP trained with SGD + momentum under schedule `name`; its records."""
+    rng = np.random.default_rng(config["seed"])
+    model = mlp([2, config["hidden"], config["hidden"], 3], "relu", rng)
+    opt = optim.SGD(model.parameters(), lr=config["lr"], momentum=0.9)
+    sched, interval = scheduler(name, opt, config["epochs"], steps)
+    return fit_quietly(model, nn.CrossEntropyLoss(), opt, train, val, config["epochs"],
+                       config["batch_size"], config["seed"], sched, interval)  # fmt: skip
+
+
 def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str, Any]:
     exp = Experiment(NAME, DESCRIPTION, config, out_dir)
     train, val = spiral_splits(config["n_per_class"], config["noise"], config["seed"])
     steps = math.ceil(len(train[1]) / config["batch_size"])
     losses, val_losses, rates, rows = {}, {}, {}, []
+    arms = exp.arms(len(SCHEDULES))
     for name in SCHEDULES:
-        rng = np.random.default_rng(config["seed"])
-        model = mlp([2, config["hidden"], config["hidden"], 3], "relu", rng)
-        opt = optim.SGD(model.parameters(), lr=config["lr"], momentum=0.9)
-        sched, interval = scheduler(name, opt, config["epochs"], steps)
-        records = fit_quietly(model, nn.CrossEntropyLoss(), opt, train, val, config["epochs"],
-                              config["batch_size"], config["seed"], sched, interval)  # fmt: skip
+        with arms.stage(name) as arm:
+            records = _train(name, config, train, val, steps)
+            arm.result = (f"train loss {last(records, 'loss'):.3g}, val acc "
+                          f"{last(records, 'val_accuracy'):.3f}")  # fmt: skip
         exp.records += tag(records, schedule=name)
         losses[name] = [r["loss"] for r in records]
         val_losses[name] = [r["val_loss"] for r in records]

@@ -22,6 +22,7 @@ from deepgrad.models.robustness import mc_dropout
 
 from ._experiment import Experiment, tag
 from ._mnist_small import fit, mnist_images, small_cnn
+from .mnist_mlp import settle  # noqa: F401 (the config hook: config.json records the val_size used)
 
 NAME = "mc-dropout"
 DESCRIPTION = (

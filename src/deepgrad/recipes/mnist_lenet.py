@@ -19,11 +19,18 @@ from deepgrad.models import LeNet5
 from deepgrad.models.interpret import saliency
 
 from ._common import Setup, make_optimizer
-from .mnist_mlp import load
+from ._inputs import mnist_pixels
+from .mnist_mlp import (
+    MEAN,
+    STD,
+    load,
+    settle,  # noqa: F401 (the config hook: config.json records the val_size used)
+)
 
 NAME = "mnist-lenet"
 DESCRIPTION = "LeNet-5 (LeCun et al. 1998) on MNIST: filters and saliency maps (needs MNIST)"
 QUICK = {"epochs": 1, "subset": 1500}
+INPUT = mnist_pixels((1, 28, 28), MEAN, STD).describe
 
 
 def default_config() -> dict[str, Any]:
@@ -46,19 +53,23 @@ def build(config: dict[str, Any], rng: np.random.Generator) -> Setup:
     model = LeNet5(10, activation=config["activation"])
     opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"],
                          config["weight_decay"])  # fmt: skip
-    return Setup(model, nn.CrossEntropyLoss(), opt, train, val, test, num_classes=10)
+    return Setup(model, nn.CrossEntropyLoss(), opt, train, val, test, num_classes=10,
+                 inputs=mnist_pixels((1, 28, 28), MEAN, STD))  # fmt: skip
 
 
 def after_fit(setup: Setup, history: Any, out_dir: Path) -> list[Path]:
     """First-layer filters, and saliency maps of eight validation digits."""
+    from deepgrad.train import predict
+
     filters = setup.model.features[0].weight._data[:, 0]
     f = plots.image_grid(filters, out_dir / "filters.png", "LeNet-5: the six 5x5 filters of conv1",
-                         [f"filter {k}" for k in range(len(filters))], cols=6, cmap="RdBu_r")  # fmt: skip
+                         [f"filter {k}" for k in range(len(filters))], cols=6, cmap="RdBu_r",
+                         colorbar="weight")  # fmt: skip
     x, y = setup.val if setup.val is not None else setup.train
     x, y = x[:8], y[:8]
-    maps = saliency(setup.model, x)
-    pics = np.concatenate([x[:, 0], maps])
-    labels = [f"digit {int(c)}" for c in y] + ["saliency"] * len(y)
-    s = plots.image_grid(pics, out_dir / "saliency.png",
-                         "Validation digits (top) and |d logit / d pixel| (bottom)", labels)  # fmt: skip
+    pred = predict(setup.model, x).argmax(axis=1)
+    maps = saliency(setup.model, x, target=pred)
+    s = plots.saliency_grid(x[:, 0], maps, y, pred, out_dir / "saliency.png",
+                            "Validation digits and the gradient of the predicted class's logit "
+                            "(saliency)")  # fmt: skip
     return [f, s]

@@ -20,7 +20,10 @@ from deepgrad.models import LeNet5
 from deepgrad.models.transfer import freeze, load_backbone, param_groups
 
 from ._experiment import Experiment, fit_quietly, last, tag
-from .mnist_mlp import load
+from .mnist_mlp import (
+    load,
+    settle,  # noqa: F401 (the config hook: config.json records the val_size used)
+)
 
 NAME = "mnist-transfer"
 DESCRIPTION = "LeNet-5 pretrained on digits 0-4, transferred to 5-9 with few labels (needs MNIST)"
@@ -57,16 +60,22 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     exp = Experiment(NAME, DESCRIPTION, config, out_dir)
     train, val, _ = load(config)
     bs, seed, loss_fn = config["batch_size"], config["seed"], nn.CrossEntropyLoss()
+    arms = exp.arms(1 + len(METHODS))
     source = LeNet5(5)
     opt = optim.SGD(source.parameters(), lr=config["lr"], momentum=0.9)
-    pre = fit_quietly(source, loss_fn, opt, _split(train, True), _split(val, True),
-                      config["pretrain_epochs"], bs, seed)  # fmt: skip
+    with arms.stage("pretrain on digits 0-4") as arm:
+        pre = fit_quietly(source, loss_fn, opt, _split(train, True), _split(val, True),
+                          config["pretrain_epochs"], bs, seed)  # fmt: skip
+        arm.result = f"val acc {last(pre, 'val_accuracy'):.3f}"
     exp.records += tag(pre, stage="pretrain 0-4")
     target, target_val = _split(train, False, config["target_size"]), _split(val, False)
     curves, rows = {}, []
     for name in METHODS:
-        model, opt = _method(name, source, config)
-        records = fit_quietly(model, loss_fn, opt, target, target_val, config["epochs"], bs, seed)
+        with arms.stage(f"digits 5-9: {name}") as arm:
+            model, opt = _method(name, source, config)
+            records = fit_quietly(model, loss_fn, opt, target, target_val, config["epochs"], bs,
+                                  seed)  # fmt: skip
+            arm.result = f"val acc {last(records, 'val_accuracy'):.3f}"
         exp.records += tag(records, stage=f"5-9: {name}")
         curves[name] = [r["val_accuracy"] for r in records]
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -136,9 +136,14 @@ def spiral_curve(name: str, config: dict[str, Any]) -> list[float]:
 def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str, Any]:
     exp = Experiment(NAME, DESCRIPTION, config, out_dir)
     rows, gaps = [], {}
+    arms = exp.arms(len(PROBLEMS) + len(OPTIMIZERS))
     for problem, (f, _, best, xlim, ylim) in PROBLEMS.items():
-        paths = {n: path(problem, n, config["steps"], config["noise"], config["seed"])
-                 for n in OPTIMIZERS}  # fmt: skip
+        with arms.stage(f"{problem}: {len(OPTIMIZERS)} optimizers") as arm:
+            paths = {n: path(problem, n, config["steps"], config["noise"], config["seed"])
+                     for n in OPTIMIZERS}  # fmt: skip
+            final = {n: float(f(*p[-1])) for n, p in paths.items()}
+            winner = min(final, key=final.get)
+            arm.result = f"lowest f {final[winner]:.2e} ({winner})"
         labelled = {f"{n}: f = {f(*p[-1]):.1e}": p for n, p in paths.items()}
         title = f"{problem.capitalize()}: {config['steps']} steps from {PROBLEMS[problem][1]}"
         exp.plots.append(plots.trajectories(f, labelled, exp.out / f"trajectories_{problem}.png",
@@ -153,7 +158,11 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     exp.plots.append(plots.curve_grid(gaps, exp.out / "convergence.png",
                                       "f(x_t) - f* per step (log scale)", xlabel="step",
                                       ylabel="f - f*", logy=True))  # fmt: skip
-    curves = {n: spiral_curve(n, config) for n in OPTIMIZERS}
+    curves = {}
+    for n in OPTIMIZERS:
+        with arms.stage(f"spiral MLP, {n}") as arm:
+            curves[n] = spiral_curve(n, config)
+            arm.result = f"final training loss {curves[n][-1]:.3g}"
     for n, c in curves.items():
         exp.records += [{"problem": "spiral", "optimizer": n, "epoch": i, "loss": v}
                         for i, v in enumerate(c)]  # fmt: skip

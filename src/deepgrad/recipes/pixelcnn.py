@@ -17,6 +17,7 @@ from deepgrad import optim, plots
 from deepgrad.core.state import no_grad
 from deepgrad.models.generative import PixelCNN
 from deepgrad.models.generative._layers import minibatches
+from deepgrad.train.progress import Progress
 
 from ._experiment import Experiment
 from ._generative import data_config, load_digits, mosaic
@@ -50,6 +51,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     model = PixelCNN(config["channels"], config["layers"], generator=rng)
     opt = optim.Adam(model.parameters(), lr=config["lr"])
     losses = []
+    progress = Progress(config["epochs"], exp.name, unit="epoch")
     for epoch in range(config["epochs"]):
         for idx in minibatches(len(X), config["batch_size"], rng):
             loss = model.nll(X[idx])
@@ -59,6 +61,8 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
             losses.append(float(loss))
         exp.records.append({"epoch": epoch, "train_nll": float(np.mean(losses[-20:])),
                             "test_nll": _nll(model, Xt)})  # fmt: skip
+        progress.update(test_nll=exp.records[-1]["test_nll"])
+    progress.close()
     exp.plots.append(plots.curves({"train (per batch)": losses}, exp.out / "nll_curve.png",
                                   "PixelCNN negative log-likelihood", xlabel="step",
                                   ylabel="nats per image"))  # fmt: skip

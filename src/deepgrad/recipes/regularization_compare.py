@@ -59,8 +59,13 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     val_share = 1 - config["train_fraction"]
     train, val = spiral_splits(config["n_per_class"], config["noise"], config["seed"], val_share)
     gaps, val_losses, bars, rows = {}, {}, {}, []
+    arms = exp.arms(len(METHODS))
     for method in METHODS:
-        records = train_one(method, config, train, val)
+        with arms.stage(method) as arm:
+            records = train_one(method, config, train, val)
+            arm.result = (f"train loss {last(records, 'loss'):.3g}, val loss "
+                          f"{last(records, 'val_loss'):.3g}, val acc "
+                          f"{last(records, 'val_accuracy'):.3f}")  # fmt: skip
         exp.records += tag(records, method=method)
         gaps[method] = [r["val_loss"] - r["loss"] for r in records]
         val_losses[method] = [r["val_loss"] for r in records]

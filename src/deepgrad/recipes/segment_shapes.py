@@ -57,7 +57,10 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     k = len(CLASSES) + 1
     rows, curves, shown = [], {}, {"truth": test.semantic[:8]}
     manual_seed(config["seed"])
-    for name, model in _models(config["width"]).items():
+    models = _models(config["width"])
+    arms = exp.arms(len(models))
+    for name, model in models.items():
+        arms.start(name)
         opt = optim.Adam(model.parameters(), lr=config["lr"])
         rng = np.random.default_rng(config["seed"])
         records = []
@@ -83,6 +86,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                      **{f"IoU {c}": result.get(f"iou_{j}", 0.0)
                         for j, c in enumerate(("background", *CLASSES))}})  # fmt: skip
         shown[name] = pred[:8]
+        arms.end(f"mIoU {result['miou']:.3f}")
     exp.plots.append(plots.curves(curves, exp.out / "miou.png",
                                   "Shapes: mean IoU on held-out images", ylabel="mean IoU"))  # fmt: skip
     exp.plots.append(plots_vision.segmentations(test.images[:8, 0], shown, exp.out / "segmentations.png",

@@ -22,6 +22,7 @@ from deepgrad.core.state import no_grad
 from deepgrad.core.tensor import Tensor
 from deepgrad.nn.utils.rnn import pack_padded_sequence
 from deepgrad.ops.shape import concatenate
+from deepgrad.train.progress import Progress
 
 from ._experiment import Experiment
 from ._sequence import train_step
@@ -96,7 +97,10 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
               "2-layer bidirectional GRU":
                   BiGRUClassifier(len(vocab) + 1, config, rng)}  # fmt: skip
     curves, rows = {}, []
+    arms = exp.arms(len(models))
     for name, model in models.items():
+        arms.start(name)
+        progress = Progress(config["steps"], f"{NAME} {name}")
         gru = isinstance(model, BiGRUClassifier)
         predict = (
             (lambda d, m=model: m(d[0], d[1])) if gru else (lambda d, m=model: m(Tensor(d[2])))
@@ -112,8 +116,11 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                 with no_grad():
                     curve.append(float((predict(te)._data.argmax(1) == test_y).mean()))
                 exp.records.append({"run": name, "step": step, "test_accuracy": curve[-1]})
+            progress.update(**({"test_accuracy": curve[-1]} if curve else {}))
+        progress.close()
         curves[name] = curve
         rows.append({"model": name, "test accuracy": curve[-1]})
+        arms.end(f"test accuracy {curve[-1]:.3f}")
     exp.plots.append(plots.curves(
         curves, exp.out / "accuracy.png",
         f"Sentiment with negation: test accuracy every {config['eval_every']} steps",

@@ -19,6 +19,7 @@ from deepgrad import nn, optim, plots
 from deepgrad.core.state import no_grad
 from deepgrad.core.tensor import Tensor
 from deepgrad.ops import elementwise as E
+from deepgrad.train.progress import Progress
 
 from ._experiment import Experiment
 from ._sequence import train_step
@@ -98,7 +99,10 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     vx, vy = windows(obs, val_starts, w)
     curves, rows, forecasts = {}, [], {}
     h = config["horizon"]
+    arms = exp.arms(2)
     for name in ("TCN", "LSTM"):
+        arms.start(name)
+        progress = Progress(config["steps"], f"{NAME} {name}")
         mrng = np.random.default_rng(config["seed"])
         model = TCN(config, mrng) if name == "TCN" else LSTMForecaster(config, mrng)
         opt = optim.Adam(model.parameters(), lr=config["lr"])
@@ -111,12 +115,15 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
                 with no_grad():
                     curve.append(float(np.mean((model(Tensor(vx))._data - vy) ** 2)))
                 exp.records.append({"run": name, "step": step, "val_mse": curve[-1]})
+            progress.update(**({"val_mse": curve[-1]} if curve else {}))
+        progress.close()
         curves[name] = curve
         forecasts[f"{name} forecast"] = rollout(model, obs[split - w : split], h)
         err = forecasts[f"{name} forecast"] - clean[split : split + h]
         rows.append({"model": name, "parameters": model.num_parameters(),
                      "val MSE (one step)": curve[-1],
                      f"MSE vs clean signal, {h}-step rollout": float(np.mean(err**2))})  # fmt: skip
+        arms.end(f"val MSE {curve[-1]:.3g}")
     noise_key = f"noise variance {config['noise'] ** 2:g}"
     curves[noise_key] = [config["noise"] ** 2] * len(curve)
     exp.plots.append(plots.curves(

@@ -21,15 +21,19 @@ from deepgrad.data import spiral, train_val_test_split
 from deepgrad.optim.lr_scheduler import CosineAnnealingLR
 
 from ._common import Setup, make_optimizer
+from ._inputs import scaled
 
 NAME = "spiral"
 DESCRIPTION = "MLP on the 3-class spiral: decision regions and learning curves (the demo)"
 QUICK = {"epochs": 60, "n_per_class": 60}
+INPUT = ("(N, 2) points (x, y) in the spiral's own coordinates, as deepgrad.data.spiral makes "
+         "them (about -1 to 1); predict divides each axis by the training data's std as "
+         "training did")  # fmt: skip
 
 
 def default_config() -> dict[str, Any]:
     return {
-        "epochs": 150,
+        "epochs": 80,
         "lr": 0.005,
         "batch_size": 64,
         "optimizer": "adam",
@@ -40,7 +44,7 @@ def default_config() -> dict[str, Any]:
         "hidden": 64,
         "depth": 2,
         "activation": "relu",
-        "weight_decay": 0.0,
+        "weight_decay": 2e-3,
         "cosine": True,
     }
 
@@ -58,7 +62,8 @@ def mlp(sizes: list[int], activation: str = "relu", rng: np.random.Generator | N
 
 def build(config: dict[str, Any], rng: np.random.Generator) -> Setup:
     X, y = spiral(config["n_per_class"], 3, config["noise"], seed=config["seed"])
-    X = X / X.std(axis=0)  # standardised inputs
+    std = X.std(axis=0)
+    X = X / std  # standardised inputs
     frac = config["val_fraction"]
     train, val, _ = train_val_test_split(X, y, ratios=(1 - frac, frac, 0.0), stratify=True,
                                          seed=config["seed"])  # fmt: skip
@@ -68,7 +73,7 @@ def build(config: dict[str, Any], rng: np.random.Generator) -> Setup:
                          config["weight_decay"])  # fmt: skip
     sched = CosineAnnealingLR(opt, T_max=config["epochs"]) if config["cosine"] else None
     return Setup(model, nn.CrossEntropyLoss(), opt, train, val if frac else None,
-                 num_classes=3, scheduler=sched)  # fmt: skip
+                 num_classes=3, scheduler=sched, inputs=scaled(std, INPUT))  # fmt: skip
 
 
 def predict_classes(model: Any, X: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from deepgrad import optim, plots
 from deepgrad.core.state import no_grad
 from deepgrad.models.generative import VAE, ConditionalVAE
 from deepgrad.models.generative._layers import minibatches
+from deepgrad.train.progress import Progress
 
 from ._experiment import Experiment
 from ._generative import as_grid, data_config, latent_scatter, load_digits, mosaic
@@ -64,6 +65,8 @@ def train_vae(config: dict[str, Any], latent_dim: int, epochs: int, train: np.nd
         model = ConditionalVAE(10, hidden=config["hidden"], latent_dim=latent_dim, generator=rng)
     opt = optim.Adam(model.parameters(), lr=config["lr"])
     records = []
+    what = "conditional VAE" if labels is not None else f"VAE, {latent_dim}-d latent"
+    progress = Progress(epochs, f"vae ({what})", unit="epoch")
     for epoch in range(epochs):
         Xb, total = _binarize(train, rng), 0.0
         for idx in minibatches(len(Xb), config["batch_size"], rng):
@@ -73,6 +76,7 @@ def train_vae(config: dict[str, Any], latent_dim: int, epochs: int, train: np.nd
             loss.backward()
             opt.step()
             total += float(loss) * len(idx)
+        progress.update(train_neg_elbo=total / len(Xb))
         if labels is not None:
             records.append({"model": "cvae", "epoch": epoch, "train_neg_elbo": total / len(Xb)})
             continue
@@ -80,6 +84,7 @@ def train_vae(config: dict[str, Any], latent_dim: int, epochs: int, train: np.nd
         records.append({"latent_dim": latent_dim, "epoch": epoch, "train_neg_elbo": total / len(Xb),
                         "test_neg_elbo": ev["neg_elbo"], "test_kl": ev["kl"],
                         "test_reconstruction": ev["reconstruction"]})  # fmt: skip
+    progress.close()
     return model, records
 
 

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import sys
-import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ import numpy as np
 from deepgrad.fileio import open_nofollow
 
 from .history import is_better, resolve_mode
+from .progress import Cadence, eta_text, is_tty
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .fit import Trainer
@@ -322,40 +322,61 @@ class TerminateOnNaN(Callback):
             trainer.stop_reason = f"TerminateOnNaN: loss {loss} at step {step}"
 
 
-def _summary(epoch: int, epochs: int, logs: dict[str, Any]) -> str:
-    """`epoch 3/10 - loss 0.1234 - val_loss 0.2345 - 1.2s`."""
-    parts = [f"epoch {epoch + 1}/{epochs}"]
-    for key, value in logs.items():
-        if key not in ("epoch", "time") and isinstance(value, (int, float)):
-            parts.append(f"{key} {value:.4g}")
-    if "time" in logs:
-        parts.append(f"{logs['time']:.1f}s")
-    return " - ".join(parts)
+class _EpochTable:
+    """Epoch lines as rows of a table under one header (repeated if the columns change):
+
+    epoch          loss  accuracy  val_loss  val_accuracy        lr   time  epochs/s     ETA
+    epoch 1/80    1.008    0.5083    0.8891        0.5833     0.005   0.0s      66.2      1s
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[str] | None = None
+
+    def lines(
+        self, epoch: int, epochs: int, logs: dict[str, Any], extra: dict[str, str]
+    ) -> list[str]:
+        keys = [
+            k for k, v in logs.items() if k not in ("epoch", "time") and isinstance(v, (int, float))
+        ]
+        keys += ["time"] if "time" in logs else []
+        cells = {k: f"{logs[k]:.1f}s" if k == "time" else f"{logs[k]:.4g}" for k in keys}
+        cells.update(extra)
+        names = list(cells)
+        first = f"epoch {epochs}/{epochs}"
+        widths = [max(len(n), 9) for n in names]
+        row = f"{f'epoch {epoch + 1}/{epochs}':<{len(first)}}  " + "  ".join(
+            f"{cells[n]:>{w}}" for n, w in zip(names, widths))  # fmt: skip
+        out = []
+        if names != self.keys:
+            self.keys = names
+            out.append(f"{'epoch':<{len(first)}}  " + "  ".join(
+                f"{n:>{w}}" for n, w in zip(names, widths)))  # fmt: skip
+        return [*out, row.rstrip()]
 
 
 class ProgressBar(Callback):
     """Progress that suits where it goes.
 
-    On a terminal: a tqdm bar over each epoch's batches and one line per epoch.  In a log
-    (stdout not a terminal): at most about `lines` evenly spaced epoch lines, plus one at
-    least every `every_s` seconds, each with the epoch rate and the time left (ETA), and
-    always the first and the last epoch, so a long run is neither silent nor 150 lines.
+    A compact table: at most about `lines` evenly spaced epoch rows under one header, plus
+    one at least every `every_s` seconds, each with the epoch rate and the time left (ETA),
+    and always the first and the last epoch, so a long run is neither silent nor 150
+    lines.  On a terminal a tqdm bar also runs over each epoch's batches.
     """
 
     def __init__(self, stream: Any = None, lines: int = 12, every_s: float = 30.0) -> None:
         self.stream = stream
         self.lines, self.every_s = lines, every_s
         self._bar = None
-        self._start = self._last = None
+        self._cadence: Cadence | None = None
+        self._table = _EpochTable()
 
     def _tty(self) -> bool:
-        stream = self.stream or sys.stdout
-        return bool(getattr(stream, "isatty", lambda: False)())
+        return is_tty(self.stream)
 
     def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
-        if self._start is None:
-            self._start = self._last = time.monotonic()
-            self._first = epoch
+        if self._cadence is None:
+            self._cadence = Cadence(trainer.epochs, self.lines, self.every_s)
+            self._cadence.start(epoch)
         if self._tty():
             try:
                 from tqdm.auto import tqdm
@@ -369,23 +390,15 @@ class ProgressBar(Callback):
             self._bar.update(1)
             self._bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.4g}", refresh=False)
 
-    def _due(self, epoch: int, epochs: int, now: float) -> bool:
-        stride = max(1, -(-epochs // self.lines))
-        return (epoch == self._first or epoch + 1 >= epochs or (epoch + 1) % stride == 0
-                or now - self._last >= self.every_s)  # fmt: skip
-
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        line = _summary(epoch, trainer.epochs, logs)
-        now = time.monotonic()
-        if not self._tty():
-            if not self._due(epoch, trainer.epochs, now):
-                return
-            done = epoch + 1 - self._first
-            rate = done / max(now - self._start, 1e-9)
-            left = (trainer.epochs - epoch - 1) / rate if rate > 0 else 0.0
-            line += f" - {rate:.3g} epochs/s - ETA {left:.0f}s"
-        self._last = now
-        print(line, file=self.stream or sys.stdout, flush=True)
+        cadence = self._cadence or Cadence(trainer.epochs, self.lines, self.every_s)
+        cadence.total = trainer.epochs  # a resume may extend the run
+        if not cadence.due(epoch):
+            return
+        rate, left = cadence.rate_and_eta(epoch)
+        extra = {"epochs/s": f"{rate:.3g}", "ETA": eta_text(left)[4:]}
+        for line in self._table.lines(epoch, trainer.epochs, logs, extra):
+            print(line, file=self.stream or sys.stdout, flush=True)

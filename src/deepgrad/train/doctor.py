@@ -261,14 +261,17 @@ def diagnose(
     make_optimizer: Callable[[list], Any] | None = None,
     history: Any = None,
     overfit_steps: int = 200,
+    stage: Callable[[str], Any] | None = None,
 ) -> Report:
     """Run every check on a batch `(x, y)`; with `history`, add the learning-curve verdict.
 
     `make_optimizer(params)` builds the optimizer whose first step measures the
-    update/weight ratios (default: Adam, lr 1e-2).
+    update/weight ratios (default: Adam, lr 1e-2).  `stage(name)`: a context manager
+    around each check (progress; see `pre_training_checks`).
     """
     make = make_optimizer or _default_optimizer
-    findings = pre_training_checks(model, loss_fn, x, y, num_classes, make, overfit_steps)
+    findings = pre_training_checks(model, loss_fn, x, y, num_classes, make, overfit_steps,
+                                   stage)  # fmt: skip
     if history is not None:
         findings.append(history_verdict(history))
     return Report(findings)
@@ -297,20 +300,44 @@ def _same_optimizer(optimizer: Any) -> Callable[[list], Any]:
 def pre_training_checks(
     model: Any, loss_fn: Callable, x: Any, y: Any, num_classes: int | None,
     make_optimizer: Callable[[list], Any], overfit_steps: int = 100,
+    stage: Callable[[str], Any] | None = None,
 ) -> list[Finding]:  # fmt: skip
-    """The checks that need only a model and one batch (everything but the curves)."""
-    found = [nan_check(model, loss_fn, x, y)]
+    """The checks that need only a model and one batch (everything but the curves).
+
+    `stage(name)`, if given, is a context manager around each check (e.g.
+    `deepgrad.train.progress.Stages.stage`, which announces it); its `result` is set to
+    the finding's status and message."""
+    run = _staged(stage)
+    found = [run("NaN/Inf", lambda: nan_check(model, loss_fn, x, y))]
     if found[0].status == "fail":
         return found
     if num_classes:
-        found.append(initial_loss(model, loss_fn, x, y, num_classes))
+        found.append(run("initial loss", lambda: initial_loss(model, loss_fn, x, y, num_classes)))
     if overfit_steps:
-        found.append(
-            overfit_batch(model, loss_fn, x[:16], y[:16], _default_optimizer, overfit_steps)
-        )
-    found.append(gradient_findings(gradient_stats(model, loss_fn, x, y, make_optimizer)))
-    found.append(activation_findings(activation_stats(model, x)))
+        found.append(run(f"overfit a tiny batch (up to {overfit_steps} steps)", lambda:
+                         overfit_batch(model, loss_fn, x[:16], y[:16], _default_optimizer,
+                                       overfit_steps)))  # fmt: skip
+    found.append(run("gradients", lambda: gradient_findings(
+        gradient_stats(model, loss_fn, x, y, make_optimizer))))  # fmt: skip
+    found.append(run("activations", lambda: activation_findings(activation_stats(model, x))))
     return found
+
+
+def count_checks(num_classes: int | None, overfit_steps: int) -> int:
+    """How many checks `pre_training_checks` runs when none fails at once."""
+    return 3 + bool(num_classes) + bool(overfit_steps)
+
+
+def _staged(stage: Callable[[str], Any] | None) -> Callable[[str, Callable[[], Finding]], Finding]:
+    def run(name: str, check: Callable[[], Finding]) -> Finding:
+        if stage is None:
+            return check()
+        with stage(name) as s:
+            finding = check()
+            s.result = f"{finding.status}: {finding.message}"
+        return finding
+
+    return run
 
 
 class Doctor(Callback):

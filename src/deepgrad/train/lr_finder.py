@@ -117,11 +117,13 @@ def lr_find(
     smooth_f: float = 0.05,
     diverge_th: float = 5,
     plot: str | Path | None = None,
+    on_step: Callable[[int, float, float], None] | None = None,
 ) -> LRFinderResult:
     """Run the LR range test on `model` and restore it; returns an `LRFinderResult`.
 
     `loader` yields (x, y) batches (cycled); `loss_fn(model(x), y)` is the loss;
     the default optimizer is SGD. `plot`: a path to save the loss-vs-lr figure.
+    `on_step(i, lr, smoothed_loss)`, if given, is called after each step (progress).
     """
     if not 0 < start_lr < end_lr or not math.isfinite(end_lr):
         raise ValueError(f"lr_find: need 0 < start_lr < end_lr, got {start_lr!r}, {end_lr!r}")
@@ -137,7 +139,7 @@ def lr_find(
     with isolated(model, optimizer):
         lrs, raw, smooth, diverged = _sweep(
             model, loss_fn, loader, optimizer, start_lr, end_lr, num_iter, step_mode, smooth_f,
-            diverge_th,
+            diverge_th, on_step,
         )  # fmt: skip
     stop = len(smooth) - 1 if diverged else len(smooth)  # the diverged point is not a candidate
     best = int(np.argmin(smooth)) if smooth else None
@@ -154,7 +156,9 @@ def lr_find(
     return result
 
 
-def _sweep(model, loss_fn, loader, optimizer, start_lr, end_lr, num_iter, mode, smooth_f, th):
+def _sweep(
+    model, loss_fn, loader, optimizer, start_lr, end_lr, num_iter, mode, smooth_f, th, on_step=None
+):
     lrs: list[float] = []
     raw: list[float] = []
     smooth: list[float] = []
@@ -175,6 +179,8 @@ def _sweep(model, loss_fn, loader, optimizer, start_lr, end_lr, num_iter, mode, 
         smoothed = value if not smooth else smooth_f * value + (1 - smooth_f) * smooth[-1]
         smooth.append(smoothed)
         best = min(best, smoothed)
+        if on_step is not None:
+            on_step(i, lr, smoothed)
         if not math.isfinite(smoothed) or smoothed > th * best:
             return lrs, raw, smooth, True
     return lrs, raw, smooth, False
