@@ -83,9 +83,9 @@ def run(kind: str, opt_kind: str, compiled: bool, steps: int = 5):
         return loss
 
     fn = dg.compile(step) if compiled else step
-    losses = [fn(x, y).data.copy() for x, y in batches(shape, steps)]
+    losses = [fn(x, y).numpy().copy() for x, y in batches(shape, steps)]
     state = {k: np.array(v, copy=True) for k, v in m.state_dict().items()}
-    grads = [p.grad.data.copy() for p in m.parameters()]
+    grads = [p.grad.numpy().copy() for p in m.parameters()]
     opt_state = opt.state_dict()["state"]
     return losses, state, grads, opt_state, dg.get_rng_state(), fn
 

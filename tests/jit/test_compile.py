@@ -78,9 +78,9 @@ def test_decorator_returns_tuples_and_accumulates_like_eager():
     xs = [dg.tensor(np.full((4, 3), i + 1.0, np.float32)) for i in range(4)]
     for x in xs:
         (l1, y1), (l2, y2) = eager(x), step(x)
-        assert bitwise(l1.data, l2.data) and bitwise(y1.data, y2.data)
+        assert bitwise(l1.numpy(), l2.numpy()) and bitwise(y1.numpy(), y2.numpy())
     assert step.stats["replayed"] == 2
-    assert bitwise(w1.grad.data, w2.grad.data)
+    assert bitwise(w1.grad.numpy(), w2.grad.numpy())
 
 
 def test_scheduler_inside_the_step_is_replayed():
@@ -105,9 +105,9 @@ def test_scheduler_inside_the_step_is_replayed():
     step = dg.compile(step)
     x = dg.tensor(np.ones(3, np.float32))
     for _ in range(5):
-        assert bitwise(eager(x).data, step(x).data)
+        assert bitwise(eager(x).numpy(), step(x).numpy())
     assert o1.param_groups[0]["lr"] == o2.param_groups[0]["lr"] == 0.5**6
-    assert bitwise(w1.data, w2.data)
+    assert bitwise(w1.numpy(), w2.numpy())
 
 
 def test_a_grad_kept_by_the_user_is_not_overwritten():
@@ -126,9 +126,9 @@ def test_a_grad_kept_by_the_user_is_not_overwritten():
     kept = []
     for i in range(5):
         step(dg.tensor(np.full((2, 4), float(i), np.float32)))
-        kept.append((w.grad, w.grad.data.copy()))
+        kept.append((w.grad, w.grad.numpy().copy()))
     assert step.stats["replayed"] == 3
-    assert all(bitwise(g.data, snapshot) for g, snapshot in kept)
+    assert all(bitwise(g.numpy(), snapshot) for g, snapshot in kept)
 
 
 def test_clipping_and_weight_averaging_are_replayed():
@@ -157,12 +157,12 @@ def test_clipping_and_weight_averaging_are_replayed():
     for i in range(5):
         x = dg.tensor(np.full((2, 3), 0.1 * i + 0.5, np.float32))
         (l1, n1), (l2, n2) = eager(x), step(x)
-        assert bitwise(l1.data, l2.data) and bitwise(n1.data, n2.data)
+        assert bitwise(l1.numpy(), l2.numpy()) and bitwise(n1.numpy(), n2.numpy())
         assert float(n2) > 1.0  # clipping is active
     assert step.stats["replayed"] == 3
-    assert all(bitwise(p.data, q.data) for p, q in zip(m1.parameters(), m2.parameters()))
-    assert all(bitwise(p.data, q.data) for p, q in zip(a1.parameters(), a2.parameters()))
-    assert int(a2.n_averaged.data) == 5
+    assert all(bitwise(p.numpy(), q.numpy()) for p, q in zip(m1.parameters(), m2.parameters()))
+    assert all(bitwise(p.numpy(), q.numpy()) for p, q in zip(a1.parameters(), a2.parameters()))
+    assert int(a2.n_averaged.numpy()) == 5
 
 
 def test_in_place_kernels_change_nothing_but_memory():
@@ -209,9 +209,9 @@ def test_embedding_gru_clip_rmsprop_and_index_checks():
     rng = np.random.default_rng(0)
     for _ in range(4):
         x, y = dg.tensor(rng.integers(0, 20, (3, 5))), dg.tensor(rng.integers(0, 20, 15))
-        assert bitwise(eager(x, y).data, step(x, y).data)
+        assert bitwise(eager(x, y).numpy(), step(x, y).numpy())
     assert step.stats["replayed"] == 2
-    assert all(bitwise(p.data, q.data) for p, q in zip(m1.parameters(), m2.parameters()))
+    assert all(bitwise(p.numpy(), q.numpy()) for p, q in zip(m1.parameters(), m2.parameters()))
     with pytest.raises(IndexError, match=r"embedding: index 20 is out of range \[0, 20\)"):
         step(dg.tensor(np.full((3, 5), 20)), y)
 
@@ -243,10 +243,11 @@ def test_alpha_and_feature_dropout_draw_as_eager():
     for compiled in (False, True):
         m, step = build()
         fn = dg.compile(step) if compiled else step
-        runs.append(([fn(x, y).data.copy() for x, y in data], m, fn, dg.get_rng_state()))
+        runs.append(([fn(x, y).numpy().copy() for x, y in data], m, fn, dg.get_rng_state()))
     assert all(bitwise(a, b) for a, b in zip(runs[0][0], runs[1][0]))
     assert all(
-        bitwise(p.data, q.data) for p, q in zip(runs[0][1].parameters(), runs[1][1].parameters())
+        bitwise(p.numpy(), q.numpy())
+        for p, q in zip(runs[0][1].parameters(), runs[1][1].parameters())
     )
     assert runs[1][2].stats["replayed"] == 2 and runs[0][3] == runs[1][3]
 
@@ -281,6 +282,6 @@ def test_piecewise_activations_replay_their_masks(make):
         fn = dg.compile(step) if compiled else step
         rng = np.random.default_rng(0)
         xs = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(5)]
-        runs.append([fn(dg.tensor(x), dg.tensor(np.array([0, 1, 1, 0]))).data for x in xs])
+        runs.append([fn(dg.tensor(x), dg.tensor(np.array([0, 1, 1, 0]))).numpy() for x in xs])
     assert fn.stats["replayed"] == 3
     assert all(bitwise(a, b) for a, b in zip(*runs))

@@ -51,7 +51,7 @@ def _value_and_grads(fn, kind, arrays, reverse, cotangents, x_grad=True, mask=No
     outs = fn(kind, xs, reverse, mask)
     loss = sum((o * dg.Tensor(u)).sum() for o, u in zip(outs, cotangents))
     loss.backward()
-    return [o.data for o in outs], [None if x.grad is None else x.grad.data for x in xs]
+    return [o.numpy() for o in outs], [None if x.grad is None else x.grad.numpy() for x in xs]
 
 
 # a prefix mask (right padding, lengths 4, 1, 3) and an irregular one
@@ -133,7 +133,7 @@ def test_layer_create_graph_matches_a_loop_over_its_cell(kind):
         out = run(x)
         (gx,) = dg.autograd.grad((out * out).sum(), x, create_graph=True)
         (gx * gx).sum().backward()
-        grads.append({k.replace("_l0", ""): p.grad.data for k, p in module.named_parameters()})
+        grads.append({k.replace("_l0", ""): p.grad.numpy() for k, p in module.named_parameters()})
     assert grads[0].keys() == grads[1].keys()
     for k in grads[0]:
         np.testing.assert_allclose(grads[0][k], grads[1][k], atol=1e-12)
@@ -164,12 +164,12 @@ def test_backward_twice_with_retain_graph_gives_the_same_gradients():
     out, h, c = S.lstm_sequence(*xs)
     loss = out.sum() + (h * c).sum()
     loss.backward(retain_graph=True)
-    first = [x.grad.data.copy() for x in xs]
+    first = [x.grad.numpy().copy() for x in xs]
     for x in xs:
         x.grad = None
     loss.backward()
     for x, g in zip(xs, first):
-        np.testing.assert_array_equal(x.grad.data, g)
+        np.testing.assert_array_equal(x.grad.numpy(), g)
 
 
 def test_errors_name_the_function_and_the_argument():
@@ -198,14 +198,14 @@ def test_vmap_with_shared_weights_folds_into_the_batch_and_matches_a_loop(kind, 
 
     got = dg.vmap(f)(dg.Tensor(xs))
     for b in range(2):
-        np.testing.assert_allclose(got.data[b], f(dg.Tensor(xs[b])).data, atol=1e-13)
-    assert got.data.shape == (2, T, N, H)
+        np.testing.assert_allclose(got.numpy()[b], f(dg.Tensor(xs[b])).numpy(), atol=1e-13)
+    assert got.numpy().shape == (2, T, N, H)
     got.sum().backward()  # the fold is made of differentiable ops
-    w_grad = weights[n_states].grad.data.copy()
+    w_grad = weights[n_states].grad.numpy().copy()
     for w in weights:
         w.grad = None
     sum(f(dg.Tensor(xs[b])).sum() for b in range(2)).backward()
-    np.testing.assert_allclose(w_grad, weights[n_states].grad.data, atol=1e-12)
+    np.testing.assert_allclose(w_grad, weights[n_states].grad.numpy(), atol=1e-12)
 
 
 @pytest.mark.parametrize("reverse,mask", [(False, "none"), (True, "prefix"), (False, "holes")])
@@ -226,6 +226,6 @@ def test_projected_lstm_fused_equals_the_composed_path(reverse, mask):
         assert [o.shape for o in outs] == [(T, N, p), (N, p), (N, H)]
         cts = np.random.default_rng(7)
         sum((o * dg.Tensor(cts.standard_normal(o.shape))).sum() for o in outs).backward()
-        runs.append(([o.data for o in outs], [x.grad.data for x in xs]))
+        runs.append(([o.numpy() for o in outs], [x.grad.numpy() for x in xs]))
     for a, b in zip(runs[0][0] + runs[0][1], runs[1][0] + runs[1][1]):
         np.testing.assert_allclose(a, b, atol=1e-12)

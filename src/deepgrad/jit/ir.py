@@ -136,7 +136,7 @@ def generate(calls: list[Call], inputs: list[int], outputs: list[Ref]) -> Callab
         fn = f"f{i}"
         ns[fn] = call.fn
         args = [name(a) for a in call.args] + [f"{k}={name(v)}" for k, v in call.kwargs.items()]
-        expr = f"{fn}({', '.join(args)})" + (".data" if call.tensor_out else "")
+        expr = f"{fn}({', '.join(args)})" + ("._data" if call.tensor_out else "")
         if call.as_array:
             expr = f"A({expr})"
         outs = call.out_list()

@@ -87,6 +87,15 @@ def channel_bias_p(y, b):
     return np.add(y, b.reshape((1, b.shape[0]) + (1,) * (y.ndim - 2)))
 
 
+def channel_bias(y: Tensor, bias: Tensor) -> Tensor:
+    """y + bias along axis 1 (N, C, *S) in one primitive: its bias gradient is one GEMV."""
+    if y.ndim < 2 or bias.shape != (y.shape[1],):
+        raise ValueError(
+            f"channel_bias: expected y (N, C, *) and bias (C,), got {y.shape} and {bias.shape}"
+        )
+    return apply(channel_bias_p, y, bias)
+
+
 @primitive(
     "channel_sum",
     vjp=[lambda g, ans, x: _broadcast(_channel_view(g, x.ndim), x.shape)],
@@ -107,24 +116,15 @@ def channel_sum_p(x):
     return K.channel_sum(x)
 
 
-def _broadcast(x: Tensor, shape) -> Tensor:
-    return broadcast_to(x, shape)
-
-
-def channel_bias(y: Tensor, bias: Tensor) -> Tensor:
-    """y + bias along axis 1 (N, C, *S) in one primitive: its bias gradient is one GEMV."""
-    if y.ndim < 2 or bias.shape != (y.shape[1],):
-        raise ValueError(
-            f"channel_bias: expected y (N, C, *) and bias (C,), got {y.shape} and {bias.shape}"
-        )
-    return apply(channel_bias_p, y, bias)
-
-
 def channel_sum(x: Tensor) -> Tensor:
     """Sum of (N, C, *S) over every axis but the channels, shape (C,)."""
     if x.ndim < 2:
         raise ValueError(f"channel_sum: expected x (N, C, *) with >= 2 dims, got {x.shape}")
     return apply(channel_sum_p, x)
+
+
+def _broadcast(x: Tensor, shape) -> Tensor:
+    return broadcast_to(x, shape)
 
 
 # --- batch norm's statistics and affine map -------------------------------------------------
@@ -245,6 +245,18 @@ def channel_moments_p(x):
     return np.stack([mean, K.channel_sum(d) / n])
 
 
+def channel_moments(x: Tensor) -> Tensor:
+    """Per-channel mean and biased variance of (N, C, *S) over every axis but 1, as (2, C):
+    $[\\mu_c, \\sigma^2_c]$ (batch norm's statistics, one primitive)."""
+    x = as_tensor(x)
+    if x.ndim < 2 or x.shape[1] == 0 or _count(x._data) < 1:
+        raise ValueError(
+            f"channel_moments: expected x (N, C, *) with >= 2 dims and N * prod(S) >= 1, "
+            f"got {x.shape}"
+        )
+    return apply(channel_moments_p, x)
+
+
 @primitive(
     "channel_affine",
     batch=_fold_rule("channel_affine"),
@@ -274,6 +286,13 @@ def channel_affine_p(x, a, b):
     """$y[n,c,p] = x[n,c,p] a_c + b_c$ (keeps x's memory order); dx = g a, da = channel_dot(g,
     x), db = channel_sum(g)."""
     return _affine(x, a, b)
+
+
+def channel_affine(x: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """$y[n,c,p] = x[n,c,p] a_c + b_c$ for (N, C, *S) x and (C,) a, b (batch norm's map)."""
+    x, a, b = as_tensor(x), as_tensor(a), as_tensor(b)
+    _check("channel_affine", x, a, b)
+    return apply(channel_affine_p, x, _like(a, x), _like(b, x))
 
 
 def _affine(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -319,6 +338,13 @@ def channel_scale_p(x, a):
     return _unmatrix(np.multiply(m, a if back else a[:, None]), x, back)
 
 
+def channel_scale(x: Tensor, a: Tensor) -> Tensor:
+    """$y[n,c,p] = x[n,c,p] a_c$ for (N, C, *S) x and (C,) a."""
+    x, a = as_tensor(x), as_tensor(a)
+    _check("channel_scale", x, a)
+    return apply(channel_scale_p, x, _like(a, x))
+
+
 @primitive(
     "channel_dot",
     batch=_dot_rule,
@@ -347,6 +373,16 @@ def channel_dot_p(x, y):
     return K.channel_sum(np.multiply(x, y))
 
 
+def channel_dot(x: Tensor, y: Tensor) -> Tensor:
+    """$s_c = \\sum_{n,p} x[n,c,p] y[n,c,p]$ of two (N, C, *S) tensors, shape (C,)."""
+    x, y = as_tensor(x), as_tensor(y)
+    if x.ndim < 2 or x.shape != y.shape:
+        raise ValueError(
+            f"channel_dot: expected x and y of one shape (N, C, *), got {x.shape} and {y.shape}"
+        )
+    return apply(channel_dot_p, x, _like(y, x))
+
+
 # --- public functions --------------------------------------------------------------------
 
 
@@ -364,39 +400,3 @@ def _check(op: str, x: Tensor, *per_channel: Tensor) -> None:
 
 def _like(t: Tensor, x: Tensor) -> Tensor:
     return t if t.dtype == x.dtype else cast(t, x.dtype)
-
-
-def channel_moments(x: Tensor) -> Tensor:
-    """Per-channel mean and biased variance of (N, C, *S) over every axis but 1, as (2, C):
-    $[\\mu_c, \\sigma^2_c]$ (batch norm's statistics, one primitive)."""
-    x = as_tensor(x)
-    if x.ndim < 2 or x.shape[1] == 0 or _count(x._data) < 1:
-        raise ValueError(
-            f"channel_moments: expected x (N, C, *) with >= 2 dims and N * prod(S) >= 1, "
-            f"got {x.shape}"
-        )
-    return apply(channel_moments_p, x)
-
-
-def channel_affine(x: Tensor, a: Tensor, b: Tensor) -> Tensor:
-    """$y[n,c,p] = x[n,c,p] a_c + b_c$ for (N, C, *S) x and (C,) a, b (batch norm's map)."""
-    x, a, b = as_tensor(x), as_tensor(a), as_tensor(b)
-    _check("channel_affine", x, a, b)
-    return apply(channel_affine_p, x, _like(a, x), _like(b, x))
-
-
-def channel_scale(x: Tensor, a: Tensor) -> Tensor:
-    """$y[n,c,p] = x[n,c,p] a_c$ for (N, C, *S) x and (C,) a."""
-    x, a = as_tensor(x), as_tensor(a)
-    _check("channel_scale", x, a)
-    return apply(channel_scale_p, x, _like(a, x))
-
-
-def channel_dot(x: Tensor, y: Tensor) -> Tensor:
-    """$s_c = \\sum_{n,p} x[n,c,p] y[n,c,p]$ of two (N, C, *S) tensors, shape (C,)."""
-    x, y = as_tensor(x), as_tensor(y)
-    if x.ndim < 2 or x.shape != y.shape:
-        raise ValueError(
-            f"channel_dot: expected x and y of one shape (N, C, *), got {x.shape} and {y.shape}"
-        )
-    return apply(channel_dot_p, x, _like(y, x))

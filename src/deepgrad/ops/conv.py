@@ -152,6 +152,41 @@ def conv_p(x, w, stride, padding, dilation, groups, save):
     return K.conv_forward(x, w, stride, padding, dilation, groups, save)
 
 
+def conv(
+    x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1, groups: int = 1, bias=None
+) -> Tensor:
+    """N-d cross-correlation with zero padding (1d/2d/3d from the weight's rank).
+
+    $y[n, o, p] = b[o] + \\sum_{c, k} w[o, c, k]\\, x_{pad}[n, g(o) C/G + c, s p + d k]$
+    (LeCun et al. 1998).  `padding` is an int, one int per dim, or (before, after) pairs;
+    `bias` (optional, shape (C_out,)) is added in the same primitive.
+    """
+    x, weight = _promote(x, weight)
+    d = weight.ndim - 2
+    stride = norm_tuple(stride, d, "stride", "conv")
+    dilation = norm_tuple(dilation, d, "dilation", "conv")
+    padding = norm_padding(padding, d, "conv")
+    _check_shapes("conv", x, weight, weight.shape[1] * groups, groups)
+    if x.shape[1] != weight.shape[1] * groups:
+        raise ValueError(
+            f"conv: expected input with {weight.shape[1] * groups} channels "
+            f"(weight {weight.shape}, groups={groups}), got {x.shape[1]} (input shape {x.shape})"
+        )
+    check_out_size("conv", x.shape[2:], weight.shape[2:], stride, padding, dilation)
+    p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
+    if bias is None:
+        return apply(conv_p, x, weight, **p)
+    bias = as_tensor(bias)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(
+            f"conv: bias must have shape ({weight.shape[0]},) (one per output channel), "
+            f"got {bias.shape}"
+        )
+    if bias.dtype == x.dtype and bias.shape == (weight.shape[0],):
+        return apply(conv_bias_p, x, weight, bias, **p)
+    return add(apply(conv_p, x, weight, **p), _channel_view(bias, x.ndim))
+
+
 @primitive(
     "conv_transpose",
     vjp=[
@@ -184,6 +219,48 @@ def conv_transpose_p(y, w, stride, padding, dilation, groups, size):
     return K.conv_input_grad(y, w, stride, padding, dilation, groups, size)
 
 
+def conv_transpose(
+    x: Tensor, weight: Tensor, stride=1, padding=0, output_padding=0, groups: int = 1, dilation=1
+) -> Tensor:
+    """Transposed convolution: the adjoint of `conv` in its input (PyTorch argument order).
+
+    Weight shape (C_in, C_out/G, *K); output length (N-1)S - 2P + D(F-1) + output_padding + 1.
+    (Zeiler & Fergus 2014; Long et al. 2015.)
+    """
+    x, weight = _promote(x, weight)
+    d = weight.ndim - 2
+    stride = norm_tuple(stride, d, "stride", "conv_transpose")
+    dilation = norm_tuple(dilation, d, "dilation", "conv_transpose")
+    padding = norm_padding(padding, d, "conv_transpose")
+    opad = norm_tuple(output_padding, d, "output_padding", "conv_transpose")
+    _check_shapes("conv_transpose", x, weight, weight.shape[1] * groups, groups)
+    if x.shape[1] != weight.shape[0]:
+        raise ValueError(
+            f"conv_transpose: expected input with {weight.shape[0]} channels "
+            f"(weight {weight.shape}), got {x.shape[1]} (input shape {x.shape})"
+        )
+    for o, s, dl in zip(opad, stride, dilation):
+        if not 0 <= o < max(s, dl):
+            raise ValueError(
+                f"conv_transpose: output_padding {o} must be smaller than stride {s} or "
+                f"dilation {dl}"
+            )
+    size = tuple(
+        conv_transpose_out_size(n, k, s, lo + hi, dl, o)
+        for n, k, s, (lo, hi), dl, o in zip(
+            x.shape[2:], weight.shape[2:], stride, padding, dilation, opad
+        )
+    )
+    if any(s < 1 for s in size):
+        raise ValueError(
+            f"conv_transpose: output size (N-1)S - P + D(F-1) + output_padding + 1 = {size} "
+            f"is not positive for input {x.shape}, weight {weight.shape}, stride {stride}, "
+            f"padding {padding}, dilation {dilation}"
+        )
+    p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
+    return apply(conv_transpose_p, x, weight, size=size, **p)
+
+
 @primitive(
     "conv_weight_grad",
     vjp=[
@@ -213,6 +290,22 @@ def conv_weight_grad_p(x, y, stride, padding, dilation, groups, ksize, saved=Non
     """$dw[o,c,k] = \\sum_{n,p} y[n,o,p] x_{pad}[n,c,s p + d k]$; dx = conv_transpose(y, g),
     dy = conv(x, g)."""
     return K.conv_weight_grad(x, y, stride, padding, dilation, groups, ksize, saved)
+
+
+def conv_weight_grad(
+    x: Tensor, grad_output: Tensor, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1
+) -> Tensor:
+    """The weight gradient of `conv`: $dw[o,c,k] = \\sum_{n,p} g[n,o,p] x_{pad}[n,c,s p + d k]$."""
+    x, grad_output = _promote(x, grad_output)
+    d = x.ndim - 2
+    ksize = norm_tuple(kernel_size, d, "kernel_size", "conv_weight_grad")
+    p = {
+        "stride": norm_tuple(stride, d, "stride", "conv_weight_grad"),
+        "padding": norm_padding(padding, d, "conv_weight_grad"),
+        "dilation": norm_tuple(dilation, d, "dilation", "conv_weight_grad"),
+        "groups": int(groups),
+    }
+    return apply(conv_weight_grad_p, x, grad_output, ksize=ksize, **p)
 
 
 def _bias_case(xs, ws, stride, padding, dilation, groups):
@@ -289,96 +382,3 @@ def check_out_size(op, spatial, ksize, stride, padding, dilation) -> None:
                 f"floor((N + P - D(F-1) - 1)/S) + 1 = floor(({n} + {lo + hi} - {dl}*({k}-1) - 1)"
                 f"/{s}) + 1 = {o} < 1 (N={n}, P={lo}+{hi}, F={k}, D={dl}, S={s})"
             )
-
-
-def conv(
-    x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1, groups: int = 1, bias=None
-) -> Tensor:
-    """N-d cross-correlation with zero padding (1d/2d/3d from the weight's rank).
-
-    $y[n, o, p] = b[o] + \\sum_{c, k} w[o, c, k]\\, x_{pad}[n, g(o) C/G + c, s p + d k]$
-    (LeCun et al. 1998).  `padding` is an int, one int per dim, or (before, after) pairs;
-    `bias` (optional, shape (C_out,)) is added in the same primitive.
-    """
-    x, weight = _promote(x, weight)
-    d = weight.ndim - 2
-    stride = norm_tuple(stride, d, "stride", "conv")
-    dilation = norm_tuple(dilation, d, "dilation", "conv")
-    padding = norm_padding(padding, d, "conv")
-    _check_shapes("conv", x, weight, weight.shape[1] * groups, groups)
-    if x.shape[1] != weight.shape[1] * groups:
-        raise ValueError(
-            f"conv: expected input with {weight.shape[1] * groups} channels "
-            f"(weight {weight.shape}, groups={groups}), got {x.shape[1]} (input shape {x.shape})"
-        )
-    check_out_size("conv", x.shape[2:], weight.shape[2:], stride, padding, dilation)
-    p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
-    if bias is None:
-        return apply(conv_p, x, weight, **p)
-    bias = as_tensor(bias)
-    if bias.shape != (weight.shape[0],):
-        raise ValueError(
-            f"conv: bias must have shape ({weight.shape[0]},) (one per output channel), "
-            f"got {bias.shape}"
-        )
-    if bias.dtype == x.dtype and bias.shape == (weight.shape[0],):
-        return apply(conv_bias_p, x, weight, bias, **p)
-    return add(apply(conv_p, x, weight, **p), _channel_view(bias, x.ndim))
-
-
-def conv_transpose(
-    x: Tensor, weight: Tensor, stride=1, padding=0, output_padding=0, groups: int = 1, dilation=1
-) -> Tensor:
-    """Transposed convolution: the adjoint of `conv` in its input (PyTorch argument order).
-
-    Weight shape (C_in, C_out/G, *K); output length (N-1)S - 2P + D(F-1) + output_padding + 1.
-    (Zeiler & Fergus 2014; Long et al. 2015.)
-    """
-    x, weight = _promote(x, weight)
-    d = weight.ndim - 2
-    stride = norm_tuple(stride, d, "stride", "conv_transpose")
-    dilation = norm_tuple(dilation, d, "dilation", "conv_transpose")
-    padding = norm_padding(padding, d, "conv_transpose")
-    opad = norm_tuple(output_padding, d, "output_padding", "conv_transpose")
-    _check_shapes("conv_transpose", x, weight, weight.shape[1] * groups, groups)
-    if x.shape[1] != weight.shape[0]:
-        raise ValueError(
-            f"conv_transpose: expected input with {weight.shape[0]} channels "
-            f"(weight {weight.shape}), got {x.shape[1]} (input shape {x.shape})"
-        )
-    for o, s, dl in zip(opad, stride, dilation):
-        if not 0 <= o < max(s, dl):
-            raise ValueError(
-                f"conv_transpose: output_padding {o} must be smaller than stride {s} or "
-                f"dilation {dl}"
-            )
-    size = tuple(
-        conv_transpose_out_size(n, k, s, lo + hi, dl, o)
-        for n, k, s, (lo, hi), dl, o in zip(
-            x.shape[2:], weight.shape[2:], stride, padding, dilation, opad
-        )
-    )
-    if any(s < 1 for s in size):
-        raise ValueError(
-            f"conv_transpose: output size (N-1)S - P + D(F-1) + output_padding + 1 = {size} "
-            f"is not positive for input {x.shape}, weight {weight.shape}, stride {stride}, "
-            f"padding {padding}, dilation {dilation}"
-        )
-    p = {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
-    return apply(conv_transpose_p, x, weight, size=size, **p)
-
-
-def conv_weight_grad(
-    x: Tensor, grad_output: Tensor, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1
-) -> Tensor:
-    """The weight gradient of `conv`: $dw[o,c,k] = \\sum_{n,p} g[n,o,p] x_{pad}[n,c,s p + d k]$."""
-    x, grad_output = _promote(x, grad_output)
-    d = x.ndim - 2
-    ksize = norm_tuple(kernel_size, d, "kernel_size", "conv_weight_grad")
-    p = {
-        "stride": norm_tuple(stride, d, "stride", "conv_weight_grad"),
-        "padding": norm_padding(padding, d, "conv_weight_grad"),
-        "dilation": norm_tuple(dilation, d, "dilation", "conv_weight_grad"),
-        "groups": int(groups),
-    }
-    return apply(conv_weight_grad_p, x, grad_output, ksize=ksize, **p)

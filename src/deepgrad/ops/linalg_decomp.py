@@ -379,7 +379,9 @@ def pinv(
     A = _check_matrix("linalg.pinv", A, square=False)
     if rtol is None:
         rtol = (
-            0.0 if atol is not None and atol > 0 else max(A.shape[-2:]) * np.finfo(A._data.dtype).eps
+            0.0
+            if atol is not None and atol > 0
+            else max(A.shape[-2:]) * np.finfo(A._data.dtype).eps
         )
     return apply(pinv_p, A, atol=float(atol or 0.0), rtol=float(rtol))
 

@@ -144,6 +144,11 @@ def window_take_p(x, mask, kernel, stride, padding, dilation):
     return y
 
 
+def window_take(x: Tensor, mask: np.ndarray, **p) -> Tensor:
+    """Gather one element per window, chosen by the one-hot `mask` (K, N, C, *O)."""
+    return apply(window_take_p, x, mask=mask, **p)
+
+
 @primitive(
     "window_put",
     linear=True,
@@ -185,19 +190,14 @@ def window_put_p(y, mask, kernel, stride, padding, dilation, size):
     return xp[(slice(None), slice(None)) + crop]
 
 
-def _disjoint(kernel, stride, dilation) -> bool:
-    """True when no two kernel offsets of different windows hit one input element."""
-    return all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
-
-
-def window_take(x: Tensor, mask: np.ndarray, **p) -> Tensor:
-    """Gather one element per window, chosen by the one-hot `mask` (K, N, C, *O)."""
-    return apply(window_take_p, x, mask=mask, **p)
-
-
 def window_put(y: Tensor, mask: np.ndarray, **p) -> Tensor:
     """Scatter each window's value to the element chosen by `mask` (adjoint of window_take)."""
     return apply(window_put_p, y, mask=mask, **p)
+
+
+def _disjoint(kernel, stride, dilation) -> bool:
+    """True when no two kernel offsets of different windows hit one input element."""
+    return all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
 
 
 @primitive(

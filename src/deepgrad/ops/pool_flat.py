@@ -54,6 +54,16 @@ def take_flat_p(x, index):
     return out.reshape(index.shape)
 
 
+def take_flat(x: Tensor, index) -> Tensor:
+    """Gather by flat per-channel spatial index (N, C, *O), as max pooling's indices."""
+    index = np.asarray(index._data if isinstance(index, Tensor) else index, dtype=np.int64)
+    if index.ndim != x.ndim or index.shape[:2] != x.shape[:2]:
+        raise ValueError(
+            f"take_flat: index shape {index.shape} must match x shape {x.shape} on (N, C)"
+        )
+    return apply(take_flat_p, x, index=index)
+
+
 @primitive(
     "put_flat",
     linear=True,
@@ -97,16 +107,6 @@ def put_flat_p(x, index, shape, accumulate):
     y = np.zeros((rows, size), dtype=x.dtype)
     np.put_along_axis(y, idx, _rows(x), axis=1)
     return y.reshape(shape)
-
-
-def take_flat(x: Tensor, index) -> Tensor:
-    """Gather by flat per-channel spatial index (N, C, *O), as max pooling's indices."""
-    index = np.asarray(index._data if isinstance(index, Tensor) else index, dtype=np.int64)
-    if index.ndim != x.ndim or index.shape[:2] != x.shape[:2]:
-        raise ValueError(
-            f"take_flat: index shape {index.shape} must match x shape {x.shape} on (N, C)"
-        )
-    return apply(take_flat_p, x, index=index)
 
 
 def put_flat(x: Tensor, index, shape, accumulate: bool = True) -> Tensor:

@@ -109,7 +109,7 @@ def _sig(x: np.ndarray) -> np.ndarray:
         ],
     ),
 )
-def _lstm_pointwise(gates, c):
+def lstm_pointwise_p(gates, c):
     """$c' = \\sigma(f) c + \\sigma(i) \\tanh(g)$, $h' = \\sigma(o) \\tanh(c')$ from the gate
     pre-activations [i, f, g, o]; output [h', c'] (N, 2H).  Derivatives in the module
     docstring (dc = dc' sigma(f), with dc' = g_c + g_h sigma(o) (1 - tanh^2 c'))."""
@@ -134,6 +134,6 @@ def lstm_pointwise(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
         )
     if gates.dtype != c.dtype:
         c = c.to(gates.dtype)
-    out = apply(_lstm_pointwise, gates, c)
+    out = apply(lstm_pointwise_p, gates, c)
     size = c.shape[-1]
     return _cols(out, 0, size), _cols(out, 1, size)

@@ -250,6 +250,8 @@ def _shapes(steps, n, inp, size, gates, cell=False, proj=0):
 
 
 _ON = np.array([[True], [False]])  # the second step masked off, for a (T = 2, N = 1) case
+
+
 _FWD = [{"reverse": False}, {"reverse": True}, {"reverse": True, "mask": _ON}]
 
 
@@ -273,7 +275,7 @@ _FWD = [{"reverse": False}, {"reverse": True}, {"reverse": True, "mask": _ON}]
     saves=True,
     batch=_fold_rule("lstm_sequence", 2),
 )
-def _lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, save=False):
+def lstm_sequence_p(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, save=False):
     """LSTM over T steps (Hochreiter & Schmidhuber 1997): $z_t = W_{ih} x_t + b_{ih} +
     W_{hh} h_{t-1} + b_{hh}$ = [i, f, g, o], $c_t = \\sigma(f) c_{t-1} + \\sigma(i) \\tanh(g)$,
     $h_t = \\sigma(o) \\tanh(c_t)$; output rows [y_0 .. y_{T-1}, h_n, c_n] (y_t = h_t; with a
@@ -281,6 +283,35 @@ def _lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, 
     $dc_{t-1} = dc_t \\sigma(f)$, $dh_{t-1} = \\delta_t W_{hh}$, $\\delta_t$ as in `lstm_pointwise`."""
     out, arrays = K.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih + b_hh, reverse, mask)
     return out, ({"arrays": arrays, "grads": None} if save else None)
+
+
+def lstm_sequence(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    reverse: bool = False,
+    mask=None,
+    w_hr: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One LSTM layer and direction over a time-major sequence x (T, N, in), in one node:
+    returns (output (T, N, H), h_n (N, H), c_n (N, H)); gates (i, f, g, o) as `nn.LSTM`,
+    $c_t = \\sigma(f) c_{t-1} + \\sigma(i) \\tanh(g)$, $h_t = \\sigma(o) \\tanh(c_t)$.  With
+    a (T, N) boolean `mask`, a False step keeps that sequence's (h, c) and outputs zeros.
+    With `w_hr` (P, H), $h_t = W_{hr} (\\sigma(o) \\tanh(c_t))$ (Sak et al. 2014): h0, the
+    output and h_n have P features."""
+    args = _prepare("lstm_sequence", 4, x, [h0, c0], [w_ih, w_hh, b_ih, b_hh], w_hr)
+    static = {"reverse": bool(reverse), "mask": _check_mask("lstm_sequence", mask, x)}
+    prim = lstm_sequence_p if w_hr is None else lstm_proj_sequence_p
+    out = _run(prim, _lstm_composed, args, static)
+    steps, cols = x.shape[0], (Ellipsis, slice(0, h0.shape[-1]))
+    y, h_n = getitem(out, slice(0, steps)), getitem(out, steps)
+    if w_hr is not None:
+        y, h_n = getitem(y, cols), getitem(h_n, cols)
+    return y, h_n, getitem(out, steps + 1)
 
 
 @primitive(
@@ -306,7 +337,7 @@ def _lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, 
     saves=True,
     batch=_fold_rule("lstm_proj_sequence", 2),
 )
-def _lstm_proj_sequence(
+def lstm_proj_sequence_p(
     x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse=False, mask=None, save=False
 ):
     """LSTM with a projection (Sak et al. 2014) over T steps: as `lstm_sequence` but
@@ -337,7 +368,7 @@ def _lstm_proj_sequence(
     saves=True,
     batch=_fold_rule("gru_sequence", 1),
 )
-def _gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, save=False):
+def gru_sequence_p(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, save=False):
     """GRU over T steps (Cho et al. 2014): $r, z = \\sigma(W_{i\\cdot} x_t + b_{i\\cdot} +
     W_{h\\cdot} h + b_{h\\cdot})$, $n = \\tanh(W_{in} x_t + b_{in} + r (W_{hn} h + b_{hn}))$,
     $h_t = n + z (h_{t-1} - n)$; rows [y_0 .. y_{T-1}, h_n], `mask` as `lstm_sequence`.
@@ -345,6 +376,25 @@ def _gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, save=
     $dr = dn' (W_{hn} h + b_{hn})$, $dh_{t-1} = dh z + [\\delta_r, \\delta_z, dn' r] W_{hh}$."""
     out, arrays = K.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse, mask)
     return out, ({"arrays": arrays, "grads": None} if save else None)
+
+
+def gru_sequence(
+    x: Tensor,
+    h0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    reverse: bool = False,
+    mask=None,
+) -> tuple[Tensor, Tensor]:
+    """One GRU layer and direction over x (T, N, in), in one node: (output (T, N, H),
+    h_n (N, H)); gates (r, z, n) as `nn.GRU`, $h_t = n + z (h_{t-1} - n)$; `mask` as
+    `lstm_sequence`."""
+    args = _prepare("gru_sequence", 3, x, [h0], [w_ih, w_hh, b_ih, b_hh])
+    static = {"reverse": bool(reverse), "mask": _check_mask("gru_sequence", mask, x)}
+    out = _run(gru_sequence_p, _gru_composed, args, static)
+    return getitem(out, slice(0, x.shape[0])), getitem(out, x.shape[0])
 
 
 @primitive(
@@ -368,13 +418,39 @@ def _gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, save=
     saves=True,
     batch=_fold_rule("rnn_sequence", 1),
 )
-def _rnn_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, relu_=False, reverse=False, mask=None, save=False):
+def rnn_sequence_p(
+    x, h0, w_ih, w_hh, b_ih, b_hh, relu_=False, reverse=False, mask=None, save=False
+):
     """Elman RNN over T steps (Elman 1990): $h_t = \\phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1}
     + b_{hh})$, $\\phi$ = tanh or relu; rows [y_0 .. y_{T-1}, h_n], `mask` as `lstm_sequence`.
     Backward: $\\delta_t = (dh_t + \\delta_{t+1} W_{hh})
     \\phi'$, with $\\tanh' = 1 - h_t^2$ and $\\mathrm{relu}' = [h_t > 0]$."""
     out, hs = K.rnn_forward(x, h0, w_ih, w_hh, b_ih + b_hh, relu_, reverse, mask)
     return out, ({"arrays": hs, "grads": None} if save else None)
+
+
+def rnn_sequence(
+    x: Tensor,
+    h0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    relu_: bool = False,
+    reverse: bool = False,
+    mask=None,
+) -> tuple[Tensor, Tensor]:
+    """One Elman RNN layer and direction over x (T, N, in), in one node: (output (T, N, H),
+    h_n (N, H)), $h_t = \\phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})$, $\\phi$ tanh
+    or (with `relu_`) relu; `mask` as `lstm_sequence`."""
+    args = _prepare("rnn_sequence", 1, x, [h0], [w_ih, w_hh, b_ih, b_hh])
+    static = {
+        "relu_": bool(relu_),
+        "reverse": bool(reverse),
+        "mask": _check_mask("rnn_sequence", mask, x),
+    }
+    out = _run(rnn_sequence_p, _rnn_composed, args, static)
+    return getitem(out, slice(0, x.shape[0])), getitem(out, x.shape[0])
 
 
 # --- public functions -------------------------------------------------------------------------
@@ -440,75 +516,3 @@ def _run(prim, composed, args: list, static: dict) -> Tensor:
     del composed
     static = {k: v for k, v in static.items() if v is not None and v is not False}
     return prim(*args, **static)
-
-
-def lstm_sequence(
-    x: Tensor,
-    h0: Tensor,
-    c0: Tensor,
-    w_ih: Tensor,
-    w_hh: Tensor,
-    b_ih: Tensor | None = None,
-    b_hh: Tensor | None = None,
-    reverse: bool = False,
-    mask=None,
-    w_hr: Tensor | None = None,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """One LSTM layer and direction over a time-major sequence x (T, N, in), in one node:
-    returns (output (T, N, H), h_n (N, H), c_n (N, H)); gates (i, f, g, o) as `nn.LSTM`,
-    $c_t = \\sigma(f) c_{t-1} + \\sigma(i) \\tanh(g)$, $h_t = \\sigma(o) \\tanh(c_t)$.  With
-    a (T, N) boolean `mask`, a False step keeps that sequence's (h, c) and outputs zeros.
-    With `w_hr` (P, H), $h_t = W_{hr} (\\sigma(o) \\tanh(c_t))$ (Sak et al. 2014): h0, the
-    output and h_n have P features."""
-    args = _prepare("lstm_sequence", 4, x, [h0, c0], [w_ih, w_hh, b_ih, b_hh], w_hr)
-    static = {"reverse": bool(reverse), "mask": _check_mask("lstm_sequence", mask, x)}
-    prim = _lstm_sequence if w_hr is None else _lstm_proj_sequence
-    out = _run(prim, _lstm_composed, args, static)
-    steps, cols = x.shape[0], (Ellipsis, slice(0, h0.shape[-1]))
-    y, h_n = getitem(out, slice(0, steps)), getitem(out, steps)
-    if w_hr is not None:
-        y, h_n = getitem(y, cols), getitem(h_n, cols)
-    return y, h_n, getitem(out, steps + 1)
-
-
-def gru_sequence(
-    x: Tensor,
-    h0: Tensor,
-    w_ih: Tensor,
-    w_hh: Tensor,
-    b_ih: Tensor | None = None,
-    b_hh: Tensor | None = None,
-    reverse: bool = False,
-    mask=None,
-) -> tuple[Tensor, Tensor]:
-    """One GRU layer and direction over x (T, N, in), in one node: (output (T, N, H),
-    h_n (N, H)); gates (r, z, n) as `nn.GRU`, $h_t = n + z (h_{t-1} - n)$; `mask` as
-    `lstm_sequence`."""
-    args = _prepare("gru_sequence", 3, x, [h0], [w_ih, w_hh, b_ih, b_hh])
-    static = {"reverse": bool(reverse), "mask": _check_mask("gru_sequence", mask, x)}
-    out = _run(_gru_sequence, _gru_composed, args, static)
-    return getitem(out, slice(0, x.shape[0])), getitem(out, x.shape[0])
-
-
-def rnn_sequence(
-    x: Tensor,
-    h0: Tensor,
-    w_ih: Tensor,
-    w_hh: Tensor,
-    b_ih: Tensor | None = None,
-    b_hh: Tensor | None = None,
-    relu_: bool = False,
-    reverse: bool = False,
-    mask=None,
-) -> tuple[Tensor, Tensor]:
-    """One Elman RNN layer and direction over x (T, N, in), in one node: (output (T, N, H),
-    h_n (N, H)), $h_t = \\phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})$, $\\phi$ tanh
-    or (with `relu_`) relu; `mask` as `lstm_sequence`."""
-    args = _prepare("rnn_sequence", 1, x, [h0], [w_ih, w_hh, b_ih, b_hh])
-    static = {
-        "relu_": bool(relu_),
-        "reverse": bool(reverse),
-        "mask": _check_mask("rnn_sequence", mask, x),
-    }
-    out = _run(_rnn_sequence, _rnn_composed, args, static)
-    return getitem(out, slice(0, x.shape[0])), getitem(out, x.shape[0])

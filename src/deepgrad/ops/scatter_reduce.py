@@ -28,6 +28,8 @@ from .index import _full_index, gather, getitem, scatter_add
 from .validation import check_dim
 
 REDUCES = ("sum", "prod", "mean", "amax", "amin")
+
+
 _UFUNC = {
     "sum": np.add,
     "mean": np.add,
@@ -105,14 +107,14 @@ def _prod_weights(ans, x, src, dim, index, include_self):
     """PyTorch's masked-product rule: differentiable Tensors (prod's weights depend on values)."""
     xa, sa = x._data, src._data
     masked_x = E.where(_wrap(xa == 0), 1.0, x)
-    wx = E.div(scatter_reduce_op(masked_x, src, dim, index, "prod", include_self), masked_x)
+    wx = E.div(_scatter_reduce_apply(masked_x, src, dim, index, "prod", include_self), masked_x)
     if not include_self:
         wx = E.where(_wrap(_scattered(x.shape, dim, index)), 0.0, wx)
     src_zero = sa == 0
     zeros = np.zeros(x.shape, np.int64)
     np.add.at(zeros, _full_index(index, dim), src_zero.astype(np.int64))
     single = _wrap(src_zero & (np.take_along_axis(zeros, index, dim) == 1))
-    masked_src_result = scatter_reduce_op(
+    masked_src_result = _scatter_reduce_apply(
         x, E.where(single, 1.0, src), dim, index, "prod", include_self
     )
     others = E.div(gather(ans, dim, index), E.where(_wrap(src_zero), 1.0, src))
@@ -197,7 +199,27 @@ def scatter_reduce_p(x, src, dim, index, reduce, include_self):
     return _forward(x, src, dim, index, reduce, include_self)
 
 
-def scatter_reduce_op(x: Tensor, src: Tensor, dim: int, index, reduce: str, include_self: bool):
+def scatter_reduce(
+    input: Tensor, dim: int, index, src: Tensor, reduce: str, *, include_self: bool = True
+) -> Tensor:
+    """$y_p = R(\\{x_p\\} \\cup \\{src_e : index_e = p\\})$ along `dim` (PyTorch's scatter_reduce).
+
+    `reduce` is 'sum', 'prod', 'mean' (floored for integers), 'amax' or 'amin'; with
+    `include_self=False` an entry some index points at reduces only the scattered values.
+    Only the leading `index.shape` block of `src` is read.  Differentiable in `input` and
+    `src` with PyTorch's rules (prod at zeros, amax/amin ties share the gradient evenly).
+    """
+    src = as_tensor(src, like=input)
+    d, idx = _check("scatter_reduce", input, dim, index, src, reduce, REDUCES)
+    if input.ndim == 0:
+        return getitem(
+            _scatter_reduce_apply(input.reshape(1), _block(src.reshape(1), idx.reshape(1)), 0,
+                              idx.reshape(1), reduce, include_self), 0
+        )  # fmt: skip
+    return _scatter_reduce_apply(input, _block(src, idx), d, idx, reduce, include_self)
+
+
+def _scatter_reduce_apply(x: Tensor, src: Tensor, dim: int, index, reduce: str, include_self: bool):
     """The primitive on checked arguments (src already of the index's shape)."""
     return apply(scatter_reduce_p, x, src, dim=dim, index=index, reduce=reduce,
                  include_self=include_self)  # fmt: skip
@@ -234,26 +256,6 @@ def _check(name: str, x: Tensor, dim, index, src: Tensor, reduce: str, reduces) 
             f"max {idx.max()}"
         )
     return d, idx
-
-
-def scatter_reduce(
-    input: Tensor, dim: int, index, src: Tensor, reduce: str, *, include_self: bool = True
-) -> Tensor:
-    """$y_p = R(\\{x_p\\} \\cup \\{src_e : index_e = p\\})$ along `dim` (PyTorch's scatter_reduce).
-
-    `reduce` is 'sum', 'prod', 'mean' (floored for integers), 'amax' or 'amin'; with
-    `include_self=False` an entry some index points at reduces only the scattered values.
-    Only the leading `index.shape` block of `src` is read.  Differentiable in `input` and
-    `src` with PyTorch's rules (prod at zeros, amax/amin ties share the gradient evenly).
-    """
-    src = as_tensor(src, like=input)
-    d, idx = _check("scatter_reduce", input, dim, index, src, reduce, REDUCES)
-    if input.ndim == 0:
-        return getitem(
-            scatter_reduce_op(input.reshape(1), _block(src.reshape(1), idx.reshape(1)), 0,
-                              idx.reshape(1), reduce, include_self), 0
-        )  # fmt: skip
-    return scatter_reduce_op(input, _block(src, idx), d, idx, reduce, include_self)
 
 
 def _block(src: Tensor, idx: np.ndarray) -> Tensor:
@@ -294,4 +296,4 @@ def index_reduce(
     shape[d] = idx.size
     full = np.broadcast_to(idx.reshape(shape), source.shape)
     _check(name, input, d, full, source, reduce, REDUCES[1:])
-    return scatter_reduce_op(input, source, d, np.ascontiguousarray(full), reduce, include_self)
+    return _scatter_reduce_apply(input, source, d, np.ascontiguousarray(full), reduce, include_self)

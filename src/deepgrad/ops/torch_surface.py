@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from . import creation as C
 from ..core.tensor import Tensor, as_tensor
+from . import creation as C
 from . import elementwise as E
 from . import factories as Fa
 from . import index as Ix
