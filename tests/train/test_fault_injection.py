@@ -35,7 +35,9 @@ for step in range(1, 10_000):
     for p in model.parameters():
         p.data += np.float32(1e-3)
     save_checkpoint(out / "last", model, opt, step=step)
-    (out / "saved").write_text(str(step))
+    marker = Path(sys.argv[2])  # written atomically: a kill never leaves it half written
+    marker.with_suffix(".tmp").write_text(str(step))
+    marker.with_suffix(".tmp").replace(marker)
 """
 
 
@@ -48,17 +50,19 @@ def test_sigkill_during_saves_leaves_a_checkpoint_that_verifies(tmp_path):
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     steps = []
     for delay in (0.013, 0.029, 0.047, 0.061, 0.083, 0.101):
-        proc = subprocess.Popen([sys.executable, str(script), str(out)], env=env, cwd=tmp_path)
+        saved = tmp_path / "saved"
+        proc = subprocess.Popen([sys.executable, str(script), str(out), str(saved)], env=env,
+                                cwd=tmp_path)  # fmt: skip
         deadline = time.monotonic() + 60
-        while not (out / "saved").exists() and time.monotonic() < deadline:
+        while not saved.exists() and time.monotonic() < deadline:
             time.sleep(0.005)
         time.sleep(delay)  # somewhere inside a later save
         proc.send_signal(signal.SIGKILL)
         assert proc.wait() == -signal.SIGKILL
         ckpt = read_checkpoint(out / "last")  # the previous or the new one: it verifies
         steps.append(ckpt.step)
-        assert ckpt.step >= int((out / "saved").read_text())
-        (out / "saved").unlink()
+        assert ckpt.step >= int(saved.read_text())
+        saved.unlink()
     assert all(s >= 1 for s in steps)
     # one clean save collects every orphan a killed save left behind
     from deepgrad import nn
