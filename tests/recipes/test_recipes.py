@@ -48,7 +48,10 @@ PLOTS = {
 ARMS = {"init-compare": 10, "optimizer-compare": 11, "regularization-compare": 5,
         "lr-schedules": 6, "mnist-transfer": 4, "gnn-sbm": 4, "detect-shapes": 2,
         "segment-shapes": 2, "sentiment": 2, "sine-forecast": 2, "char-lm": 2,
-        "adding-problem": 2, "distillation": 2, "forgetting": 2, "adversarial": 2}  # fmt: skip
+        "adding-problem": 2, "distillation": 2, "forgetting": 2, "adversarial": 2,
+        "mc-dropout": 4, "deep-dream": 5}  # fmt: skip
+# step-loop recipes: `name...: k/N unit(s) - loss ... - rate - ETA` lines in a log
+STEPS = {"style-transfer": "steps", "meta-lr": "meta-steps"}
 # recipes that read the MNIST files (run with --data when ../shared/data/mnist exists)
 MNIST = {n for n in PLOTS if n.startswith("mnist")} | {"adversarial", "distillation",
                                                        "forgetting", "mc-dropout", "deep-dream"}  # fmt: skip
@@ -82,6 +85,9 @@ def test_recipe_quick_run_writes_all_its_files(name, tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["recipe"] == name
     assert (tmp_path / "metrics.jsonl").read_text().strip()
     _check_arm_progress(name, proc.stdout)
+    if name in STEPS:
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(name)]
+        assert lines and all(f" {STEPS[name]}/s - ETA " in ln for ln in lines), proc.stdout
 
 
 def _check_arm_progress(name: str, stdout: str) -> None:

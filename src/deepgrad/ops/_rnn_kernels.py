@@ -209,6 +209,9 @@ def lstm_backward(gout, x, h0, c0, w_ih, w_hh, saved, reverse, need_x, mask=None
     dg = np.empty((steps, n, 4 * size), dt)
     dh, dc = gout[steps, :, :psize].astype(dt), gout[steps + 1].astype(dt, copy=True)
     dht, tmp = np.empty((n, psize), dt), np.empty((n, size), dt)
+    # dh_{t-1} = dg_t W_hh computed as W_hh^T dg_t^T into a (P, N) buffer (dh is its
+    # transposed view): about a third faster in OpenBLAS for N = 32 on 2 threads
+    whh_t, dh_t = np.ascontiguousarray(w_hh.T), np.empty((psize, n), dt)
     dys = None if w_hr is None else np.empty((steps, n, psize), dt)  # dL/dh_t, for dW_hr
     du = dht if w_hr is None else np.empty((n, size), dt)
     mk = _mask(mask, dt)
@@ -231,10 +234,11 @@ def lstm_backward(gout, x, h0, c0, w_ih, w_hh, saved, reverse, need_x, mask=None
             np.multiply(mt[:, j * size : (j + 1) * size], dc, out=d[:, j * size : (j + 1) * size])
         np.multiply(mt[:, 3 * size :], du, out=d[:, 3 * size :])
         dc *= acts[t, :, size : 2 * size]
-        np.matmul(dg[t], w_hh, out=dh)  # (transposed, as in the forward, did not pay here)
+        dh = np.matmul(whh_t, dg[t].T, out=dh_t).T
         if mk is not None:
             dc += dc_pass
             dh += dh_pass
+    dh = np.ascontiguousarray(dh)
     dx, dw_ih, db = _input_grads(dg, x, w_ih, need_x)
     dw_hr = None if w_hr is None else dys.reshape(-1, psize).T @ us.reshape(-1, size)
     return dx, dh, dc, dw_ih, _hh_grad(dg, hs, h0, reverse), db, dw_hr

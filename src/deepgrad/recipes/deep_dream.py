@@ -24,6 +24,7 @@ import numpy as np
 from deepgrad import plots
 from deepgrad.core.random import manual_seed
 from deepgrad.models.visualize import ablation, activation_maximization, deep_dream, tcav
+from deepgrad.train.progress import Stages
 
 from ._experiment import Experiment, tag
 from ._mnist_small import fit, mnist_images, small_cnn
@@ -87,28 +88,38 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     exp = Experiment(NAME, DESCRIPTION, config, out_dir)
     train, _, test = mnist_images(config)
     manual_seed(config["seed"])
+    stages = Stages(5, NAME)
     model = small_cnn(config["width"])
-    exp.records += tag(fit(model, train, test, config["epochs"], config["lr"],
-                           config["batch_size"], config["seed"]), model="cnn")  # fmt: skip
+    with stages.stage(f"train the CNN ({config['epochs']} epochs)") as st:
+        records = fit(model, train, test, config["epochs"], config["lr"],
+                      config["batch_size"], config["seed"])  # fmt: skip
+        exp.records += tag(records, model="cnn")
+        st.result = f"test accuracy {records[-1]['test_accuracy']:.3g}"
     model.eval()
-    exp.plots.append(_filters(model, config, exp.out))
-    exp.plots.append(_dreams(model, test[0][:6], config, exp.out))
+    with stages.stage("feature visualisation of the filters"):
+        exp.plots.append(_filters(model, config, exp.out))
+    with stages.stage("deep dream on six test digits"):
+        exp.plots.append(_dreams(model, test[0][:6], config, exp.out))
     n = min(config["n_eval"], len(test[1]))
     x, y = test[0][:n], test[1][:n]
     pick = np.random.default_rng(config["seed"]).choice(len(train[1]), 60, replace=False)
     randoms = train[0][pick]  # random digits: the CAV must separate the bar from digit strokes
     concept = top_bar(60, config["seed"])
     rows = []
+    stages.start("TCAV of the concept 'top bar' for the ten classes")
     for digit in range(10):
         mine = x[y == digit][:50]
         if len(mine):
             r = tcav(model, LAYERS["conv2"], concept, randoms, mine, digit, seed=config["seed"])
             rows.append({"class": digit, "TCAV score (top bar)": r["score"],
                          "CAV held-out accuracy": r["cav_accuracy"]})  # fmt: skip
+    stages.end(f"{len(rows)} classes scored")
+    stages.start("ablation of each channel")
     exp.table("TCAV: the concept 'horizontal bar at the top' in conv2, per class", rows,
               "The score is the fraction of the class's test digits whose logit grows along "
               "the concept direction; 0.5 is what a random direction gives on average.")  # fmt: skip
     table = ablation(model, x, y, list(LAYERS.values()), units=config["width"])
+    stages.end(f"{len(table)} rows")
     names = {v: k for k, v in LAYERS.items()}
     for row in table:
         layer, _, rest = row["ablated"].partition("[")

@@ -19,6 +19,7 @@ import numpy as np
 from deepgrad import plots
 from deepgrad.core.random import manual_seed
 from deepgrad.models.robustness import mc_dropout
+from deepgrad.train.progress import Stages
 
 from ._experiment import Experiment, tag
 from ._mnist_small import fit, mnist_images, small_cnn
@@ -53,9 +54,12 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     exp = Experiment(NAME, DESCRIPTION, config, out_dir)
     train, _, test = mnist_images(config)
     manual_seed(config["seed"])
+    stages = Stages(4, NAME)
     model = small_cnn(config["width"], config["dropout"], np.random.default_rng(config["seed"]))
-    records = fit(model, train, test, config["epochs"], config["lr"], config["batch_size"],
-                  config["seed"])  # fmt: skip
+    with stages.stage(f"train the CNN with dropout ({config['epochs']} epochs)") as st:
+        records = fit(model, train, test, config["epochs"], config["lr"], config["batch_size"],
+                      config["seed"])  # fmt: skip
+        st.result = f"test accuracy {records[-1].get('test_accuracy', float('nan')):.3g}"
     exp.records += tag(records, model="cnn with dropout")
     n = min(config["n_eval"], len(test[1]))
     x, y = test[0][:n], test[1][:n]
@@ -64,7 +68,9 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
               "uniform noise": noise}  # fmt: skip
     ent, rows = {}, []
     for name, xs in inputs.items():
-        mean, std = mc_dropout(model, xs, samples=config["samples"])
+        with stages.stage(f"{config['samples']} dropout samples on {name}") as st:
+            mean, std = mc_dropout(model, xs, samples=config["samples"])
+            st.result = f"mean entropy {float(entropy(mean).mean()):.3g} nats"
         ent[name] = entropy(mean)
         row = {"inputs": name, "mean entropy (nats)": float(ent[name].mean()),
                "mean std of p": float(std.max(axis=1).mean())}  # fmt: skip

@@ -23,6 +23,7 @@ from deepgrad import nn, optim, plots
 from deepgrad.core.tensor import Tensor
 from deepgrad.ops import exp
 from deepgrad.ops.creation import tensor
+from deepgrad.train.progress import Progress
 
 from ._experiment import Experiment, spiral_splits
 
@@ -87,6 +88,7 @@ def learn_per_layer(config, theta0, loss_fn, val_fn) -> tuple[np.ndarray, float,
     k = config["inner_steps"]
     first = float(train_per_layer(exp(log_rates), theta0, loss_fn, val_fn, k))
     best = (first, log_rates._data.copy())
+    progress = Progress(config["meta_steps"], f"{NAME} (per-layer rates)", unit="meta-step")
     for _ in range(config["meta_steps"]):
         meta.zero_grad()
         v = train_per_layer(exp(log_rates), theta0, loss_fn, val_fn, k)
@@ -94,6 +96,7 @@ def learn_per_layer(config, theta0, loss_fn, val_fn) -> tuple[np.ndarray, float,
             best = (float(v), log_rates._data.copy())
         v.backward()
         meta.step()
+        progress.update(val_loss=float(v))
     return np.exp(best[1]), first, best[0]
 
 
@@ -112,6 +115,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     log_rates.requires_grad_(True)
     meta = optim.Adam([log_rates], lr=config["meta_lr"])
     meta_curve, best = [], (math.inf, log_rates._data.copy())
+    progress = Progress(config["meta_steps"], f"{NAME} (learned schedule)", unit="meta-step")
     for it in range(config["meta_steps"]):
         meta.zero_grad()
         val_loss, _ = train_with(exp(log_rates), theta0, loss_fn, val_fn)
@@ -120,6 +124,7 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
         val_loss.backward()
         meta.step()
         meta_curve.append(float(val_loss))
+        progress.update(val_loss=float(val_loss))
         exp_.records.append({"meta_step": it, "val_loss_after_K": float(val_loss),
                              "mean_rate": float(np.exp(log_rates._data).mean())})  # fmt: skip
     schedules = {**_hand(config), "learned": np.exp(best[1])}  # the best schedule seen

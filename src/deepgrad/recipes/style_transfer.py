@@ -22,6 +22,7 @@ import numpy as np
 from deepgrad import nn, plots
 from deepgrad.core.random import manual_seed
 from deepgrad.models.visualize import style_transfer
+from deepgrad.train.progress import Progress
 
 from ._experiment import Experiment
 
@@ -76,11 +77,18 @@ def run(config: dict[str, Any], out_dir: Path, quick: bool = False) -> dict[str,
     net = feature_net(config["channels"])
     content, style = content_image(config["size"]), texture_image(config["size"])
     losses: list[float] = []
+    progress = Progress(config["steps"], NAME)
+
+    def on_step(step: int, loss: float) -> None:
+        losses.append(loss)
+        progress.update(loss=loss)
+
     result = style_transfer(net, content, style, content_layers=["3"], style_layers=["1", "3", "5"],
                             steps=config["steps"], lr=config["lr"],
                             style_weight=config["style_weight"],
                             content_weight=config["content_weight"], tv_weight=config["tv_weight"],
-                            callback=lambda step, loss: losses.append(loss))  # fmt: skip
+                            callback=on_step)  # fmt: skip
+    progress.close()
     exp.records += [{"step": k + 1, "loss": v} for k, v in enumerate(losses)]
     pics = np.stack([content, style, result]).transpose(0, 2, 3, 1)
     exp.plots.append(plots.image_grid(pics, exp.out / "style_transfer.png",
