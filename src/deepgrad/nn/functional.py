@@ -13,6 +13,7 @@ from ..core.random import _gen
 from ..core.state import host_call
 from ..core.tensor import Tensor, _wrap
 from ..ops import elementwise as E
+from ..ops.batch_norm import batch_norm as _channel_batch_norm
 from ..ops.index import getitem
 from ..ops.nnops import linear
 from ..ops.reduce import mean
@@ -172,22 +173,8 @@ def batch_norm(
     the channel axis 1 (Ioffe & Szegedy 2015).  Training updates the running stats in place:
     $r \\leftarrow (1 - m) r + m s$, with the unbiased batch variance, as PyTorch."""
     _check_channels("batch_norm", x, 2, running_mean, running_var, weight, bias)
-    axes = (0,) + tuple(range(2, x.ndim))
-    shape = _channel_shape(x)
-    if training or running_mean is None:
-        n = x.numel() // x.shape[1]
-        if training and n <= 1:
-            raise ValueError(
-                f"batch_norm: expected more than 1 value per channel when training, "
-                f"got input of shape {x.shape}"
-            )
-        mu, var = _stats(x, axes)
-        if training and running_mean is not None:
-            _update_running(running_mean, running_var, mu._data, var._data, n, momentum)
-    else:
-        mu = reshape(running_mean.detach(), shape)
-        var = reshape(running_var.detach(), shape)
-    return _affine(_normalize(x, mu, var, eps), weight, bias, shape)
+    # the fast per-channel primitives the BatchNorm layers use (ops/batch_norm.py)
+    return _channel_batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
 @host_call  # in place on the buffers: deepgrad.compile replays it each step
