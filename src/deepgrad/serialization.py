@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Callable
 from typing import IO, Any
 
 import numpy as np
@@ -58,31 +59,56 @@ def _refuse(obj: Any, path: str) -> None:
     )
 
 
-def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
-    """JSON-safe structure of `obj`; its arrays go into `arrays` under fresh keys."""
-    if isinstance(obj, Tensor):
-        key = str(len(arrays))
-        arrays[key] = obj._data
-        return {"__tensor__": key, "requires_grad": bool(obj.requires_grad)}
+def encode_tree(
+    obj: Any,
+    arrays: dict[str, np.ndarray],
+    path: str,
+    key: Callable[[int, str], str],
+    child: Callable[[str, Any], str],
+    other: Callable[[Any, str], Any],
+) -> Any:
+    """JSON-safe form of nested dicts, lists and tuples (shared by `dg.save` and the
+    training checkpoints).
+
+    Arrays and NumPy scalars go into `arrays` under `key(len(arrays), path)` and appear as
+    `{"__array__": key}` / `{"__scalar__": key}`; tuples and dicts whose keys are not
+    plain strings are tagged (`__tuple__`, `__dict__`) so decoding restores them;
+    `child(path, k)` names entry k's path (for messages and keys); anything else goes to
+    `other(obj, path)`, which returns its JSON form or raises.
+    """
+
+    def rec(v: Any, p: str) -> Any:
+        return encode_tree(v, arrays, p, key, child, other)
+
     if isinstance(obj, (np.ndarray, np.generic)):
-        key = str(len(arrays))
-        arrays[key] = np.asarray(obj)
-        return {"__array__" if isinstance(obj, np.ndarray) else "__scalar__": key}
+        k = key(len(arrays), path)
+        arrays[k] = np.asarray(obj, order="C")  # keeps 0-d (ascontiguousarray makes it 1-d)
+        return {"__array__" if isinstance(obj, np.ndarray) else "__scalar__": k}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if isinstance(obj, dict):
         if all(isinstance(k, str) and not k.startswith("__") for k in obj):
-            return {k: _encode(v, arrays, f"{path}[{k!r}]") for k, v in obj.items()}
-        items = [
-            [_encode(k, arrays, path), _encode(v, arrays, f"{path}[{k!r}]")] for k, v in obj.items()
-        ]
-        return {"__dict__": items}
+            return {k: rec(v, child(path, k)) for k, v in obj.items()}
+        return {"__dict__": [[rec(k, path), rec(v, child(path, k))] for k, v in obj.items()]}
     if isinstance(obj, tuple):
-        return {"__tuple__": [_encode(v, arrays, f"{path}[{i}]") for i, v in enumerate(obj)]}
+        return {"__tuple__": [rec(v, child(path, i)) for i, v in enumerate(obj)]}
     if isinstance(obj, list):
-        return [_encode(v, arrays, f"{path}[{i}]") for i, v in enumerate(obj)]
-    _refuse(obj, path)
-    return None
+        return [rec(v, child(path, i)) for i, v in enumerate(obj)]
+    return other(obj, path)
+
+
+def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
+    """JSON-safe structure of `obj`; its arrays go into `arrays` under fresh keys."""
+
+    def tensor_or_refuse(t: Any, p: str) -> Any:
+        if not isinstance(t, Tensor):
+            _refuse(t, p)
+        k = str(len(arrays))
+        arrays[k] = t._data
+        return {"__tensor__": k, "requires_grad": bool(t.requires_grad)}
+
+    return encode_tree(obj, arrays, path, lambda n, p: str(n),
+                       lambda p, k: f"{p}[{k!r}]", tensor_or_refuse)  # fmt: skip
 
 
 def _decode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:

@@ -2,8 +2,8 @@
 
     @module_lowering(nn.LSTM)
     def _lstm(ctx, node, *names):
-        args = call_arguments(node, names)   # {"input": "x_name", "hx": None, ...}
-        ...
+        args = call_arguments(node, names)   # {"input": "x_name", "hx": None}
+        # add the ONNX nodes with ctx, reading the module's weights from node.module
         return output, h_n, c_n              # one ONNX name per flattened output
 
 Some layers map onto one native ONNX operator (`nn.LSTM` onto `LSTM`) whose

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad.core.tensor import Tensor
+from deepgrad.serialization import encode_tree
 
 
 class CheckpointError(RuntimeError):
@@ -19,30 +20,19 @@ class CheckpointError(RuntimeError):
 
 
 def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
-    """JSON-safe form of `obj`; arrays (and NumPy scalars) go to `arrays` by reference."""
-    if isinstance(obj, Tensor):
-        obj = obj._data
-    if isinstance(obj, (np.ndarray, np.generic)):
-        key = f"{len(arrays)}:{path}"
-        arrays[key] = np.asarray(obj, order="C")  # keeps 0-d (ascontiguousarray makes it 1-d)
-        return {"__array__" if isinstance(obj, np.ndarray) else "__scalar__": key}
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    if isinstance(obj, dict):
-        if all(isinstance(k, str) and not k.startswith("__") for k in obj):
-            return {k: _encode(v, arrays, f"{path}/{k}") for k, v in obj.items()}
-        items = [
-            [_encode(k, arrays, path), _encode(v, arrays, f"{path}/{k}")] for k, v in obj.items()
-        ]
-        return {"__dict__": items}
-    if isinstance(obj, tuple):
-        return {"__tuple__": [_encode(v, arrays, f"{path}/{i}") for i, v in enumerate(obj)]}
-    if isinstance(obj, list):
-        return [_encode(v, arrays, f"{path}/{i}") for i, v in enumerate(obj)]
-    raise CheckpointError(
-        f"save_checkpoint: cannot store {type(obj).__name__} at {path!r}: state must be "
-        "arrays, numbers, strings, None, and lists/tuples/dicts of them"
-    )
+    """JSON-safe form of `obj`; arrays (NumPy scalars, tensors' arrays) go to `arrays`
+    under keys that say where they came from (`serialization.encode_tree`)."""
+
+    def tensor_or_refuse(t: Any, p: str) -> Any:
+        if isinstance(t, Tensor):
+            return _encode(t._data, arrays, p)
+        raise CheckpointError(
+            f"save_checkpoint: cannot store {type(t).__name__} at {p!r}: state must be "
+            "arrays, numbers, strings, None, and lists/tuples/dicts of them"
+        )
+
+    return encode_tree(obj, arrays, path, lambda n, p: f"{n}:{p}", lambda p, k: f"{p}/{k}",
+                       tensor_or_refuse)  # fmt: skip
 
 
 def _decode(obj: Any, arrays: dict[str, np.ndarray], part: str) -> Any:
