@@ -285,3 +285,21 @@ def test_piecewise_activations_replay_their_masks(make):
         runs.append([fn(dg.tensor(x), dg.tensor(np.array([0, 1, 1, 0]))).numpy() for x in xs])
     assert fn.stats["replayed"] == 3
     assert all(bitwise(a, b) for a, b in zip(*runs))
+
+
+def test_a_replayed_fused_lstm_runs_its_backward_once_per_step(monkeypatch):
+    """The fused rule serves all its inputs from one backward; a replay wraps the cotangent
+    anew for each rule, so the cache must key on the array (it ran four times)."""
+    from deepgrad.ops import _rnn_kernels
+
+    calls = []
+    real = _rnn_kernels.lstm_backward
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_rnn_kernels, "lstm_backward", counted)
+    steps = 5
+    run("lstm", "sgd", compiled=True, steps=steps)
+    assert len(calls) == steps

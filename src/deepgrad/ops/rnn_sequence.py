@@ -131,14 +131,16 @@ def _vjp_rules(n: int, composed, fast) -> list:
     def make(k: int):
         def rule(g, ans, *xs, saved, **static):
             cache = None if saved is None else saved.get("grads")
-            if cache is None or cache[0] is not g:
+            if (
+                cache is None or cache[0] is not g._data
+            ):  # the array: dg.compile wraps it anew per rule
                 if saved is None or STATE.grad or STATE.levels or STATE.batch:
                     grads = _composed_grads(composed, g, xs, static)
                 else:
                     need_x = xs[0].requires_grad
                     arrays = fast(g._data, ans._data, [x._data for x in xs], saved, need_x, static)
                     grads = [None if a is None else _wrap(a) for a in arrays]
-                cache = (g, grads)
+                cache = (g._data, grads)
                 if saved is not None:
                     saved["grads"] = cache
             if saved is not None and k == max(i for i, x in enumerate(xs) if x.requires_grad):
