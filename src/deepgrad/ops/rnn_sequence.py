@@ -257,26 +257,34 @@ _ON = np.array([[True], [False]])  # the second step masked off, for a (T = 2, N
 _FWD = [{"reverse": False}, {"reverse": True}, {"reverse": True, "mask": _ON}]
 
 
-@primitive(
-    "lstm_sequence",
-    vjp=_vjp_rules(7, _lstm_composed, _lstm_fast),
-    jvp=_jvp_rules(7, _lstm_composed),
-    domain=Domain(
-        [Case(_shapes(2, 1, 1, 1, 4, cell=True), p) for p in _FWD],
-        low=-1.0,
-        high=1.0,
-        second_order=False,  # checked once in tests/ops/test_rnn_sequence.py (time budget)
-        errors=[
-            ErrorCase(
-                lambda: lstm_sequence(*[Tensor(np.ones(s)) for s in _shapes(3, 2, 2, 2, 3, True)]),
-                ValueError,
-                r"lstm_sequence: w_ih \(6, 2\) must be \(8, 2\)",
-            )
-        ],
+def _sequence_primitive(name: str, n: int, composed, fast, cases, error, states: int, **kw):
+    """The decorator every whole-sequence primitive shares: n inputs, the fast NumPy VJP
+    with the composed path's rules where it cannot serve, the composed JVP, the forward's
+    saved arrays, and the vmap rule folding the batch into N (`states` state inputs)."""
+    return primitive(
+        name,
+        vjp=_vjp_rules(n, composed, fast),
+        jvp=_jvp_rules(n, composed),
+        domain=Domain(cases, low=-1.0, high=1.0, errors=[error], **kw),
+        saves=True,
+        batch=_fold_rule(name, states),
+    )
+
+
+# second order: checked once per primitive in tests/ops/test_rnn_sequence.py (time budget)
+_ONCE = {"second_order": False}
+
+
+@_sequence_primitive(
+    "lstm_sequence", 7, _lstm_composed, _lstm_fast,
+    [Case(_shapes(2, 1, 1, 1, 4, cell=True), p) for p in _FWD],
+    ErrorCase(
+        lambda: lstm_sequence(*[Tensor(np.ones(s)) for s in _shapes(3, 2, 2, 2, 3, True)]),
+        ValueError,
+        r"lstm_sequence: w_ih \(6, 2\) must be \(8, 2\)",
     ),
-    saves=True,
-    batch=_fold_rule("lstm_sequence", 2),
-)
+    2, **_ONCE,
+)  # fmt: skip
 def lstm_sequence_p(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, save=False):
     """LSTM over T steps (Hochreiter & Schmidhuber 1997): $z_t = W_{ih} x_t + b_{ih} +
     W_{hh} h_{t-1} + b_{hh}$ = [i, f, g, o], $c_t = \\sigma(f) c_{t-1} + \\sigma(i) \\tanh(g)$,
@@ -308,7 +316,7 @@ def lstm_sequence(
     args = _prepare("lstm_sequence", 4, x, [h0, c0], [w_ih, w_hh, b_ih, b_hh], w_hr)
     static = {"reverse": bool(reverse), "mask": _check_mask("lstm_sequence", mask, x)}
     prim = lstm_sequence_p if w_hr is None else lstm_proj_sequence_p
-    out = _run(prim, _lstm_composed, args, static)
+    out = _run(prim, args, static)
     steps, cols = x.shape[0], (Ellipsis, slice(0, h0.shape[-1]))
     y, h_n = getitem(out, slice(0, steps)), getitem(out, steps)
     if w_hr is not None:
@@ -316,29 +324,19 @@ def lstm_sequence(
     return y, h_n, getitem(out, steps + 1)
 
 
-@primitive(
-    "lstm_proj_sequence",
-    vjp=_vjp_rules(8, _lstm_composed, _lstm_fast),
-    jvp=_jvp_rules(8, _lstm_composed),
-    domain=Domain(
-        [Case(_shapes(2, 1, 1, 2, 4, cell=True, proj=1), p) for p in _FWD],
-        low=-1.0,
-        high=1.0,
-        second_order=False,  # checked once in tests/ops/test_rnn_sequence.py (time budget)
-        errors=[
-            ErrorCase(
-                lambda: lstm_sequence(
-                    *[Tensor(np.ones(s)) for s in _shapes(3, 2, 2, 3, 4, True, proj=2)][:7],
-                    w_hr=Tensor(np.ones((2, 2))),
-                ),
-                ValueError,
-                r"lstm_sequence: w_hr \(2, 2\) must be \(2, 3\)",
-            )
-        ],
+@_sequence_primitive(
+    "lstm_proj_sequence", 8, _lstm_composed, _lstm_fast,
+    [Case(_shapes(2, 1, 1, 2, 4, cell=True, proj=1), p) for p in _FWD],
+    ErrorCase(
+        lambda: lstm_sequence(
+            *[Tensor(np.ones(s)) for s in _shapes(3, 2, 2, 3, 4, True, proj=2)][:7],
+            w_hr=Tensor(np.ones((2, 2))),
+        ),
+        ValueError,
+        r"lstm_sequence: w_hr \(2, 2\) must be \(2, 3\)",
     ),
-    saves=True,
-    batch=_fold_rule("lstm_proj_sequence", 2),
-)
+    2, **_ONCE,
+)  # fmt: skip
 def lstm_proj_sequence_p(
     x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse=False, mask=None, save=False
 ):
@@ -350,26 +348,16 @@ def lstm_proj_sequence_p(
     return out, ({"arrays": arrays, "grads": None} if save else None)
 
 
-@primitive(
-    "gru_sequence",
-    vjp=_vjp_rules(6, _gru_composed, _gru_fast),
-    jvp=_jvp_rules(6, _gru_composed),
-    domain=Domain(
-        [Case(_shapes(2, 1, 1, 1, 3), p) for p in _FWD],
-        low=-1.0,
-        high=1.0,
-        second_order=False,  # checked once in tests/ops/test_rnn_sequence.py (time budget)
-        errors=[
-            ErrorCase(
-                lambda: gru_sequence(*[Tensor(np.ones(s)) for s in _shapes(3, 2, 2, 2, 4)]),
-                ValueError,
-                r"gru_sequence: w_ih \(8, 2\) must be \(6, 2\)",
-            )
-        ],
+@_sequence_primitive(
+    "gru_sequence", 6, _gru_composed, _gru_fast,
+    [Case(_shapes(2, 1, 1, 1, 3), p) for p in _FWD],
+    ErrorCase(
+        lambda: gru_sequence(*[Tensor(np.ones(s)) for s in _shapes(3, 2, 2, 2, 4)]),
+        ValueError,
+        r"gru_sequence: w_ih \(8, 2\) must be \(6, 2\)",
     ),
-    saves=True,
-    batch=_fold_rule("gru_sequence", 1),
-)
+    1, **_ONCE,
+)  # fmt: skip
 def gru_sequence_p(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, mask=None, save=False):
     """GRU over T steps (Cho et al. 2014): $r, z = \\sigma(W_{i\\cdot} x_t + b_{i\\cdot} +
     W_{h\\cdot} h + b_{h\\cdot})$, $n = \\tanh(W_{in} x_t + b_{in} + r (W_{hn} h + b_{hn}))$,
@@ -395,31 +383,22 @@ def gru_sequence(
     `lstm_sequence`."""
     args = _prepare("gru_sequence", 3, x, [h0], [w_ih, w_hh, b_ih, b_hh])
     static = {"reverse": bool(reverse), "mask": _check_mask("gru_sequence", mask, x)}
-    out = _run(gru_sequence_p, _gru_composed, args, static)
+    out = _run(gru_sequence_p, args, static)
     return getitem(out, slice(0, x.shape[0])), getitem(out, x.shape[0])
 
 
-@primitive(
-    "rnn_sequence",
-    vjp=_vjp_rules(6, _rnn_composed, _rnn_fast),
-    jvp=_jvp_rules(6, _rnn_composed),
-    domain=Domain(
-        [Case(_shapes(3, 1, 1, 1, 1), p) for p in _FWD[:2]]
-        + [Case(_shapes(2, 2, 1, 2, 1), {"relu_": True, "reverse": True})]
-        + [Case(_shapes(2, 1, 1, 1, 1), _FWD[2])],
-        low=-1.0,
-        high=1.0,
-        errors=[
-            ErrorCase(
-                lambda: rnn_sequence(*[Tensor(np.ones(s)) for s in _shapes(3, 2, 2, 2, 1)][1:]),
-                ValueError,
-                r"rnn_sequence: x must be a tensor \(T, N, input_size\) with T >= 1, got \(2, 2\)",
-            )
-        ],
+@_sequence_primitive(
+    "rnn_sequence", 6, _rnn_composed, _rnn_fast,
+    [Case(_shapes(3, 1, 1, 1, 1), p) for p in _FWD[:2]]
+    + [Case(_shapes(2, 2, 1, 2, 1), {"relu_": True, "reverse": True})]
+    + [Case(_shapes(2, 1, 1, 1, 1), _FWD[2])],
+    ErrorCase(
+        lambda: rnn_sequence(*[Tensor(np.ones(s)) for s in _shapes(3, 2, 2, 2, 1)][1:]),
+        ValueError,
+        r"rnn_sequence: x must be a tensor \(T, N, input_size\) with T >= 1, got \(2, 2\)",
     ),
-    saves=True,
-    batch=_fold_rule("rnn_sequence", 1),
-)
+    1,
+)  # fmt: skip
 def rnn_sequence_p(
     x, h0, w_ih, w_hh, b_ih, b_hh, relu_=False, reverse=False, mask=None, save=False
 ):
@@ -451,7 +430,7 @@ def rnn_sequence(
         "reverse": bool(reverse),
         "mask": _check_mask("rnn_sequence", mask, x),
     }
-    out = _run(rnn_sequence_p, _rnn_composed, args, static)
+    out = _run(rnn_sequence_p, args, static)
     return getitem(out, slice(0, x.shape[0])), getitem(out, x.shape[0])
 
 
@@ -511,10 +490,9 @@ def _check_mask(name: str, mask, x: Tensor):
     return m
 
 
-def _run(prim, composed, args: list, static: dict) -> Tensor:
-    """The fused primitive.  Tracers see it as one op: `dg.compile` replays it (and its fast
-    VJP) as eager runs it, bitwise; ONNX export lowers whole recurrent modules instead
-    (onnx/recurrent.py), so it never needs the per-step ops."""
-    del composed
+def _run(prim, args: list, static: dict) -> Tensor:
+    """The fused primitive, with only the static arguments that are set.  Tracers see it as
+    one op: `dg.compile` replays it (and its fast VJP) as eager runs it, bitwise; ONNX
+    export lowers whole recurrent modules instead (onnx/recurrent.py)."""
     static = {k: v for k, v in static.items() if v is not None and v is not False}
     return prim(*args, **static)
