@@ -206,7 +206,7 @@ def _rnn_fast(g, ans, xs, saved, need_x, static):
     x, h0, w_ih, w_hh = xs[:4]
     relu_, rev, mask = static.get("relu_", False), static.get("reverse", False), static.get("mask")
     dx, dh0, dw_ih, dw_hh, db = K.rnn_backward(
-        g, ans, x, h0, w_ih, w_hh, saved["arrays"], relu_, rev, need_x, mask
+        g, x, h0, w_ih, w_hh, saved["arrays"], relu_, rev, need_x, mask
     )
     return dx, dh0, dw_ih, dw_hh, db, db.copy()
 
