@@ -315,10 +315,13 @@ def gru_backward(gout, x, h0, w_ih, w_hh, saved, reverse: bool, need_x: bool, ma
     pn = np.multiply(nn, nn)
     np.subtract(1.0, pn, out=pn)
     pn *= omz
+    del omz
     pr = np.subtract(1.0, r)
     pr *= r
     pr *= hpn
-    dxp, dhp = np.empty((steps, 3 * size, n), dt), np.empty((steps, 3 * size, n), dt)
+    # dhp_t = [dr, dz, dn' r] (the gradient of W_hh h + b_hh); the input side's differs only
+    # in its last block, dn', kept apart
+    dhp, dns = np.empty((steps, 3 * size, n), dt), np.empty((steps, size, n), dt)
     dh = np.ascontiguousarray(gout[steps].T, dtype=dt)
     dht, tmp, dhb = (np.empty((size, n), dt) for _ in range(3))
     whh_t = np.ascontiguousarray(w_hh.T)
@@ -330,7 +333,7 @@ def gru_backward(gout, x, h0, w_ih, w_hh, saved, reverse: bool, need_x: bool, ma
         np.add(gout[t].T, dh, out=dht)
         if mk is not None:
             dht *= mk.m[t]
-        dn = dxp[t, 2 * size :]
+        dn = dns[t]
         np.multiply(dht, pz[t], out=dhp[t, size : 2 * size])
         np.multiply(dht, pn[t], out=dn)
         np.multiply(dn, pr[t], out=dhp[t, :size])
@@ -340,12 +343,14 @@ def gru_backward(gout, x, h0, w_ih, w_hh, saved, reverse: bool, need_x: bool, ma
         dh += tmp
         if mk is not None:
             dh += dh_pass
-    dxp[:, : 2 * size] = dhp[:, : 2 * size]
-    dx, dw_ih, db_ih = _input_grads(_gate_major(dxp), xa, w_ih, need_x)
-    del dxp
-    dhp2 = _gate_major(dhp)
-    db_hh = np.add.reduce(dhp2, axis=1)
-    return dx, dh.T.copy(), dw_ih, dhp2 @ _prev_states(hs, h0, reverse).T, db_ih, db_hh
+    del pz, pn, pr
+    delta = _gate_major(dhp)  # (3H, T N), the hidden side's first
+    del dhp
+    db_hh, dw_hh = np.add.reduce(delta, axis=1), delta @ _prev_states(hs, h0, reverse).T
+    delta[2 * size :].reshape(size, steps, n)[...] = dns.transpose(1, 0, 2)  # the input side's
+    del dns
+    dx, dw_ih, db_ih = _input_grads(delta, xa, w_ih, need_x)
+    return dx, dh.T.copy(), dw_ih, dw_hh, db_ih, db_hh
 
 
 # --- Elman RNN ----------------------------------------------------------------------------
