@@ -82,7 +82,7 @@ def test_fused_equals_the_composed_path_outputs_and_all_gradients(kind, reverse,
         np.testing.assert_allclose(a, b, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("kind", list(GATES))
 def test_float32_zero_state_fused_path_agrees_with_float64_and_skips_an_unneeded_gradient(kind):
     rng = np.random.default_rng(1)
     arrays = _inputs(kind, rng)
