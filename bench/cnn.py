@@ -20,7 +20,6 @@ Ratios < 1 mean deepgrad is faster.  The step builders (`WORKLOADS[name]`, and t
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import report, side_by_side, train_step, try_torch
+from _timing import cpu_side_by_side, report, side_by_side, train_step, try_torch
 
 import deepgrad as dg
 import deepgrad.models
@@ -193,23 +192,6 @@ def step_flops(name: str, data) -> float:
     return count[0] * (1 if name.endswith("infer") else 3)
 
 
-def cpu_time_side_by_side(ours, theirs, repeat: int) -> tuple[float, float | None]:
-    """Median CPU ms per call of `ours()` and `theirs()`, the two called in turn (one
-    thread: CPU time is then what the call costs; on a shared machine the load still
-    changes from second to second, and strict alternation puts both under the same)."""
-    times: tuple[list[float], list[float]] = ([], [])
-    fns = (ours, theirs) if theirs is not None else (ours,)
-    for fn in fns:
-        fn()
-        fn()
-    while len(times[0]) < repeat:
-        for fn, acc in zip(fns, times):
-            t0 = time.process_time()
-            fn()
-            acc.append((time.process_time() - t0) * 1e3)
-    return statistics.median(times[0]), (statistics.median(times[1]) if times[1] else None)
-
-
 def _one_thread():
     """Limit NumPy's BLAS to one thread (threadpoolctl), if installed."""
     try:
@@ -252,7 +234,7 @@ def main() -> None:
         theirs = theirs_fn(torch, data) if torch else None
         n = args.repeat if name == "lenet" else max(args.repeat // 3, 5)
         if args.cpu_time:
-            ours, t = cpu_time_side_by_side(ours_fn(data), theirs, n)
+            ours, t = cpu_side_by_side(ours_fn(data), theirs, n)
         else:
             ours, t = side_by_side(ours_fn(data), theirs, repeat=n, block=block, warmup=2, settle=1)
         flops = step_flops(name, data)

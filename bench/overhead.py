@@ -15,15 +15,13 @@ only the two overhead rows run then (issue 20's target: overhead ratio <= 0.8x).
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import report, side_by_side, train_step, try_torch
+from _timing import cpu_side_by_side, report, side_by_side, train_step, try_torch
 
 import deepgrad as dg
 
@@ -63,20 +61,6 @@ def small_ops(lib, n: int = 200):
     return step
 
 
-def cpu_time_side_by_side(ours, theirs, rounds: int = 15, block: int = 4):
-    """Median CPU milliseconds per call of `ours()` and `theirs()`, in alternating blocks."""
-    for _ in range(3):
-        ours(), theirs()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(rounds):
-        for fn, acc in zip((ours, theirs), times):
-            for _ in range(block):
-                t0 = time.process_time()
-                fn()
-                acc.append((time.process_time() - t0) * 1e3)
-    return statistics.median(times[0]), statistics.median(times[1])
-
-
 def mlp_deepgrad(xb, yb, update: bool = True):
     nn = dg.nn
     gen = np.random.default_rng(0)
@@ -110,7 +94,9 @@ def main(cpu: bool = False) -> None:
             ("small ops (200 x 3 + bwd)", small_ops(dg), small_ops(torch)),
         ]
         for name, ours_fn, theirs_fn in pairs:
-            print(report(name + " cpu", *cpu_time_side_by_side(ours_fn, theirs_fn)))
+            print(
+                report(name + " cpu", *cpu_side_by_side(ours_fn, theirs_fn, 60, block=4, warmup=3))
+            )
         return
     rng = np.random.default_rng(0)
     xb = rng.standard_normal((128, 784)).astype(np.float32)

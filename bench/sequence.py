@@ -18,15 +18,15 @@ time, and it compares the work each framework does rather than its parallelism.
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import report, side_by_side, try_torch
+from _timing import cpu_side_by_side, report, side_by_side, try_torch
 
 import deepgrad as dg
 
@@ -79,19 +79,6 @@ def transformer_step(lib, x, y):
         opt.step()
 
     return step
-
-
-def cpu_time_side_by_side(ours, theirs, rounds: int = 4, block: int = 2) -> tuple[float, float]:
-    """Median CPU milliseconds per call of `ours()` and `theirs()`, in alternating blocks."""
-    ours(), theirs()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(rounds):
-        for fn, acc in zip((ours, theirs), times):
-            for _ in range(block):
-                t0 = time.process_time()
-                fn()
-                acc.append((time.process_time() - t0) * 1e3)
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def profile(step, calls: int = 5) -> str:
@@ -165,7 +152,11 @@ def main(which: list[str]) -> None:
     torch = try_torch()
     if cpu and torch is not None:
         torch.set_num_threads(1)
-    timer = cpu_time_side_by_side if cpu and torch is not None else _wall
+    timer = (
+        partial(cpu_side_by_side, repeat=8, block=2, warmup=1)
+        if cpu and torch is not None
+        else _wall
+    )
     rng = np.random.default_rng(0)
     xb = rng.standard_normal((STEPS, BATCH, IN)).astype(np.float32)
     yb = rng.standard_normal((BATCH, 1)).astype(np.float32)
