@@ -139,29 +139,22 @@ def transformer(lib) -> Step:
     return transformer_step(lib, lib.from_numpy(xb), lib.from_numpy(yb))
 
 
-def _mlp(batch: int, group: str, target: float | None = None) -> Workload:
-    return Workload(
-        f"mlp-b{batch}",
-        f"MLP 784-512-256-10, batch {batch}",
-        group,
-        lambda: mlp_deepgrad(*_mlp_data(batch)),
-        lambda torch: mlp_torch(torch, *_mlp_data(batch)),
-        partial(flops.mlp, batch),
-        target=target,
-        memory=group == "main",
-        batch=batch,
-        sweep=batch in SWEEP_BATCHES,
-    )
+# the two batch-swept models: key prefix, label, data, deepgrad and torch steps, FLOPs
+_SWEPT = {
+    "mlp": ("MLP 784-512-256-10", _mlp_data, mlp_deepgrad, mlp_torch, flops.mlp),
+    "lenet": ("LeNet-5", _lenet_data, lenet_deepgrad, lenet_torch, flops.lenet5),
+}
 
 
-def _lenet(batch: int, group: str, target: float | None = None) -> Workload:
+def _swept(model: str, batch: int, group: str, target: float | None = None) -> Workload:
+    label, data, ours, theirs, count = _SWEPT[model]
     return Workload(
-        f"lenet-b{batch}",
-        f"LeNet-5, batch {batch}",
+        f"{model}-b{batch}",
+        f"{label}, batch {batch}",
         group,
-        lambda: lenet_deepgrad(*_lenet_data(batch)),
-        lambda torch: lenet_torch(torch, *_lenet_data(batch)),
-        partial(flops.lenet5, batch),
+        lambda: ours(*data(batch)),
+        lambda torch: theirs(torch, *data(batch)),
+        partial(count, batch),
         target=target,
         memory=group == "main",
         batch=batch,
@@ -189,7 +182,7 @@ def main_workloads() -> list[Workload]:
     seq = (SEQ_STEPS, SEQ_BATCH, SEQ_IN, SEQ_HIDDEN)
     tr = (TR_BATCH, TR_LEN, TR_D, TR_HEADS, TR_FF)
     return [
-        _mlp(128, "main", target=0.7),
+        _swept("mlp", 128, "main", target=0.7),
         Workload(
             "overhead",
             "1,000 chained adds + backward (per-op overhead)",
@@ -199,7 +192,7 @@ def main_workloads() -> list[Workload]:
             target=0.8,
             memory=False,
         ),
-        _lenet(64, "main", target=1.0),
+        _swept("lenet", 64, "main", target=1.0),
         _resnet(8, 64, True, target=1.0),
         _resnet(32, 32, True),
         _resnet(8, 64, False),
@@ -238,7 +231,7 @@ def sweep_workloads() -> list[Workload]:
     """Training steps of the MLP and LeNet-5 at batch 1 to 512, except the sizes the
     main table measures already (LeNet-5 at 64): those are the sweep's column too."""
     main = {w.name for w in main_workloads()}
-    every = [_mlp(b, "sweep") for b in SWEEP_BATCHES] + [_lenet(b, "sweep") for b in SWEEP_BATCHES]
+    every = [_swept(m, b, "sweep") for m in _SWEPT for b in SWEEP_BATCHES]
     return [w for w in every if w.name not in main]
 
 
