@@ -44,21 +44,13 @@ def test_primitive_declares_rules_and_domain(name):
     )
 
 
-def _values(rng, shape, dom):
-    x = rng.uniform(dom.low, dom.high, size=shape)
-    for a in dom.avoid:
-        close = np.abs(x - a) < dom.margin
-        x = np.where(close, a + np.where(x >= a, dom.margin, -dom.margin) * 1.5, x)
-    return x
-
-
 def _case(prim, data):
     dom = prim.domain
     case = dom.cases[data.draw(st.integers(0, len(dom.cases) - 1), label="case")]
     seed = data.draw(st.integers(0, 2**16), label="seed")
     rng = np.random.default_rng(seed)
     params = case.params(rng) if callable(case.params) else dict(case.params)
-    inputs = [dg.Tensor(_values(rng, s, dom), requires_grad=True) for s in case.shapes]
+    inputs = [dg.Tensor(dom.sample(rng, s), requires_grad=True) for s in case.shapes]
     fn = dom.fn if dom.fn is not None else (lambda *xs, **p: apply(prim, *xs, **p))
     return (lambda *xs: fn(*xs, **params)), inputs
 

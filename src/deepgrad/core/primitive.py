@@ -82,6 +82,15 @@ class Domain:
     fd_eps: float = 1e-6
     errors: Sequence[ErrorCase] = ()
 
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """Float64 values uniform on [low, high], each within `margin` of a point in
+        `avoid` pushed out to 1.5 margins on its own side."""
+        x = rng.uniform(self.low, self.high, size=shape)
+        for a in self.avoid:
+            away = a + np.where(x >= a, self.margin, -self.margin) * 1.5
+            x = np.where(np.abs(x - a) < self.margin, away, x)
+        return x
+
     def with_errors(self, *errors: ErrorCase) -> Domain:
         """This domain with its own invalid calls (for a domain shared by several ops)."""
         return replace(self, errors=list(errors))

@@ -328,20 +328,12 @@ def _primitive_rows(quick: bool, match: str | None, tick: Callable[[], None]
         for k, case in enumerate(cases):
             rng = np.random.default_rng(k)
             params = case.params(rng) if callable(case.params) else dict(case.params)
-            xs = [dg.Tensor(_values(rng, s, dom), requires_grad=True) for s in case.shapes]
+            xs = [dg.Tensor(dom.sample(rng, s), requires_grad=True) for s in case.shapes]
             fn = dom.fn if dom.fn is not None else functools.partial(apply, prim)
             errors.append(_max_error(lambda *a, fn=fn, params=params: fn(*a, **params), xs))
         rows.append(_row("primitive", name, errors, start))
         tick()
     return rows
-
-
-def _values(rng: np.random.Generator, shape: tuple[int, ...], dom: Any) -> np.ndarray:
-    x = rng.uniform(dom.low, dom.high, size=shape)
-    for a in dom.avoid:
-        close = np.abs(x - a) < dom.margin
-        x = np.where(close, a + np.where(x >= a, dom.margin, -dom.margin) * 1.5, x)
-    return x
 
 
 def _row(kind: str, name: str, errors: list[float], start: float) -> dict[str, Any]:
