@@ -12,7 +12,17 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..core.primitive import REGISTRY, Case, Domain, ErrorCase, Primitive, apply, each, primitive
+from ..core.primitive import (
+    REGISTRY,
+    Case,
+    Domain,
+    ErrorCase,
+    Primitive,
+    _record,
+    apply,
+    each,
+    primitive,
+)
 from ..core.state import STATE
 from ..core.tensor import Tensor, _wrap, as_tensor
 from .validation import check_dims
@@ -215,7 +225,7 @@ def fast_binary(prim: Primitive, floats_only: bool = False):
         elif (type(b) is float or type(b) is int) and ad.dtype.kind == "f":
             res = _wrap(fwd(ad, b))
             if STATE.grad and a.requires_grad:
-                _record_const(res, prim, (a, as_tensor(b, like=a)))
+                _record(res, prim, (a, as_tensor(b, like=a)), _NO_PARAMS)
             return res
         return binary(prim, a, b)
 
@@ -228,7 +238,7 @@ def fast_binary(prim: Primitive, floats_only: bool = False):
             return binary(prim, a, b)
         res = _wrap(fwd(a, bd))
         if STATE.grad and b.requires_grad:
-            _record_const(res, prim, (as_tensor(a, like=b), b))
+            _record(res, prim, (as_tensor(a, like=b), b), _NO_PARAMS)
         return res
 
     return op
@@ -236,16 +246,6 @@ def fast_binary(prim: Primitive, floats_only: bool = False):
 
 def _same_or_mask(ad: np.ndarray, bd: np.ndarray) -> bool:
     return ad.dtype == bd.dtype or (bd.dtype == _BOOL and ad.dtype.kind == "f")
-
-
-def _record_const(res: Tensor, prim: Primitive, inputs: tuple[Tensor, Tensor]) -> None:
-    """Record `res` as prim(*inputs) where one input is a constant (a wrapped number)."""
-    res.requires_grad = True
-    res._prim = prim
-    res._inputs = inputs
-    res._params = _NO_PARAMS
-    if STATE.versioned:
-        res._saved_versions = tuple(getattr(x, "_version", 0) for x in inputs)
 
 
 def norm_axis(axis, ndim: int, op: str) -> tuple[int, ...] | None:
