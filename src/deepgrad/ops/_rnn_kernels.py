@@ -139,14 +139,12 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, reverse: bool, mask=None, w_hr=None):
     ys = hs if mk is None else np.empty_like(hs)  # the outputs
     us = np.empty_like(cs) if proj else None
     rec, ig = np.empty((4 * size, n), dt), np.empty((size, n), dt)
-    h, c, zero0 = np.ascontiguousarray(h0.T), np.ascontiguousarray(c0.T), not h0.any()
-    first = True
-    for t in _order(steps, reverse):
+    h, c, live = np.ascontiguousarray(h0.T), np.ascontiguousarray(c0.T), h0.any()
+    for j, t in enumerate(_order(steps, reverse)):
         a = acts[t]
-        if not (first and zero0):  # the all-zero initial state adds nothing
+        if j or live:  # an all-zero initial state (PyTorch's default) adds no product
             np.matmul(whh, h, out=rec)
             a += rec
-        first = False
         np.tanh(a, out=a)
         for s in (a[: 2 * size], a[3 * size :]):  # sigma = (1 + tanh(z / 2)) / 2
             s *= 0.5
@@ -267,13 +265,12 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse: bool, mask=None):
     hs = np.empty((steps, size, n), dt)  # the state history
     ys = hs if mk is None else np.empty_like(hs)  # the outputs
     rec = np.empty((3 * size, n), dt)
-    h, first = np.ascontiguousarray(h0.T), not h0.any()
-    for t in _order(steps, reverse):
-        if first:  # the all-zero initial state: no product
-            rec.fill(0.0)
-            first = False
-        else:
+    h, live = np.ascontiguousarray(h0.T), h0.any()
+    for j, t in enumerate(_order(steps, reverse)):
+        if j or live:  # an all-zero initial state adds no product
             np.matmul(whh, h, out=rec)
+        else:
+            rec.fill(0.0)
         gates = rz[t]
         np.add(rec[: 2 * size], xp[t, : 2 * size], out=gates)
         np.tanh(gates, out=gates)
@@ -368,13 +365,12 @@ def rnn_forward(x, h0, w_ih, w_hh, b, relu: bool, reverse: bool, mask=None):
     hs = np.empty((steps, size, n), dt)
     ys = hs if mk is None else np.empty_like(hs)
     rec = np.empty((size, n), dt)
-    h, first = np.ascontiguousarray(h0.T), not h0.any()
-    for t in _order(steps, reverse):
+    h, live = np.ascontiguousarray(h0.T), h0.any()
+    for j, t in enumerate(_order(steps, reverse)):
         pre = xp[t]
-        if not first:  # the all-zero initial state adds nothing
+        if j or live:  # an all-zero initial state adds no product
             np.matmul(w_hh, h, out=rec)
             pre += rec
-        first = False
         if relu:
             np.maximum(pre, 0.0, out=ys[t])
         else:
